@@ -1,0 +1,23 @@
+"""Shared fixtures-as-functions for the tests."""
+
+import torch
+
+from dbn.data import load_digits
+
+
+def binary_digits(seed: int = 0):
+    """scikit-learn digits thresholded at 0.5: (train, valid, test) float32 tensors of 0/1."""
+    splits = load_digits(seed=seed)
+    return tuple((splits[name].x > 0.5).float() for name in ("train", "valid", "test"))
+
+
+def random_rbm(n_visible, n_hidden, visible="bernoulli", seed=0, scale=1.0, dtype=torch.float64):
+    """An RBM with sizeable random weights and biases, so that tests are not trivial."""
+    from dbn import RBM
+
+    generator = torch.Generator().manual_seed(seed)
+    rbm = RBM(n_visible, n_hidden, visible=visible).to(dtype)
+    with torch.no_grad():
+        for parameter in rbm.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * scale)
+    return rbm
