@@ -85,15 +85,23 @@ def safe_load(path: str | os.PathLike, kind: str | None = None) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    if not zipfile.is_zipfile(path):
+        # torch.save writes a zip archive; anything else is damaged, empty or a bare
+        # pickle, which is never unpickled here.
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is truncated or corrupt (not a torch.save archive)"
+        )
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise CheckpointError(
-            f"refusing to load {str(path)!r}: it holds objects other than tensors and plain "
-            f"values, which could run code ({first_line})"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
+        lines = [line for line in str(error).splitlines() if "GLOBAL" in line or "global" in line]
+        if lines:
+            raise CheckpointError(
+                f"refusing to load {str(path)!r}: it holds objects other than tensors and "
+                f"plain values, which could run code ({lines[0].strip()})"
+            ) from None
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, KeyError) as error:
         raise CheckpointError(
             f"checkpoint {str(path)!r} is truncated or corrupt ({type(error).__name__}: {error})"
         ) from None

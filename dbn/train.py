@@ -58,6 +58,9 @@ class TrainConfig:
         First epoch (0-based) that uses ``final_momentum``.
     weight_decay : float
         L2 cost applied to the weights only.
+    lr_decay : {"none", "linear"}
+        ``"linear"`` lowers the learning rate each epoch towards zero at the last
+        epoch, as Tieleman (2008) does for PCD; it lets the chains settle.
     n_chains : int, optional
         Number of persistent chains for ``pcd``; defaults to ``batch_size``.
     corruption : float
@@ -78,6 +81,7 @@ class TrainConfig:
     final_momentum: float = 0.9
     momentum_switch_epoch: int = 5
     weight_decay: float = 2e-4
+    lr_decay: Literal["none", "linear"] = "none"
     n_chains: int | None = None
     corruption: float = 0.0
     init_visible_bias: bool = True
@@ -104,6 +108,8 @@ class TrainConfig:
         for name in ("momentum", "final_momentum"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
+        if self.lr_decay not in ("none", "linear"):
+            raise ValueError(f"lr_decay must be 'none' or 'linear', got {self.lr_decay!r}")
         if not self.weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not 0 <= self.corruption < 1:
@@ -239,6 +245,11 @@ class RBMTrainer:
     def train_epoch(self, data: Tensor) -> Tensor:
         """One pass over ``data`` (already validated, on the device); the mean loss, on device."""
         config = self.config
+        lr = config.lr
+        if config.lr_decay == "linear":
+            lr *= 1 - self.epoch / max(config.epochs, 1)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         if config.optimizer == "sgd":
             momentum = (
                 config.final_momentum

@@ -1,0 +1,47 @@
+"""What the scripts share: one-line errors instead of tracebacks, and a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from dbn.checkpoint import CheckpointError
+from dbn.data import DataUnavailableError
+from dbn.train import TrainingDivergedError
+
+__all__ = ["add_common_arguments", "run_cli"]
+
+EXPECTED_ERRORS = (
+    ValueError,
+    CheckpointError,
+    DataUnavailableError,
+    TrainingDivergedError,
+    OSError,
+)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+
+def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser) -> None:
+    """Parse arguments and run ``main``; expected failures print one line and exit 2."""
+    args = parser.parse_args()
+    try:
+        main(args)
+    except EXPECTED_ERRORS as error:
+        if args.debug:
+            raise
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(
+            f"{parser.prog}: interrupted; the last checkpoint is kept (use --resume)",
+            file=sys.stderr,
+        )
+        sys.exit(130)

@@ -1,0 +1,65 @@
+"""A run directory: one folder per script run holding its config, metrics and outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+__all__ = ["RunDirectory", "resolve_device"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` picks CUDA when available; ``"cuda"`` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
+    return torch.device(name)
+
+
+class RunDirectory:
+    """Writes ``config.json``, ``metrics.jsonl`` and other files of one run.
+
+    Parameters
+    ----------
+    path : path
+        Created if missing; must be writable.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(
+                f"cannot create output directory {str(self.path)!r}: {error.strerror}"
+            ) from None
+        if not os.access(self.path, os.W_OK):
+            raise ValueError(f"output directory {str(self.path)!r} is not writable")
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def write_json(self, name: str, value) -> Path:
+        """Write ``value`` as indented JSON, atomically (temp file + rename)."""
+        target = self.path / name
+        temp = target.with_name(f".{target.name}.tmp")
+        temp.write_text(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+        os.replace(temp, target)
+        return target
+
+    def log_metrics(self, row: dict, name: str = "metrics.jsonl") -> None:
+        """Append one JSON line of metrics."""
+        with open(self.path / name, "a") as handle:
+            handle.write(json.dumps(row, default=float) + "\n")
+
+    def read_metrics(self, name: str = "metrics.jsonl") -> list[dict]:
+        target = self.path / name
+        if not target.is_file():
+            return []
+        return [json.loads(line) for line in target.read_text().splitlines() if line.strip()]

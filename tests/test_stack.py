@@ -1,0 +1,224 @@
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import binary_digits
+
+import dbn
+from dbn import DBN, RBM, to_mlp
+from dbn.checkpoint import CheckpointError, safe_load
+from dbn.train import RBMTrainer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def pretrained_digits():
+    train, valid, _ = binary_digits()
+    model = DBN([64, 48, 32, 16], generator=torch.Generator().manual_seed(0))
+    histories = model.pretrain(
+        train, valid, epochs=[6, 5, 4], lr=0.05, batch_size=20, progress=False
+    )
+    return model, histories
+
+
+def test_each_layer_trains_on_the_hidden_probabilities_below(monkeypatch):
+    train, _, _ = binary_digits()
+    seen = []
+    original_fit = RBMTrainer.fit
+
+    def recording_fit(self, data, *args, **kwargs):
+        seen.append(data.clone())
+        return original_fit(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(RBMTrainer, "fit", recording_fit)
+    model = DBN([64, 20, 10])
+    model.pretrain(train, epochs=2, progress=False)
+    assert torch.equal(seen[0], train)
+    with torch.no_grad():
+        assert torch.equal(seen[1], model.layers[0].hidden_probs(train))
+
+
+def test_pretraining_history_and_per_layer_options(pretrained_digits):
+    model, histories = pretrained_digits
+    assert [len(history) for history in histories] == [6, 5, 4]
+    for history in histories:
+        assert history[-1]["recon_error"] < history[0]["recon_error"]
+    with pytest.raises(ValueError, match="epochs has 2 values but the DBN has 3 layers"):
+        model.pretrain(binary_digits()[0], epochs=[1, 2], progress=False)
+
+
+def test_transform_and_generate_shapes(pretrained_digits):
+    model, _ = pretrained_digits
+    x = binary_digits()[2]
+    assert model.transform(x).shape == (len(x), 16)
+    samples = model.generate(7, gibbs_steps=20, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (7, 64)
+    assert 0 <= samples.min() and samples.max() <= 1
+
+
+def test_gaussian_first_layer():
+    from dbn.data import load_digits
+
+    x = load_digits()["train"].x
+    x = (x - x.mean(0)) / (x.std(0) + 1e-3)
+    model = DBN([64, 32, 16], visible="gaussian")
+    model.pretrain(x, epochs=3, lr=[0.01, 0.05], progress=False)
+    assert model.layers[0].visible == "gaussian" and model.layers[1].visible == "bernoulli"
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        DBN([64, 8]).pretrain(x, epochs=1, progress=False)
+
+
+def check_mlp_matches(model, mlp, x):
+    linears = [m for m in mlp if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == len(model.layers) + 1
+    with torch.no_grad():
+        hidden, out = x, x
+        for index, rbm in enumerate(model.layers):
+            assert torch.equal(linears[index].weight, rbm.weight)
+            assert torch.equal(linears[index].bias, rbm.hidden_bias)
+            hidden = rbm.hidden_probs(hidden)
+            out = mlp[2 * index + 1](mlp[2 * index](out))
+            assert torch.equal(out, hidden)
+
+
+def test_to_mlp_reproduces_hidden_probabilities(pretrained_digits, tmp_path):
+    model, _ = pretrained_digits
+    x = binary_digits()[2]
+    check_mlp_matches(model, to_mlp(model), x)
+    path = model.save(tmp_path / "model.pt")
+    check_mlp_matches(model, to_mlp(path), x)
+    check_mlp_matches(model, to_mlp(str(path)), x)
+    check_mlp_matches(model, to_mlp(list(model.layers)), x)
+    mlp = to_mlp(model, num_classes=3, dropout=0.5, input_dropout=0.2, norm="layer")
+    assert mlp(x).shape == (len(x), 3)
+    assert to_mlp(model, num_classes=None)(x).shape == (len(x), 16)
+
+
+def test_to_mlp_refuses_bad_input():
+    with pytest.raises(ValueError, match="do not stack"):
+        to_mlp([RBM(10, 5), RBM(6, 3)])
+    with pytest.raises(ValueError, match="activation must be one of"):
+        to_mlp(RBM(4, 3), activation="swish")
+    with pytest.raises(ValueError, match="to_mlp needs a DBN"):
+        to_mlp(42)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        to_mlp("no/such/file.pt")
+
+
+def test_save_load_round_trip_is_exact(pretrained_digits, tmp_path):
+    model, _ = pretrained_digits
+    loaded = dbn.load(model.save(tmp_path / "m.pt"))
+    assert isinstance(loaded, DBN) and loaded.sizes == model.sizes
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert blob["format_version"] == 1 and blob["kind"] == "dbn"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_damaged_checkpoints_are_refused(pretrained_digits, tmp_path, damage):
+    model, _ = pretrained_digits
+    path = model.save(tmp_path / "m.pt")
+    payload = path.read_bytes()
+    path.write_bytes(
+        {"truncate": payload[: len(payload) // 2], "garbage": b"\x00" * 100, "empty": b""}[damage]
+    )
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        dbn.load(path)
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {MARKER}",))
+
+
+MARKER = None
+
+
+def test_pickle_with_code_payload_is_refused(tmp_path):
+    global MARKER
+    MARKER = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"kind": "dbn", "config": {"sizes": [4, 2]}, "state": Payload()}, path)
+    with pytest.raises(CheckpointError, match="could run code"):
+        dbn.load(path)
+    assert not MARKER.exists()
+    # and a plain pickle file, not a torch zip at all
+    with open(tmp_path / "plain.pt", "wb") as handle:
+        pickle.dump(Payload(), handle)
+    with pytest.raises(CheckpointError):
+        dbn.load(tmp_path / "plain.pt")
+    assert not MARKER.exists()
+
+
+def test_foreign_and_mismatched_checkpoints_are_refused(tmp_path):
+    torch.save({"kind": "something-else"}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a dbn checkpoint"):
+        dbn.load(tmp_path / "other.pt")
+    state = DBN([64, 8]).state_dict()
+    torch.save({"kind": "dbn", "config": {"sizes": [64, 9]}, "state": state}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="does not hold a valid dbn"):
+        dbn.load(tmp_path / "bad.pt")
+
+
+def pretrain_command(out, *extra):
+    return [
+        sys.executable,
+        str(ROOT / "scripts" / "pretrain.py"),
+        "--dataset",
+        "digits",
+        "--sizes",
+        "64",
+        "40",
+        "24",
+        "--epochs",
+        "12",
+        "--batch-size",
+        "2",
+        "--lr",
+        "0.02",
+        "--method",
+        "pcd",
+        "--no-progress",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def count_lines(path):
+    return len(path.read_text().splitlines()) if path.is_file() else 0
+
+
+def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    straight = tmp_path / "straight"
+    subprocess.run(pretrain_command(straight), check=True, env=env, capture_output=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        pretrain_command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while count_lines(killed / "metrics.jsonl") < 4 and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = count_lines(killed / "metrics.jsonl")
+    assert 4 <= done < 24, "the kill should land in the middle of pretraining"
+    state = safe_load(killed / "train-state.pt", kind="dbn-training")  # intact after the kill
+    assert state["layer"] in (0, 1)
+    assert not (killed / "dbn.pt").exists()
+
+    subprocess.run(pretrain_command(killed, "--resume"), check=True, env=env, capture_output=True)
+    a, b = dbn.load(straight / "dbn.pt"), dbn.load(killed / "dbn.pt")
+    for key, value in a.state_dict().items():
+        assert torch.equal(b.state_dict()[key], value), key
+    assert count_lines(killed / "metrics.jsonl") == 24
