@@ -1,5 +1,9 @@
 """Shared fixtures-as-functions for the tests."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import torch
 
 from dbn.data import load_digits
@@ -21,3 +25,13 @@ def random_rbm(n_visible, n_hidden, visible="bernoulli", seed=0, scale=1.0, dtyp
         for parameter in rbm.parameters():
             parameter.copy_(torch.randn(parameter.shape, generator=generator) * scale)
     return rbm
+
+
+def load_script(name):
+    """Import ``scripts/<name>.py`` as a module, to call its ``main`` in-process."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"scripts_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module

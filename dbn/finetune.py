@@ -1,0 +1,295 @@
+"""Supervised training of an MLP classifier, shared by the scripts and the sklearn estimator.
+
+The loop sees only the training and validation splits: early stopping picks the epoch
+with the lowest validation error, and the caller evaluates the test split once, on the
+model it gets back.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from dbn import init as initializers
+from dbn.export import make_activation, to_mlp
+
+__all__ = ["FinetuneConfig", "FinetuneResult", "build_mlp", "evaluate", "finetune"]
+
+
+@dataclass
+class FinetuneConfig:
+    """How to fine-tune a classifier.
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "adam"}
+        SGD uses Nesterov-free classical momentum.
+    lr : float
+    momentum : float
+        SGD only.
+    schedule : {"none", "cosine", "step"}
+        Per-epoch learning-rate schedule (``step`` divides by 10 at 50 % and 75 %).
+    epochs : int
+    batch_size : int
+    weight_decay : float
+        L2 penalty on weights (not biases).
+    l1 : float
+        L1 penalty on weights, added to the loss.
+    clip_grad_norm : float, optional
+        Clip the global gradient norm to this value.
+    patience : int, optional
+        Stop after this many epochs without a better validation error.
+    """
+
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    schedule: Literal["none", "cosine", "step"] = "none"
+    epochs: int = 30
+    batch_size: int = 100
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    clip_grad_norm: float | None = None
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.schedule not in ("none", "cosine", "step"):
+            raise ValueError(f"schedule must be 'none', 'cosine' or 'step', got {self.schedule!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
+        for name in ("weight_decay", "l1"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
+            raise ValueError(f"clip_grad_norm must be > 0, got {self.clip_grad_norm!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be >= 1, got {self.patience!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FinetuneResult:
+    """What :func:`finetune` returns: the per-epoch history and the best epoch (1-based)."""
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_valid_error: float = math.inf
+    stopped_early: bool = False
+
+
+def build_mlp(
+    sizes: Sequence[int],
+    num_classes: int,
+    init: str = "default",
+    activation: str = "sigmoid",
+    dropout: float = 0.0,
+    input_dropout: float = 0.0,
+    norm: str | None = None,
+    checkpoint=None,
+) -> nn.Sequential:
+    """The classifier for an initialisation scheme: from a DBN when ``init == "dbn"``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Input then hidden layer sizes, e.g. ``[784, 500, 500, 2000]``.
+    num_classes : int
+    init : str
+        ``"dbn"`` (weights from ``checkpoint``) or a name from :func:`dbn.init.names`.
+    activation, dropout, input_dropout, norm
+        As in :func:`dbn.to_mlp`.
+    checkpoint : DBN, path or list of RBM
+        Required for ``init == "dbn"``; its sizes must equal ``sizes``.
+
+    Returns
+    -------
+    nn.Sequential
+    """
+    options = dict(activation=activation, dropout=dropout, input_dropout=input_dropout, norm=norm)
+    if init == "dbn":
+        if checkpoint is None:
+            raise ValueError("init 'dbn' needs a pretrained checkpoint")
+        model = to_mlp(checkpoint, num_classes=num_classes, **options)
+        found = [m.in_features for m in model if isinstance(m, nn.Linear)]
+        if found[:-1] + [found[-1]] != list(sizes):
+            raise ValueError(f"the checkpoint's layer sizes {found} differ from {list(sizes)}")
+        return model
+    make_activation(activation)  # validate the name before building
+    modules: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        modules.append(nn.Linear(n_in, n_out))
+        if norm == "batch":
+            modules.append(nn.BatchNorm1d(n_out))
+        elif norm == "layer":
+            modules.append(nn.LayerNorm(n_out))
+        modules.append(make_activation(activation))
+        if dropout > 0:
+            modules.append(nn.Dropout(dropout))
+    modules.append(nn.Linear(sizes[-1], num_classes))
+    return initializers.apply(nn.Sequential(*modules), init, activation=activation)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 2000) -> tuple[float, float]:
+    """Mean cross-entropy and error rate of ``model`` on ``(x, y)``, in eval mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x : Tensor of shape (n, n_features), on the model's device
+    y : Tensor of shape (n,), int64
+
+    Returns
+    -------
+    (loss, error) : tuple of float
+    """
+    was_training = model.training
+    model.eval()
+    loss, wrong = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
+    for begin in range(0, len(x), batch_size):
+        logits = model(x[begin : begin + batch_size])
+        target = y[begin : begin + batch_size]
+        loss += F.cross_entropy(logits, target, reduction="sum")
+        wrong += (logits.argmax(1) != target).sum()
+    model.train(was_training)
+    return loss.item() / len(x), wrong.item() / len(x)
+
+
+def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    others = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
+    groups = [
+        {"params": weights, "weight_decay": config.weight_decay},
+        {"params": others, "weight_decay": 0.0},
+    ]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+
+
+def _lr_at(config: FinetuneConfig, epoch: int) -> float:
+    if config.schedule == "cosine":
+        return 0.5 * config.lr * (1 + math.cos(math.pi * epoch / config.epochs))
+    if config.schedule == "step":
+        return config.lr * (
+            0.1 ** ((epoch >= config.epochs // 2) + (epoch >= 3 * config.epochs // 4))
+        )
+    return config.lr
+
+
+def finetune(
+    model: nn.Module,
+    train: tuple[Tensor, Tensor],
+    valid: tuple[Tensor, Tensor],
+    config: FinetuneConfig,
+    device: str | torch.device = "cpu",
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    name: str = "fine-tune",
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> FinetuneResult:
+    """Train ``model`` with cross-entropy; leave it holding the best-validation weights.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps (batch, n_features) to (batch, n_classes) logits; moved to ``device``.
+    train, valid : (x, y)
+        ``x`` of shape (n, n_features) float, ``y`` of shape (n,) int64.
+    config : FinetuneConfig
+    device : str or torch.device
+    generator : torch.Generator, optional
+        Shuffles the training data (on ``device``).
+    progress : bool
+        A tqdm bar over epochs.
+    name : str
+        The bar's label.
+    on_epoch_end : callable, optional
+        Called with each epoch's metrics.
+
+    Returns
+    -------
+    FinetuneResult
+        Per epoch: ``train_loss`` (running mean over batches), ``valid_loss``,
+        ``valid_error``, ``lr``, ``grad_norm`` (mean global gradient norm).
+    """
+    device = torch.device(device)
+    model.to(device)
+    x, y = (t.to(device) for t in train)
+    valid_x, valid_y = (t.to(device) for t in valid)
+    if x.shape[0] == 0:
+        raise ValueError("the training split is empty")
+    optimizer = _optimizer(model, config)
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    result = FinetuneResult()
+    best_state = copy.deepcopy(model.state_dict())
+    bar = tqdm(
+        range(config.epochs), desc=name, unit="epoch", disable=not progress, dynamic_ncols=True
+    )
+    for epoch in bar:
+        lr = _lr_at(config, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        order = torch.randperm(len(x), generator=generator, device=device)
+        total_loss = torch.zeros((), device=device)
+        total_grad = torch.zeros((), device=device)
+        n_batches = 0
+        for begin in range(0, len(x), config.batch_size):
+            index = order[begin : begin + config.batch_size]
+            loss = F.cross_entropy(model(x[index]), y[index])
+            objective = loss
+            if config.l1 > 0:
+                objective = objective + config.l1 * sum(w.abs().sum() for w in weights)
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
+            total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            optimizer.step()
+            total_loss += loss.detach()
+            n_batches += 1
+        valid_loss, valid_error = evaluate(model, valid_x, valid_y)
+        train_loss = total_loss.item() / n_batches
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(
+                f"{name}: the training loss became {train_loss} in epoch {epoch + 1}; "
+                f"lower the learning rate (now {lr:g}) or clip gradients"
+            )
+        metrics = {
+            "epoch": epoch + 1,
+            "train_loss": train_loss,
+            "valid_loss": valid_loss,
+            "valid_error": valid_error,
+            "lr": lr,
+            "grad_norm": total_grad.item() / n_batches,
+        }
+        result.history.append(metrics)
+        if valid_error < result.best_valid_error:
+            result.best_valid_error, result.best_epoch = valid_error, epoch + 1
+            best_state = copy.deepcopy(model.state_dict())
+        bar.set_postfix(loss=f"{train_loss:.4f}", valid_err=f"{100 * valid_error:.2f}%")
+        if on_epoch_end is not None:
+            on_epoch_end(metrics)
+        if config.patience is not None and epoch + 1 - result.best_epoch >= config.patience:
+            result.stopped_early = True
+            break
+    model.load_state_dict(best_state)
+    return result

@@ -1,0 +1,385 @@
+"""The initialisation study: one architecture, one optimiser and budget, many initialisations.
+
+    python scripts/compare.py --preset quick                 # what `make demo` runs
+    python scripts/compare.py --preset hinton2006            # from the shipped checkpoint
+    python scripts/compare.py --preset digits --out runs/cmp # seconds; used by the tests
+
+Writes results.csv (one row per run), table.md and table.csv (mean ± std over seeds),
+curves.png (training loss and validation error of every initialisation) and
+init_stats.png (per-layer activations and gradients at the start of training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dbn import DBN  # noqa: E402
+from dbn import init as initializers  # noqa: E402
+from dbn.cli import add_common_arguments, run_cli  # noqa: E402
+from dbn.data import DataSplit, load_dataset  # noqa: E402
+from dbn.finetune import FinetuneConfig, build_mlp  # noqa: E402
+from dbn.runs import RunDirectory, resolve_device  # noqa: E402
+from dbn.study import initial_statistics, run_experiment  # noqa: E402
+
+SIGMOID_INITS = [
+    "dbn-cd",
+    "dbn-recon",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",
+    "normal",
+    "zeros",
+    "default",
+]
+RELU_INITS = ["xavier_uniform", "he_uniform", "he_normal", "orthogonal", "default"]
+
+PRESETS = {
+    "quick": dict(
+        dataset="mnist",
+        sizes=[784, 500, 500],
+        pretrain_epochs=3,
+        train_size=10000,
+        epochs=8,
+        lr=0.1,
+        seeds=[0, 1, 2],
+        inits=[
+            "dbn-cd:sigmoid",
+            "dbn-recon:sigmoid",
+            "xavier_uniform:sigmoid",
+            "he_normal:sigmoid",
+            "zeros:sigmoid",
+            "xavier_uniform:relu",
+            "he_normal:relu",
+        ],
+    ),
+    "hinton2006": dict(
+        dataset="mnist",
+        sizes=[784, 500, 500, 2000],
+        pretrain_epochs=50,
+        train_size=None,
+        epochs=30,
+        lr=0.1,
+        seeds=[0, 1, 2],
+        checkpoint="pretrained/mnist-784-500-500-2000.pt",
+        inits=[
+            "dbn-cd:sigmoid",
+            "xavier_uniform:sigmoid",
+            "he_normal:sigmoid",
+            "xavier_uniform:relu",
+            "he_normal:relu",
+        ],
+    ),
+    "digits": dict(
+        dataset="digits",
+        sizes=[64, 48, 32],
+        pretrain_epochs=10,
+        train_size=None,
+        epochs=12,
+        lr=0.5,
+        seeds=[0, 1],
+        inits=[f"{name}:sigmoid" for name in SIGMOID_INITS]
+        + [f"{name}:relu" for name in RELU_INITS],
+    ),
+}
+
+
+@dataclass
+class CompareConfig:
+    preset: str = "quick"
+    dataset: str = "mnist"
+    sizes: list[int] = field(default_factory=lambda: [784, 500, 500])
+    inits: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    pretrain_epochs: int = 3
+    train_size: int | None = None
+    checkpoint: str | None = None
+    recon_checkpoint: str | None = None
+    lr_grid: list[float] | None = None
+    dropout: float = 0.0
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+    def __post_init__(self) -> None:
+        for spec in self.inits:
+            name, _, activation = spec.partition(":")
+            if activation not in ("sigmoid", "relu", "tanh"):
+                raise ValueError(
+                    f"init {spec!r} must look like NAME:ACTIVATION, e.g. he_normal:relu"
+                )
+            if name not in ("dbn-cd", "dbn-recon") and name not in initializers.names():
+                raise ValueError(f"unknown initialisation {name!r} in {spec!r}")
+        if not self.seeds:
+            raise ValueError("at least one seed is needed")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Compare initialisations of one MLP.")
+    parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    parser.add_argument("--inits", nargs="+", help="NAME:ACTIVATION entries, e.g. dbn-cd:sigmoid")
+    parser.add_argument("--seeds", type=int, nargs="+")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--lr", type=float, help="the shared learning rate")
+    parser.add_argument(
+        "--lr-grid",
+        type=float,
+        nargs="+",
+        help="also pick each init's lr on validation (seed 0) from these",
+    )
+    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--train-size", type=int)
+    parser.add_argument("--checkpoint", help="DBN pretrained by CD (else pretrained here)")
+    parser.add_argument("--recon-checkpoint", help="DBN pretrained by reconstruction")
+    parser.add_argument("--out", default=None, help="run directory (default runs/compare-PRESET)")
+    add_common_arguments(parser)
+    return parser
+
+
+def build_config(args: argparse.Namespace) -> CompareConfig:
+    preset = dict(PRESETS[args.preset])
+    epochs, lr = args.epochs or preset.pop("epochs"), args.lr or preset.pop("lr")
+    preset.pop("epochs", None), preset.pop("lr", None)
+    overrides = {
+        "inits": args.inits,
+        "seeds": args.seeds,
+        "train_size": args.train_size,
+        "checkpoint": args.checkpoint,
+        "recon_checkpoint": args.recon_checkpoint,
+    }
+    preset.update({key: value for key, value in overrides.items() if value is not None})
+    finetune = FinetuneConfig(optimizer=args.optimizer, lr=lr, epochs=epochs)
+    return CompareConfig(
+        preset=args.preset, lr_grid=args.lr_grid, dropout=args.dropout, finetune=finetune, **preset
+    )
+
+
+def pretrained(config: CompareConfig, method: str, splits, device, run, progress) -> str:
+    """The checkpoint for dbn-cd / dbn-recon: given, or pretrained now into the run dir."""
+    given = config.checkpoint if method == "cd" else config.recon_checkpoint
+    if given:
+        return given
+    path = run / f"dbn-{method}.pt"
+    if not path.is_file():
+        model = DBN(config.sizes, generator=torch.Generator().manual_seed(0))
+        model.pretrain(
+            splits["train"].x,
+            epochs=config.pretrain_epochs,
+            method=method,
+            lr=0.1,
+            device=device,
+            progress=progress,
+        )
+        model.save(path, method=method, epochs=config.pretrain_epochs)
+    return str(path)
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["init"], row["activation"], row["lr_choice"], row["lr"]), []).append(
+            row
+        )
+    table = []
+    for (init, activation, choice, lr), members in groups.items():
+        errors = [100 * m["test_error"] for m in members]
+        table.append(
+            {
+                "init": init,
+                "activation": activation,
+                "lr": lr,
+                "lr_choice": choice,
+                "seeds": len(members),
+                "test_error_mean": statistics.mean(errors),
+                "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
+                "best_epoch_mean": statistics.mean(m["best_epoch"] for m in members),
+                "seconds_mean": statistics.mean(m["seconds"] for m in members),
+            }
+        )
+    return table
+
+
+def markdown(table: list[dict], config: CompareConfig, device) -> str:
+    lines = [
+        f"Test error on {config.dataset}, {'-'.join(map(str, config.sizes))}-10 MLP, "
+        f"{config.finetune.optimizer} {config.finetune.epochs} epochs, batch "
+        f"{config.finetune.batch_size}, early stopping on validation, "
+        f"{len(config.seeds)} seeds, {device}.",
+        "",
+        "| init | activation | lr | test error % (mean ± std) | best epoch | s / run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in sorted(table, key=lambda r: (r["lr_choice"], r["test_error_mean"])):
+        lr = f"{row['lr']:g}" + (" (tuned)" if row["lr_choice"] == "tuned" else "")
+        lines.append(
+            f"| {row['init']} | {row['activation']} | {lr} | {row['test_error_mean']:.2f} ± "
+            f"{row['test_error_std']:.2f} | {row['best_epoch_mean']:.1f} | "
+            f"{row['seconds_mean']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_comparison(histories: dict[str, list[list[dict]]], path) -> None:
+    figure, (loss_axis, error_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for label, runs in histories.items():
+        n = min(len(h) for h in runs)
+        loss = [statistics.mean(h[e]["train_loss"] for h in runs) for e in range(n)]
+        error = [statistics.mean(100 * h[e]["valid_error"] for h in runs) for e in range(n)]
+        loss_axis.plot(range(1, n + 1), loss, label=label)
+        error_axis.plot(range(1, n + 1), error, label=label)
+    loss_axis.set(
+        xlabel="epoch",
+        ylabel="training cross-entropy",
+        yscale="log",
+        title="Training loss (mean over seeds)",
+    )
+    error_axis.set(
+        xlabel="epoch",
+        ylabel="validation error %",
+        yscale="log",
+        title="Validation error (mean over seeds)",
+    )
+    for axis in (loss_axis, error_axis):
+        axis.grid(alpha=0.3)
+    error_axis.legend(fontsize=7, loc="upper right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_init_stats(stats: dict[str, list[dict]], path) -> None:
+    keys = [
+        ("activation_std", "activation std across batch and units"),
+        ("unit_spread", "spread across units (0 = all identical)"),
+        ("grad_norm", "weight-gradient norm"),
+    ]
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for axis, (key, title) in zip(axes, keys, strict=True):
+        for label, rows in stats.items():
+            values = [row.get(key) for row in rows if row.get(key) is not None]
+            axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        axis.set(xlabel="layer", title=title, yscale="symlog" if key == "grad_norm" else "linear")
+        axis.grid(alpha=0.3)
+    axes[-1].legend(fontsize=7)
+    figure.suptitle("At initialisation, one batch of training data")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(args: argparse.Namespace) -> list[dict]:
+    config = build_config(args)
+    device = resolve_device(args.device)
+    run = RunDirectory(args.out or f"runs/compare-{config.preset}")
+    run.write_json("config.json", asdict(config))
+    progress = not args.no_progress
+    splits = load_dataset(config.dataset, data_dir=args.data_dir)
+    if config.train_size is not None:
+        train = splits["train"]
+        splits = dict(
+            splits, train=DataSplit(train.x[: config.train_size], train.y[: config.train_size])
+        )
+
+    def model_args(spec: str) -> dict:
+        name, _, activation = spec.partition(":")
+        if name.startswith("dbn-"):
+            checkpoint = pretrained(config, name[4:], splits, device, run, progress)
+            return dict(init="dbn", checkpoint=checkpoint, activation=activation)
+        return dict(init=name, activation=activation)
+
+    batch = splits["train"]
+    stats, histories, rows = {}, {}, []
+    for spec in config.inits:
+        torch.manual_seed(0)
+        arguments = model_args(spec)
+        model = build_mlp(config.sizes, int(batch.y.max()) + 1, **arguments)
+        stats[spec] = initial_statistics(model, batch.x[:500], batch.y[:500])
+
+    def run_seeds(spec: str, lr: float, choice: str) -> None:
+        for seed in config.seeds:
+            finetune = FinetuneConfig(**{**config.finetune.to_dict(), "lr": lr})
+            outcome = run_experiment(
+                splits,
+                config.sizes,
+                config=finetune,
+                seed=seed,
+                device=device,
+                dropout=config.dropout,
+                progress=progress,
+                **model_args(spec),
+            )
+            histories.setdefault(f"{spec} lr {lr:g}", []).append(outcome.finetune.history)
+            name, _, activation = spec.partition(":")
+            rows.append(
+                {
+                    "init": name,
+                    "activation": activation,
+                    "lr": lr,
+                    "lr_choice": choice,
+                    "seed": seed,
+                    "test_error": outcome.test_error,
+                    "test_loss": outcome.test_loss,
+                    "best_epoch": outcome.finetune.best_epoch,
+                    "best_valid_error": outcome.finetune.best_valid_error,
+                    "seconds": outcome.seconds,
+                }
+            )
+            print(
+                f"{spec:24s} lr {lr:<6g} seed {seed}: test error "
+                f"{100 * outcome.test_error:.2f}% (best epoch {outcome.finetune.best_epoch})",
+                flush=True,
+            )
+
+    for spec in config.inits:
+        run_seeds(spec, config.finetune.lr, "shared")
+        if config.lr_grid:
+            scores = {}
+            for lr in config.lr_grid:
+                finetune = FinetuneConfig(**{**config.finetune.to_dict(), "lr": lr})
+                outcome = run_experiment(
+                    splits,
+                    config.sizes,
+                    config=finetune,
+                    seed=0,
+                    device=device,
+                    progress=progress,
+                    **model_args(spec),
+                )
+                scores[lr] = outcome.finetune.best_valid_error
+            run_seeds(spec, min(scores, key=scores.get), "tuned")
+
+    with open(run / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    table = summarise(rows)
+    with open(run / "table.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    text = markdown(table, config, device)
+    (run / "table.md").write_text(text)
+    run.write_json("init_stats.json", stats)
+    plot_comparison(histories, run / "curves.png")
+    plot_init_stats(stats, run / "init_stats.png")
+    print()
+    print(text)
+    print(f"tables and plots in {run.path}/")
+    return table
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

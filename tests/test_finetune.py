@@ -1,0 +1,180 @@
+import pytest
+import torch
+from helpers import binary_digits, load_script
+from torch import nn
+
+import dbn.finetune
+import dbn.study
+from dbn import DBN
+from dbn.data import load_digits
+from dbn.finetune import FinetuneConfig, build_mlp, finetune
+from dbn.study import run_experiment
+
+
+def test_zeros_init_keeps_hidden_units_identical_after_training():
+    splits = load_digits()
+    torch.manual_seed(0)
+    model = build_mlp([64, 20, 20], 10, init="zeros")
+    result = finetune(
+        model,
+        (splits["train"].x, splits["train"].y),
+        (splits["valid"].x, splits["valid"].y),
+        FinetuneConfig(epochs=5, lr=0.5),
+        progress=False,
+    )
+    first, second = model[0].weight, model[2].weight
+    # the symmetry problem: training changed the weights, yet every unit is a copy
+    assert first.abs().max() > 0
+    assert torch.equal(first, first[:1].expand_as(first))
+    assert torch.equal(second, second[:1].expand_as(second))
+    assert result.best_valid_error > 0.5  # a net of identical units cannot learn digits
+
+
+def test_dbn_initialised_mlp_equals_checkpoint_before_training(tmp_path):
+    train, _, _ = binary_digits()
+    pretrained = DBN([64, 32, 16])
+    pretrained.pretrain(train, epochs=2, progress=False)
+    path = pretrained.save(tmp_path / "dbn.pt")
+    model = build_mlp([64, 32, 16], 10, init="dbn", checkpoint=path)
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    for linear, rbm in zip(linears, pretrained.layers, strict=False):
+        assert torch.equal(linear.weight, rbm.weight)
+        assert torch.equal(linear.bias, rbm.hidden_bias)
+    with pytest.raises(ValueError, match="differ from"):
+        build_mlp([64, 40, 16], 10, init="dbn", checkpoint=path)
+
+
+def test_test_split_is_read_once_and_only_after_training(monkeypatch):
+    splits = load_digits()
+    calls = []
+    for module in (dbn.finetune, dbn.study):
+        original = module.evaluate
+
+        def recording(model, x, y, *args, _original=original, **kwargs):
+            calls.append(x.data_ptr())
+            return _original(model, x, y, *args, **kwargs)
+
+        monkeypatch.setattr(module, "evaluate", recording)
+    config = FinetuneConfig(epochs=4, lr=0.3)
+    run_experiment(splits, [64, 16], "xavier_uniform", config, progress=False)
+    test_pointer = splits["test"].x.data_ptr()
+    assert calls.count(test_pointer) == 1 and calls[-1] == test_pointer
+    assert len(calls) == 5  # four validation passes, then the one test pass
+
+
+def test_early_stopping_restores_the_best_epoch():
+    splits = load_digits()
+    torch.manual_seed(0)
+    model = build_mlp([64, 32], 10, init="he_normal", activation="relu")
+    config = FinetuneConfig(epochs=60, lr=0.2, patience=3)
+    result = finetune(
+        model,
+        (splits["train"].x, splits["train"].y),
+        (splits["valid"].x, splits["valid"].y),
+        config,
+        progress=False,
+    )
+    assert result.stopped_early and len(result.history) == result.best_epoch + 3
+    _, error = dbn.finetune.evaluate(model, splits["valid"].x, splits["valid"].y)
+    assert error == result.best_valid_error
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"lr": 0}, "lr must be"),
+        ({"optimizer": "rmsprop"}, "optimizer must be"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"clip_grad_norm": -1.0}, "clip_grad_norm"),
+    ],
+)
+def test_bad_finetune_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        FinetuneConfig(**options)
+
+
+def test_all_options_run_together():
+    splits = load_digits()
+    config = FinetuneConfig(
+        optimizer="adam",
+        lr=1e-3,
+        schedule="cosine",
+        epochs=3,
+        weight_decay=1e-4,
+        l1=1e-5,
+        clip_grad_norm=1.0,
+    )
+    outcome = run_experiment(
+        splits,
+        [64, 32, 32],
+        "orthogonal",
+        config,
+        activation="tanh",
+        dropout=0.2,
+        input_dropout=0.1,
+        norm="batch",
+        progress=False,
+    )
+    assert len(outcome.finetune.history) == 3 and 0 <= outcome.test_error <= 1
+
+
+def test_comparison_on_digits_writes_every_output(tmp_path):
+    compare = load_script("compare")
+    args = compare.get_args_parser().parse_args(
+        [
+            "--preset",
+            "digits",
+            "--epochs",
+            "3",
+            "--seeds",
+            "0",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--lr-grid",
+            "0.1",
+            "0.5",
+            "--inits",
+            "dbn-cd:sigmoid",
+            "dbn-recon:sigmoid",
+            "xavier_uniform:sigmoid",
+            "he_normal:relu",
+            "zeros:sigmoid",
+        ]
+    )
+    table = compare.main(args)
+    for name in (
+        "results.csv",
+        "table.csv",
+        "table.md",
+        "curves.png",
+        "init_stats.png",
+        "init_stats.json",
+        "config.json",
+        "dbn-cd.pt",
+        "dbn-recon.pt",
+    ):
+        assert (tmp_path / name).is_file(), name
+    text = (tmp_path / "table.md").read_text()
+    for init in ("dbn-cd", "dbn-recon", "xavier_uniform", "he_normal", "zeros"):
+        assert f"| {init} |" in text
+    assert {row["lr_choice"] for row in table} == {"shared", "tuned"}
+    assert all(row["seeds"] == 2 for row in table)
+
+
+def test_comparison_default_digits_preset_covers_every_init():
+    compare = load_script("compare")
+    names = {spec.split(":")[0] for spec in compare.PRESETS["digits"]["inits"]}
+    assert names >= {
+        "dbn-cd",
+        "dbn-recon",
+        "xavier_uniform",
+        "xavier_normal",
+        "he_uniform",
+        "he_normal",
+        "orthogonal",
+        "normal",
+        "zeros",
+        "default",
+    }
