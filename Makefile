@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: venv
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/compare.py --preset quick --out runs/demo
 
 test: venv
 	$(BIN)/ruff check .
