@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["RBM", "VISIBLE_TYPES", "check_visible_data"]
+__all__ = ["RBM", "VISIBLE_TYPES", "bernoulli_sample", "check_visible_data"]
 
 VISIBLE_TYPES = ("bernoulli", "gaussian")
 
@@ -68,6 +68,16 @@ def check_visible_data(data: Tensor, n_visible: int, visible: str, name: str = "
                 f"{name} must lie in [0, 1] for Bernoulli visible units, got values in "
                 f"[{low:g}, {high:g}]; scale it, or use visible='gaussian' on standardised data"
             )
+
+
+def bernoulli_sample(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Binary sample with P(1) = probs, drawn as ``uniform < probs``.
+
+    Drawing one uniform number per unit (rather than ``torch.bernoulli``) lets the fast
+    training path reproduce the same samples with preallocated, in-place buffers.
+    """
+    noise = torch.rand(probs.shape, generator=generator, device=probs.device, dtype=probs.dtype)
+    return noise.lt_(probs)
 
 
 class RBM(nn.Module):
@@ -208,13 +218,13 @@ class RBM(nn.Module):
 
     def sample_hidden(self, v: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Draw h ~ p(h | v): binary tensor of shape (batch, n_hidden)."""
-        return torch.bernoulli(self.hidden_probs(v), generator=generator)
+        return bernoulli_sample(self.hidden_probs(v), generator)
 
     def sample_visible(self, h: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Draw v ~ p(v | h): binary (Bernoulli) or N(mean, 1) (Gaussian), (batch, n_visible)."""
         mean = self.visible_probs(h)
         if self.visible == "bernoulli":
-            return torch.bernoulli(mean, generator=generator)
+            return bernoulli_sample(mean, generator)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         return mean + noise
 

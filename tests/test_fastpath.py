@@ -1,0 +1,61 @@
+import pytest
+import torch
+from helpers import binary_digits, random_rbm
+
+from dbn import RBM, TrainConfig
+from dbn.fastpath import FastCD
+from dbn.losses import contrastive_divergence_loss
+from dbn.train import RBMTrainer
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("pcd", [False, True])
+def test_fast_gradient_equals_autograd_of_the_loss(visible, pcd):
+    rbm = random_rbm(12, 7, visible=visible, seed=0, scale=0.4)
+    v_data = torch.rand(9, 12, dtype=torch.float64)
+    if visible == "bernoulli":
+        v_data = (v_data > 0.5).double()
+    chains = torch.randn(5, 12, dtype=torch.float64).abs().clamp(max=1) if pcd else None
+    negatives = FastCD(rbm).step(v_data, chains, k=3, generator=torch.Generator().manual_seed(1))
+    fast = [p.grad.clone() for p in rbm.parameters()]
+
+    # the plain path: the same chain from the same seed, then autograd on the loss
+    plain_negatives = rbm.gibbs(
+        v_data if chains is None else chains, 3, torch.Generator().manual_seed(1)
+    )
+    torch.testing.assert_close(negatives, plain_negatives.detach())
+    rbm.zero_grad()
+    plain_loss = contrastive_divergence_loss(rbm, v_data, plain_negatives)
+    plain_loss.backward()
+    for fast_grad, parameter in zip(fast, rbm.parameters(), strict=True):
+        torch.testing.assert_close(fast_grad, parameter.grad)
+
+
+@pytest.mark.parametrize("method, k", [("cd", 1), ("pcd", 1), ("cd", 2)])
+def test_fast_and_plain_training_agree_for_the_same_seed(method, k):
+    train, valid, _ = binary_digits()
+    results = []
+    for fast in (True, False):
+        rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0)).double()
+        config = TrainConfig(method=method, k=k, epochs=3, lr=0.05, fast=fast)
+        trainer = RBMTrainer(rbm, config, seed=5)
+        history = trainer.fit(train.double(), valid.double(), progress=False)
+        results.append((rbm.weight.detach().clone(), history))
+    (w_fast, h_fast), (w_plain, h_plain) = results
+    torch.testing.assert_close(w_fast, w_plain, rtol=1e-9, atol=1e-10)
+    for a, b in zip(h_fast, h_plain, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-7, abs=1e-9)
+
+
+def test_fast_path_float32_agrees_with_plain_after_one_epoch():
+    train, _, _ = binary_digits()
+    weights = []
+    for fast in (True, False):
+        rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
+        RBMTrainer(rbm, TrainConfig(epochs=1, lr=0.05, fast=fast), seed=2).fit(
+            train, progress=False
+        )
+        weights.append(rbm.weight.detach())
+    torch.testing.assert_close(weights[0], weights[1], rtol=1e-4, atol=1e-5)
