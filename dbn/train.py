@@ -166,6 +166,9 @@ class RBMTrainer:
         Where to train; defaults to the RBM's current device.
     name : str
         Shown on the progress bar and in error messages.
+    check_range : bool
+        Refuse data outside [0, 1] for Bernoulli units. Only the scikit-learn wrapper
+        turns this off, to accept what ``BernoulliRBM`` accepts.
     """
 
     def __init__(
@@ -175,12 +178,14 @@ class RBMTrainer:
         seed: int = 0,
         device: str | torch.device | None = None,
         name: str = "RBM",
+        check_range: bool = True,
     ) -> None:
         self.device = torch.device(device) if device is not None else rbm.weight.device
         self.rbm = rbm.to(self.device)
         self.config = config
         self.seed = seed
         self.name = name
+        self.check_range = check_range
         self.generator = torch.Generator(self.device).manual_seed(seed)
         self.optimizer = _build_optimizer(self.rbm, config)
         self.fast_cd = FastCD(self.rbm) if config.fast and config.method != "recon" else None
@@ -215,7 +220,8 @@ class RBMTrainer:
     # --- training -----------------------------------------------------------------------
 
     def _prepare(self, data: Tensor, name: str) -> Tensor:
-        check_visible_data(data, self.rbm.n_visible, self.rbm.visible, name)
+        visible = self.rbm.visible if self.check_range else "gaussian"  # skips the [0, 1] test
+        check_visible_data(data, self.rbm.n_visible, visible, name)
         return data.to(self.device, self.rbm.weight.dtype)
 
     def _start(self, data: Tensor) -> None:

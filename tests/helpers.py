@@ -28,8 +28,12 @@ def random_rbm(n_visible, n_hidden, visible="bernoulli", seed=0, scale=1.0, dtyp
 
 
 def load_script(name):
-    """Import ``scripts/<name>.py`` as a module, to call its ``main`` in-process."""
-    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    """Import ``scripts/<name>.py`` (or ``examples/<name>.py`` for a ``*_example`` name)."""
+    root = Path(__file__).resolve().parent.parent
+    if name.endswith("_example"):
+        path = root / "examples" / f"{name.removesuffix('_example')}.py"
+    else:
+        path = root / "scripts" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"scripts_{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while being built

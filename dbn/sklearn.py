@@ -1,0 +1,394 @@
+"""scikit-learn estimators: ``RBMTransformer`` and ``DBNClassifier``.
+
+``RBMTransformer`` is a drop-in replacement for ``sklearn.neural_network.BernoulliRBM``:
+the same constructor parameters, fitted attributes and methods, trained by this
+library (PCD-1 by default, like scikit-learn's; CD-k and reconstruction on request) on
+the CPU or a GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.preprocessing import LabelEncoder, MinMaxScaler
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from dbn.export import to_mlp
+from dbn.finetune import FinetuneConfig, finetune
+from dbn.monitor import pseudo_likelihood
+from dbn.rbm import RBM
+from dbn.stack import DBN
+from dbn.train import RBMTrainer, TrainConfig
+
+__all__ = ["RBMTransformer", "DBNClassifier"]
+
+
+def _to_tensor(X, device) -> torch.Tensor:
+    """Dense float32 tensor on ``device`` from a numpy array or a sparse matrix."""
+    if sp.issparse(X):
+        X = X.toarray()
+    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+
+
+def _seed(random_state) -> int:
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Bernoulli (or Gaussian) RBM as a scikit-learn transformer.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units.
+    learning_rate : float, default=0.1
+        SGD learning rate (scikit-learn's meaning: the step per mean gradient).
+    batch_size : int, default=10
+    n_iter : int, default=10
+        Epochs.
+    verbose : int, default=0
+        Show a progress bar with the per-epoch metrics.
+    random_state : int, RandomState instance or None, default=None
+    method : {"pcd", "cd", "recon"}, default="pcd"
+        scikit-learn's BernoulliRBM does PCD-1.
+    k : int, default=1
+        Gibbs steps per update.
+    visible : {"bernoulli", "gaussian"}, default="bernoulli"
+    momentum : float, default=0.0
+        SGD momentum (0 as in scikit-learn; Hinton's guide uses 0.5 then 0.9).
+    weight_decay : float, default=0.0
+    device : str, default="cpu"
+
+    Notes
+    -----
+    Like ``BernoulliRBM``, values outside [0, 1] are accepted (as real-valued input to
+    Bernoulli units) rather than refused as :class:`dbn.RBM` training does.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+    intercept_hidden_ : ndarray of shape (n_components,)
+    intercept_visible_ : ndarray of shape (n_features,)
+    h_samples_ : ndarray of shape (batch_size, n_components)
+        Hidden states of the persistent chains (zeros for ``cd`` and ``recon``).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X has feature names that are all strings.
+    """
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        learning_rate=0.1,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        method="pcd",
+        k=1,
+        visible="bernoulli",
+        momentum=0.0,
+        weight_decay=0.0,
+        device="cpu",
+    ):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.method = method
+        self.k = k
+        self.visible = visible
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.device = device
+
+    def _config(self) -> TrainConfig:
+        return TrainConfig(
+            method=self.method,
+            k=self.k,
+            epochs=self.n_iter,
+            batch_size=self.batch_size,
+            lr=self.learning_rate,
+            momentum=self.momentum,
+            final_momentum=self.momentum,
+            weight_decay=self.weight_decay,
+        )
+
+    def _new_trainer(self, n_features: int, epochs: int) -> RBMTrainer:
+        seed = _seed(self.random_state)
+        rbm = RBM(
+            n_features,
+            self.n_components,
+            visible=self.visible,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        config = self._config()
+        config.epochs = epochs
+        return RBMTrainer(
+            rbm, config, seed=seed, device=self.device, name="RBMTransformer", check_range=False
+        )
+
+    def _publish(self) -> None:
+        """Copy the trained parameters into scikit-learn's fitted attributes (float64)."""
+        rbm = self.trainer_.rbm
+        self.components_ = rbm.weight.detach().cpu().double().numpy()
+        self.intercept_hidden_ = rbm.hidden_bias.detach().cpu().double().numpy()
+        self.intercept_visible_ = rbm.visible_bias.detach().cpu().double().numpy()
+        chains = self.trainer_.chains
+        if chains is None:
+            self.h_samples_ = np.zeros((self.batch_size, self.n_components))
+        else:
+            with torch.no_grad():
+                hidden = rbm.sample_hidden(chains, self.trainer_.generator)
+            self.h_samples_ = hidden.cpu().double().numpy()
+
+    def _check(self, X, reset: bool):
+        return validate_data(
+            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
+        )
+
+    def fit(self, X, y=None):
+        """Fit the RBM to X of shape (n_samples, n_features); returns self."""
+        X = self._check(X, reset=True)
+        self.trainer_ = self._new_trainer(X.shape[1], self.n_iter)
+        self.trainer_.fit(_to_tensor(X, self.device), progress=bool(self.verbose))
+        self._publish()
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One epoch over X, continuing from the current state (a fresh RBM on first call)."""
+        first = not hasattr(self, "trainer_")
+        X = self._check(X, reset=first)
+        if first:
+            self.trainer_ = self._new_trainer(X.shape[1], 0)
+        self.trainer_.config.epochs = self.trainer_.epoch + 1
+        self.trainer_.fit(_to_tensor(X, self.device), progress=False)
+        self._publish()
+        return self
+
+    def _inference_rbm(self) -> RBM:
+        """A float64 RBM holding the fitted attributes (which a user may have edited)."""
+        check_is_fitted(self, "components_")
+        rbm = RBM(self.components_.shape[1], self.components_.shape[0], visible=self.visible)
+        rbm = rbm.double().to(self.device)
+        with torch.no_grad():
+            for parameter, values in (
+                (rbm.weight, self.components_),
+                (rbm.hidden_bias, self.intercept_hidden_),
+                (rbm.visible_bias, self.intercept_visible_),
+            ):
+                parameter.copy_(torch.as_tensor(values))
+        return rbm
+
+    @torch.no_grad()
+    def transform(self, X):
+        """Hidden probabilities p(h = 1 | v): ndarray of shape (n_samples, n_components)."""
+        rbm = self._inference_rbm()
+        X = self._check(X, reset=False)
+        return rbm.hidden_probs(_to_tensor(X, self.device).double()).cpu().numpy()
+
+    @torch.no_grad()
+    def gibbs(self, v):
+        """One Gibbs step from v of shape (n_samples, n_features); returns the visible sample."""
+        rbm = self._inference_rbm()
+        v = self._check(v, reset=False)
+        generator = torch.Generator(self.device).manual_seed(_seed(self.random_state))
+        sample = rbm.gibbs(_to_tensor(v, self.device).double(), 1, generator).cpu().numpy()
+        return sample.astype(bool) if self.visible == "bernoulli" else sample
+
+    @torch.no_grad()
+    def score_samples(self, X):
+        """Pseudo-log-likelihood of each sample, as ``BernoulliRBM.score_samples``."""
+        rbm = self._inference_rbm()
+        X = self._check(X, reset=False)
+        generator = torch.Generator(self.device).manual_seed(_seed(self.random_state))
+        scores = pseudo_likelihood(rbm, _to_tensor(X, self.device).double(), generator)
+        return scores.cpu().numpy()
+
+    def __getstate__(self):
+        # torch.Generator does not pickle: keep the trainer as its (picklable) state
+        state = self.__dict__.copy()
+        trainer = state.pop("trainer_", None)
+        if trainer is not None:
+            state["_trainer_state"] = (trainer.state_dict(), trainer.config.to_dict())
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_trainer_state", None)
+        self.__dict__.update(state)
+        if saved is not None:
+            trainer_state, config = saved
+            self.trainer_ = self._new_trainer(self.components_.shape[1], config["epochs"])
+            self.trainer_.load_state_dict(trainer_state)
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class DBNClassifier(ClassifierMixin, BaseEstimator):
+    """Greedy DBN pretraining, then supervised fine-tuning of the MLP it initialises.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+    pretrain_method : {"cd", "pcd", "recon"}, default="cd"
+    pretrain_epochs : int, default=10
+        Per layer; 0 skips pretraining (a randomly initialised net, for comparison).
+    pretrain_lr : float, default=0.1
+    k : int, default=1
+    batch_size : int, default=100
+    epochs : int, default=30
+        Fine-tuning epochs.
+    learning_rate : float, default=0.1
+    optimizer : {"sgd", "adam"}, default="sgd"
+    dropout : float, default=0.0
+    validation_fraction : float, default=0.1
+        Held out of the training data for early stopping (the best epoch is kept).
+    random_state : int, RandomState instance or None, default=None
+    device : str, default="cpu"
+    verbose : int, default=0
+
+    Notes
+    -----
+    The first layer has Bernoulli units, so inputs are min-max scaled per feature to
+    [0, 1] with the training data's range (and clipped to it at prediction time).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    model_ : torch.nn.Sequential
+    scaler_ : sklearn.preprocessing.MinMaxScaler
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 128),
+        *,
+        pretrain_method="cd",
+        pretrain_epochs=10,
+        pretrain_lr=0.1,
+        k=1,
+        batch_size=100,
+        epochs=30,
+        learning_rate=0.1,
+        optimizer="sgd",
+        dropout=0.0,
+        validation_fraction=0.1,
+        random_state=None,
+        device="cpu",
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.pretrain_method = pretrain_method
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_lr = pretrain_lr
+        self.k = k
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.dropout = dropout
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Pretrain on X, fine-tune on (X, y); returns self."""
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=(np.float64, np.float32))
+        check_classification_targets(y)
+        self._encoder = LabelEncoder().fit(y)
+        self.classes_ = self._encoder.classes_
+        targets = torch.as_tensor(self._encoder.transform(y), dtype=torch.long)
+        self.scaler_ = MinMaxScaler(clip=True).fit(X.toarray() if sp.issparse(X) else X)
+        inputs = self._scaled(X, "cpu")
+        seed = _seed(self.random_state)
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(
+                f"validation_fraction must lie in [0, 1), got {self.validation_fraction!r}"
+            )
+        sizes = [X.shape[1], *self.hidden_layer_sizes]
+        stack = DBN(sizes, generator=torch.Generator().manual_seed(seed))
+        if self.pretrain_epochs > 0:
+            stack.pretrain(
+                inputs,
+                epochs=self.pretrain_epochs,
+                method=self.pretrain_method,
+                k=self.k,
+                lr=self.pretrain_lr,
+                batch_size=self.batch_size,
+                device=self.device,
+                seed=seed,
+                progress=bool(self.verbose),
+            )
+        torch.manual_seed(seed)
+        model = to_mlp(stack, num_classes=max(len(self.classes_), 2), dropout=self.dropout)
+        if self.pretrain_epochs == 0:
+            for module in model:
+                if isinstance(module, torch.nn.Linear):
+                    module.reset_parameters()
+        order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(seed))
+        n_valid = int(round(self.validation_fraction * len(inputs)))
+        if n_valid == 0 or n_valid == len(inputs):
+            train_idx = valid_idx = order
+        else:
+            valid_idx, train_idx = order[:n_valid], order[n_valid:]
+        config = FinetuneConfig(
+            optimizer=self.optimizer,
+            lr=self.learning_rate,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+        )
+        finetune(
+            model,
+            (inputs[train_idx], targets[train_idx]),
+            (inputs[valid_idx], targets[valid_idx]),
+            config,
+            device=self.device,
+            generator=torch.Generator(self.device).manual_seed(seed),
+            progress=bool(self.verbose),
+            name="DBNClassifier",
+        )
+        self.model_ = model.eval()
+        return self
+
+    def _scaled(self, X, device) -> torch.Tensor:
+        return _to_tensor(self.scaler_.transform(X.toarray() if sp.issparse(X) else X), device)
+
+    def predict_proba(self, X):
+        """Class probabilities: ndarray of shape (n_samples, n_classes)."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False)
+        with torch.no_grad():
+            logits = self.model_(self._scaled(X, self.device))
+        probs = torch.softmax(logits.double(), dim=1).cpu().numpy()
+        return probs[:, : len(self.classes_)] / probs[:, : len(self.classes_)].sum(1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted class labels: ndarray of shape (n_samples,)."""
+        probs = self.predict_proba(X)  # checks fitted-ness before classes_ is touched
+        return self.classes_[np.argmax(probs, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,158 @@
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from helpers import load_script
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.neural_network import BernoulliRBM
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import check_estimator
+
+from dbn.sklearn import DBNClassifier, RBMTransformer
+
+# BernoulliRBM is excused from the same two checks in scikit-learn's own test suite:
+# score_samples flips one random unit per row, so a row's score depends on its position.
+RBM_EXPECTED_FAILURES = {
+    "check_methods_subset_invariance": "score_samples flips a random unit per row",
+    "check_methods_sample_order_invariance": "score_samples flips a random unit per row",
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.25, random_state=0)
+
+
+def test_rbm_transformer_passes_check_estimator():
+    check_estimator(
+        RBMTransformer(n_components=8, n_iter=2, random_state=0),
+        expected_failed_checks=RBM_EXPECTED_FAILURES,
+    )
+
+
+def test_dbn_classifier_passes_check_estimator():
+    check_estimator(
+        DBNClassifier(
+            hidden_layer_sizes=(32,),
+            pretrain_epochs=2,
+            epochs=50,
+            batch_size=20,
+            learning_rate=0.5,
+            random_state=0,
+        )
+    )
+
+
+def test_transform_equals_bernoulli_rbm_with_the_same_weights(digits):
+    X_train, X_test, _, _ = digits
+    ours = RBMTransformer(n_components=20, n_iter=3, random_state=0).fit(X_train)
+    theirs = BernoulliRBM(n_components=20, n_iter=1, random_state=0).fit(X_train)
+    theirs.components_ = ours.components_.copy()
+    theirs.intercept_hidden_ = ours.intercept_hidden_.copy()
+    theirs.intercept_visible_ = ours.intercept_visible_.copy()
+    np.testing.assert_allclose(ours.transform(X_test), theirs.transform(X_test), rtol=1e-12)
+    # and the pseudo-likelihood agrees in expectation (both flip one random unit per row)
+    assert ours.score_samples(X_test).mean() == pytest.approx(
+        theirs.score_samples(X_test).mean(), rel=0.15
+    )
+
+
+def test_pipeline_matches_or_beats_bernoulli_rbm_on_digits():
+    example = load_script("rbm_digits_pipeline_example")
+    X_train, X_test, y_train, y_test = example.digits_split()
+    scores = {
+        name: pipeline.fit(X_train, y_train).score(X_test, y_test)
+        for name, pipeline in example.pipelines().items()
+    }
+    assert scores["dbn RBMTransformer"] >= scores["scikit-learn BernoulliRBM"], scores
+
+
+def test_dbn_classifier_beats_logistic_regression_on_raw_pixels(digits):
+    X_train, X_test, y_train, y_test = digits
+    baseline = LogisticRegression(max_iter=2000).fit(X_train, y_train).score(X_test, y_test)
+    model = DBNClassifier(
+        hidden_layer_sizes=(256,),
+        pretrain_epochs=20,
+        pretrain_lr=0.05,
+        epochs=60,
+        batch_size=20,
+        learning_rate=0.1,
+        random_state=0,
+    )
+    accuracy = model.fit(X_train, y_train).score(X_test, y_test)
+    assert accuracy > baseline, (accuracy, baseline)
+
+
+def test_classifier_handles_arbitrary_labels_and_probabilities(digits):
+    X_train, X_test, y_train, _ = digits
+    labels = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
+    model = DBNClassifier(
+        hidden_layer_sizes=(32,), pretrain_epochs=2, epochs=10, random_state=0
+    ).fit(X_train, labels[y_train])
+    assert set(model.classes_) == set(labels)
+    probabilities = model.predict_proba(X_test)
+    np.testing.assert_allclose(probabilities.sum(1), 1.0)
+    assert set(model.predict(X_test)) <= set(labels)
+
+
+def test_pickle_round_trip_and_continued_partial_fit(digits):
+    X_train, X_test, _, _ = digits
+    rbm = RBMTransformer(n_components=16, n_iter=2, random_state=0).fit(X_train)
+    restored = pickle.loads(pickle.dumps(rbm))
+    np.testing.assert_array_equal(restored.transform(X_test), rbm.transform(X_test))
+    rbm.partial_fit(X_train)
+    restored.partial_fit(X_train)
+    np.testing.assert_array_equal(restored.components_, rbm.components_)
+    classifier = DBNClassifier(
+        hidden_layer_sizes=(16,), pretrain_epochs=1, epochs=3, random_state=0
+    ).fit(X_train, digits[2])
+    again = pickle.loads(pickle.dumps(classifier))
+    np.testing.assert_array_equal(again.predict_proba(X_test), classifier.predict_proba(X_test))
+
+
+def test_sparse_input_gives_the_dense_result(digits):
+    X_train, X_test, _, _ = digits
+    dense = RBMTransformer(n_components=10, n_iter=2, random_state=0).fit(X_train)
+    sparse = RBMTransformer(n_components=10, n_iter=2, random_state=0).fit(sp.csr_matrix(X_train))
+    np.testing.assert_allclose(sparse.transform(sp.csr_matrix(X_test)), dense.transform(X_test))
+
+
+def test_grid_search_over_a_pipeline(digits):
+    X_train, _, y_train, _ = digits
+    pipeline = Pipeline(
+        [
+            ("rbm", RBMTransformer(n_iter=2, random_state=0)),
+            ("logistic", LogisticRegression(max_iter=300)),
+        ]
+    )
+    search = GridSearchCV(pipeline, {"rbm__n_components": [8, 16]}, cv=2)
+    search.fit(X_train, y_train)
+    assert search.best_params_["rbm__n_components"] in (8, 16)
+    assert list(pipeline.fit(X_train, y_train)[:-1].get_feature_names_out())[:2] == [
+        "rbmtransformer0",
+        "rbmtransformer1",
+    ]
+
+
+def test_bad_input_raises_scikit_learns_errors(digits):
+    X_train, X_test, _, _ = digits
+    with pytest.raises(NotFittedError):
+        RBMTransformer().transform(X_test)
+    with pytest.raises(NotFittedError):
+        DBNClassifier().predict(X_test)
+    rbm = RBMTransformer(n_components=4, n_iter=1).fit(X_train)
+    with pytest.raises(ValueError, match="X has 10 features, but RBMTransformer is expecting 64"):
+        rbm.transform(X_test[:, :10])
+    bad = X_train.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        RBMTransformer().fit(bad)
+    with pytest.raises(ValueError, match="method must be one of"):
+        RBMTransformer(method="magic").fit(X_train)
