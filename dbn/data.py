@@ -280,6 +280,11 @@ def _load_raw(data_dir: Path, cache_dir: Path, download: bool) -> dict[str, torc
             _check_raw(raw, name)
         except Exception as error:  # try the next source, remember why this one failed
             failures.append(f"  - {name}: {type(error).__name__}: {error}")
+            if name == "local directory" and not isinstance(error, FileNotFoundError):
+                warnings.warn(
+                    f"MNIST files in {data_dir} are unusable ({error}); trying the other sources",
+                    stacklevel=3,
+                )
             continue
         _write_cache(cache_path, raw, name)
         return raw

@@ -124,6 +124,11 @@ def build_mlp(
     nn.Sequential
     """
     options = dict(activation=activation, dropout=dropout, input_dropout=input_dropout, norm=norm)
+    for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
+        if not 0 <= rate < 1:
+            raise ValueError(f"{name} must lie in [0, 1), got {rate!r}")
+    if norm not in (None, "batch", "layer"):
+        raise ValueError(f"norm must be None, 'batch' or 'layer', got {norm!r}")
     if init == "dbn":
         if checkpoint is None:
             raise ValueError("init 'dbn' needs a pretrained checkpoint")

@@ -13,6 +13,7 @@ fixed monitoring subset, so the loop never waits for the device.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
@@ -326,6 +327,12 @@ class RBMTrainer:
             ``pseudo_likelihood`` (Bernoulli only), ``free_energy_gap`` (with ``valid``).
         """
         data = self._prepare(data, "data")
+        if self.config.batch_size > len(data):
+            warnings.warn(
+                f"{self.name}: batch_size {self.config.batch_size} exceeds the "
+                f"{len(data)} training examples; each epoch is a single batch",
+                stacklevel=2,
+            )
         if valid is not None:
             valid = self._prepare(valid, "valid")
         if self.epoch == 0:

@@ -71,6 +71,8 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if len(self.sizes) < 2 or any(size < 1 for size in self.sizes):
             raise ValueError(f"sizes must be two or more positive integers, got {self.sizes!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
         if self.dataset not in ("mnist", "digits"):
             raise ValueError(f"dataset must be 'mnist' or 'digits', got {self.dataset!r}")
 

@@ -110,7 +110,10 @@ def test_truncated_idx_file_is_named(torchvision_dir, tmp_path):
         payload = handle.read()
     with gzip.open(target, "wb") as handle:
         handle.write(payload[:1000])
-    with pytest.raises(DataUnavailableError, match="t10k-images-idx3-ubyte.gz is truncated"):
+    with (
+        pytest.raises(DataUnavailableError, match="t10k-images-idx3-ubyte.gz is truncated"),
+        pytest.warns(UserWarning, match="unusable"),
+    ):
         load_mnist(data_dir=broken, cache_dir=tmp_path / "cache", download=False)
     assert not (tmp_path / "cache" / "mnist.pt").exists()
 

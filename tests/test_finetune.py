@@ -178,3 +178,19 @@ def test_comparison_default_digits_preset_covers_every_init():
         "zeros",
         "default",
     }
+
+
+def test_finetuning_is_bit_identical_for_the_same_seed():
+    splits = load_digits()
+    config = FinetuneConfig(epochs=3, lr=0.3)
+
+    def weights(seed):
+        outcome = run_experiment(
+            splits, [64, 32], "xavier_uniform", config, seed=seed, dropout=0.2, progress=False
+        )
+        return [p.detach().clone() for p in outcome.model.parameters()], outcome.finetune.history
+
+    (first, history), (second, again), (other, _) = weights(0), weights(0), weights(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    assert history == again
+    assert not torch.equal(first[0], other[0])

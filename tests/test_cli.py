@@ -1,0 +1,221 @@
+"""The scripts' behaviour on bad input: one line on stderr, exit status 2, nothing damaged."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import load_script
+
+import dbn
+from dbn.cli import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_script(name, argv, monkeypatch, capsys):
+    """Run a script's CLI in-process; return (exit status, stderr)."""
+    module = load_script(name)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(module.main, module.get_args_parser())
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "dbn.pt"
+    model = dbn.DBN([64, 16, 8])
+    model.save(path)
+    return path
+
+
+PRETRAIN = ["--dataset", "digits", "--sizes", "64", "16", "--epochs", "1", "--no-progress"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "0"], "epochs must be >= 1, got 0"),
+        (["--sizes", "64", "0"], "sizes must be two or more positive integers"),
+        (["--sizes", "100", "16"], "sizes start with 100 but digits has 64 features"),
+        (["--lr", "-1"], "lr must be a positive finite number"),
+        (["--k", "0"], "k must be an integer >= 1, got 0"),
+        (["--corruption", "2"], r"corruption must lie in \[0, 1\)"),
+        (["--device", "tpu"], "device must be 'auto', 'cpu' or 'cuda"),
+    ],
+)
+def test_pretrain_bad_options(argv, message, tmp_path, monkeypatch, capsys):
+    status, err = run_script(
+        "pretrain", [*PRETRAIN, "--out", str(tmp_path), *argv], monkeypatch, capsys
+    )
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pretrain.py: error: "), err
+    assert re.search(message, lines[0])
+
+
+def test_unwritable_output_is_refused(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    status, err = run_script(
+        "pretrain", [*PRETRAIN, "--out", str(blocker / "run")], monkeypatch, capsys
+    )
+    assert status == 2 and "cannot create output directory" in err
+    assert blocker.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--init", "glorot"], "init must be 'dbn' or one of"),
+        (["--init", "dbn"], "--init dbn needs --checkpoint PATH"),
+        (["--init", "dbn", "--checkpoint", "missing.pt"], "does not exist"),
+        (["--optimizer", "sgd", "--momentum", "1.5"], r"momentum must lie in \[0, 1\)"),
+        (["--dropout", "1.0"], r"dropout must lie in \[0, 1\)"),
+        (["--sizes", "64", "16", "--clip-grad-norm", "0"], "clip_grad_norm must be > 0"),
+    ],
+)
+def test_finetune_bad_options(argv, message, tmp_path, monkeypatch, capsys):
+    base = [
+        "--dataset",
+        "digits",
+        "--init",
+        "xavier_uniform",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    status, err = run_script("finetune", [*base, *argv], monkeypatch, capsys)
+    assert status == 2 and re.search(message, err), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_checkpoint_of_another_architecture_is_refused(
+    small_checkpoint, tmp_path, monkeypatch, capsys
+):
+    argv = [
+        "--dataset",
+        "digits",
+        "--init",
+        "dbn",
+        "--checkpoint",
+        str(small_checkpoint),
+        "--sizes",
+        "64",
+        "32",
+        "8",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    ]
+    status, err = run_script("finetune", argv, monkeypatch, capsys)
+    assert status == 2 and "differ from [64, 32, 8]" in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "payload"])
+def test_damaged_checkpoints_fail_in_one_line_and_stay_untouched(
+    damage, small_checkpoint, tmp_path, monkeypatch, capsys
+):
+    path = tmp_path / "bad.pt"
+    if damage == "truncated":
+        path.write_bytes(small_checkpoint.read_bytes()[:500])
+    else:
+        torch.save({"kind": "dbn", "x": Exploit()}, path)
+    before = path.read_bytes()
+    argv = [
+        "--dataset",
+        "digits",
+        "--init",
+        "dbn",
+        "--checkpoint",
+        str(path),
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    status, err = run_script("finetune", argv, monkeypatch, capsys)
+    assert status == 2 and ("truncated or corrupt" in err or "could run code" in err), err
+    assert path.read_bytes() == before
+    assert not (tmp_path / "exploited").exists()
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch exploited",))
+
+
+def test_debug_flag_shows_the_traceback(tmp_path, monkeypatch, capsys):
+    module = load_script("pretrain")
+    monkeypatch.setattr(
+        sys, "argv", ["pretrain.py", *PRETRAIN, "--epochs", "0", "--debug", "--out", str(tmp_path)]
+    )
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        run_cli(module.main, module.get_args_parser())
+
+
+def test_divergence_names_layer_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch, capsys):
+    from dbn.data import load_digits
+
+    x = load_digits()["train"].x
+    model = dbn.DBN([64, 16], visible="gaussian")
+    checkpoint = tmp_path / "state.pt"
+    with pytest.raises(
+        dbn.train.TrainingDivergedError,
+        match=r"layer 1/1 \(64-16\) diverged in epoch \d+.*Lower the learning rate",
+    ):
+        model.pretrain(
+            (x - 0.5) * 200,
+            epochs=30,
+            lr=50.0,
+            momentum=0.0,
+            final_momentum=0.0,
+            progress=False,
+            checkpoint_path=checkpoint,
+        )
+    if checkpoint.exists():  # written only after the good epochs
+        state = dbn.checkpoint.safe_load(checkpoint, kind="dbn-training")
+        assert all(torch.isfinite(t).all() for t in state["state"].values())
+
+
+def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "pretrain.py"),
+        "--dataset",
+        "digits",
+        "--sizes",
+        "64",
+        "40",
+        "--epochs",
+        "200",
+        "--batch-size",
+        "2",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, env=dict(os.environ, OMP_NUM_THREADS="1")
+    )
+    deadline = time.time() + 120
+    while not (out / "train-state.pt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    state = dbn.checkpoint.safe_load(out / "train-state.pt", kind="dbn-training")
+    assert state["trainer"]["epoch"] >= 1
