@@ -53,6 +53,8 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
         # Leave the previous checkpoint untouched and no stray temporary file behind.
         Path(temp_name).unlink(missing_ok=True)
         raise
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)  # left by an earlier writer that was killed mid-write
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)  # make the rename itself durable

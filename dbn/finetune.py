@@ -16,9 +16,11 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from dbn import init as initializers
+from dbn.distributed import all_reduce_mean, local_slice, world
 from dbn.export import make_activation, to_mlp
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "build_mlp", "evaluate", "finetune"]
@@ -200,6 +202,22 @@ def _lr_at(config: FinetuneConfig, epoch: int) -> float:
     return config.lr
 
 
+def _batch_indices(n: int, batch_size: int, generator, device):
+    """This rank's index batches for one epoch; the shuffle is shared by all ranks."""
+    order = torch.randperm(n, generator=generator, device=device)
+    _, world_size = world()
+    if world_size == 1:
+        return (order[begin : begin + batch_size] for begin in range(0, n, batch_size))
+    global_size = batch_size * world_size
+    n_full = n // global_size * global_size
+    if n_full == 0:
+        raise ValueError(f"{n} examples cannot fill one global batch of {global_size}")
+    return (
+        local_slice(order[begin : begin + global_size], batch_size)
+        for begin in range(0, n_full, global_size)
+    )
+
+
 def finetune(
     model: nn.Module,
     train: tuple[Tensor, Tensor],
@@ -222,7 +240,7 @@ def finetune(
     config : FinetuneConfig
     device : str or torch.device
     generator : torch.Generator, optional
-        Shuffles the training data (on ``device``).
+        Shuffles the training data (on ``device``); seed it alike on every rank.
     progress : bool
         A tqdm bar over epochs.
     name : str
@@ -242,6 +260,9 @@ def finetune(
     valid_x, valid_y = (t.to(device) for t in valid)
     if x.shape[0] == 0:
         raise ValueError("the training split is empty")
+    rank, world_size = world()
+    # Under torchrun, DDP averages the gradients of the ranks' slices of each global batch.
+    network = DistributedDataParallel(model) if world_size > 1 else model
     optimizer = _optimizer(model, config)
     weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
     result = FinetuneResult()
@@ -254,13 +275,11 @@ def finetune(
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        order = torch.randperm(len(x), generator=generator, device=device)
         total_loss = torch.zeros((), device=device)
         total_grad = torch.zeros((), device=device)
         n_batches = 0
-        for begin in range(0, len(x), config.batch_size):
-            index = order[begin : begin + config.batch_size]
-            loss = F.cross_entropy(model(x[index]), y[index])
+        for index in _batch_indices(len(x), config.batch_size, generator, device):
+            loss = F.cross_entropy(network(x[index]), y[index])
             objective = loss
             if config.l1 > 0:
                 objective = objective + config.l1 * sum(w.abs().sum() for w in weights)
@@ -272,7 +291,7 @@ def finetune(
             total_loss += loss.detach()
             n_batches += 1
         valid_loss, valid_error = evaluate(model, valid_x, valid_y)
-        train_loss = total_loss.item() / n_batches
+        train_loss = all_reduce_mean(total_loss / n_batches).item()
         if not math.isfinite(train_loss):
             raise FloatingPointError(
                 f"{name}: the training loss became {train_loss} in epoch {epoch + 1}; "

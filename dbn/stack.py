@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from dbn.checkpoint import CheckpointError, atomic_save, safe_load
+from dbn.distributed import is_main_process
 from dbn.rbm import RBM, check_visible_data
 from dbn.train import RBMTrainer, TrainConfig, TrainingDivergedError
 
@@ -174,7 +175,8 @@ class DBN(nn.Module):
         progress : bool
             A tqdm bar per layer.
         checkpoint_path : path, optional
-            Written atomically after every epoch with everything needed to resume.
+            Written atomically after every epoch with everything needed to resume (by
+            rank 0 only in a distributed run; every rank reads it to resume).
         resume : bool
             Continue from ``checkpoint_path`` if it exists.
         on_epoch_end : callable, optional
@@ -213,7 +215,9 @@ class DBN(nn.Module):
                 def after_epoch(trainer: RBMTrainer, index: int = index) -> None:
                     histories[index] = list(trainer.history)
                     if checkpoint_path is not None:
-                        self._save_training(checkpoint_path, configs, index, trainer, histories)
+                        state = trainer.state_dict()  # collective under torchrun
+                        if is_main_process():
+                            self._save_training(checkpoint_path, configs, index, state, histories)
                     if on_epoch_end is not None:
                         on_epoch_end(index, trainer)
 
@@ -228,12 +232,12 @@ class DBN(nn.Module):
                     raise TrainingDivergedError(f"{error}{kept}") from None
             x = rbm.hidden_probs(x).detach()
             v = None if v is None else rbm.hidden_probs(v).detach()
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and is_main_process():
             # a finished run resumes as a no-op
             self._save_training(checkpoint_path, configs, n_layers, None, histories)
         return histories
 
-    def _save_training(self, path, configs, layer, trainer, histories) -> None:
+    def _save_training(self, path, configs, layer, trainer_state, histories) -> None:
         atomic_save(
             {
                 "kind": "dbn-training",
@@ -241,7 +245,7 @@ class DBN(nn.Module):
                 "config": self.config(),
                 "train_configs": [config.to_dict() for config in configs],
                 "layer": layer,
-                "trainer": None if trainer is None else trainer.state_dict(),
+                "trainer": trainer_state,
                 "state": {key: value.detach().cpu() for key, value in self.state_dict().items()},
                 "histories": histories,
             },

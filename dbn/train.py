@@ -19,9 +19,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 import torch
-from torch import Tensor
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from dbn.distributed import all_reduce_mean, local_slice, world
 from dbn.fastpath import FastCD
 from dbn.losses import contrastive_divergence_loss, mask_corrupt, reconstruction_loss
 from dbn.monitor import epoch_metrics
@@ -153,6 +156,22 @@ def _initial_visible_bias(rbm: RBM, data: Tensor) -> Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
+class _Objective(nn.Module):
+    """The training loss as a module, so that DistributedDataParallel can wrap it."""
+
+    def __init__(self, rbm: RBM, method: str) -> None:
+        super().__init__()
+        self.rbm = rbm
+        self.method = method
+
+    def forward(self, batch: Tensor, other: Tensor) -> Tensor:
+        """CD loss of ``batch`` against negatives ``other``, or the reconstruction loss
+        of ``batch`` encoded from its corrupted copy ``other``."""
+        if self.method == "recon":
+            return reconstruction_loss(self.rbm, batch, other)
+        return contrastive_divergence_loss(self.rbm, batch, other)
+
+
 class RBMTrainer:
     """Trains one RBM epoch by epoch and can save and restore its whole state.
 
@@ -162,7 +181,8 @@ class RBMTrainer:
         The model; moved to ``device``.
     config : TrainConfig
     seed : int
-        Seed of the generator behind shuffling, Gibbs sampling and corruption.
+        Seeds the shuffling (the same on every rank of a distributed run) and the
+        sampling (Gibbs chains and corruption; different on every rank).
     device : str or torch.device, optional
         Where to train; defaults to the RBM's current device.
     name : str
@@ -187,9 +207,16 @@ class RBMTrainer:
         self.seed = seed
         self.name = name
         self.check_range = check_range
-        self.generator = torch.Generator(self.device).manual_seed(seed)
+        self.rank, self.world_size = world()
+        self.shuffle_generator = torch.Generator(self.device).manual_seed(seed)
+        self.generator = torch.Generator(self.device).manual_seed(seed + 7919 * (self.rank + 1))
         self.optimizer = _build_optimizer(self.rbm, config)
-        self.fast_cd = FastCD(self.rbm) if config.fast and config.method != "recon" else None
+        objective = _Objective(self.rbm, config.method)
+        # Under torchrun the loss goes through DDP, whose all-reduce averages the
+        # gradients over ranks; the fused step writes .grad itself, so it is single-process.
+        self.objective = DistributedDataParallel(objective) if self.world_size > 1 else objective
+        fast = config.fast and config.method != "recon" and self.world_size == 1
+        self.fast_cd = FastCD(self.rbm) if fast else None
         self.chains: Tensor | None = None
         self.epoch = 0
         self.history: list[dict] = []
@@ -197,25 +224,44 @@ class RBMTrainer:
     # --- state for checkpoints ----------------------------------------------------------
 
     def state_dict(self) -> dict:
-        """Everything needed to continue training bit for bit: tensors and plain values."""
+        """Everything needed to continue training bit for bit: tensors and plain values.
+
+        In a distributed run this is a collective call (every rank must make it): the
+        per-rank sampling generators and PCD chains are gathered, so that each rank
+        resumes its own.
+        """
+        per_rank = {
+            "chains": None if self.chains is None else self.chains.cpu(),
+            "generator": self.generator.get_state(),
+        }
+        ranks = [per_rank]
+        if self.world_size > 1:
+            ranks = [None] * self.world_size
+            dist.all_gather_object(ranks, per_rank)
         return {
             "epoch": self.epoch,
             "seed": self.seed,
             "rbm": {key: value.detach().cpu() for key, value in self.rbm.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
-            "chains": None if self.chains is None else self.chains.cpu(),
-            "generator": self.generator.get_state(),
+            "shuffle_generator": self.shuffle_generator.get_state(),
+            "ranks": ranks,
             "history": list(self.history),
         }
 
     def load_state_dict(self, state: dict) -> None:
+        if len(state["ranks"]) != self.world_size:
+            raise ValueError(
+                f"the checkpoint was written by {len(state['ranks'])} process(es); resume it "
+                f"with the same number, not {self.world_size}"
+            )
         self.epoch = int(state["epoch"])
         self.seed = int(state["seed"])
         self.rbm.load_state_dict(state["rbm"])
         self.optimizer.load_state_dict(state["optimizer"])
-        chains = state["chains"]
-        self.chains = None if chains is None else chains.to(self.device)
-        self.generator.set_state(state["generator"])
+        self.shuffle_generator.set_state(state["shuffle_generator"])
+        mine = state["ranks"][self.rank]
+        self.chains = None if mine["chains"] is None else mine["chains"].to(self.device)
+        self.generator.set_state(mine["generator"])
         self.history = list(state["history"])
 
     # --- training -----------------------------------------------------------------------
@@ -248,15 +294,14 @@ class RBMTrainer:
             self.optimizer.step()
             return None
         if config.method == "recon":
-            noisy = mask_corrupt(batch, config.corruption, self.generator)
-            loss = reconstruction_loss(rbm, batch, noisy)
+            loss = self.objective(batch, mask_corrupt(batch, config.corruption, self.generator))
         else:
             with torch.no_grad():
                 start = self.chains if config.method == "pcd" else batch
                 negatives = rbm.gibbs(start, config.k, self.generator)
             if config.method == "pcd":
                 self.chains = negatives
-            loss = contrastive_divergence_loss(rbm, batch, negatives)
+            loss = self.objective(batch, negatives)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -279,16 +324,33 @@ class RBMTrainer:
             )
             for group in self.optimizer.param_groups:
                 group["momentum"] = momentum
-        order = torch.randperm(len(data), generator=self.generator, device=self.device)
-        shuffled = data[order]
         total = torch.zeros((), device=self.device)
         n_batches = 0
-        for begin in range(0, len(shuffled), config.batch_size):
-            loss = self._step(shuffled[begin : begin + config.batch_size])
+        for batch in self._batches(data):
+            loss = self._step(batch)
             if loss is not None:
                 total += loss
             n_batches += 1
-        return total / n_batches if config.method == "recon" else None
+        return all_reduce_mean(total / n_batches) if config.method == "recon" else None
+
+    def _batches(self, data: Tensor):
+        """This rank's mini-batches for one epoch, in a shuffled order shared by all ranks."""
+        size = self.config.batch_size
+        order = torch.randperm(len(data), generator=self.shuffle_generator, device=self.device)
+        if self.world_size == 1:
+            shuffled = data[order]  # one gather, then slices
+            return (shuffled[begin : begin + size] for begin in range(0, len(data), size))
+        global_size = size * self.world_size
+        n_full = len(data) // global_size * global_size  # every rank needs a full slice
+        if n_full == 0:
+            raise ValueError(
+                f"{len(data)} examples cannot fill one global batch of {global_size} "
+                f"({size} per rank x {self.world_size} ranks); lower batch_size"
+            )
+        return (
+            data[local_slice(order[begin : begin + global_size], size)]
+            for begin in range(0, n_full, global_size)
+        )
 
     def _check_finite(self, loss: float) -> None:
         finite = all(torch.isfinite(p).all() for p in self.rbm.parameters())
@@ -344,7 +406,7 @@ class RBMTrainer:
             initial=self.epoch,
             desc=self.name,
             unit="epoch",
-            disable=not progress,
+            disable=not progress or self.rank != 0,
             dynamic_ncols=True,
         )
         with bar:

@@ -21,6 +21,7 @@ from dbn import load  # noqa: E402
 from dbn.checkpoint import atomic_save  # noqa: E402
 from dbn.cli import add_common_arguments, run_cli  # noqa: E402
 from dbn.data import DataSplit, load_dataset  # noqa: E402
+from dbn.distributed import setup  # noqa: E402
 from dbn.finetune import FinetuneConfig  # noqa: E402
 from dbn.runs import RunDirectory, resolve_device  # noqa: E402
 from dbn.study import run_experiment  # noqa: E402
@@ -120,10 +121,11 @@ def subset(splits: dict[str, DataSplit], train_size: int | None) -> dict[str, Da
 
 def main(args: argparse.Namespace) -> dict:
     config = config_from_args(args)
-    device = resolve_device(args.device)
-    run = RunDirectory(args.out)
+    context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
+    device = context.device
+    run = RunDirectory(args.out, enabled=context.is_main)
     run.write_json("config.json", asdict(config))
-    (run / "metrics.jsonl").unlink(missing_ok=True)
+    run.remove("metrics.jsonl")
     splits = subset(load_dataset(config.dataset, data_dir=args.data_dir), config.train_size)
     if splits["train"].x.shape[1] != config.sizes[0]:
         raise ValueError(
@@ -146,6 +148,8 @@ def main(args: argparse.Namespace) -> dict:
         on_epoch_end=run.log_metrics,
     )
     history = outcome.finetune.history
+    if not context.is_main:
+        return {}
     atomic_save(
         {
             "kind": "mlp",

@@ -21,6 +21,7 @@ from dbn import DBN  # noqa: E402
 from dbn.checkpoint import safe_load  # noqa: E402
 from dbn.cli import add_common_arguments, run_cli  # noqa: E402
 from dbn.data import load_dataset  # noqa: E402
+from dbn.distributed import setup  # noqa: E402
 from dbn.runs import RunDirectory, resolve_device  # noqa: E402
 from dbn.viz import plot_curves, save_filters, save_image_grid  # noqa: E402
 
@@ -160,9 +161,10 @@ def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, se
 
 
 def main(args: argparse.Namespace) -> DBN:
-    run = RunDirectory(args.out)
+    context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
+    device = context.device
+    run = RunDirectory(args.out, enabled=context.is_main)
     config = build_config(args, run)
-    device = resolve_device(args.device)
     data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)
     n_features = data["train"].x.shape[1]
     if config.sizes[0] != n_features:
@@ -174,13 +176,14 @@ def main(args: argparse.Namespace) -> DBN:
     if args.resume and state_path.is_file():
         # metrics written after the last checkpoint are redone, so rewrite them from it
         histories = safe_load(state_path, kind="dbn-training")["histories"]
-        (run / "metrics.jsonl").unlink(missing_ok=True)
+        run.remove("metrics.jsonl")
         for layer, history in enumerate(histories):
             for row in history:
                 run.log_metrics({"layer": layer + 1, **row})
-        print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
+        if context.is_main:
+            print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
     elif not args.resume:
-        (run / "metrics.jsonl").unlink(missing_ok=True)
+        run.remove("metrics.jsonl")
 
     torch.manual_seed(config.seed)
     dbn = DBN(config.sizes, generator=torch.Generator().manual_seed(config.seed))
@@ -199,9 +202,18 @@ def main(args: argparse.Namespace) -> DBN:
         **config.train_options(),
     )
     seconds = time.perf_counter() - started
-    final = dbn.save(run / "dbn.pt", recipe=config.recipe, dataset=config.dataset)
+    if not context.is_main:
+        return dbn
+    final = dbn.save(
+        run / "dbn.pt", recipe=config.recipe, dataset=config.dataset, world_size=context.world_size
+    )
     test = data["test"].x.to(device)
-    quality = {"pretrain_seconds": seconds, "device": str(device), "torch": torch.__version__}
+    quality = {
+        "pretrain_seconds": seconds,
+        "device": str(device),
+        "torch": torch.__version__,
+        "world_size": context.world_size,
+    }
     with torch.no_grad():
         x = test
         for index, rbm in enumerate(dbn.layers):

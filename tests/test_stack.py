@@ -222,3 +222,11 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path):
     for key, value in a.state_dict().items():
         assert torch.equal(b.state_dict()[key], value), key
     assert count_lines(killed / "metrics.jsonl") == 24
+
+
+def test_temp_files_of_a_killed_writer_are_cleaned_up(tmp_path):
+    from dbn.checkpoint import atomic_save
+
+    (tmp_path / ".state.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    atomic_save({"x": torch.ones(2)}, tmp_path / "state.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]
