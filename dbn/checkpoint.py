@@ -44,6 +44,9 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_name, 0o666 & ~umask)  # mkstemp's 0600 would hide shared checkpoints
         with os.fdopen(handle, "wb") as temp_file:
             torch.save(obj, temp_file)
             temp_file.flush()

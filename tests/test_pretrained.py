@@ -1,0 +1,41 @@
+"""The shipped checkpoint: safe to load, the file the README describes, usable from anywhere."""
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+import dbn
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINT = ROOT / "pretrained" / "mnist-784-500-500-2000.pt"
+
+
+def test_checkpoint_loads_with_weights_only_and_matches_the_readme_sha256():
+    blob = torch.load(CHECKPOINT, weights_only=True)
+    assert blob["kind"] == "dbn" and blob["config"]["sizes"] == [784, 500, 500, 2000]
+    readme = (ROOT / "pretrained" / "README.md").read_text()
+    documented = re.search(r"sha256[^0-9a-f]*([0-9a-f]{64})", readme).group(1)
+    assert hashlib.sha256(CHECKPOINT.read_bytes()).hexdigest() == documented
+
+
+def test_to_mlp_from_another_directory(tmp_path):
+    code = (
+        "import sys, torch, dbn\n"
+        f"model = dbn.to_mlp({str(CHECKPOINT)!r})\n"
+        "print(model(torch.rand(3, 784)).shape)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "torch.Size([3, 10])"
+
+
+def test_shipped_weights_reproduce_the_dbn_features():
+    model = dbn.load(CHECKPOINT)
+    mlp = dbn.to_mlp(CHECKPOINT, num_classes=None)
+    x = torch.rand(5, 784)
+    torch.testing.assert_close(mlp(x), model.transform(x), rtol=0, atol=0)
