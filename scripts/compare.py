@@ -308,19 +308,22 @@ def main(args: argparse.Namespace) -> list[dict]:
         model = build_mlp(config.sizes, int(batch.y.max()) + 1, **arguments)
         stats[spec] = initial_statistics(model, batch.x[:500], batch.y[:500])
 
+    def train(spec: str, lr: float, seed: int):
+        finetune = FinetuneConfig(**{**config.finetune.to_dict(), "lr": lr})
+        return run_experiment(
+            splits,
+            config.sizes,
+            config=finetune,
+            seed=seed,
+            device=device,
+            dropout=config.dropout,
+            progress=progress,
+            **model_args(spec),
+        )
+
     def run_seeds(spec: str, lr: float, choice: str) -> None:
         for seed in config.seeds:
-            finetune = FinetuneConfig(**{**config.finetune.to_dict(), "lr": lr})
-            outcome = run_experiment(
-                splits,
-                config.sizes,
-                config=finetune,
-                seed=seed,
-                device=device,
-                dropout=config.dropout,
-                progress=progress,
-                **model_args(spec),
-            )
+            outcome = train(spec, lr, seed)
             histories.setdefault(f"{spec} lr {lr:g}", []).append(outcome.finetune.history)
             name, _, activation = spec.partition(":")
             rows.append(
@@ -346,19 +349,8 @@ def main(args: argparse.Namespace) -> list[dict]:
     for spec in config.inits:
         run_seeds(spec, config.finetune.lr, "shared")
         if config.lr_grid:
-            scores = {}
-            for lr in config.lr_grid:
-                finetune = FinetuneConfig(**{**config.finetune.to_dict(), "lr": lr})
-                outcome = run_experiment(
-                    splits,
-                    config.sizes,
-                    config=finetune,
-                    seed=0,
-                    device=device,
-                    progress=progress,
-                    **model_args(spec),
-                )
-                scores[lr] = outcome.finetune.best_valid_error
+            # each init gets its own lr, chosen on validation error alone with seed 0
+            scores = {lr: train(spec, lr, 0).finetune.best_valid_error for lr in config.lr_grid}
             run_seeds(spec, min(scores, key=scores.get), "tuned")
 
     with open(run / "results.csv", "w", newline="") as handle:
