@@ -99,8 +99,18 @@ def time_plain_torch(x: torch.Tensor, hidden: int, batch: int, repeats: int) -> 
     return best_of(repeats, run)
 
 
-def time_dbn(x: torch.Tensor, hidden: int, batch: int, repeats: int, method: str, fast: bool):
-    config = TrainConfig(method=method, k=1, epochs=1, lr=0.1, batch_size=batch, fast=fast)
+def time_dbn(
+    x: torch.Tensor,
+    hidden: int,
+    batch: int,
+    repeats: int,
+    method: str,
+    fast: bool,
+    cuda_graph: bool = False,
+):
+    config = TrainConfig(
+        method=method, k=1, epochs=1, lr=0.1, batch_size=batch, fast=fast, cuda_graph=cuda_graph
+    )
     trainer = RBMTrainer(RBM(x.shape[1], hidden), config, device=x.device)
     trainer._start(x)
 
@@ -156,6 +166,14 @@ def benchmark(args: argparse.Namespace) -> dict:
                     device,
                     time_dbn(xd, args.hidden, batch, args.repeats, method, fast=True),
                 )
+                if device.type == "cuda":
+                    record(
+                        f"dbn {method.upper()}-1 (CUDA graph)",
+                        device,
+                        time_dbn(
+                            xd, args.hidden, batch, args.repeats, method, fast=True, cuda_graph=True
+                        ),
+                    )
             if device.type == "cuda":
                 rows[-1]["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return {"rows": rows, "ratios": ratios(rows)}

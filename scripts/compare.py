@@ -57,15 +57,8 @@ PRESETS = {
         epochs=8,
         lr=0.1,
         seeds=[0, 1, 2],
-        inits=[
-            "dbn-cd:sigmoid",
-            "dbn-recon:sigmoid",
-            "xavier_uniform:sigmoid",
-            "he_normal:sigmoid",
-            "zeros:sigmoid",
-            "xavier_uniform:relu",
-            "he_normal:relu",
-        ],
+        inits=[f"{name}:sigmoid" for name in SIGMOID_INITS]
+        + [f"{name}:relu" for name in RELU_INITS],
     ),
     "hinton2006": dict(
         dataset="mnist",

@@ -59,3 +59,21 @@ def test_fast_path_float32_agrees_with_plain_after_one_epoch():
         )
         weights.append(rbm.weight.detach())
     torch.testing.assert_close(weights[0], weights[1], rtol=1e-4, atol=1e-5)
+
+
+def test_cuda_graph_is_refused_clearly_without_cuda():
+    with pytest.raises(ValueError, match="cuda_graph needs a CUDA device"):
+        RBMTrainer(RBM(8, 4), TrainConfig(cuda_graph=True), device="cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("method", ["cd", "pcd"])
+def test_cuda_graph_gives_the_eager_fast_path_numbers(method):
+    train, _, _ = binary_digits()
+    weights = []
+    for graph in (True, False):
+        rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
+        config = TrainConfig(method=method, epochs=3, lr=0.05, batch_size=50, cuda_graph=graph)
+        RBMTrainer(rbm, config, seed=1, device="cuda").fit(train, progress=False)
+        weights.append(rbm.weight.detach().cpu())
+    torch.testing.assert_close(weights[0], weights[1], rtol=1e-4, atol=1e-5)
