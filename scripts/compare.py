@@ -22,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -264,7 +265,10 @@ def plot_init_stats(stats: dict[str, list[dict]], path) -> None:
         for label, rows in stats.items():
             values = [row.get(key) for row in rows if row.get(key) is not None]
             axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
-        axis.set(xlabel="layer", title=title, yscale="symlog" if key == "grad_norm" else "linear")
+        axis.set(xlabel="layer", title=title)
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        if key == "grad_norm":  # spans decades, and is exactly 0 for a symmetric init
+            axis.set_yscale("symlog", linthresh=1e-6)
         axis.grid(alpha=0.3)
     axes[-1].legend(fontsize=7)
     figure.suptitle("At initialisation, one batch of training data")
