@@ -169,6 +169,7 @@ def main(args: argparse.Namespace) -> dict:
         "seconds": outcome.seconds,
         "device": str(device),
         "torch": torch.__version__,
+        "world_size": context.world_size,
     }
     run.write_json("result.json", result)
     plot_curves(

@@ -145,3 +145,35 @@ def test_distributed_run_killed_and_resumed_finishes_with_one_writer(tmp_path):
         "curves.png",
     }
     assert {path.name for path in killed.iterdir()} == expected
+
+
+def test_finetune_runs_under_torchrun_and_rank_zero_alone_writes(tmp_path):
+    out = tmp_path / "finetune"
+    command, env = torchrun(
+        ROOT / "scripts" / "finetune.py",
+        "--dataset",
+        "digits",
+        "--init",
+        "xavier_uniform",
+        "--sizes",
+        "64",
+        "32",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "10",
+        "--no-progress",
+        "--out",
+        out,
+    )
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+    assert {path.name for path in out.iterdir()} == {
+        "config.json",
+        "metrics.jsonl",
+        "model.pt",
+        "result.json",
+        "loss.png",
+        "valid_error.png",
+    }
+    assert '"world_size": 2' in (out / "result.json").read_text()
