@@ -181,6 +181,13 @@ def pretrained(config: CompareConfig, method: str, splits, device, run, progress
     return str(path)
 
 
+def write_csv(path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
@@ -337,6 +344,7 @@ def main(args: argparse.Namespace) -> list[dict]:
                     "seconds": outcome.seconds,
                 }
             )
+            write_csv(run / "results.csv", rows)  # after every run: a stopped study keeps its rows
             print(
                 f"{spec:24s} lr {lr:<6g} seed {seed}: test error "
                 f"{100 * outcome.test_error:.2f}% (best epoch {outcome.finetune.best_epoch})",
@@ -350,15 +358,8 @@ def main(args: argparse.Namespace) -> list[dict]:
             scores = {lr: train(spec, lr, 0).finetune.best_valid_error for lr in config.lr_grid}
             run_seeds(spec, min(scores, key=scores.get), "tuned")
 
-    with open(run / "results.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     table = summarise(rows)
-    with open(run / "table.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
+    write_csv(run / "table.csv", table)
     text = markdown(table, config, device)
     (run / "table.md").write_text(text)
     run.write_json("init_stats.json", stats)
