@@ -197,30 +197,37 @@ def count_lines(path):
     return len(path.read_text().splitlines()) if path.is_file() else 0
 
 
-def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path):
+@pytest.fixture(scope="module")
+def uninterrupted_run(tmp_path_factory):
+    straight = tmp_path_factory.mktemp("straight")
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    straight = tmp_path / "straight"
     subprocess.run(pretrain_command(straight), check=True, env=env, capture_output=True)
+    return dbn.load(straight / "dbn.pt")
 
+
+# kill points, in epochs logged: early in layer 1, at the layer boundary, inside layer 2
+@pytest.mark.parametrize("kill_after", [2, 12, 17])
+def test_kill_and_resume_gives_the_uninterrupted_weights(uninterrupted_run, tmp_path, kill_after):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
     killed = tmp_path / "killed"
     process = subprocess.Popen(
         pretrain_command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.time() + 120
-    while count_lines(killed / "metrics.jsonl") < 4 and time.time() < deadline:
-        time.sleep(0.02)
+    while count_lines(killed / "metrics.jsonl") < kill_after and time.time() < deadline:
+        time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
     done = count_lines(killed / "metrics.jsonl")
-    assert 4 <= done < 24, "the kill should land in the middle of pretraining"
+    assert kill_after <= done < 24, "the kill should land in the middle of pretraining"
     state = safe_load(killed / "train-state.pt", kind="dbn-training")  # intact after the kill
     assert state["layer"] in (0, 1)
     assert not (killed / "dbn.pt").exists()
 
     subprocess.run(pretrain_command(killed, "--resume"), check=True, env=env, capture_output=True)
-    a, b = dbn.load(straight / "dbn.pt"), dbn.load(killed / "dbn.pt")
-    for key, value in a.state_dict().items():
-        assert torch.equal(b.state_dict()[key], value), key
+    resumed = dbn.load(killed / "dbn.pt")
+    for key, value in uninterrupted_run.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], value), key
     assert count_lines(killed / "metrics.jsonl") == 24
 
 
