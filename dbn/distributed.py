@@ -20,7 +20,7 @@ __all__ = [
     "DistributedContext",
     "all_reduce_mean",
     "is_main_process",
-    "local_slice",
+    "rank_batches",
     "setup",
     "world",
 ]
@@ -86,7 +86,25 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
     return value / world_size
 
 
-def local_slice(indices: torch.Tensor, per_rank: int) -> torch.Tensor:
-    """This rank's part of one global batch of indices."""
-    rank, _ = world()
-    return indices[rank * per_rank : (rank + 1) * per_rank]
+def rank_batches(order: torch.Tensor, batch_size: int):
+    """This rank's index batches for one epoch, from a shuffled ``order`` shared by all ranks.
+
+    Outside a distributed run, consecutive slices of ``batch_size`` (the last may be
+    short). Under torchrun, each global batch of ``batch_size × world_size`` indices is
+    cut into one slice per rank, and an incomplete last global batch is dropped so that
+    every rank takes the same number of steps.
+    """
+    rank, world_size = world()
+    if world_size == 1:
+        return (order[begin : begin + batch_size] for begin in range(0, len(order), batch_size))
+    global_size = batch_size * world_size
+    n_full = len(order) // global_size * global_size
+    if n_full == 0:
+        raise ValueError(
+            f"{len(order)} examples cannot fill one global batch of {global_size} "
+            f"({batch_size} per rank x {world_size} ranks); lower batch_size"
+        )
+    return (
+        order[begin + rank * batch_size : begin + (rank + 1) * batch_size]
+        for begin in range(0, n_full, global_size)
+    )

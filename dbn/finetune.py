@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from dbn import init as initializers
-from dbn.distributed import all_reduce_mean, local_slice, world
+from dbn.distributed import all_reduce_mean, rank_batches, world
 from dbn.export import make_activation, to_mlp
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "build_mlp", "evaluate", "finetune"]
@@ -180,9 +180,15 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 2000) -> 
     return loss.item() / len(x), wrong.item() / len(x)
 
 
+def _weight_matrices(model: nn.Module) -> list[nn.Parameter]:
+    """The weight matrices that L2 and L1 penalise (not biases or norm scales)."""
+    return [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
+
+
 def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:
-    weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
-    others = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
+    weights = _weight_matrices(model)
+    chosen = {id(p) for p in weights}
+    others = [p for p in model.parameters() if id(p) not in chosen]
     groups = [
         {"params": weights, "weight_decay": config.weight_decay},
         {"params": others, "weight_decay": 0.0},
@@ -200,22 +206,6 @@ def _lr_at(config: FinetuneConfig, epoch: int) -> float:
             0.1 ** ((epoch >= config.epochs // 2) + (epoch >= 3 * config.epochs // 4))
         )
     return config.lr
-
-
-def _batch_indices(n: int, batch_size: int, generator, device):
-    """This rank's index batches for one epoch; the shuffle is shared by all ranks."""
-    order = torch.randperm(n, generator=generator, device=device)
-    _, world_size = world()
-    if world_size == 1:
-        return (order[begin : begin + batch_size] for begin in range(0, n, batch_size))
-    global_size = batch_size * world_size
-    n_full = n // global_size * global_size
-    if n_full == 0:
-        raise ValueError(f"{n} examples cannot fill one global batch of {global_size}")
-    return (
-        local_slice(order[begin : begin + global_size], batch_size)
-        for begin in range(0, n_full, global_size)
-    )
 
 
 def finetune(
@@ -264,7 +254,7 @@ def finetune(
     # Under torchrun, DDP averages the gradients of the ranks' slices of each global batch.
     network = DistributedDataParallel(model) if world_size > 1 else model
     optimizer = _optimizer(model, config)
-    weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    weights = _weight_matrices(model)
     result = FinetuneResult()
     best_state = copy.deepcopy(model.state_dict())
     bar = tqdm(
@@ -278,7 +268,8 @@ def finetune(
         total_loss = torch.zeros((), device=device)
         total_grad = torch.zeros((), device=device)
         n_batches = 0
-        for index in _batch_indices(len(x), config.batch_size, generator, device):
+        order = torch.randperm(len(x), generator=generator, device=device)
+        for index in rank_batches(order, config.batch_size):
             loss = F.cross_entropy(network(x[index]), y[index])
             objective = loss
             if config.l1 > 0:

@@ -28,7 +28,9 @@ __all__ = ["RBM", "VISIBLE_TYPES", "bernoulli_sample", "check_visible_data"]
 VISIBLE_TYPES = ("bernoulli", "gaussian")
 
 
-def check_visible_data(data: Tensor, n_visible: int, visible: str, name: str = "data") -> None:
+def check_visible_data(
+    data: Tensor, n_visible: int, visible: str, name: str = "data", check_range: bool = True
+) -> None:
     """Validate a whole data set once, at the edge, before it enters a hot loop.
 
     Parameters
@@ -40,6 +42,9 @@ def check_visible_data(data: Tensor, n_visible: int, visible: str, name: str = "
         Bernoulli units additionally need values in [0, 1].
     name : str
         What to call the data in error messages.
+    check_range : bool
+        Test the [0, 1] range of Bernoulli data (the scikit-learn wrapper does not, to
+        accept what ``BernoulliRBM`` accepts).
 
     Raises
     ------
@@ -61,7 +66,7 @@ def check_visible_data(data: Tensor, n_visible: int, visible: str, name: str = "
         raise ValueError(f"{name} must be floating point, got {data.dtype}")
     if not torch.isfinite(data).all():
         raise ValueError(f"{name} contains NaN or Inf")
-    if visible == "bernoulli":
+    if visible == "bernoulli" and check_range:
         low, high = data.min().item(), data.max().item()
         if low < 0 or high > 1:
             raise ValueError(

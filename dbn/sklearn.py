@@ -32,11 +32,14 @@ from dbn.train import RBMTrainer, TrainConfig
 __all__ = ["RBMTransformer", "DBNClassifier"]
 
 
+def _dense(X):
+    """A dense array from a numpy array or a sparse matrix."""
+    return X.toarray() if sp.issparse(X) else X
+
+
 def _to_tensor(X, device) -> torch.Tensor:
     """Dense float32 tensor on ``device`` from a numpy array or a sparse matrix."""
-    if sp.issparse(X):
-        X = X.toarray()
-    return torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+    return torch.as_tensor(np.asarray(_dense(X), dtype=np.float32), device=device)
 
 
 def _seed(random_state) -> int:
@@ -319,7 +322,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         self._encoder = LabelEncoder().fit(y)
         self.classes_ = self._encoder.classes_
         targets = torch.as_tensor(self._encoder.transform(y), dtype=torch.long)
-        self.scaler_ = MinMaxScaler(clip=True).fit(X.toarray() if sp.issparse(X) else X)
+        X = _dense(X)  # once: the scaler is fitted on it and then applied to it
+        self.scaler_ = MinMaxScaler(clip=True).fit(X)
         inputs = self._scaled(X, "cpu")
         seed = _seed(self.random_state)
         if not 0 <= self.validation_fraction < 1:
@@ -372,7 +376,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _scaled(self, X, device) -> torch.Tensor:
-        return _to_tensor(self.scaler_.transform(X.toarray() if sp.issparse(X) else X), device)
+        return _to_tensor(self.scaler_.transform(_dense(X)), device)
 
     def predict_proba(self, X):
         """Class probabilities: ndarray of shape (n_samples, n_classes)."""

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from dbn.cudagraph import GraphedCD
-from dbn.distributed import all_reduce_mean, local_slice, world
+from dbn.distributed import all_reduce_mean, rank_batches, world
 from dbn.fastpath import FastCD
 from dbn.losses import contrastive_divergence_loss, mask_corrupt, reconstruction_loss
 from dbn.monitor import epoch_metrics
@@ -284,8 +284,9 @@ class RBMTrainer:
     # --- training -----------------------------------------------------------------------
 
     def _prepare(self, data: Tensor, name: str) -> Tensor:
-        visible = self.rbm.visible if self.check_range else "gaussian"  # skips the [0, 1] test
-        check_visible_data(data, self.rbm.n_visible, visible, name)
+        check_visible_data(
+            data, self.rbm.n_visible, self.rbm.visible, name, check_range=self.check_range
+        )
         return data.to(self.device, self.rbm.weight.dtype)
 
     def _start(self, data: Tensor) -> None:
@@ -360,17 +361,7 @@ class RBMTrainer:
         if self.world_size == 1:
             shuffled = data[order]  # one gather, then slices
             return (shuffled[begin : begin + size] for begin in range(0, len(data), size))
-        global_size = size * self.world_size
-        n_full = len(data) // global_size * global_size  # every rank needs a full slice
-        if n_full == 0:
-            raise ValueError(
-                f"{len(data)} examples cannot fill one global batch of {global_size} "
-                f"({size} per rank x {self.world_size} ranks); lower batch_size"
-            )
-        return (
-            data[local_slice(order[begin : begin + global_size], size)]
-            for begin in range(0, n_full, global_size)
-        )
+        return (data[index] for index in rank_batches(order, size))
 
     def _check_finite(self, loss: float) -> None:
         finite = all(torch.isfinite(p).all() for p in self.rbm.parameters())

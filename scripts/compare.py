@@ -145,9 +145,9 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def build_config(args: argparse.Namespace) -> CompareConfig:
     preset = dict(PRESETS[args.preset])
-    epochs, lr = args.epochs or preset.pop("epochs"), args.lr or preset.pop("lr")
-    preset.pop("epochs", None), preset.pop("lr", None)
     overrides = {
+        "epochs": args.epochs,
+        "lr": args.lr,
         "inits": args.inits,
         "seeds": args.seeds,
         "train_size": args.train_size,
@@ -155,7 +155,9 @@ def build_config(args: argparse.Namespace) -> CompareConfig:
         "recon_checkpoint": args.recon_checkpoint,
     }
     preset.update({key: value for key, value in overrides.items() if value is not None})
-    finetune = FinetuneConfig(optimizer=args.optimizer, lr=lr, epochs=epochs)
+    finetune = FinetuneConfig(
+        optimizer=args.optimizer, lr=preset.pop("lr"), epochs=preset.pop("epochs")
+    )
     return CompareConfig(
         preset=args.preset, lr_grid=args.lr_grid, dropout=args.dropout, finetune=finetune, **preset
     )

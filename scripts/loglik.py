@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dbn import RBM, ais  # noqa: E402
 from dbn.checkpoint import atomic_save  # noqa: E402
+from dbn.cli import add_common_arguments, run_cli  # noqa: E402
 from dbn.data import load_mnist  # noqa: E402
 from dbn.runs import RunDirectory, resolve_device  # noqa: E402
 from dbn.train import RBMTrainer, TrainConfig  # noqa: E402
@@ -61,11 +62,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--n-betas", type=int, default=15000, help="AIS temperatures")
     parser.add_argument("--n-runs", type=int, default=100, help="AIS runs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--out", default="runs/loglik", help="run directory")
-    parser.add_argument("--no-progress", action="store_true")
+    add_common_arguments(parser)
     return parser
 
 
@@ -156,4 +154,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    run_cli(main, get_args_parser())

@@ -8,6 +8,7 @@ python scripts/pretrain.py --resume --out runs/hinton2006      # after a kill or
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -111,8 +112,6 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainConfig:
     if args.resume and (run / "config.json").is_file():
-        import json
-
         saved = json.loads((run / "config.json").read_text())
         return PretrainConfig(**saved)
     values = dict(RECIPES[args.recipe]) if args.recipe else {}

@@ -13,7 +13,7 @@ from helpers import binary_digits  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 from dbn import RBM, TrainConfig  # noqa: E402
-from dbn.distributed import local_slice, setup  # noqa: E402
+from dbn.distributed import rank_batches, setup  # noqa: E402
 from dbn.train import RBMTrainer, _Objective  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def main(out: str, per_rank: int) -> None:
     negatives = torch.bernoulli(
         torch.full_like(global_batch, 0.3), generator=torch.Generator().manual_seed(2)
     )
-    index = local_slice(torch.arange(len(global_batch)), per_rank)
+    (index,) = rank_batches(torch.arange(len(global_batch)), per_rank)  # one global batch
     objective(global_batch[index], negatives[index]).backward()
 
     if context.is_main:
