@@ -1,4 +1,5 @@
-"""What the scripts share: one-line errors instead of tracebacks, and a clean Ctrl-C."""
+"""What the scripts share: one-line errors instead of tracebacks, a clean Ctrl-C, and a
+clean exit from torchrun's process group."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 from dbn.checkpoint import CheckpointError
 from dbn.data import DataUnavailableError
+from dbn.distributed import teardown
 from dbn.train import TrainingDivergedError
 
 __all__ = ["add_common_arguments", "run_cli"]
@@ -32,8 +34,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser) -> None:
     """Parse arguments and run ``main``; expected failures print one line and exit 2."""
     args = parser.parse_args()
+    finished = False
     try:
         main(args)
+        finished = True
     except EXPECTED_ERRORS as error:
         if args.debug:
             raise
@@ -45,3 +49,5 @@ def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.Argum
             file=sys.stderr,
         )
         sys.exit(130)
+    finally:
+        teardown(wait_for_all=finished)

@@ -22,6 +22,7 @@ __all__ = [
     "is_main_process",
     "rank_batches",
     "setup",
+    "teardown",
     "world",
 ]
 
@@ -74,6 +75,26 @@ def setup(device: torch.device) -> DistributedContext:
             torch.cuda.set_device(device)
         dist.init_process_group(backend=backend)
     return DistributedContext(dist.get_rank(), dist.get_world_size(), device)
+
+
+def teardown(wait_for_all: bool = True) -> None:
+    """Leave the process group, if this process joined one.
+
+    A process that exits with its gloo group still alive is aborted by PyTorch
+    (``terminate called without an active exception``), which fails the whole torchrun
+    job; and ranks other than 0 finish early, while rank 0 still writes the outputs.
+
+    Parameters
+    ----------
+    wait_for_all : bool
+        Meet the other ranks at a barrier first, so no rank leaves before every rank is
+        done. Pass ``False`` after an error, when the others may never arrive.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if wait_for_all:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -13,7 +12,7 @@ from helpers import binary_digits  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 from dbn import RBM, TrainConfig  # noqa: E402
-from dbn.distributed import rank_batches, setup  # noqa: E402
+from dbn.distributed import rank_batches, setup, teardown  # noqa: E402
 from dbn.train import RBMTrainer, _Objective  # noqa: E402
 
 
@@ -44,7 +43,7 @@ def main(out: str, per_rank: int) -> None:
             },
             out,
         )
-    dist.destroy_process_group()
+    teardown()
 
 
 if __name__ == "__main__":

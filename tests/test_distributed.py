@@ -37,9 +37,19 @@ def torchrun(*arguments, **options):
     return command, env
 
 
+def run_to_completion(command, env):
+    """Run a torchrun command; on failure, fail the test with what the workers printed."""
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    if finished.returncode != 0:
+        pytest.fail(
+            f"exit status {finished.returncode} from {' '.join(command)}\n"
+            f"--- stdout ---\n{finished.stdout[-4000:]}\n--- stderr ---\n{finished.stderr[-8000:]}"
+        )
+
+
 def test_two_processes_match_one_process_with_the_global_batch(tmp_path):
     command, env = torchrun(ROOT / "tests" / "ddp_worker.py", tmp_path / "ddp.pt", 10)
-    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+    run_to_completion(command, env)
     distributed = torch.load(tmp_path / "ddp.pt", weights_only=True)
     data = binary_digits()[0][:200]
 
@@ -104,7 +114,7 @@ def pretrain(out, *extra):
 
 def test_distributed_run_killed_and_resumed_finishes_with_one_writer(tmp_path):
     command, env = pretrain(tmp_path / "straight")
-    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+    run_to_completion(command, env)
 
     killed = tmp_path / "killed"
     command, env = pretrain(killed)
@@ -127,7 +137,7 @@ def test_distributed_run_killed_and_resumed_finishes_with_one_writer(tmp_path):
     dbn.checkpoint.safe_load(killed / "train-state.pt", kind="dbn-training")
 
     command, env = pretrain(killed, "--resume")
-    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+    run_to_completion(command, env)
     straight, resumed = dbn.load(tmp_path / "straight" / "dbn.pt"), dbn.load(killed / "dbn.pt")
     for key, value in straight.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value)
@@ -166,7 +176,7 @@ def test_finetune_runs_under_torchrun_and_rank_zero_alone_writes(tmp_path):
         "--out",
         out,
     )
-    subprocess.run(command, env=env, check=True, capture_output=True, timeout=300)
+    run_to_completion(command, env)
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
     assert {path.name for path in out.iterdir()} == {
         "config.json",
