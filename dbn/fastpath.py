@@ -12,6 +12,16 @@ into preallocated buffers, draws Bernoulli samples as ``uniform < p`` in place, 
 consumes the generator in exactly the order of the plain path (``RBM.gibbs``), so both
 paths give the same numbers for the same seed up to float rounding. Any
 ``torch.optim`` optimiser then takes the step.
+
+The weight gradient is one matrix product: the data and model rows are stacked, with
+the scales ``-1/n_data`` and ``1/n_model`` folded into the hidden side, so the
+difference of the two statistics is accumulated inside the product. In bfloat16 or
+float16 that difference is rounded once, instead of the two large, nearly equal
+terms being rounded and then subtracted.
+
+With a ``compute_dtype`` below the parameters' own (mixed precision), the chain and the
+products run in that dtype on cast copies of the parameters, while the parameters,
+their gradients and the optimiser stay in full precision.
 """
 
 from __future__ import annotations
@@ -39,33 +49,43 @@ class FastCD:
     Parameters
     ----------
     rbm : RBM
+    compute_dtype : torch.dtype, optional
+        The dtype of the chain and of the products; defaults to the parameters' dtype.
+        ``torch.bfloat16`` or ``torch.float16`` give mixed precision.
     """
 
-    def __init__(self, rbm: RBM) -> None:
+    def __init__(self, rbm: RBM, compute_dtype: torch.dtype | None = None) -> None:
         self.rbm = rbm
+        self.compute_dtype = compute_dtype or rbm.weight.dtype
         self._buffers: dict[tuple, Tensor] = {}
 
     def _buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """A tensor of ``shape`` kept between steps, in ``compute_dtype`` on ``like``'s device."""
         key = (name, shape)
         buffer = self._buffers.get(key)
         if buffer is None:
-            buffer = torch.empty(shape, device=like.device, dtype=like.dtype)
+            buffer = torch.empty(shape, device=like.device, dtype=self.compute_dtype)
             self._buffers[key] = buffer
         return buffer
 
-    def _hidden_probs(self, v: Tensor, name: str) -> Tensor:
-        """Hidden probabilities in a reused buffer: (batch, n_hidden)."""
-        rbm = self.rbm
-        probs = self._buffer(f"{name}_probs", (v.shape[0], rbm.n_hidden), v)
-        torch.addmm(rbm.hidden_bias, v, rbm.weight.T, out=probs)
-        return probs.sigmoid_()
+    def _in_compute_dtype(self, name: str, tensor: Tensor) -> Tensor:
+        """``tensor`` itself when it has the compute dtype, else a copy in a reused buffer."""
+        if tensor.dtype == self.compute_dtype:
+            return tensor
+        return self._buffer(name, tuple(tensor.shape), tensor).copy_(tensor)
 
-    def _sample_visible(self, h: Tensor, generator: torch.Generator | None) -> Tensor:
-        rbm = self.rbm
-        mean = self._buffer("visible_mean", (h.shape[0], rbm.n_visible), h)
-        torch.addmm(rbm.visible_bias, h, rbm.weight, out=mean)
+    def _hidden_probs(self, v: Tensor, weight: Tensor, bias: Tensor, out: Tensor) -> Tensor:
+        """p(h=1 | v) into ``out``: (batch, n_hidden)."""
+        torch.addmm(bias, v, weight.T, out=out)
+        return out.sigmoid_()
+
+    def _sample_visible(
+        self, h: Tensor, weight: Tensor, bias: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        mean = self._buffer("visible_mean", (h.shape[0], self.rbm.n_visible), h)
+        torch.addmm(bias, h, weight, out=mean)
         sample = self._buffer("visible_sample", mean.shape, h)
-        if rbm.visible == "bernoulli":
+        if self.rbm.visible == "bernoulli":
             mean.sigmoid_()
             return _threshold_(sample.uniform_(generator=generator), mean)
         return sample.normal_(generator=generator).add_(mean)
@@ -89,30 +109,52 @@ class FastCD:
         Returns
         -------
         Tensor of shape (n_chains, n_visible)
-            The chain's final visible states (a fresh tensor: safe to keep as chains).
+            The chain's final visible states in ``v_data``'s dtype (a fresh tensor: safe
+            to keep as chains).
         """
         rbm = self.rbm
-        data_probs = self._hidden_probs(v_data, "data")
-        chain = v_data if start is None else start
+        weight = self._in_compute_dtype("weight", rbm.weight)
+        hidden_bias = self._in_compute_dtype("hidden_bias", rbm.hidden_bias)
+        visible_bias = self._in_compute_dtype("visible_bias", rbm.visible_bias)
+        data = self._in_compute_dtype("data", v_data)
+        chain = data if start is None else self._in_compute_dtype("start", start)
+        n_data, n_model = data.shape[0], chain.shape[0]
+        stacked_hidden = self._buffer("stacked_hidden", (n_data + n_model, rbm.n_hidden), data)
+        stacked_visible = self._buffer("stacked_visible", (n_data + n_model, rbm.n_visible), data)
+        data_probs, model_probs = stacked_hidden[:n_data], stacked_hidden[n_data:]
+        data_rows, negatives = stacked_visible[:n_data], stacked_visible[n_data:]
+
+        self._hidden_probs(data, weight, hidden_bias, out=data_probs)
         for step in range(k):
             if step == 0 and start is None:
                 probs = data_probs
             else:
-                probs = self._hidden_probs(chain, "chain")
+                probs = self._buffer("chain_probs", (n_model, rbm.n_hidden), data)
+                self._hidden_probs(chain, weight, hidden_bias, out=probs)
             hidden = self._buffer("hidden_sample", probs.shape, probs)
             _threshold_(hidden.uniform_(generator=generator), probs)
-            chain = self._sample_visible(hidden, generator)
-        negatives = chain.clone()
-        model_probs = self._hidden_probs(negatives, "model")
+            chain = self._sample_visible(hidden, weight, visible_bias, generator)
+        negatives.copy_(chain)
+        data_rows.copy_(data)
+        self._hidden_probs(negatives, weight, hidden_bias, out=model_probs)
 
-        n_data, n_model = v_data.shape[0], negatives.shape[0]
         for parameter in rbm.parameters():
             if parameter.grad is None:
                 parameter.grad = torch.empty_like(parameter)
-        grad_w = rbm.weight.grad
-        torch.mm(model_probs.T, negatives, out=grad_w)
-        grad_w.addmm_(data_probs.T, v_data, beta=1.0 / n_model, alpha=-1.0 / n_data)
-        torch.sub(model_probs.mean(0), data_probs.mean(0), out=rbm.hidden_bias.grad)
-        torch.sub(negatives.mean(0), v_data.mean(0), out=rbm.visible_bias.grad)
-
-        return negatives
+        full = rbm.weight.dtype  # the bias statistics are accumulated in full precision
+        torch.sub(
+            model_probs.mean(0, dtype=full),
+            data_probs.mean(0, dtype=full),
+            out=rbm.hidden_bias.grad,
+        )
+        torch.sub(
+            negatives.mean(0, dtype=full), data.mean(0, dtype=full), out=rbm.visible_bias.grad
+        )
+        data_probs.mul_(-1.0 / n_data)
+        model_probs.mul_(1.0 / n_model)
+        if self.compute_dtype == full:
+            torch.mm(stacked_hidden.T, stacked_visible, out=rbm.weight.grad)
+        else:
+            product = self._buffer("weight_grad", tuple(rbm.weight.shape), data)
+            rbm.weight.grad.copy_(torch.mm(stacked_hidden.T, stacked_visible, out=product))
+        return negatives.to(v_data.dtype, copy=True)

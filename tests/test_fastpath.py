@@ -3,6 +3,7 @@ import torch
 from helpers import binary_digits, random_rbm
 
 from dbn import RBM, TrainConfig
+from dbn.cudagraph import GraphedCD, RerunRecorder
 from dbn.fastpath import FastCD
 from dbn.losses import contrastive_divergence_loss
 from dbn.train import RBMTrainer
@@ -59,6 +60,82 @@ def test_fast_path_float32_agrees_with_plain_after_one_epoch():
         )
         weights.append(rbm.weight.detach())
     torch.testing.assert_close(weights[0], weights[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.bfloat16, 1e-2), (torch.float16, 2e-3)])
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_mixed_precision_gradient_matches_the_float64_loss_gradient(dtype, tolerance, visible):
+    rbm = random_rbm(64, 32, visible=visible, seed=3, scale=0.3).float()
+    v_data = binary_digits()[0][:50]
+    if visible == "gaussian":
+        v_data = v_data + 0.3 * torch.randn(
+            v_data.shape, generator=torch.Generator().manual_seed(4)
+        )
+    negatives = FastCD(rbm, dtype).step(v_data, None, k=2, generator=torch.Generator())
+    assert negatives.dtype == torch.float32
+    mixed = [p.grad.clone() for p in rbm.parameters()]
+    assert all(grad.dtype == torch.float32 for grad in mixed)
+
+    # the oracle: autograd of the loss in float64 at the negatives the step drew
+    reference = rbm.double()
+    reference.zero_grad()
+    contrastive_divergence_loss(reference, v_data.double(), negatives.double()).backward()
+    for grad, parameter in zip(mixed, reference.parameters(), strict=True):
+        scale = parameter.grad.abs().max().item()  # errors of a few roundings of this size
+        torch.testing.assert_close(grad.double(), parameter.grad, rtol=0, atol=tolerance * scale)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("autocast", ["bfloat16", "float16"])
+def test_mixed_precision_training_stays_closer_than_a_new_seed(fast, autocast):
+    """The weight change learned in mixed precision points where the full-precision one
+    does, closer than the full-precision run with another sampling seed."""
+    train, valid, _ = binary_digits()
+
+    def learned(precision, seed):
+        rbm = RBM(64, 32, generator=torch.Generator().manual_seed(0))
+        start = rbm.weight.detach().clone()
+        config = TrainConfig(method="pcd", epochs=8, lr=0.05, fast=fast, autocast=precision)
+        RBMTrainer(rbm, config, seed=seed).fit(train, valid, progress=False)
+        assert rbm.weight.dtype == torch.float32
+        return (rbm.weight.detach() - start).flatten()
+
+    reference = learned(None, seed=1)
+    mixed, reseeded = learned(autocast, seed=1), learned(None, seed=2)
+    similarity = torch.nn.functional.cosine_similarity
+    assert similarity(reference, mixed, dim=0) > similarity(reference, reseeded, dim=0)
+
+
+def test_autocast_names_the_accepted_dtypes():
+    with pytest.raises(ValueError, match="autocast must be one of"):
+        TrainConfig(autocast="float8")
+
+
+@pytest.mark.parametrize("method", ["cd", "pcd"])
+def test_graphed_step_plumbing_gives_the_eager_numbers_without_cuda(method):
+    """The static buffers of the CUDA-graph step, replayed by re-running on the CPU: a
+    partial last batch, momentum switch and learning-rate decay included."""
+    train, _, _ = binary_digits()
+    weights = []
+    for graphed in (True, False):
+        rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
+        config = TrainConfig(
+            method=method,
+            epochs=3,
+            lr=0.05,
+            batch_size=70,
+            lr_decay="linear",
+            momentum_switch_epoch=1,
+        )
+        trainer = RBMTrainer(rbm, config, seed=1)
+        if graphed:
+            trainer.graphed = GraphedCD(
+                trainer.fast_cd, trainer.optimizer, config.k, trainer.generator, RerunRecorder()
+            )
+        trainer.fit(train, progress=False)
+        weights.append(rbm.weight.detach())
+    assert len(train) % 70 != 0
+    torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=0)
 
 
 def test_cuda_graph_is_refused_clearly_without_cuda():
