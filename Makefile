@@ -29,7 +29,7 @@ lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: venv
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --autocast bfloat16
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -38,6 +38,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--full", action="store_true", help="time pretrain + fine-tune too")
+    parser.add_argument(
+        "--autocast",
+        choices=["bfloat16", "float16"],
+        help="also time the fast path in this mixed precision",
+    )
     parser.add_argument("--out", default="runs/bench", help="directory for bench.json")
     return parser
 
@@ -99,18 +104,9 @@ def time_plain_torch(x: torch.Tensor, hidden: int, batch: int, repeats: int) -> 
     return best_of(repeats, run)
 
 
-def time_dbn(
-    x: torch.Tensor,
-    hidden: int,
-    batch: int,
-    repeats: int,
-    method: str,
-    fast: bool,
-    cuda_graph: bool = False,
-):
-    config = TrainConfig(
-        method=method, k=1, epochs=1, lr=0.1, batch_size=batch, fast=fast, cuda_graph=cuda_graph
-    )
+def time_dbn(x: torch.Tensor, hidden: int, batch: int, repeats: int, method: str, **options):
+    """One epoch of ``method`` with the ``TrainConfig`` ``options`` (fast, cuda_graph, ...)."""
+    config = TrainConfig(method=method, k=1, epochs=1, lr=0.1, batch_size=batch, **options)
     trainer = RBMTrainer(RBM(x.shape[1], hidden), config, device=x.device)
     trainer._start(x)
 
@@ -121,6 +117,21 @@ def time_dbn(
 
     run()  # warm-up
     return best_of(repeats, run)
+
+
+def variants(device: torch.device, autocast: str | None) -> list[tuple[str, dict]]:
+    """The dbn configurations timed on ``device``: name suffix and TrainConfig options."""
+    found = [(" (autograd)", {"fast": False}), ("", {"fast": True})]
+    if device.type == "cuda":
+        graph = {"fast": True, "cuda_graph": True}
+        found += [
+            (" (CUDA graph)", graph),
+            (" (CUDA graph, TF32)", {**graph, "allow_tf32": True}),
+            (" (CUDA graph, bfloat16)", {**graph, "autocast": "bfloat16"}),
+        ]
+    if autocast is not None:
+        found.append((f" ({autocast})", {"fast": True, "autocast": autocast}))
+    return found
 
 
 def benchmark(args: argparse.Namespace) -> dict:
@@ -156,24 +167,10 @@ def benchmark(args: argparse.Namespace) -> dict:
                 "plain torch CD-1", device, time_plain_torch(xd, args.hidden, batch, args.repeats)
             )
             for method in ("cd", "pcd"):
-                record(
-                    f"dbn {method.upper()}-1 (autograd)",
-                    device,
-                    time_dbn(xd, args.hidden, batch, args.repeats, method, fast=False),
-                )
-                record(
-                    f"dbn {method.upper()}-1",
-                    device,
-                    time_dbn(xd, args.hidden, batch, args.repeats, method, fast=True),
-                )
-                if device.type == "cuda":
-                    record(
-                        f"dbn {method.upper()}-1 (CUDA graph)",
-                        device,
-                        time_dbn(
-                            xd, args.hidden, batch, args.repeats, method, fast=True, cuda_graph=True
-                        ),
-                    )
+                for variant, options in variants(device, args.autocast):
+                    name = f"dbn {method.upper()}-1{variant}"
+                    seconds = time_dbn(xd, args.hidden, batch, args.repeats, method, **options)
+                    record(name, device, seconds)
             if device.type == "cuda":
                 rows[-1]["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return {"rows": rows, "ratios": ratios(rows)}

@@ -55,6 +55,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--weight-decay", type=float, default=2e-4)
     parser.add_argument(
+        "--autocast",
+        choices=["bfloat16", "float16"],
+        help="train in this mixed precision (AIS always runs in float32)",
+    )
+    parser.add_argument(
         "--binarize",
         default="stochastic",
         choices=["stochastic", "threshold"],
@@ -82,6 +87,7 @@ def main(args: argparse.Namespace) -> dict:
         lr_decay=args.lr_decay,
         batch_size=args.batch_size,
         weight_decay=args.weight_decay,
+        autocast=args.autocast,
     )
     config = LoglikConfig(
         hidden=args.hidden,
