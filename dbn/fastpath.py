@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dbn.rbm import RBM
+from dbn.rbm import RBM, noise_dtype
 
 __all__ = ["FastCD"]
 
@@ -59,14 +59,30 @@ class FastCD:
         self.compute_dtype = compute_dtype or rbm.weight.dtype
         self._buffers: dict[tuple, Tensor] = {}
 
-    def _buffer(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
-        """A tensor of ``shape`` kept between steps, in ``compute_dtype`` on ``like``'s device."""
+    def _buffer(
+        self, name: str, shape: tuple[int, ...], like: Tensor, dtype: torch.dtype | None = None
+    ) -> Tensor:
+        """A tensor of ``shape`` kept between steps on ``like``'s device, in ``dtype``
+        (default ``compute_dtype``)."""
         key = (name, shape)
         buffer = self._buffers.get(key)
         if buffer is None:
-            buffer = torch.empty(shape, device=like.device, dtype=self.compute_dtype)
+            dtype = dtype or self.compute_dtype
+            buffer = torch.empty(shape, device=like.device, dtype=dtype)
             self._buffers[key] = buffer
         return buffer
+
+    def _sample(
+        self, name: str, mean: Tensor, bernoulli: bool, generator: torch.Generator | None
+    ) -> Tensor:
+        """Bernoulli(mean) or N(mean, 1) samples in ``compute_dtype``, with the noise drawn
+        in at least float32 (see :func:`dbn.rbm.noise_dtype`)."""
+        noise = self._buffer(f"{name}_noise", tuple(mean.shape), mean, noise_dtype(mean.dtype))
+        if bernoulli:
+            _threshold_(noise.uniform_(generator=generator), mean)
+        else:
+            noise.normal_(generator=generator).add_(mean)
+        return self._in_compute_dtype(name, noise)
 
     def _in_compute_dtype(self, name: str, tensor: Tensor) -> Tensor:
         """``tensor`` itself when it has the compute dtype, else a copy in a reused buffer."""
@@ -84,11 +100,10 @@ class FastCD:
     ) -> Tensor:
         mean = self._buffer("visible_mean", (h.shape[0], self.rbm.n_visible), h)
         torch.addmm(bias, h, weight, out=mean)
-        sample = self._buffer("visible_sample", mean.shape, h)
-        if self.rbm.visible == "bernoulli":
+        bernoulli = self.rbm.visible == "bernoulli"
+        if bernoulli:
             mean.sigmoid_()
-            return _threshold_(sample.uniform_(generator=generator), mean)
-        return sample.normal_(generator=generator).add_(mean)
+        return self._sample("visible_sample", mean, bernoulli, generator)
 
     @torch.no_grad()
     def step(
@@ -131,8 +146,7 @@ class FastCD:
             else:
                 probs = self._buffer("chain_probs", (n_model, rbm.n_hidden), data)
                 self._hidden_probs(chain, weight, hidden_bias, out=probs)
-            hidden = self._buffer("hidden_sample", probs.shape, probs)
-            _threshold_(hidden.uniform_(generator=generator), probs)
+            hidden = self._sample("hidden_sample", probs, True, generator)
             chain = self._sample_visible(hidden, weight, visible_bias, generator)
         negatives.copy_(chain)
         data_rows.copy_(data)

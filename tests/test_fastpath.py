@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from helpers import binary_digits, random_rbm
@@ -104,6 +106,28 @@ def test_mixed_precision_training_stays_closer_than_a_new_seed(fast, autocast):
     mixed, reseeded = learned(autocast, seed=1), learned(None, seed=2)
     similarity = torch.nn.functional.cosine_similarity
     assert similarity(reference, mixed, dim=0) > similarity(reference, reseeded, dim=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("fast", [True, False])
+def test_mixed_precision_samples_rare_units_at_their_probability(dtype, fast):
+    """Units with P(on) = 1e-4 must be on about 1e-4 of the time; uniform noise drawn in
+    bfloat16 is exactly 0 about 2e-3 of the time and would switch them on that often."""
+    rbm = RBM(64, 32)
+    p = 1e-4
+    with torch.no_grad():
+        rbm.weight.zero_()
+        rbm.hidden_bias.fill_(math.log(p / (1 - p)))
+        rbm.visible_bias.fill_(math.log(p / (1 - p)))
+    v = torch.zeros(20000, 64)
+    generator = torch.Generator().manual_seed(0)
+    if fast:
+        negatives = FastCD(rbm, dtype).step(v, None, k=1, generator=generator)
+    else:
+        with torch.autocast("cpu", dtype=dtype), torch.no_grad():
+            negatives = rbm.gibbs(v, 1, generator)
+    standard_error = math.sqrt(p / negatives.numel())
+    assert abs(negatives.float().mean().item() - p) < 5 * standard_error
 
 
 def test_autocast_names_the_accepted_dtypes():
