@@ -66,6 +66,7 @@ class PretrainConfig:
     final_momentum: float = 0.9
     weight_decay: float = 2e-4
     corruption: float = 0.0
+    autocast: str | None = None
     dataset: str = "mnist"
     seed: int = 0
     recipe: str | None = None
@@ -89,6 +90,7 @@ class PretrainConfig:
             final_momentum=self.final_momentum,
             weight_decay=self.weight_decay,
             corruption=self.corruption,
+            autocast=self.autocast,
         )
 
 
@@ -103,6 +105,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--corruption", type=float, help="masking noise for recon")
+    parser.add_argument(
+        "--autocast", choices=["bfloat16", "float16"], help="train in this mixed precision"
+    )
     parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
     parser.add_argument("--out", default="runs/pretrain", help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -124,6 +129,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainConfig:
         "batch_size",
         "weight_decay",
         "corruption",
+        "autocast",
     ):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)

@@ -1,5 +1,6 @@
 """The scripts' behaviour on bad input: one line on stderr, exit status 2, nothing damaged."""
 
+import json
 import os
 import re
 import signal
@@ -219,3 +220,12 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     state = dbn.checkpoint.safe_load(out / "train-state.pt", kind="dbn-training")
     assert state["trainer"]["epoch"] >= 1
+
+
+def test_pretrain_in_mixed_precision_records_it_and_keeps_float32_weights(tmp_path):
+    module = load_script("pretrain")
+    argv = [*PRETRAIN, "--autocast", "bfloat16", "--out", str(tmp_path)]
+    model = module.main(module.get_args_parser().parse_args(argv))
+    assert json.loads((tmp_path / "config.json").read_text())["autocast"] == "bfloat16"
+    assert all(layer.weight.dtype == torch.float32 for layer in model.layers)
+    assert dbn.load(tmp_path / "dbn.pt").layers[0].weight.dtype == torch.float32
