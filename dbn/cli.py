@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dbn.checkpoint import CheckpointError
 from dbn.data import DataUnavailableError
 from dbn.distributed import teardown
-from dbn.train import TrainingDivergedError
+from dbn.train import AUTOCAST_DTYPES, TrainingDivergedError
 
-__all__ = ["add_common_arguments", "run_cli"]
+__all__ = ["add_autocast_argument", "add_common_arguments", "run_cli"]
 
 EXPECTED_ERRORS = (
     ValueError,
@@ -29,6 +29,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+
+def add_autocast_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--autocast`` with the mixed-precision dtypes that ``TrainConfig`` accepts."""
+    names = [name for name in AUTOCAST_DTYPES if name is not None]
+    parser.add_argument("--autocast", choices=names, help=help)
 
 
 def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser) -> None:

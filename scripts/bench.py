@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dbn import RBM  # noqa: E402
+from dbn.cli import add_autocast_argument  # noqa: E402
 from dbn.data import DataUnavailableError, load_mnist  # noqa: E402
 from dbn.train import RBMTrainer, TrainConfig  # noqa: E402
 
@@ -38,11 +39,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--full", action="store_true", help="time pretrain + fine-tune too")
-    parser.add_argument(
-        "--autocast",
-        choices=["bfloat16", "float16"],
-        help="also time the fast path in this mixed precision",
-    )
+    add_autocast_argument(parser, help="also time the fast path in this mixed precision")
     parser.add_argument("--out", default="runs/bench", help="directory for bench.json")
     return parser
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dbn import RBM, ais  # noqa: E402
 from dbn.checkpoint import atomic_save  # noqa: E402
-from dbn.cli import add_common_arguments, run_cli  # noqa: E402
+from dbn.cli import add_autocast_argument, add_common_arguments, run_cli  # noqa: E402
 from dbn.data import load_mnist  # noqa: E402
 from dbn.runs import RunDirectory, resolve_device  # noqa: E402
 from dbn.train import RBMTrainer, TrainConfig  # noqa: E402
@@ -54,11 +54,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr-decay", default="linear", choices=["none", "linear"])
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--weight-decay", type=float, default=2e-4)
-    parser.add_argument(
-        "--autocast",
-        choices=["bfloat16", "float16"],
-        help="train in this mixed precision (AIS always runs in float32)",
-    )
+    add_autocast_argument(parser, help="train in this mixed precision (AIS runs in float32)")
     parser.add_argument(
         "--binarize",
         default="stochastic",

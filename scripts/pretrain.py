@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dbn import DBN  # noqa: E402
 from dbn.checkpoint import safe_load  # noqa: E402
-from dbn.cli import add_common_arguments, run_cli  # noqa: E402
+from dbn.cli import add_autocast_argument, add_common_arguments, run_cli  # noqa: E402
 from dbn.data import load_dataset  # noqa: E402
 from dbn.distributed import setup  # noqa: E402
 from dbn.runs import RunDirectory, resolve_device  # noqa: E402
@@ -105,9 +105,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--corruption", type=float, help="masking noise for recon")
-    parser.add_argument(
-        "--autocast", choices=["bfloat16", "float16"], help="train in this mixed precision"
-    )
+    add_autocast_argument(parser, help="train in this mixed precision")
     parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
     parser.add_argument("--out", default="runs/pretrain", help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
