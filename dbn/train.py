@@ -90,7 +90,8 @@ class TrainConfig:
         (the plain path under ``torch.autocast``), while the parameters, gradients,
         optimiser and epoch metrics stay in full precision. Worth it on GPUs with
         bfloat16/float16 tensor cores; probabilities then carry about 3 significant
-        digits (bfloat16) and Bernoulli samples are drawn at that resolution.
+        digits (bfloat16), and samples follow those rounded probabilities (their noise
+        is drawn in float32, see :func:`dbn.rbm.noise_dtype`).
     """
 
     method: Literal["cd", "pcd", "recon"] = "cd"
