@@ -9,6 +9,7 @@ which refuses pickled code.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import tempfile
@@ -18,7 +19,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["CheckpointError", "atomic_save", "safe_load"]
+__all__ = ["CheckpointError", "atomic_save", "safe_load", "sha256_file"]
 
 
 class CheckpointError(ValueError):
@@ -119,3 +120,12 @@ def safe_load(path: str | os.PathLike, kind: str | None = None) -> dict:
             f"{str(path)!r} is not a {kind} checkpoint (its kind is {blob.get('kind')!r})"
         )
     return blob
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from dbn.checkpoint import CheckpointError
 from dbn.data import DataUnavailableError
 from dbn.distributed import teardown
 from dbn.train import AUTOCAST_DTYPES, TrainingDivergedError
 
-__all__ = ["add_autocast_argument", "add_common_arguments", "run_cli"]
+__all__ = ["add_autocast_argument", "add_common_arguments", "given_options", "run_cli"]
 
 EXPECTED_ERRORS = (
     ValueError,
@@ -35,6 +35,12 @@ def add_autocast_argument(parser: argparse.ArgumentParser, help: str) -> None:
     """``--autocast`` with the mixed-precision dtypes that ``TrainConfig`` accepts."""
     names = [name for name in AUTOCAST_DTYPES if name is not None]
     parser.add_argument("--autocast", choices=names, help=help)
+
+
+def given_options(args: argparse.Namespace, names: Iterable[str]) -> dict:
+    """The options among ``names`` that the user gave (those not None), by name: the
+    overrides a script applies to a recipe's or a config's values."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser) -> None:

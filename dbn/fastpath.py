@@ -19,6 +19,11 @@ difference of the two statistics is accumulated inside the product. In bfloat16 
 float16 that difference is rounded once, instead of the two large, nearly equal
 terms being rounded and then subtracted.
 
+The penalties of :class:`dbn.losses.RBMObjective` have closed forms too: the L1 cost
+adds ``l1 · sign(W)`` to the weight gradient, and the sparsity target ``p`` with cost
+``c`` adds ``c (q - p)`` per data row to the hidden side (``q = p(h|v_data)``), which
+folds into the same product as the data rows' scale ``(c - 1) q - c p``.
+
 With a ``compute_dtype`` below the parameters' own (mixed precision), the chain and the
 products run in that dtype on cast copies of the parameters, while the parameters,
 their gradients and the optimiser stay in full precision.
@@ -52,11 +57,30 @@ class FastCD:
     compute_dtype : torch.dtype, optional
         The dtype of the chain and of the products; defaults to the parameters' dtype.
         ``torch.bfloat16`` or ``torch.float16`` give mixed precision.
+    l1 : float
+        L1 weight cost (as :func:`dbn.losses.weight_l1_penalty`).
+    sparsity_target : float, optional
+        Target hidden probability of :func:`dbn.losses.sparsity_penalty`; None for none.
+    sparsity_cost : float
+        Weight of the sparsity penalty.
     """
 
-    def __init__(self, rbm: RBM, compute_dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        rbm: RBM,
+        compute_dtype: torch.dtype | None = None,
+        l1: float = 0.0,
+        sparsity_target: float | None = None,
+        sparsity_cost: float = 0.0,
+    ) -> None:
         self.rbm = rbm
         self.compute_dtype = compute_dtype or rbm.weight.dtype
+        self.l1 = l1
+        self.sparsity = (
+            (sparsity_target, sparsity_cost)
+            if sparsity_target is not None and sparsity_cost > 0
+            else None
+        )
         self._buffers: dict[tuple, Tensor] = {}
 
     def _buffer(
@@ -156,19 +180,23 @@ class FastCD:
             if parameter.grad is None:
                 parameter.grad = torch.empty_like(parameter)
         full = rbm.weight.dtype  # the bias statistics are accumulated in full precision
-        torch.sub(
-            model_probs.mean(0, dtype=full),
-            data_probs.mean(0, dtype=full),
-            out=rbm.hidden_bias.grad,
-        )
+        data_mean = data_probs.mean(0, dtype=full)
+        torch.sub(model_probs.mean(0, dtype=full), data_mean, out=rbm.hidden_bias.grad)
         torch.sub(
             negatives.mean(0, dtype=full), data.mean(0, dtype=full), out=rbm.visible_bias.grad
         )
-        data_probs.mul_(-1.0 / n_data)
+        if self.sparsity is None:
+            data_probs.mul_(-1.0 / n_data)
+        else:
+            target, cost = self.sparsity
+            rbm.hidden_bias.grad.add_(data_mean - target, alpha=cost)
+            data_probs.mul_((cost - 1.0) / n_data).sub_(cost * target / n_data)
         model_probs.mul_(1.0 / n_model)
         if self.compute_dtype == full:
             torch.mm(stacked_hidden.T, stacked_visible, out=rbm.weight.grad)
         else:
             product = self._buffer("weight_grad", tuple(rbm.weight.shape), data)
             rbm.weight.grad.copy_(torch.mm(stacked_hidden.T, stacked_visible, out=product))
+        if self.l1 > 0:
+            rbm.weight.grad.add_(rbm.weight.sign(), alpha=self.l1)
         return negatives.to(v_data.dtype, copy=True)

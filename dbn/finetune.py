@@ -7,9 +7,10 @@ model it gets back.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -19,11 +20,20 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from dbn import init as initializers
 from dbn.distributed import all_reduce_mean, rank_batches, world
-from dbn.export import make_activation, to_mlp
+from dbn.optim import OPTIMIZERS, make_optimizer
+from dbn.rng import derive_seed, scoped_global_seed
+from dbn.validation import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "build_mlp", "evaluate", "finetune"]
+__all__ = ["FinetuneConfig", "FinetuneResult", "SCHEDULES", "evaluate", "finetune"]
+
+SCHEDULES = ("none", "cosine", "step")
 
 
 @dataclass
@@ -63,25 +73,18 @@ class FinetuneConfig:
     patience: int | None = None
 
     def __post_init__(self) -> None:
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
-        if self.schedule not in ("none", "cosine", "step"):
-            raise ValueError(f"schedule must be 'none', 'cosine' or 'step', got {self.schedule!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum!r}")
-        for name in ("weight_decay", "l1"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
-            raise ValueError(f"clip_grad_norm must be > 0, got {self.clip_grad_norm!r}")
-        if self.patience is not None and self.patience < 1:
-            raise ValueError(f"patience must be >= 1, got {self.patience!r}")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_positive("lr", self.lr)
+        check_int("epochs", self.epochs)
+        check_int("batch_size", self.batch_size)
+        check_fraction("momentum", self.momentum)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_nonnegative("l1", self.l1)
+        if self.clip_grad_norm is not None:
+            check_positive("clip_grad_norm", self.clip_grad_norm)
+        if self.patience is not None:
+            check_int("patience", self.patience)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,63 +98,6 @@ class FinetuneResult:
     best_epoch: int = 0
     best_valid_error: float = math.inf
     stopped_early: bool = False
-
-
-def build_mlp(
-    sizes: Sequence[int],
-    num_classes: int,
-    init: str = "default",
-    activation: str = "sigmoid",
-    dropout: float = 0.0,
-    input_dropout: float = 0.0,
-    norm: str | None = None,
-    checkpoint=None,
-) -> nn.Sequential:
-    """The classifier for an initialisation scheme: from a DBN when ``init == "dbn"``.
-
-    Parameters
-    ----------
-    sizes : sequence of int
-        Input then hidden layer sizes, e.g. ``[784, 500, 500, 2000]``.
-    num_classes : int
-    init : str
-        ``"dbn"`` (weights from ``checkpoint``) or a name from :func:`dbn.init.names`.
-    activation, dropout, input_dropout, norm
-        As in :func:`dbn.to_mlp`.
-    checkpoint : DBN, path or list of RBM
-        Required for ``init == "dbn"``; its sizes must equal ``sizes``.
-
-    Returns
-    -------
-    nn.Sequential
-    """
-    options = dict(activation=activation, dropout=dropout, input_dropout=input_dropout, norm=norm)
-    for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
-        if not 0 <= rate < 1:
-            raise ValueError(f"{name} must lie in [0, 1), got {rate!r}")
-    if norm not in (None, "batch", "layer"):
-        raise ValueError(f"norm must be None, 'batch' or 'layer', got {norm!r}")
-    if init == "dbn":
-        if checkpoint is None:
-            raise ValueError("init 'dbn' needs a pretrained checkpoint")
-        model = to_mlp(checkpoint, num_classes=num_classes, **options)
-        found = [m.in_features for m in model if isinstance(m, nn.Linear)]
-        if found[:-1] + [found[-1]] != list(sizes):
-            raise ValueError(f"the checkpoint's layer sizes {found} differ from {list(sizes)}")
-        return model
-    make_activation(activation)  # validate the name before building
-    modules: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        modules.append(nn.Linear(n_in, n_out))
-        if norm == "batch":
-            modules.append(nn.BatchNorm1d(n_out))
-        elif norm == "layer":
-            modules.append(nn.LayerNorm(n_out))
-        modules.append(make_activation(activation))
-        if dropout > 0:
-            modules.append(nn.Dropout(dropout))
-    modules.append(nn.Linear(sizes[-1], num_classes))
-    return initializers.apply(nn.Sequential(*modules), init, activation=activation)
 
 
 @torch.no_grad()
@@ -189,13 +135,14 @@ def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimize
     weights = _weight_matrices(model)
     chosen = {id(p) for p in weights}
     others = [p for p in model.parameters() if id(p) not in chosen]
-    groups = [
-        {"params": weights, "weight_decay": config.weight_decay},
-        {"params": others, "weight_decay": 0.0},
-    ]
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+    return make_optimizer(
+        config.optimizer,
+        weights,
+        others,
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
 
 
 def _lr_at(config: FinetuneConfig, epoch: int) -> float:
@@ -230,7 +177,8 @@ def finetune(
     config : FinetuneConfig
     device : str or torch.device
     generator : torch.Generator, optional
-        Shuffles the training data (on ``device``); seed it alike on every rank.
+        Shuffles the training data (on ``device``; seed it alike on every rank) and seeds
+        dropout's stream; without it both use PyTorch's global generator.
     progress : bool
         A tqdm bar over epochs.
     name : str
@@ -257,54 +205,63 @@ def finetune(
     weights = _weight_matrices(model)
     result = FinetuneResult()
     best_state = copy.deepcopy(model.state_dict())
-    bar = tqdm(
-        range(config.epochs), desc=name, unit="epoch", disable=not progress, dynamic_ncols=True
+    # nn.Dropout draws from the global generator (torch offers no per-module one): seed
+    # it from ``generator`` inside a fork, so the caller's global state is untouched.
+    scope = (
+        scoped_global_seed(derive_seed(generator), device)
+        if generator is not None
+        else contextlib.nullcontext()
     )
-    for epoch in bar:
-        lr = _lr_at(config, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        total_loss = torch.zeros((), device=device)
-        total_grad = torch.zeros((), device=device)
-        n_batches = 0
-        order = torch.randperm(len(x), generator=generator, device=device)
-        for index in rank_batches(order, config.batch_size):
-            loss = F.cross_entropy(network(x[index]), y[index])
-            objective = loss
-            if config.l1 > 0:
-                objective = objective + config.l1 * sum(w.abs().sum() for w in weights)
-            optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
-            total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            optimizer.step()
-            total_loss += loss.detach()
-            n_batches += 1
-        valid_loss, valid_error = evaluate(model, valid_x, valid_y)
-        train_loss = all_reduce_mean(total_loss / n_batches).item()
-        if not math.isfinite(train_loss):
-            raise FloatingPointError(
-                f"{name}: the training loss became {train_loss} in epoch {epoch + 1}; "
-                f"lower the learning rate (now {lr:g}) or clip gradients"
-            )
-        metrics = {
-            "epoch": epoch + 1,
-            "train_loss": train_loss,
-            "valid_loss": valid_loss,
-            "valid_error": valid_error,
-            "lr": lr,
-            "grad_norm": total_grad.item() / n_batches,
-        }
-        result.history.append(metrics)
-        if valid_error < result.best_valid_error:
-            result.best_valid_error, result.best_epoch = valid_error, epoch + 1
-            best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(loss=f"{train_loss:.4f}", valid_err=f"{100 * valid_error:.2f}%")
-        if on_epoch_end is not None:
-            on_epoch_end(metrics)
-        if config.patience is not None and epoch + 1 - result.best_epoch >= config.patience:
-            result.stopped_early = True
-            break
+    with scope:
+        bar = tqdm(
+            range(config.epochs), desc=name, unit="epoch", disable=not progress, dynamic_ncols=True
+        )
+        for epoch in bar:
+            lr = _lr_at(config, epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            total_loss = torch.zeros((), device=device)
+            total_grad = torch.zeros((), device=device)
+            n_batches = 0
+            order = torch.randperm(len(x), generator=generator, device=device)
+            for index in rank_batches(order, config.batch_size):
+                loss = F.cross_entropy(network(x[index]), y[index])
+                objective = loss
+                if config.l1 > 0:
+                    objective = objective + config.l1 * sum(w.abs().sum() for w in weights)
+                optimizer.zero_grad(set_to_none=True)
+                objective.backward()
+                max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
+                total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+                optimizer.step()
+                total_loss += loss.detach()
+                n_batches += 1
+            valid_loss, valid_error = evaluate(model, valid_x, valid_y)
+            train_loss = all_reduce_mean(total_loss / n_batches).item()
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(
+                    f"{name}: the training loss became {train_loss} in epoch {epoch + 1}; "
+                    f"lower the learning rate (now {lr:g}) or clip gradients"
+                )
+            metrics = {
+                "epoch": epoch + 1,
+                "train_loss": train_loss,
+                "valid_loss": valid_loss,
+                "valid_error": valid_error,
+                "lr": lr,
+                "grad_norm": total_grad.item() / n_batches,
+            }
+            result.history.append(metrics)
+            if valid_error < result.best_valid_error:
+                result.best_valid_error, result.best_epoch = valid_error, epoch + 1
+                best_state = copy.deepcopy(model.state_dict())
+            bar.set_postfix(loss=f"{train_loss:.4f}", valid_err=f"{100 * valid_error:.2f}%")
+            if on_epoch_end is not None:
+                on_epoch_end(metrics)
+            if config.patience is not None and epoch + 1 - result.best_epoch >= config.patience:
+                result.stopped_early = True
+                break
+
     model.load_state_dict(best_state)
     return result

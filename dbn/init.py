@@ -1,80 +1,127 @@
 """Weight-initialisation baselines by name, each delegating to ``torch.nn.init``.
 
 Every scheme sets the weights of every ``nn.Linear`` in a model and zeroes its biases,
-except ``default``, which restores PyTorch's own ``Linear.reset_parameters``. Gains
-come from ``torch.nn.init.calculate_gain(activation)``: 1 for sigmoid, 5/3 for tanh,
-√2 for ReLU.
+except ``default``, which redraws PyTorch's own ``Linear.reset_parameters`` values.
+Gains come from ``torch.nn.init.calculate_gain(activation)`` (1 for sigmoid, 5/3 for
+tanh, √2 for ReLU) unless ``gain`` is given.
 
-Randomness comes from PyTorch's global generator; seed it with ``torch.manual_seed``.
+Randomness comes from ``generator`` (a ``torch.Generator``), as in ``torch.nn.init``:
+the same generator state gives the same weights, and PyTorch's global generator is
+untouched. Without one, the global generator is used.
+
+Two ways to call it::
+
+    dbn.init.apply(model, "he_normal", activation="relu", generator=g)
+    model.apply(dbn.init.initializer("xavier_uniform", activation="tanh"))
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
-__all__ = ["apply", "INITIALIZERS", "names"]
+from dbn.activations import ACTIVATIONS
+from dbn.validation import check_choice, check_positive
+
+__all__ = ["apply", "initializer", "INITIALIZERS", "names"]
+
+MODES = ("fan_in", "fan_out")
 
 
-def _zeros(weight: torch.Tensor, gain: float, activation: str) -> None:
+@dataclass(frozen=True)
+class _Scheme:
+    """The resolved arguments every scheme function receives."""
+
+    gain: float
+    mode: str
+    value: float
+    generator: torch.Generator | None
+
+
+def _fan(weight: torch.Tensor, mode: str) -> int:
+    """fan_in = in_features (columns), fan_out = out_features (rows) of a Linear weight."""
+    return weight.shape[1] if mode == "fan_in" else weight.shape[0]
+
+
+def _zeros(weight: torch.Tensor, scheme: _Scheme) -> None:
     """All weights 0. Every hidden unit of a layer then computes the same function and
     receives the same gradient, so they stay identical forever (the symmetry problem)."""
     nn.init.zeros_(weight)
 
 
-def _constant(weight: torch.Tensor, gain: float, activation: str) -> None:
-    """All weights 0.01: non-zero but still symmetric, so hidden units stay identical."""
-    nn.init.constant_(weight, 0.01)
+def _constant(weight: torch.Tensor, scheme: _Scheme) -> None:
+    """All weights ``value`` (default 0.01): non-zero but still symmetric."""
+    nn.init.constant_(weight, scheme.value)
 
 
-def _normal(weight: torch.Tensor, gain: float, activation: str) -> None:
+def _normal(weight: torch.Tensor, scheme: _Scheme) -> None:
     """W ~ N(0, 0.01²), the small random init of Hinton's RBM guide; too small for deep nets."""
-    nn.init.normal_(weight, mean=0.0, std=0.01)
+    nn.init.normal_(weight, mean=0.0, std=0.01, generator=scheme.generator)
 
 
-def _uniform(weight: torch.Tensor, gain: float, activation: str) -> None:
+def _trunc_normal(weight: torch.Tensor, scheme: _Scheme) -> None:
+    """W ~ N(0, σ²) truncated to ±2σ, σ = gain / √fan (the He variance, redrawn tails)."""
+    std = scheme.gain / math.sqrt(_fan(weight, scheme.mode))
+    nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std, generator=scheme.generator)
+
+
+def _uniform(weight: torch.Tensor, scheme: _Scheme) -> None:
     """W ~ U(-1/√fan_in, 1/√fan_in), the classic heuristic (LeCun et al. 1998)."""
     bound = 1.0 / math.sqrt(weight.shape[1])
-    nn.init.uniform_(weight, -bound, bound)
+    nn.init.uniform_(weight, -bound, bound, generator=scheme.generator)
 
 
-def _xavier_uniform(weight: torch.Tensor, gain: float, activation: str) -> None:
+def _xavier_uniform(weight: torch.Tensor, scheme: _Scheme) -> None:
     """W ~ U(-a, a), a = gain·√(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
-    nn.init.xavier_uniform_(weight, gain=gain)
+    nn.init.xavier_uniform_(weight, gain=scheme.gain, generator=scheme.generator)
 
 
-def _xavier_normal(weight: torch.Tensor, gain: float, activation: str) -> None:
+def _xavier_normal(weight: torch.Tensor, scheme: _Scheme) -> None:
     """W ~ N(0, σ²), σ = gain·√(2 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
-    nn.init.xavier_normal_(weight, gain=gain)
+    nn.init.xavier_normal_(weight, gain=scheme.gain, generator=scheme.generator)
 
 
-def _he_uniform(weight: torch.Tensor, gain: float, activation: str) -> None:
-    """W ~ U(-b, b), b = gain·√(3 / fan_in) (He et al. 2015); gain √2 for ReLU."""
-    nn.init.kaiming_uniform_(weight, mode="fan_in", nonlinearity=activation)
+def _he_uniform(weight: torch.Tensor, scheme: _Scheme) -> None:
+    """W ~ U(-b, b), b = gain·√(3 / fan) (He et al. 2015); gain √2 for ReLU."""
+    bound = scheme.gain * math.sqrt(3.0 / _fan(weight, scheme.mode))
+    nn.init.uniform_(weight, -bound, bound, generator=scheme.generator)
 
 
-def _he_normal(weight: torch.Tensor, gain: float, activation: str) -> None:
-    """W ~ N(0, σ²), σ = gain / √fan_in (He et al. 2015); gain √2 for ReLU."""
-    nn.init.kaiming_normal_(weight, mode="fan_in", nonlinearity=activation)
+def _he_normal(weight: torch.Tensor, scheme: _Scheme) -> None:
+    """W ~ N(0, σ²), σ = gain / √fan (He et al. 2015); gain √2 for ReLU."""
+    std = scheme.gain / math.sqrt(_fan(weight, scheme.mode))
+    nn.init.normal_(weight, mean=0.0, std=std, generator=scheme.generator)
 
 
-def _orthogonal(weight: torch.Tensor, gain: float, activation: str) -> None:
+def _orthogonal(weight: torch.Tensor, scheme: _Scheme) -> None:
     """W = gain·Q with Q a random (semi-)orthogonal matrix (Saxe et al. 2014)."""
-    nn.init.orthogonal_(weight, gain=gain)
+    nn.init.orthogonal_(weight, gain=scheme.gain, generator=scheme.generator)
 
 
-def _sparse(weight: torch.Tensor, gain: float, activation: str) -> None:
-    """90 % of each column's weights zero, the rest N(0, 0.01²) (Martens 2010)."""
-    nn.init.sparse_(weight, sparsity=0.9, std=0.01)
+def _sparse(weight: torch.Tensor, scheme: _Scheme) -> None:
+    """90 % of each column's weights zero, the rest N(0, 0.01²) (Martens 2010).
+
+    As ``nn.init.sparse_``, except that the zeroed rows are drawn from ``generator``
+    too (``sparse_`` draws them from the global generator whatever it is given).
+    """
+    rows, columns = weight.shape
+    n_zeros = math.ceil(0.9 * rows)
+    nn.init.normal_(weight, mean=0.0, std=0.01, generator=scheme.generator)
+    for column in range(columns):
+        zeroed = torch.randperm(rows, generator=scheme.generator)[:n_zeros]
+        weight[zeroed, column] = 0
 
 
-INITIALIZERS: dict[str, Callable[[torch.Tensor, float, str], None]] = {
+INITIALIZERS: dict[str, Callable[[torch.Tensor, _Scheme], None]] = {
     "zeros": _zeros,
     "constant": _constant,
     "normal": _normal,
+    "trunc_normal": _trunc_normal,
     "uniform": _uniform,
     "xavier_uniform": _xavier_uniform,
     "xavier_normal": _xavier_normal,
@@ -83,7 +130,6 @@ INITIALIZERS: dict[str, Callable[[torch.Tensor, float, str], None]] = {
     "orthogonal": _orthogonal,
     "sparse": _sparse,
 }
-ACTIVATIONS = ("sigmoid", "relu", "tanh")
 
 
 def names() -> list[str]:
@@ -91,38 +137,106 @@ def names() -> list[str]:
     return [*INITIALIZERS, "default"]
 
 
-@torch.no_grad()
-def apply(model: nn.Module, name: str, activation: str = "sigmoid") -> nn.Module:
+def _default(linear: nn.Linear, generator: torch.Generator | None) -> None:
+    """PyTorch's ``Linear.reset_parameters`` drawn from ``generator``:
+    W ~ kaiming_uniform(a=√5), i.e. U(±1/√fan_in), and b ~ U(±1/√fan_in)."""
+    nn.init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=generator)
+    if linear.bias is not None:
+        bound = 1.0 / math.sqrt(linear.in_features) if linear.in_features > 0 else 0.0
+        nn.init.uniform_(linear.bias, -bound, bound, generator=generator)
+
+
+def initializer(
+    name: str,
+    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
+    *,
+    gain: float | None = None,
+    mode: Literal["fan_in", "fan_out"] = "fan_in",
+    value: float = 0.01,
+    generator: torch.Generator | None = None,
+) -> Callable[[nn.Module], None]:
+    """A per-module initialiser for ``model.apply``: it sets each ``nn.Linear`` it meets.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    activation : {"sigmoid", "relu", "tanh"}
+        The hidden activation; sets the gain when ``gain`` is None.
+    gain : float, optional
+        Overrides ``calculate_gain(activation)`` (xavier, he, orthogonal, trunc_normal).
+    mode : {"fan_in", "fan_out"}
+        Which fan scales He and trunc_normal: ``fan_in`` keeps the forward variance,
+        ``fan_out`` the backward one (He et al. 2015).
+    value : float
+        The weight of the ``constant`` scheme.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    callable
+        ``init(module)``; modules other than ``nn.Linear`` are left alone.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    >>> _ = model.apply(initializer("xavier_uniform", activation="tanh"))
+    """
+    check_choice("initialisation", name, names())
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("mode", mode, MODES)
+    if gain is not None:
+        check_positive("gain", gain)
+    scheme = _Scheme(
+        gain=nn.init.calculate_gain(activation) if gain is None else gain,
+        mode=mode,
+        value=value,
+        generator=generator,
+    )
+
+    @torch.no_grad()
+    def init(module: nn.Module) -> None:
+        if not isinstance(module, nn.Linear):
+            return
+        if name == "default":
+            _default(module, generator)
+            return
+        INITIALIZERS[name](module.weight, scheme)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    return init
+
+
+def apply(
+    model: nn.Module,
+    name: str,
+    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
+    *,
+    gain: float | None = None,
+    mode: Literal["fan_in", "fan_out"] = "fan_in",
+    value: float = 0.01,
+    generator: torch.Generator | None = None,
+) -> nn.Module:
     """Initialise every ``nn.Linear`` in ``model`` in place by the scheme ``name``.
 
     Parameters
     ----------
     model : nn.Module
     name : str
-        One of :func:`names`: ``zeros``, ``constant``, ``normal``, ``uniform``,
-        ``xavier_uniform``, ``xavier_normal``, ``he_uniform``, ``he_normal``,
-        ``orthogonal``, ``sparse`` or ``default`` (PyTorch's own).
-    activation : {"sigmoid", "relu", "tanh"}
-        The hidden activation, which sets the gain.
+        One of :func:`names`: ``zeros``, ``constant``, ``normal``, ``trunc_normal``,
+        ``uniform``, ``xavier_uniform``, ``xavier_normal``, ``he_uniform``,
+        ``he_normal``, ``orthogonal``, ``sparse`` or ``default`` (PyTorch's own).
+    activation, gain, mode, value, generator
+        As in :func:`initializer`.
 
     Returns
     -------
     nn.Module
         ``model``, for chaining.
     """
-    if name not in names():
-        raise ValueError(f"unknown initialisation {name!r}; choose one of {names()}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-    linears = [module for module in model.modules() if isinstance(module, nn.Linear)]
-    if not linears:
+    init = initializer(name, activation, gain=gain, mode=mode, value=value, generator=generator)
+    if not any(isinstance(module, nn.Linear) for module in model.modules()):
         raise ValueError("the model has no nn.Linear layers to initialise")
-    gain = nn.init.calculate_gain(activation)
-    for linear in linears:
-        if name == "default":
-            linear.reset_parameters()
-            continue
-        INITIALIZERS[name](linear.weight, gain, activation)
-        if linear.bias is not None:
-            nn.init.zeros_(linear.bias)
+    model.apply(init)
     return model

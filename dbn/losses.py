@@ -12,17 +12,30 @@ Reconstruction (a tied-weight autoencoder on the same parameters; Bengio et al. 
 Vincent et al. 2008 for the denoising variant): encode ``h = sigmoid(W ṽ + b_h)`` from
 a possibly corrupted input ``ṽ``, decode ``W ᵀh + b_v``, and score the clean input with
 binary cross-entropy (Bernoulli units) or half the squared error (Gaussian units).
+
+Regularisers of Hinton's practical guide (2010), added to either objective:
+an L1 weight cost ``l1 · Σ|W|`` (section 10) and a sparsity target (section 11), the
+cross-entropy between a target activation ``p`` and each hidden unit's probability
+``q`` on the data, whose gradient with respect to the unit's total input is ``q - p``.
+The L2 weight cost is the optimiser's ``weight_decay``.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from dbn.rbm import RBM
 
-__all__ = ["contrastive_divergence_loss", "reconstruction_loss", "mask_corrupt"]
+__all__ = [
+    "RBMObjective",
+    "contrastive_divergence_loss",
+    "mask_corrupt",
+    "reconstruction_loss",
+    "sparsity_penalty",
+    "weight_l1_penalty",
+]
 
 
 def contrastive_divergence_loss(rbm: RBM, v_data: Tensor, v_model: Tensor) -> Tensor:
@@ -86,3 +99,92 @@ def reconstruction_loss(rbm: RBM, v: Tensor, v_input: Tensor | None = None) -> T
     else:
         per_unit = 0.5 * (decoded - v).pow(2)
     return per_unit.sum(dim=1).mean()
+
+
+def weight_l1_penalty(rbm: RBM) -> Tensor:
+    """Σ|W| over the weights (not the biases); its gradient is sign(W).
+
+    Returns
+    -------
+    Tensor of shape ()
+    """
+    return rbm.weight.abs().sum()
+
+
+def sparsity_penalty(rbm: RBM, v: Tensor, target: float) -> Tensor:
+    """Cross-entropy between ``target`` and each hidden probability, summed over hidden
+    units and averaged over the batch (Hinton 2010, section 11).
+
+    Parameters
+    ----------
+    rbm : RBM
+    v : Tensor of shape (batch, n_visible)
+        Training data.
+    target : float in (0, 1)
+        The desired probability of each hidden unit being on.
+
+    Returns
+    -------
+    Tensor of shape ()
+        Its gradient with respect to the hidden units' total input is
+        ``(p(h|v) - target) / batch``.
+    """
+    logits = rbm.hidden_logits(v)
+    targets = torch.full_like(logits, target)
+    return F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") / v.shape[0]
+
+
+class RBMObjective(nn.Module):
+    """The training loss of one RBM as a module (so that DistributedDataParallel can wrap
+    it): CD or reconstruction, plus the configured penalties.
+
+    Parameters
+    ----------
+    rbm : RBM
+    method : {"cd", "pcd", "recon"}
+    l1 : float
+        Weight of :func:`weight_l1_penalty`.
+    sparsity_target : float, optional
+        Target of :func:`sparsity_penalty`; no sparsity penalty when None.
+    sparsity_cost : float
+        Weight of :func:`sparsity_penalty`.
+    """
+
+    def __init__(
+        self,
+        rbm: RBM,
+        method: str,
+        l1: float = 0.0,
+        sparsity_target: float | None = None,
+        sparsity_cost: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.rbm = rbm
+        self.method = method
+        self.l1 = l1
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
+
+    def forward(self, batch: Tensor, other: Tensor) -> Tensor:
+        """The loss of ``batch`` against negatives ``other`` (CD), or of ``batch`` encoded
+        from its corrupted copy ``other`` (recon), plus the penalties.
+
+        Parameters
+        ----------
+        batch : Tensor of shape (batch, n_visible)
+        other : Tensor of shape (n_chains, n_visible) or (batch, n_visible)
+
+        Returns
+        -------
+        Tensor of shape ()
+        """
+        if self.method == "recon":
+            loss = reconstruction_loss(self.rbm, batch, other)
+        else:
+            loss = contrastive_divergence_loss(self.rbm, batch, other)
+        if self.l1 > 0:
+            loss = loss + self.l1 * weight_l1_penalty(self.rbm)
+        if self.sparsity_target is not None and self.sparsity_cost > 0:
+            penalty = sparsity_penalty(self.rbm, batch, self.sparsity_target)
+            loss = loss + self.sparsity_cost * penalty
+        return loss

@@ -6,13 +6,20 @@ practical guide suggests watching while training runs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from dbn.rbm import RBM
 
-__all__ = ["pseudo_likelihood", "reconstruction_error", "epoch_metrics"]
+__all__ = [
+    "epoch_metrics",
+    "layer_reconstruction_errors",
+    "pseudo_likelihood",
+    "reconstruction_error",
+]
 
 
 @torch.no_grad()
@@ -29,6 +36,29 @@ def reconstruction_error(rbm: RBM, v: Tensor) -> Tensor:
     Tensor of shape ()
     """
     return (rbm.reconstruct(v) - v).pow(2).sum(dim=1).mean()
+
+
+@torch.no_grad()
+def layer_reconstruction_errors(layers: Sequence[RBM], v: Tensor) -> list[float]:
+    """:func:`reconstruction_error` of each RBM of a stack on the data passed up to it.
+
+    Parameters
+    ----------
+    layers : sequence of RBM
+        From the data up (``DBN.layers``).
+    v : Tensor of shape (batch, layers[0].n_visible)
+
+    Returns
+    -------
+    list of float
+        One value per layer: layer ``i`` reconstructs the hidden probabilities of
+        layer ``i - 1`` (the data for ``i = 0``).
+    """
+    errors = []
+    for rbm in layers:
+        errors.append(reconstruction_error(rbm, v).item())
+        v = rbm.hidden_probs(v)
+    return errors
 
 
 @torch.no_grad()

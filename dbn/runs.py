@@ -6,20 +6,7 @@ import json
 import os
 from pathlib import Path
 
-import torch
-
-__all__ = ["RunDirectory", "resolve_device"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` picks CUDA when available; ``"cuda"`` without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {name!r}")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
-    return torch.device(name)
+__all__ = ["RunDirectory"]
 
 
 class RunDirectory:

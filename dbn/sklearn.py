@@ -8,6 +8,8 @@ the CPU or a GPU.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -22,12 +24,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dbn.export import to_mlp
+from dbn.export import make_classifier
 from dbn.finetune import FinetuneConfig, finetune
 from dbn.monitor import pseudo_likelihood
 from dbn.rbm import RBM
+from dbn.rng import new_generator
 from dbn.stack import DBN
 from dbn.train import RBMTrainer, TrainConfig
+from dbn.validation import check_fraction
 
 __all__ = ["RBMTransformer", "DBNClassifier"]
 
@@ -37,12 +41,19 @@ def _dense(X):
     return X.toarray() if sp.issparse(X) else X
 
 
-def _to_tensor(X, device) -> torch.Tensor:
-    """Dense float32 tensor on ``device`` from a numpy array or a sparse matrix."""
-    return torch.as_tensor(np.asarray(_dense(X), dtype=np.float32), device=device)
+def _to_tensor(X, device, dtype=np.float32) -> torch.Tensor:
+    """Dense tensor in ``dtype`` (float32 by default) on ``device`` from a numpy array or a
+    sparse matrix."""
+    return torch.as_tensor(np.asarray(_dense(X), dtype=dtype), device=device)
+
+
+def _torch_dtype(dtype) -> torch.dtype:
+    """The torch dtype of a numpy float dtype."""
+    return torch.from_numpy(np.zeros(0, dtype=dtype)).dtype
 
 
 def _seed(random_state) -> int:
+    """A seed for a torch generator, drawn from a scikit-learn ``random_state``."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
@@ -59,8 +70,11 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     n_iter : int, default=10
         Epochs.
     verbose : int, default=0
-        Show a progress bar with the per-epoch metrics.
+        Print ``BernoulliRBM``'s line per iteration (epoch): its number, the
+        pseudo-likelihood and the time it took.
     random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights and the training; ``gibbs`` then draws from the
+        ``random_state_`` generator, so successive calls give new samples.
     method : {"pcd", "cd", "recon"}, default="pcd"
         scikit-learn's BernoulliRBM does PCD-1.
     k : int, default=1
@@ -74,7 +88,12 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     Notes
     -----
     Like ``BernoulliRBM``, values outside [0, 1] are accepted (as real-valued input to
-    Bernoulli units) rather than refused as :class:`dbn.RBM` training does.
+    Bernoulli units) rather than refused as :class:`dbn.RBM` training does. Training
+    runs in float32; the fitted attributes and ``transform``'s output take the dtype
+    of the data (float32 stays float32, as in ``BernoulliRBM``).
+
+    Like every scikit-learn estimator it pickles, and unpickling runs code: load
+    pickled estimators only from sources you trust.
 
     Attributes
     ----------
@@ -83,6 +102,8 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     intercept_visible_ : ndarray of shape (n_features,)
     h_samples_ : ndarray of shape (batch_size, n_components)
         Hidden states of the persistent chains (zeros for ``cd`` and ``recon``).
+    random_state_ : RandomState instance
+        The generator ``gibbs`` draws from.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X has feature names that are all strings.
@@ -129,45 +150,53 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             weight_decay=self.weight_decay,
         )
 
-    def _new_trainer(self, n_features: int, epochs: int) -> RBMTrainer:
-        seed = _seed(self.random_state)
+    def _new_trainer(self, n_features: int, config: TrainConfig, seed: int) -> RBMTrainer:
         rbm = RBM(
-            n_features,
-            self.n_components,
-            visible=self.visible,
-            generator=torch.Generator().manual_seed(seed),
+            n_features, self.n_components, visible=self.visible, generator=new_generator(seed)
         )
-        config = self._config()
-        config.epochs = epochs
         return RBMTrainer(
             rbm, config, seed=seed, device=self.device, name="RBMTransformer", check_range=False
         )
 
-    def _publish(self) -> None:
-        """Copy the trained parameters into scikit-learn's fitted attributes (float64)."""
+    def _publish(self, dtype) -> None:
+        """Copy the trained parameters into scikit-learn's fitted attributes."""
         rbm = self.trainer_.rbm
-        self.components_ = rbm.weight.detach().cpu().double().numpy()
-        self.intercept_hidden_ = rbm.hidden_bias.detach().cpu().double().numpy()
-        self.intercept_visible_ = rbm.visible_bias.detach().cpu().double().numpy()
+        self.components_ = rbm.weight.detach().cpu().numpy().astype(dtype)
+        self.intercept_hidden_ = rbm.hidden_bias.detach().cpu().numpy().astype(dtype)
+        self.intercept_visible_ = rbm.visible_bias.detach().cpu().numpy().astype(dtype)
         chains = self.trainer_.chains
         if chains is None:
-            self.h_samples_ = np.zeros((self.batch_size, self.n_components))
+            self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=dtype)
         else:
             with torch.no_grad():
                 hidden = rbm.sample_hidden(chains, self.trainer_.generator)
-            self.h_samples_ = hidden.cpu().double().numpy()
+            self.h_samples_ = hidden.cpu().numpy().astype(dtype)
 
     def _check(self, X, reset: bool):
         return validate_data(
             self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset
         )
 
+    def _train(self, X, n_epochs: int) -> None:
+        """``n_epochs`` more epochs on validated X, printing a line per epoch if verbose."""
+        data = _to_tensor(X, self.device)
+        for _ in range(n_epochs):
+            begin = time.perf_counter()
+            history = self.trainer_.train_epochs(data, 1, progress=False)
+            if self.verbose:
+                print(
+                    f"[{type(self).__name__}] Iteration {self.trainer_.epoch}, "
+                    f"pseudo-likelihood = {history[-1].get('pseudo_likelihood', np.nan):.2f}, "
+                    f"time = {time.perf_counter() - begin:.2f}s"
+                )
+        self._publish(X.dtype)
+
     def fit(self, X, y=None):
         """Fit the RBM to X of shape (n_samples, n_features); returns self."""
         X = self._check(X, reset=True)
-        self.trainer_ = self._new_trainer(X.shape[1], self.n_iter)
-        self.trainer_.fit(_to_tensor(X, self.device), progress=bool(self.verbose))
-        self._publish()
+        self.random_state_ = check_random_state(self.random_state)
+        self.trainer_ = self._new_trainer(X.shape[1], self._config(), _seed(self.random_state_))
+        self._train(X, self.n_iter)
         return self
 
     def partial_fit(self, X, y=None):
@@ -175,17 +204,17 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         first = not hasattr(self, "trainer_")
         X = self._check(X, reset=first)
         if first:
-            self.trainer_ = self._new_trainer(X.shape[1], 0)
-        self.trainer_.config.epochs = self.trainer_.epoch + 1
-        self.trainer_.fit(_to_tensor(X, self.device), progress=False)
-        self._publish()
+            self.random_state_ = check_random_state(self.random_state)
+            seed = _seed(self.random_state_)
+            self.trainer_ = self._new_trainer(X.shape[1], self._config(), seed)
+        self._train(X, 1)
         return self
 
-    def _inference_rbm(self) -> RBM:
-        """A float64 RBM holding the fitted attributes (which a user may have edited)."""
+    def _inference_rbm(self, dtype) -> RBM:
+        """An RBM in ``dtype`` holding the fitted attributes (which a user may have edited)."""
         check_is_fitted(self, "components_")
         rbm = RBM(self.components_.shape[1], self.components_.shape[0], visible=self.visible)
-        rbm = rbm.double().to(self.device)
+        rbm = rbm.to(self.device, _torch_dtype(dtype))
         with torch.no_grad():
             for parameter, values in (
                 (rbm.weight, self.components_),
@@ -197,27 +226,37 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     @torch.no_grad()
     def transform(self, X):
-        """Hidden probabilities p(h = 1 | v): ndarray of shape (n_samples, n_components)."""
-        rbm = self._inference_rbm()
+        """Hidden probabilities p(h = 1 | v): ndarray of shape (n_samples, n_components),
+        in X's dtype (float32 or float64)."""
+        check_is_fitted(self, "components_")
         X = self._check(X, reset=False)
-        return rbm.hidden_probs(_to_tensor(X, self.device).double()).cpu().numpy()
+        rbm = self._inference_rbm(X.dtype)
+        return rbm.hidden_probs(_to_tensor(X, self.device, X.dtype)).cpu().numpy()
 
     @torch.no_grad()
     def gibbs(self, v):
-        """One Gibbs step from v of shape (n_samples, n_features); returns the visible sample."""
-        rbm = self._inference_rbm()
+        """One Gibbs step from v of shape (n_samples, n_features); returns the visible sample.
+
+        Each call draws from ``random_state_``, so repeated calls give different samples.
+        """
+        check_is_fitted(self, "components_")
         v = self._check(v, reset=False)
-        generator = torch.Generator(self.device).manual_seed(_seed(self.random_state))
-        sample = rbm.gibbs(_to_tensor(v, self.device).double(), 1, generator).cpu().numpy()
+        rbm = self._inference_rbm(np.float64)
+        if not hasattr(self, "random_state_"):
+            self.random_state_ = check_random_state(self.random_state)
+        generator = new_generator(_seed(self.random_state_), self.device)
+        sample = rbm.gibbs(_to_tensor(v, self.device, np.float64), 1, generator).cpu().numpy()
         return sample.astype(bool) if self.visible == "bernoulli" else sample
 
     @torch.no_grad()
     def score_samples(self, X):
-        """Pseudo-log-likelihood of each sample, as ``BernoulliRBM.score_samples``."""
-        rbm = self._inference_rbm()
+        """Pseudo-log-likelihood of each sample, as ``BernoulliRBM.score_samples`` (which
+        draws the flipped units from ``random_state`` afresh on every call)."""
+        check_is_fitted(self, "components_")
         X = self._check(X, reset=False)
-        generator = torch.Generator(self.device).manual_seed(_seed(self.random_state))
-        scores = pseudo_likelihood(rbm, _to_tensor(X, self.device).double(), generator)
+        rbm = self._inference_rbm(np.float64)
+        generator = new_generator(_seed(self.random_state), self.device)
+        scores = pseudo_likelihood(rbm, _to_tensor(X, self.device, np.float64), generator)
         return scores.cpu().numpy()
 
     def __getstate__(self):
@@ -233,7 +272,8 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.__dict__.update(state)
         if saved is not None:
             trainer_state, config = saved
-            self.trainer_ = self._new_trainer(self.components_.shape[1], config["epochs"])
+            config = TrainConfig.from_dict(config)
+            self.trainer_ = self._new_trainer(self.components_.shape[1], config, 0)
             self.trainer_.load_state_dict(trainer_state)
 
     @property
@@ -273,6 +313,9 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     -----
     The first layer has Bernoulli units, so inputs are min-max scaled per feature to
     [0, 1] with the training data's range (and clipped to it at prediction time).
+
+    Like every scikit-learn estimator it pickles, and unpickling runs code: load
+    pickled estimators only from sources you trust.
 
     Attributes
     ----------
@@ -318,6 +361,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Pretrain on X, fine-tune on (X, y); returns self."""
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=(np.float64, np.float32))
+        check_fraction("validation_fraction", self.validation_fraction)
         check_classification_targets(y)
         self._encoder = LabelEncoder().fit(y)
         self.classes_ = self._encoder.classes_
@@ -326,12 +370,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         self.scaler_ = MinMaxScaler(clip=True).fit(X)
         inputs = self._scaled(X, "cpu")
         seed = _seed(self.random_state)
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must lie in [0, 1), got {self.validation_fraction!r}"
-            )
         sizes = [X.shape[1], *self.hidden_layer_sizes]
-        stack = DBN(sizes, generator=torch.Generator().manual_seed(seed))
+        stack = DBN(sizes, generator=new_generator(seed))
         if self.pretrain_epochs > 0:
             stack.pretrain(
                 inputs,
@@ -344,13 +384,15 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
                 seed=seed,
                 progress=bool(self.verbose),
             )
-        torch.manual_seed(seed)
-        model = to_mlp(stack, num_classes=max(len(self.classes_), 2), dropout=self.dropout)
-        if self.pretrain_epochs == 0:
-            for module in model:
-                if isinstance(module, torch.nn.Linear):
-                    module.reset_parameters()
-        order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(seed))
+        model = make_classifier(
+            sizes,
+            max(len(self.classes_), 2),
+            init="dbn" if self.pretrain_epochs > 0 else "default",
+            checkpoint=stack,
+            generator=new_generator(seed),
+            dropout=self.dropout,
+        )
+        order = torch.randperm(len(inputs), generator=new_generator(seed))
         n_valid = int(round(self.validation_fraction * len(inputs)))
         if n_valid == 0 or n_valid == len(inputs):
             train_idx = valid_idx = order
@@ -368,7 +410,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
             (inputs[valid_idx], targets[valid_idx]),
             config,
             device=self.device,
-            generator=torch.Generator(self.device).manual_seed(seed),
+            generator=new_generator(seed, self.device),
             progress=bool(self.verbose),
             name="DBNClassifier",
         )

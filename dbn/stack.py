@@ -17,30 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from dbn.checkpoint import CheckpointError, atomic_save, safe_load
-from dbn.distributed import is_main_process
+from dbn.pretraining import FORMAT_VERSION, PretrainCheckpoint, layer_configs, pretrain_layers
 from dbn.rbm import RBM, check_visible_data
-from dbn.train import RBMTrainer, TrainConfig, TrainingDivergedError
+from dbn.train import RBMTrainer, TrainConfig
 
 __all__ = ["DBN", "load", "FORMAT_VERSION"]
-
-FORMAT_VERSION = 1
-
-
-def _per_layer(options: dict, n_layers: int) -> list[dict]:
-    """Split keyword options into one dict per layer; a list gives one value per layer."""
-    layers = [{} for _ in range(n_layers)]
-    for name, value in options.items():
-        if isinstance(value, (list, tuple)):
-            if len(value) != n_layers:
-                raise ValueError(
-                    f"{name} has {len(value)} values but the DBN has {n_layers} layers"
-                )
-            for layer, item in zip(layers, value, strict=True):
-                layer[name] = item
-        else:
-            for layer in layers:
-                layer[name] = value
-    return layers
 
 
 class DBN(nn.Module):
@@ -91,6 +72,9 @@ class DBN(nn.Module):
     def transform(self, x: Tensor, n_layers: int | None = None) -> Tensor:
         """Deterministic features: hidden probabilities passed up through the layers.
 
+        Computed without gradients (feature extraction); :meth:`forward` is the same
+        pass with gradients, as ``RBM.forward`` is for one layer.
+
         Parameters
         ----------
         x : Tensor of shape (batch, sizes[0])
@@ -106,7 +90,19 @@ class DBN(nn.Module):
         return x
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.transform(x)
+        """The hidden probabilities of the top layer, differentiable like ``RBM.forward``.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, sizes[0])
+
+        Returns
+        -------
+        Tensor of shape (batch, sizes[-1])
+        """
+        for rbm in self.layers:
+            x = rbm(x)
+        return x
 
     @torch.no_grad()
     def generate(
@@ -145,12 +141,8 @@ class DBN(nn.Module):
         self,
         data: Tensor,
         valid: Tensor | None = None,
+        config: TrainConfig | Sequence[TrainConfig] | None = None,
         *,
-        epochs: int | Sequence[int] = 10,
-        batch_size: int | Sequence[int] = 100,
-        method: str | Sequence[str] = "cd",
-        k: int | Sequence[int] = 1,
-        lr: float | Sequence[float] = 0.1,
         device: str | torch.device | None = None,
         seed: int = 0,
         progress: bool = True,
@@ -166,8 +158,9 @@ class DBN(nn.Module):
         data : Tensor of shape (n_samples, sizes[0])
         valid : Tensor of shape (n_valid, sizes[0]), optional
             Held-out data for each layer's free-energy gap.
-        epochs, batch_size, method, k, lr
-            Training options for every layer, or a list with one value per layer.
+        config : TrainConfig or list of TrainConfig, optional
+            How to train every layer, or each layer; :class:`TrainConfig`'s defaults
+            when None.
         device : str or torch.device, optional
             Where to train; the DBN ends up there.
         seed : int
@@ -182,89 +175,41 @@ class DBN(nn.Module):
         on_epoch_end : callable, optional
             Called as ``on_epoch_end(layer_index, trainer)`` after every epoch.
         **options
-            Further :class:`~dbn.train.TrainConfig` fields (momentum, weight_decay,
-            corruption, ...), each a value or a per-layer list.
+            :class:`TrainConfig` fields overriding ``config`` (``epochs``,
+            ``batch_size``, ``method``, ``k``, ``lr``, ``momentum``, ...), each a value
+            for every layer or a list with one value per layer.
 
         Returns
         -------
         list of list of dict
             Per layer, the per-epoch metrics.
+
+        Examples
+        --------
+        >>> stack = DBN([784, 500, 500])
+        >>> stack.pretrain(x, epochs=[20, 10], method="pcd", lr=0.05)  # doctest: +SKIP
         """
-        n_layers = len(self.layers)
-        options.update(epochs=epochs, batch_size=batch_size, method=method, k=k, lr=lr)
-        configs = [TrainConfig.from_dict(layer) for layer in _per_layer(options, n_layers)]
+        configs = layer_configs(config, len(self.layers), **options)
         check_visible_data(data, self.sizes[0], self.visible, "data")
         if valid is not None:
             check_visible_data(valid, self.sizes[0], self.visible, "valid")
         device = torch.device(device) if device is not None else self.layers[0].weight.device
         self.to(device)
-
-        start_layer, saved_trainer, histories = 0, None, [[] for _ in range(n_layers)]
-        if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-            start_layer, saved_trainer, histories = self._restore(checkpoint_path, configs)
-
-        x = data.to(device)
-        v = None if valid is None else valid.to(device)
-        for index, (rbm, config) in enumerate(zip(self.layers, configs, strict=True)):
-            if index >= start_layer:
-                name = f"layer {index + 1}/{n_layers} ({rbm.n_visible}-{rbm.n_hidden})"
-                trainer = RBMTrainer(rbm, config, seed=seed + index, device=device, name=name)
-                if index == start_layer and saved_trainer is not None:
-                    trainer.load_state_dict(saved_trainer)
-
-                def after_epoch(trainer: RBMTrainer, index: int = index) -> None:
-                    histories[index] = list(trainer.history)
-                    if checkpoint_path is not None:
-                        state = trainer.state_dict()  # collective under torchrun
-                        if is_main_process():
-                            self._save_training(checkpoint_path, configs, index, state, histories)
-                    if on_epoch_end is not None:
-                        on_epoch_end(index, trainer)
-
-                try:
-                    histories[index] = trainer.fit(x, v, progress, on_epoch_end=after_epoch)
-                except TrainingDivergedError as error:
-                    kept = (
-                        f" The last good checkpoint is {checkpoint_path}."
-                        if checkpoint_path
-                        else ""
-                    )
-                    raise TrainingDivergedError(f"{error}{kept}") from None
-            x = rbm.hidden_probs(x).detach()
-            v = None if v is None else rbm.hidden_probs(v).detach()
-        if checkpoint_path is not None and is_main_process():
-            # a finished run resumes as a no-op
-            self._save_training(checkpoint_path, configs, n_layers, None, histories)
-        return histories
-
-    def _save_training(self, path, configs, layer, trainer_state, histories) -> None:
-        atomic_save(
-            {
-                "kind": "dbn-training",
-                "format_version": FORMAT_VERSION,
-                "config": self.config(),
-                "train_configs": [config.to_dict() for config in configs],
-                "layer": layer,
-                "trainer": trainer_state,
-                "state": {key: value.detach().cpu() for key, value in self.state_dict().items()},
-                "histories": histories,
-            },
-            path,
+        checkpoint = None
+        if checkpoint_path is not None:
+            checkpoint = PretrainCheckpoint(checkpoint_path, self, configs)
+        return pretrain_layers(
+            self.layers,
+            configs,
+            data,
+            valid,
+            device,
+            seed,
+            progress,
+            checkpoint,
+            resume,
+            on_epoch_end,
         )
-
-    def _restore(self, path, configs):
-        blob = safe_load(path, kind="dbn-training")
-        if blob["config"] != self.config():
-            raise CheckpointError(
-                f"{str(path)!r} was written for a DBN with {blob['config']}, not {self.config()}"
-            )
-        if blob["train_configs"] != [config.to_dict() for config in configs]:
-            raise CheckpointError(
-                f"{str(path)!r} was written with other training options; resume with the same "
-                f"options or start a new run"
-            )
-        self.load_state_dict(blob["state"])
-        return blob["layer"], blob["trainer"], blob["histories"]
 
     # --- saving -------------------------------------------------------------------------
 

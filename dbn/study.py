@@ -13,8 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dbn.activations import ACTIVATIONS
 from dbn.data import DataSplit
-from dbn.finetune import FinetuneConfig, FinetuneResult, build_mlp, evaluate, finetune
+from dbn.export import make_classifier
+from dbn.finetune import FinetuneConfig, FinetuneResult, evaluate, finetune
+from dbn.rng import new_generator
 
 __all__ = ["ExperimentResult", "run_experiment", "initial_statistics"]
 
@@ -56,7 +59,7 @@ def run_experiment(
         ``"dbn"`` or a :mod:`dbn.init` scheme.
     config : FinetuneConfig
     seed : int
-        Seeds the initialisation (PyTorch's global generator) and the shuffling.
+        Seeds the initialisation, the shuffling and dropout (each its own generator).
 
     Returns
     -------
@@ -64,18 +67,18 @@ def run_experiment(
     """
     device = torch.device(device)
     num_classes = int(splits["train"].y.max().item()) + 1
-    torch.manual_seed(seed)
-    model = build_mlp(
+    model = make_classifier(
         sizes,
         num_classes,
         init=init,
         activation=activation,
+        checkpoint=checkpoint,
+        generator=new_generator(seed),
         dropout=dropout,
         input_dropout=input_dropout,
         norm=norm,
-        checkpoint=checkpoint,
     )
-    generator = torch.Generator(device).manual_seed(seed)
+    generator = new_generator(seed, device)
     started = time.perf_counter()
     result = finetune(
         model,
@@ -116,7 +119,7 @@ def initial_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> li
     linears = [m for m in model if isinstance(m, nn.Linear)]
     hooks = []
     for module in model:
-        if isinstance(module, (nn.Sigmoid, nn.ReLU, nn.Tanh)):
+        if isinstance(module, tuple(ACTIVATIONS.values())):
             hooks.append(module.register_forward_hook(lambda m, i, o: activations.append(o)))
     was_training = model.training
     model.eval()

@@ -20,22 +20,40 @@ from typing import Literal
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from dbn.cudagraph import GraphedCD
 from dbn.distributed import all_reduce_mean, rank_batches, world
 from dbn.fastpath import FastCD
-from dbn.losses import contrastive_divergence_loss, mask_corrupt, reconstruction_loss
+from dbn.losses import RBMObjective, mask_corrupt
 from dbn.monitor import epoch_metrics
+from dbn.optim import OPTIMIZERS, make_optimizer
 from dbn.rbm import RBM, check_visible_data
+from dbn.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, new_generator
+from dbn.validation import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 
-__all__ = ["TrainConfig", "RBMTrainer", "TrainingDivergedError", "train_rbm"]
+__all__ = [
+    "STEPS",
+    "TrainConfig",
+    "RBMTrainer",
+    "TrainingDivergedError",
+    "resolve_step",
+    "train_rbm",
+]
 
 METHODS = ("cd", "pcd", "recon")
-OPTIMIZERS = ("sgd", "adam")
+LR_DECAYS = ("none", "linear")
 AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# "auto" takes the fused step where it applies and the loss step elsewhere.
+STEPS = ("auto", "loss", "fused", "cuda_graph")
 
 
 class TrainingDivergedError(RuntimeError):
@@ -64,7 +82,14 @@ class TrainConfig:
     momentum_switch_epoch : int
         First epoch (0-based) that uses ``final_momentum``.
     weight_decay : float
-        L2 cost applied to the weights only.
+        L2 cost applied to the weights only (the optimiser's ``weight_decay``).
+    l1 : float
+        L1 cost on the weights, added to the loss (Hinton's guide, section 10).
+    sparsity_target : float in (0, 1), optional
+        Target probability of each hidden unit on the data (Hinton's guide, section 11);
+        None for no sparsity penalty.
+    sparsity_cost : float
+        Weight of the sparsity penalty (used with ``sparsity_target``).
     lr_decay : {"none", "linear"}
         ``"linear"`` lowers the learning rate each epoch towards zero at the last
         epoch, as Tieleman (2008) does for PCD; it lets the chains settle.
@@ -76,12 +101,16 @@ class TrainConfig:
         Set the visible biases from the data before the first epoch.
     monitor_size : int
         Examples (of the training and of the held-out data) used for the epoch metrics.
-    fast : bool
-        Use the fused CD/PCD step of :mod:`dbn.fastpath` (same numbers as the plain
-        autograd step for the same seed, up to float rounding; faster).
-    cuda_graph : bool
-        On CUDA, replay the fused step and the optimiser step as one CUDA graph
-        (:mod:`dbn.cudagraph`). Experimental: not yet measured on a GPU by this project.
+    step : {"auto", "loss", "fused", "cuda_graph"}
+        How a training step is computed. ``"loss"``: autograd on
+        :class:`dbn.losses.RBMObjective` (the reference; extensions of the loss go
+        here). ``"fused"``: the same gradient in closed form (:mod:`dbn.fastpath`;
+        equal to the loss step for the same seed up to float rounding; faster).
+        ``"cuda_graph"``: the fused step and the optimiser step replayed as one CUDA
+        graph (:mod:`dbn.cudagraph`; CUDA only). ``"auto"`` takes ``"fused"`` where it
+        applies (CD and PCD in one process) and ``"loss"`` elsewhere. A requested
+        ``"fused"`` that does not apply falls back to ``"loss"`` with a warning; the
+        step that ran is in the trainer's ``step`` and in every history row.
     allow_tf32 : bool
         Let CUDA matmuls use TF32 while this RBM trains (faster on Ampere and newer,
         about 3 fewer significant digits).
@@ -104,47 +133,38 @@ class TrainConfig:
     final_momentum: float = 0.9
     momentum_switch_epoch: int = 5
     weight_decay: float = 2e-4
+    l1: float = 0.0
+    sparsity_target: float | None = None
+    sparsity_cost: float = 0.0
     lr_decay: Literal["none", "linear"] = "none"
     n_chains: int | None = None
     corruption: float = 0.0
     init_visible_bias: bool = True
     monitor_size: int = 1000
-    fast: bool = True
-    cuda_graph: bool = False
+    step: Literal["auto", "loss", "fused", "cuda_graph"] = "auto"
     allow_tf32: bool = False
     autocast: Literal["bfloat16", "float16"] | None = None
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        positive_ints = {"k": self.k, "batch_size": self.batch_size}
-        positive_ints["monitor_size"] = self.monitor_size
+        check_choice("method", self.method, METHODS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("lr_decay", self.lr_decay, LR_DECAYS)
+        check_choice("step", self.step, STEPS)
+        check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
+        for name in ("k", "batch_size", "monitor_size"):
+            check_int(name, getattr(self, name))
         if self.n_chains is not None:
-            positive_ints["n_chains"] = self.n_chains
-        for name, value in positive_ints.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("epochs", "momentum_switch_epoch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        for name in ("momentum", "final_momentum"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
-        if self.lr_decay not in ("none", "linear"):
-            raise ValueError(f"lr_decay must be 'none' or 'linear', got {self.lr_decay!r}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not 0 <= self.corruption < 1:
-            raise ValueError(f"corruption must lie in [0, 1), got {self.corruption!r}")
-        if self.autocast not in AUTOCAST_DTYPES:
-            raise ValueError(
-                f"autocast must be one of {tuple(AUTOCAST_DTYPES)}, got {self.autocast!r}"
-            )
+            check_int("n_chains", self.n_chains)
+        check_int("epochs", self.epochs, minimum=0)
+        check_int("momentum_switch_epoch", self.momentum_switch_epoch, minimum=0)
+        check_positive("lr", self.lr)
+        check_fraction("momentum", self.momentum)
+        check_fraction("final_momentum", self.final_momentum)
+        check_fraction("corruption", self.corruption)
+        for name in ("weight_decay", "l1", "sparsity_cost"):
+            check_nonnegative(name, getattr(self, name))
+        if self.sparsity_target is not None and not 0 < self.sparsity_target < 1:
+            raise ValueError(f"sparsity_target must lie in (0, 1), got {self.sparsity_target!r}")
 
     @property
     def compute_dtype(self) -> torch.dtype | None:
@@ -163,14 +183,41 @@ class TrainConfig:
         return cls(**values)
 
 
-def _build_optimizer(rbm: RBM, config: TrainConfig) -> torch.optim.Optimizer:
-    groups = [
-        {"params": [rbm.weight], "weight_decay": config.weight_decay},
-        {"params": [rbm.hidden_bias, rbm.visible_bias], "weight_decay": 0.0},
-    ]
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+def resolve_step(config: TrainConfig, device: torch.device, world_size: int = 1) -> str:
+    """The step that will run for ``config`` on ``device``: the one place it is chosen.
+
+    Returns
+    -------
+    {"loss", "fused", "cuda_graph"}
+
+    Raises
+    ------
+    ValueError
+        ``"cuda_graph"`` where it cannot run (no CUDA device, reconstruction, DDP).
+
+    Warns
+    -----
+    UserWarning
+        A requested ``"fused"`` that does not apply; the loss step runs instead.
+    """
+    if config.step == "loss":
+        return "loss"
+    unfused = None
+    if config.method == "recon":
+        unfused = "the reconstruction objective has no fused step"
+    elif world_size > 1:
+        unfused = "under DDP the gradients are averaged through autograd"
+    if config.step == "cuda_graph":
+        if device.type != "cuda":
+            raise ValueError(f"step 'cuda_graph' needs a CUDA device, got {str(device)!r}")
+        if unfused is not None:
+            raise ValueError(f"step 'cuda_graph' cannot run: {unfused}")
+        return "cuda_graph"
+    if unfused is None:
+        return "fused"
+    if config.step == "fused":
+        warnings.warn(f"step 'fused' does not apply ({unfused}); the loss step runs", stacklevel=3)
+    return "loss"
 
 
 def _initial_visible_bias(rbm: RBM, data: Tensor) -> Tensor:
@@ -181,22 +228,6 @@ def _initial_visible_bias(rbm: RBM, data: Tensor) -> Tensor:
     # Clamp so that always-off pixels (MNIST's border) get a large, finite negative bias.
     p = mean.clamp(1e-3, 1 - 1e-3)
     return torch.log(p) - torch.log1p(-p)
-
-
-class _Objective(nn.Module):
-    """The training loss as a module, so that DistributedDataParallel can wrap it."""
-
-    def __init__(self, rbm: RBM, method: str) -> None:
-        super().__init__()
-        self.rbm = rbm
-        self.method = method
-
-    def forward(self, batch: Tensor, other: Tensor) -> Tensor:
-        """CD loss of ``batch`` against negatives ``other``, or the reconstruction loss
-        of ``batch`` encoded from its corrupted copy ``other``."""
-        if self.method == "recon":
-            return reconstruction_loss(self.rbm, batch, other)
-        return contrastive_divergence_loss(self.rbm, batch, other)
 
 
 class RBMTrainer:
@@ -235,22 +266,32 @@ class RBMTrainer:
         self.name = name
         self.check_range = check_range
         self.rank, self.world_size = world()
-        self.shuffle_generator = torch.Generator(self.device).manual_seed(seed)
-        self.generator = torch.Generator(self.device).manual_seed(seed + 7919 * (self.rank + 1))
-        self.optimizer = _build_optimizer(self.rbm, config)
-        objective = _Objective(self.rbm, config.method)
+        self.step = resolve_step(config, self.device, self.world_size)
+        self.shuffle_generator = new_generator(seed, self.device)
+        sampling_seed = seed + SAMPLING_SEED_STRIDE * (self.rank + 1)
+        self.generator = new_generator(sampling_seed, self.device)
+        self.optimizer = make_optimizer(
+            config.optimizer,
+            [self.rbm.weight],
+            [self.rbm.hidden_bias, self.rbm.visible_bias],
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+        penalties = dict(
+            l1=config.l1,
+            sparsity_target=config.sparsity_target,
+            sparsity_cost=config.sparsity_cost,
+        )
+        objective = RBMObjective(self.rbm, config.method, **penalties)
         # Under torchrun the loss goes through DDP, whose all-reduce averages the
         # gradients over ranks; the fused step writes .grad itself, so it is single-process.
         self.objective = DistributedDataParallel(objective) if self.world_size > 1 else objective
-        fast = config.fast and config.method != "recon" and self.world_size == 1
-        self.fast_cd = FastCD(self.rbm, config.compute_dtype) if fast else None
+        self.fast_cd = None
+        if self.step != "loss":
+            self.fast_cd = FastCD(self.rbm, config.compute_dtype, **penalties)
         self.graphed = None
-        if config.cuda_graph:
-            if self.fast_cd is None or self.device.type != "cuda":
-                raise ValueError(
-                    "cuda_graph needs a CUDA device, method 'cd' or 'pcd', fast=True and a "
-                    "single process"
-                )
+        if self.step == "cuda_graph":
             self.graphed = GraphedCD(self.fast_cd, self.optimizer, config.k, self.generator)
         self.chains: Tensor | None = None
         self.epoch = 0
@@ -307,8 +348,17 @@ class RBMTrainer:
         )
         return data.to(self.device, self.rbm.weight.dtype)
 
-    def _start(self, data: Tensor) -> None:
-        """First-epoch set-up: visible biases from the data and the persistent chains."""
+    def start(self, data: Tensor) -> None:
+        """First-epoch set-up: visible biases from the data and the persistent chains.
+
+        :meth:`fit` and :meth:`train_epochs` call it before epoch 1; call it yourself
+        only to drive :meth:`train_epoch` directly.
+
+        Parameters
+        ----------
+        data : Tensor of shape (n_samples, n_visible)
+            Validated training data on the trainer's device.
+        """
         config = self.config
         with torch.no_grad():
             if config.init_visible_bias:
@@ -320,7 +370,7 @@ class RBMTrainer:
                 )
                 self.chains = data[start].clone()
 
-    def _step(self, batch: Tensor) -> Tensor | None:
+    def _train_step(self, batch: Tensor) -> Tensor | None:
         config, rbm = self.config, self.rbm
         if self.fast_cd is not None:
             start = self.chains if config.method == "pcd" else None
@@ -351,7 +401,13 @@ class RBMTrainer:
         return loss.detach() if config.method == "recon" else None
 
     def train_epoch(self, data: Tensor) -> Tensor | None:
-        """One pass over ``data`` (validated, on the device); the mean recon loss, on device."""
+        """One pass over ``data`` (validated, on the device), without monitoring.
+
+        Returns
+        -------
+        Tensor of shape () or None
+            The mean reconstruction loss (``recon`` only), on the device.
+        """
         config = self.config
         lr = config.lr
         if config.lr_decay == "linear":
@@ -369,7 +425,7 @@ class RBMTrainer:
         total = torch.zeros((), device=self.device)
         n_batches = 0
         for batch in self._batches(data):
-            loss = self._step(batch)
+            loss = self._train_step(batch)
             if loss is not None:
                 total += loss
             n_batches += 1
@@ -417,9 +473,24 @@ class RBMTrainer:
         Returns
         -------
         list of dict
-            Per-epoch metrics: ``epoch``, ``loss`` (``recon`` only), ``recon_error``,
-            ``pseudo_likelihood`` (Bernoulli only), ``free_energy_gap`` (with ``valid``).
+            Per-epoch metrics: ``epoch``, ``step`` (the step that ran), ``loss``
+            (``recon`` only), ``recon_error``, ``pseudo_likelihood`` (Bernoulli only),
+            ``free_energy_gap`` (with ``valid``).
         """
+        remaining = max(self.config.epochs - self.epoch, 0)
+        return self.train_epochs(data, remaining, valid, progress, on_epoch_end)
+
+    def train_epochs(
+        self,
+        data: Tensor,
+        n_epochs: int,
+        valid: Tensor | None = None,
+        progress: bool = True,
+        on_epoch_end: Callable[[RBMTrainer], None] | None = None,
+    ) -> list[dict]:
+        """Train ``n_epochs`` more epochs, with monitoring, past ``config.epochs`` if need
+        be (``partial_fit`` style). Arguments and return value as in :meth:`fit`."""
+        check_int("n_epochs", n_epochs, minimum=0)
         data = self._prepare(data, "data")
         if self.config.batch_size > len(data):
             warnings.warn(
@@ -430,11 +501,12 @@ class RBMTrainer:
         if valid is not None:
             valid = self._prepare(valid, "valid")
         if self.epoch == 0:
-            self._start(data)
+            self.start(data)
         monitor_data = data[: self.config.monitor_size]
         monitor_valid = None if valid is None else valid[: self.config.monitor_size]
+        last = self.epoch + n_epochs
         bar = tqdm(
-            total=self.config.epochs,
+            total=max(last, self.config.epochs),
             initial=self.epoch,
             desc=self.name,
             unit="epoch",
@@ -446,26 +518,26 @@ class RBMTrainer:
         with bar:
             torch.backends.cuda.matmul.allow_tf32 = tf32 or previous_tf32
             try:
-                self._run_epochs(data, monitor_data, monitor_valid, bar, on_epoch_end)
+                while self.epoch < last:
+                    self._monitored_epoch(data, monitor_data, monitor_valid, bar, on_epoch_end)
             finally:
                 torch.backends.cuda.matmul.allow_tf32 = previous_tf32
         return self.history
 
-    def _run_epochs(self, data, monitor_data, monitor_valid, bar, on_epoch_end) -> None:
-        while self.epoch < self.config.epochs:
-            loss = self.train_epoch(data)
-            metrics = {"epoch": self.epoch + 1}
-            if loss is not None:
-                metrics["loss"] = loss.item()
-            self._check_finite(metrics.get("loss", 0.0))
-            monitor_seed = self.seed * 100003 + self.epoch
-            metrics.update(epoch_metrics(self.rbm, monitor_data, monitor_valid, monitor_seed))
-            self.history.append(metrics)
-            self.epoch += 1
-            bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k != "epoch"})
-            bar.update(1)
-            if on_epoch_end is not None:
-                on_epoch_end(self)
+    def _monitored_epoch(self, data, monitor_data, monitor_valid, bar, on_epoch_end) -> None:
+        loss = self.train_epoch(data)
+        metrics: dict = {"epoch": self.epoch + 1, "step": self.step}
+        if loss is not None:
+            metrics["loss"] = loss.item()
+        self._check_finite(metrics.get("loss", 0.0))
+        monitor_seed = self.seed * MONITOR_SEED_STRIDE + self.epoch
+        metrics.update(epoch_metrics(self.rbm, monitor_data, monitor_valid, monitor_seed))
+        self.history.append(metrics)
+        self.epoch += 1
+        bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k not in ("epoch", "step")})
+        bar.update(1)
+        if on_epoch_end is not None:
+            on_epoch_end(self)
 
 
 def train_rbm(

@@ -9,9 +9,7 @@ pixel in four directions (5x the data), scaled to [0, 1], split 80/20.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import convolve
@@ -23,9 +21,7 @@ from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import minmax_scale
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from dbn.sklearn import RBMTransformer  # noqa: E402
+from dbn.sklearn import RBMTransformer
 
 
 def nudge_dataset(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,12 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from dbn import RBM  # noqa: E402
-from dbn.cli import add_autocast_argument  # noqa: E402
-from dbn.data import DataUnavailableError, load_mnist  # noqa: E402
-from dbn.train import RBMTrainer, TrainConfig  # noqa: E402
+from dbn import RBM
+from dbn.cli import add_autocast_argument
+from dbn.data import DataUnavailableError, load_mnist
+from dbn.train import RBMTrainer, TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,10 +100,10 @@ def time_plain_torch(x: torch.Tensor, hidden: int, batch: int, repeats: int) -> 
 
 
 def time_dbn(x: torch.Tensor, hidden: int, batch: int, repeats: int, method: str, **options):
-    """One epoch of ``method`` with the ``TrainConfig`` ``options`` (fast, cuda_graph, ...)."""
+    """One epoch of ``method`` with the ``TrainConfig`` ``options`` (step, autocast, ...)."""
     config = TrainConfig(method=method, k=1, epochs=1, lr=0.1, batch_size=batch, **options)
     trainer = RBMTrainer(RBM(x.shape[1], hidden), config, device=x.device)
-    trainer._start(x)
+    trainer.start(x)
 
     def run():
         trainer.train_epoch(x)
@@ -118,16 +116,16 @@ def time_dbn(x: torch.Tensor, hidden: int, batch: int, repeats: int, method: str
 
 def variants(device: torch.device, autocast: str | None) -> list[tuple[str, dict]]:
     """The dbn configurations timed on ``device``: name suffix and TrainConfig options."""
-    found = [(" (autograd)", {"fast": False}), ("", {"fast": True})]
+    found = [(" (autograd)", {"step": "loss"}), ("", {"step": "fused"})]
     if device.type == "cuda":
-        graph = {"fast": True, "cuda_graph": True}
+        graph = {"step": "cuda_graph"}
         found += [
             (" (CUDA graph)", graph),
             (" (CUDA graph, TF32)", {**graph, "allow_tf32": True}),
             (" (CUDA graph, bfloat16)", {**graph, "autocast": "bfloat16"}),
         ]
     if autocast is not None:
-        found.append((f" ({autocast})", {"fast": True, "autocast": autocast}))
+        found.append((f" ({autocast})", {"step": "fused", "autocast": autocast}))
     return found
 
 

@@ -14,92 +14,38 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import sys
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen before pyplot loads)
 import matplotlib.ticker  # noqa: E402
-import torch  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dbn import DBN  # noqa: E402
 from dbn import init as initializers  # noqa: E402
-from dbn.cli import add_common_arguments, run_cli  # noqa: E402
+from dbn.activations import ACTIVATIONS  # noqa: E402
+from dbn.cli import add_common_arguments, given_options, run_cli  # noqa: E402
 from dbn.data import DataSplit, load_dataset  # noqa: E402
-from dbn.finetune import FinetuneConfig, build_mlp  # noqa: E402
-from dbn.runs import RunDirectory, resolve_device  # noqa: E402
+from dbn.device import resolve_device  # noqa: E402
+from dbn.export import make_classifier  # noqa: E402
+from dbn.finetune import FinetuneConfig  # noqa: E402
+from dbn.optim import OPTIMIZERS  # noqa: E402
+from dbn.recipes import COMPARE_PRESETS, PRETRAIN_RECIPES, recipe_train_config  # noqa: E402
+from dbn.rng import new_generator  # noqa: E402
+from dbn.runs import RunDirectory  # noqa: E402
 from dbn.study import initial_statistics, run_experiment  # noqa: E402
 
-SIGMOID_INITS = [
-    "dbn-cd",
-    "dbn-recon",
-    "xavier_uniform",
-    "xavier_normal",
-    "he_uniform",
-    "he_normal",
-    "orthogonal",
-    "normal",
-    "zeros",
-    "default",
-]
-RELU_INITS = ["xavier_uniform", "he_uniform", "he_normal", "orthogonal", "default"]
-
-PRESETS = {
-    "quick": dict(
-        dataset="mnist",
-        sizes=[784, 500, 500],
-        pretrain_epochs=3,
-        train_size=10000,
-        epochs=8,
-        lr=0.1,
-        seeds=[0, 1, 2],
-        inits=[f"{name}:sigmoid" for name in SIGMOID_INITS]
-        + [f"{name}:relu" for name in RELU_INITS],
-    ),
-    "hinton2006": dict(
-        dataset="mnist",
-        sizes=[784, 500, 500, 2000],
-        pretrain_epochs=50,
-        train_size=None,
-        epochs=30,
-        lr=0.1,
-        seeds=[0, 1, 2],
-        checkpoint="pretrained/mnist-784-500-500-2000.pt",
-        inits=[
-            "dbn-cd:sigmoid",
-            "xavier_uniform:sigmoid",
-            "he_normal:sigmoid",
-            "xavier_uniform:relu",
-            "he_normal:relu",
-        ],
-    ),
-    "digits": dict(
-        dataset="digits",
-        sizes=[64, 48, 32],
-        pretrain_epochs=10,
-        train_size=None,
-        epochs=12,
-        lr=0.5,
-        seeds=[0, 1],
-        inits=[f"{name}:sigmoid" for name in SIGMOID_INITS]
-        + [f"{name}:relu" for name in RELU_INITS],
-    ),
-}
+# The DBN initialisations: each names how its DBN is pretrained.
+DBN_INITS = {"dbn-cd": "cd", "dbn-recon": "recon"}
 
 
 @dataclass
 class CompareConfig:
     preset: str = "quick"
-    dataset: str = "mnist"
-    sizes: list[int] = field(default_factory=lambda: [784, 500, 500])
+    pretrain_recipe: str = "quick"
     inits: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    pretrain_epochs: int = 3
     train_size: int | None = None
     checkpoint: str | None = None
     recon_checkpoint: str | None = None
@@ -110,19 +56,36 @@ class CompareConfig:
     def __post_init__(self) -> None:
         for spec in self.inits:
             name, _, activation = spec.partition(":")
-            if activation not in ("sigmoid", "relu", "tanh"):
+            if activation not in ACTIVATIONS:
                 raise ValueError(
                     f"init {spec!r} must look like NAME:ACTIVATION, e.g. he_normal:relu"
                 )
-            if name not in ("dbn-cd", "dbn-recon") and name not in initializers.names():
+            if name not in DBN_INITS and name not in initializers.names():
                 raise ValueError(f"unknown initialisation {name!r} in {spec!r}")
         if not self.seeds:
             raise ValueError("at least one seed is needed")
 
+    @property
+    def dataset(self) -> str:
+        return PRETRAIN_RECIPES[self.pretrain_recipe]["dataset"]
+
+    @property
+    def sizes(self) -> list[int]:
+        return list(PRETRAIN_RECIPES[self.pretrain_recipe]["sizes"])
+
+    def to_dict(self) -> dict:
+        """Every resolved value, the pretraining recipe's included."""
+        return {
+            **asdict(self),
+            "dataset": self.dataset,
+            "sizes": self.sizes,
+            "pretraining": recipe_train_config(self.pretrain_recipe).to_dict(),
+        }
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Compare initialisations of one MLP.")
-    parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    parser.add_argument("--preset", default="quick", choices=sorted(COMPARE_PRESETS))
     parser.add_argument("--inits", nargs="+", help="NAME:ACTIVATION entries, e.g. dbn-cd:sigmoid")
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--epochs", type=int)
@@ -133,7 +96,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="also pick each init's lr on validation (seed 0) from these",
     )
-    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--checkpoint", help="DBN pretrained by CD (else pretrained here)")
@@ -144,17 +107,9 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace) -> CompareConfig:
-    preset = dict(PRESETS[args.preset])
-    overrides = {
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "inits": args.inits,
-        "seeds": args.seeds,
-        "train_size": args.train_size,
-        "checkpoint": args.checkpoint,
-        "recon_checkpoint": args.recon_checkpoint,
-    }
-    preset.update({key: value for key, value in overrides.items() if value is not None})
+    preset = dict(COMPARE_PRESETS[args.preset])
+    overrides = ("epochs", "lr", "inits", "seeds", "train_size", "checkpoint", "recon_checkpoint")
+    preset.update(given_options(args, overrides))
     finetune = FinetuneConfig(
         optimizer=args.optimizer, lr=preset.pop("lr"), epochs=preset.pop("epochs")
     )
@@ -170,16 +125,10 @@ def pretrained(config: CompareConfig, method: str, splits, device, run, progress
         return given
     path = run / f"dbn-{method}.pt"
     if not path.is_file():
-        model = DBN(config.sizes, generator=torch.Generator().manual_seed(0))
-        model.pretrain(
-            splits["train"].x,
-            epochs=config.pretrain_epochs,
-            method=method,
-            lr=0.1,
-            device=device,
-            progress=progress,
-        )
-        model.save(path, method=method, epochs=config.pretrain_epochs)
+        train = recipe_train_config(config.pretrain_recipe, method=method)
+        model = DBN(config.sizes, generator=new_generator(0))
+        model.pretrain(splits["train"].x, config=train, device=device, progress=progress)
+        model.save(path, recipe=config.pretrain_recipe, method=method)
     return str(path)
 
 
@@ -290,7 +239,7 @@ def main(args: argparse.Namespace) -> list[dict]:
     config = build_config(args)
     device = resolve_device(args.device)
     run = RunDirectory(args.out or f"runs/compare-{config.preset}")
-    run.write_json("config.json", asdict(config))
+    run.write_json("config.json", config.to_dict())
     progress = not args.no_progress
     splits = load_dataset(config.dataset, data_dir=args.data_dir)
     if config.train_size is not None:
@@ -301,17 +250,17 @@ def main(args: argparse.Namespace) -> list[dict]:
 
     def model_args(spec: str) -> dict:
         name, _, activation = spec.partition(":")
-        if name.startswith("dbn-"):
-            checkpoint = pretrained(config, name[4:], splits, device, run, progress)
+        if name in DBN_INITS:
+            checkpoint = pretrained(config, DBN_INITS[name], splits, device, run, progress)
             return dict(init="dbn", checkpoint=checkpoint, activation=activation)
         return dict(init=name, activation=activation)
 
     batch = splits["train"]
     stats, histories, rows = {}, {}, []
     for spec in config.inits:
-        torch.manual_seed(0)
         arguments = model_args(spec)
-        model = build_mlp(config.sizes, int(batch.y.max()) + 1, **arguments)
+        n_classes = int(batch.y.max()) + 1
+        model = make_classifier(config.sizes, n_classes, generator=new_generator(0), **arguments)
         stats[spec] = initial_statistics(model, batch.x[:500], batch.y[:500])
 
     def train(spec: str, lr: float, seed: int):

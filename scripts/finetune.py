@@ -8,31 +8,46 @@ python scripts/finetune.py --init he_normal --activation relu --optimizer adam -
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from dbn import init as initializers
+from dbn import load
+from dbn.activations import ACTIVATIONS
+from dbn.checkpoint import atomic_save
+from dbn.cli import add_common_arguments, given_options, run_cli
+from dbn.data import DATASETS, DataSplit, load_dataset
+from dbn.device import resolve_device
+from dbn.distributed import setup
+from dbn.finetune import SCHEDULES, FinetuneConfig
+from dbn.optim import OPTIMIZERS
+from dbn.recipes import default_sizes
+from dbn.runs import RunDirectory
+from dbn.study import run_experiment
+from dbn.validation import check_int
+from dbn.viz import plot_curves
 
-from dbn import init as initializers  # noqa: E402
-from dbn import load  # noqa: E402
-from dbn.checkpoint import atomic_save  # noqa: E402
-from dbn.cli import add_common_arguments, run_cli  # noqa: E402
-from dbn.data import DataSplit, load_dataset  # noqa: E402
-from dbn.distributed import setup  # noqa: E402
-from dbn.finetune import FinetuneConfig  # noqa: E402
-from dbn.runs import RunDirectory, resolve_device  # noqa: E402
-from dbn.study import run_experiment  # noqa: E402
-from dbn.viz import plot_curves  # noqa: E402
+# The FinetuneConfig fields this script has flags for (same names, dashes for underscores).
+FINETUNE_FLAGS = (
+    "optimizer",
+    "lr",
+    "momentum",
+    "schedule",
+    "epochs",
+    "batch_size",
+    "weight_decay",
+    "l1",
+    "clip_grad_norm",
+    "patience",
+)
 
 
 @dataclass
 class FinetuneRunConfig:
     init: str = "dbn"
     checkpoint: str | None = None
-    sizes: list[int] = field(default_factory=lambda: [784, 500, 500, 2000])
+    sizes: list[int] = field(default_factory=lambda: default_sizes("mnist"))
     activation: str = "sigmoid"
     dropout: float = 0.0
     input_dropout: float = 0.0
@@ -49,8 +64,8 @@ class FinetuneRunConfig:
             )
         if self.init == "dbn" and not self.checkpoint:
             raise ValueError("--init dbn needs --checkpoint PATH (e.g. the one in pretrained/)")
-        if self.train_size is not None and self.train_size < 1:
-            raise ValueError(f"train_size must be >= 1, got {self.train_size!r}")
+        if self.train_size is not None:
+            check_int("train_size", self.train_size)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -58,21 +73,21 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init", default="dbn", help=f"dbn or one of {initializers.names()}")
     parser.add_argument("--checkpoint", help="pretrained DBN for --init dbn")
     parser.add_argument("--sizes", type=int, nargs="+", help="input and hidden sizes")
-    parser.add_argument("--activation", default="sigmoid", choices=["sigmoid", "relu", "tanh"])
+    parser.add_argument("--activation", default="sigmoid", choices=sorted(ACTIVATIONS))
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--input-dropout", type=float, default=0.0)
     parser.add_argument("--norm", choices=["batch", "layer"])
-    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--momentum", type=float, default=0.9)
-    parser.add_argument("--schedule", default="none", choices=["none", "cosine", "step"])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 on weights")
-    parser.add_argument("--l1", type=float, default=0.0, help="L1 on weights")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
+    parser.add_argument("--lr", type=float, help="default 0.1")
+    parser.add_argument("--momentum", type=float, help="default 0.9")
+    parser.add_argument("--schedule", choices=SCHEDULES, help="default none")
+    parser.add_argument("--epochs", type=int, help="default 30")
+    parser.add_argument("--batch-size", type=int, help="default 100")
+    parser.add_argument("--weight-decay", type=float, help="L2 on weights (default 0)")
+    parser.add_argument("--l1", type=float, help="L1 on weights (default 0)")
     parser.add_argument("--clip-grad-norm", type=float)
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    parser.add_argument("--dataset", default="mnist", choices=["mnist", "digits"])
+    parser.add_argument("--dataset", default="mnist", choices=DATASETS)
     parser.add_argument("--train-size", type=int, help="use only the first N training examples")
     parser.add_argument("--out", default="runs/finetune", help="run directory")
     add_common_arguments(parser)
@@ -80,23 +95,12 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> FinetuneRunConfig:
-    finetune = FinetuneConfig(
-        optimizer=args.optimizer,
-        lr=args.lr,
-        momentum=args.momentum,
-        schedule=args.schedule,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        weight_decay=args.weight_decay,
-        l1=args.l1,
-        clip_grad_norm=args.clip_grad_norm,
-        patience=args.patience,
-    )
+    finetune = FinetuneConfig(**given_options(args, FINETUNE_FLAGS))
     sizes = args.sizes
     if sizes is None and args.init == "dbn" and args.checkpoint:
         sizes = load(args.checkpoint).sizes
     if sizes is None:
-        sizes = [64, 32, 16] if args.dataset == "digits" else [784, 500, 500, 2000]
+        sizes = default_sizes(args.dataset)
     return FinetuneRunConfig(
         init=args.init,
         checkpoint=args.checkpoint,

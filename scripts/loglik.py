@@ -9,21 +9,23 @@ Reproduces the RBM-500 experiment of Salakhutdinov & Murray (2008), who report
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from dbn import RBM, ais
+from dbn.checkpoint import atomic_save
+from dbn.cli import add_autocast_argument, add_common_arguments, given_options, run_cli
+from dbn.data import load_mnist
+from dbn.device import resolve_device
+from dbn.rng import new_generator
+from dbn.runs import RunDirectory
+from dbn.train import LR_DECAYS, METHODS, RBMTrainer, TrainConfig
+from dbn.validation import check_choice, check_int
 
-from dbn import RBM, ais  # noqa: E402
-from dbn.checkpoint import atomic_save  # noqa: E402
-from dbn.cli import add_autocast_argument, add_common_arguments, run_cli  # noqa: E402
-from dbn.data import load_mnist  # noqa: E402
-from dbn.runs import RunDirectory, resolve_device  # noqa: E402
-from dbn.train import RBMTrainer, TrainConfig  # noqa: E402
+# The TrainConfig fields this script has flags for (same names, dashes for underscores).
+TRAIN_FLAGS = ("method", "k", "epochs", "lr", "lr_decay", "batch_size", "weight_decay", "autocast")
 
 
 @dataclass
@@ -38,20 +40,20 @@ class LoglikConfig:
     data_dir: str | None
 
     def __post_init__(self) -> None:
-        if self.binarize not in ("stochastic", "threshold"):
-            raise ValueError(f"binarize must be 'stochastic' or 'threshold', got {self.binarize!r}")
-        if self.hidden < 1:
-            raise ValueError(f"hidden must be >= 1, got {self.hidden!r}")
+        check_choice("binarize", self.binarize, ("stochastic", "threshold"))
+        check_int("hidden", self.hidden)
+        check_int("n_betas", self.n_betas, minimum=2)
+        check_int("n_runs", self.n_runs)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hidden", type=int, default=500, help="hidden units (default 500)")
-    parser.add_argument("--method", default="pcd", choices=["cd", "pcd", "recon"])
+    parser.add_argument("--method", default="pcd", choices=METHODS)
     parser.add_argument("--k", type=int, default=1, help="Gibbs steps for cd/pcd")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--lr-decay", default="linear", choices=["none", "linear"])
+    parser.add_argument("--lr-decay", default="linear", choices=LR_DECAYS)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--weight-decay", type=float, default=2e-4)
     add_autocast_argument(parser, help="train in this mixed precision (AIS runs in float32)")
@@ -71,20 +73,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 def binarize(x: torch.Tensor, how: str, seed: int) -> torch.Tensor:
     if how == "threshold":
         return (x > 0.5).to(x.dtype)
-    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+    return torch.bernoulli(x, generator=new_generator(seed))
 
 
 def main(args: argparse.Namespace) -> dict:
-    train_config = TrainConfig(
-        method=args.method,
-        k=args.k,
-        epochs=args.epochs,
-        lr=args.lr,
-        lr_decay=args.lr_decay,
-        batch_size=args.batch_size,
-        weight_decay=args.weight_decay,
-        autocast=args.autocast,
-    )
+    train_config = TrainConfig(**given_options(args, TRAIN_FLAGS))
     config = LoglikConfig(
         hidden=args.hidden,
         train=train_config,
@@ -102,8 +95,7 @@ def main(args: argparse.Namespace) -> dict:
     train = binarize(mnist["train"].x, config.binarize, seed=1000 + config.seed)
     test = binarize(mnist["test"].x, config.binarize, seed=2000 + config.seed)
 
-    torch.manual_seed(config.seed)
-    rbm = RBM(784, config.hidden, generator=torch.Generator().manual_seed(config.seed))
+    rbm = RBM(784, config.hidden, generator=new_generator(config.seed))
     trainer = RBMTrainer(
         rbm, train_config, seed=config.seed, device=device, name=f"RBM-{config.hidden}"
     )
@@ -121,7 +113,7 @@ def main(args: argparse.Namespace) -> dict:
     )
 
     started = time.perf_counter()
-    generator = torch.Generator(device).manual_seed(config.seed)
+    generator = new_generator(config.seed, device)
     estimate = ais.log_partition(
         trainer.rbm,
         train.to(device),

@@ -12,128 +12,99 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from dbn import DBN
+from dbn.checkpoint import safe_load
+from dbn.cli import add_autocast_argument, add_common_arguments, given_options, run_cli
+from dbn.data import DATASETS, load_dataset
+from dbn.device import resolve_device
+from dbn.distributed import setup
+from dbn.monitor import layer_reconstruction_errors
+from dbn.recipes import PRETRAIN_RECIPES, default_sizes
+from dbn.rng import new_generator
+from dbn.runs import RunDirectory
+from dbn.train import METHODS, STEPS, TrainConfig, resolve_step
+from dbn.validation import check_choice, check_int
+from dbn.viz import plot_curves, save_filters, save_image_grid
 
-from dbn import DBN  # noqa: E402
-from dbn.checkpoint import safe_load  # noqa: E402
-from dbn.cli import add_autocast_argument, add_common_arguments, run_cli  # noqa: E402
-from dbn.data import load_dataset  # noqa: E402
-from dbn.distributed import setup  # noqa: E402
-from dbn.runs import RunDirectory, resolve_device  # noqa: E402
-from dbn.viz import plot_curves, save_filters, save_image_grid  # noqa: E402
-
-RECIPES = {
-    # Hinton & Salakhutdinov (2006), Science: the MATLAB code's classification recipe.
-    "hinton2006": dict(
-        sizes=[784, 500, 500, 2000],
-        method="cd",
-        k=1,
-        epochs=50,
-        lr=0.1,
-        batch_size=100,
-        momentum=0.5,
-        final_momentum=0.9,
-        weight_decay=2e-4,
-    ),
-    # What `make demo` pretrains: the same kind of stack, small enough for a laptop CPU.
-    "quick": dict(
-        sizes=[784, 500, 500],
-        method="cd",
-        k=1,
-        epochs=3,
-        lr=0.1,
-        batch_size=100,
-        momentum=0.5,
-        final_momentum=0.9,
-        weight_decay=2e-4,
-    ),
-}
+# The TrainConfig fields this script has flags for (same names, dashes for underscores).
+TRAIN_FLAGS = (
+    "method",
+    "k",
+    "epochs",
+    "lr",
+    "batch_size",
+    "weight_decay",
+    "l1",
+    "sparsity_target",
+    "sparsity_cost",
+    "corruption",
+    "autocast",
+    "step",
+)
 
 
 @dataclass
-class PretrainConfig:
-    sizes: list[int] = field(default_factory=lambda: [784, 500, 500, 2000])
-    method: str = "cd"
-    k: int = 1
-    epochs: int = 10
-    lr: float = 0.1
-    batch_size: int = 100
-    momentum: float = 0.5
-    final_momentum: float = 0.9
-    weight_decay: float = 2e-4
-    corruption: float = 0.0
-    autocast: str | None = None
+class PretrainRunConfig:
+    """One pretraining run: the stack, the data and how every layer trains."""
+
+    sizes: list[int]
     dataset: str = "mnist"
     seed: int = 0
     recipe: str | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        if len(self.sizes) < 2 or any(size < 1 for size in self.sizes):
+        check_choice("dataset", self.dataset, DATASETS)
+        if len(self.sizes) < 2:
             raise ValueError(f"sizes must be two or more positive integers, got {self.sizes!r}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
-        if self.dataset not in ("mnist", "digits"):
-            raise ValueError(f"dataset must be 'mnist' or 'digits', got {self.dataset!r}")
+        for size in self.sizes:
+            check_int("each layer size", size)
+        check_int("epochs", self.train.epochs)
 
-    def train_options(self) -> dict:
-        return dict(
-            method=self.method,
-            k=self.k,
-            epochs=self.epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            momentum=self.momentum,
-            final_momentum=self.final_momentum,
-            weight_decay=self.weight_decay,
-            corruption=self.corruption,
-            autocast=self.autocast,
-        )
+    @classmethod
+    def from_dict(cls, values: dict) -> PretrainRunConfig:
+        return cls(**{**values, "train": TrainConfig.from_dict(values["train"])})
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Greedy layer-wise DBN pretraining.")
-    parser.add_argument("--recipe", choices=sorted(RECIPES), help="a named set of options")
+    parser.add_argument("--recipe", choices=sorted(PRETRAIN_RECIPES), help="a named set of options")
     parser.add_argument("--sizes", type=int, nargs="+", help="units per layer, data first")
-    parser.add_argument("--method", choices=["cd", "pcd", "recon"])
+    parser.add_argument("--method", choices=METHODS)
     parser.add_argument("--k", type=int, help="Gibbs steps for cd/pcd")
     parser.add_argument("--epochs", type=int, help="epochs per layer")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--weight-decay", type=float, help="L2 cost on the weights")
+    parser.add_argument("--l1", type=float, help="L1 cost on the weights")
+    parser.add_argument("--sparsity-target", type=float, help="target hidden activation")
+    parser.add_argument("--sparsity-cost", type=float, help="weight of the sparsity penalty")
     parser.add_argument("--corruption", type=float, help="masking noise for recon")
+    parser.add_argument("--step", choices=STEPS, help="how a step is computed (default auto)")
     add_autocast_argument(parser, help="train in this mixed precision")
-    parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
+    parser.add_argument("--dataset", choices=DATASETS, help="default mnist, or the recipe's")
     parser.add_argument("--out", default="runs/pretrain", help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
     return parser
 
 
-def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainConfig:
+def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainRunConfig:
     if args.resume and (run / "config.json").is_file():
         saved = json.loads((run / "config.json").read_text())
-        return PretrainConfig(**saved)
-    values = dict(RECIPES[args.recipe]) if args.recipe else {}
-    for name in (
-        "sizes",
-        "method",
-        "k",
-        "epochs",
-        "lr",
-        "batch_size",
-        "weight_decay",
-        "corruption",
-        "autocast",
-    ):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
-    if "sizes" not in values and args.dataset == "digits":
-        values["sizes"] = [64, 32, 16]
-    return PretrainConfig(dataset=args.dataset, seed=args.seed, recipe=args.recipe, **values)
+        saved.pop("step", None)  # recorded for the reader; resolved again on resume
+        return PretrainRunConfig.from_dict(saved)
+    train_values = dict(PRETRAIN_RECIPES[args.recipe]) if args.recipe else {}
+    dataset = args.dataset or train_values.pop("dataset", "mnist")
+    sizes = args.sizes or train_values.get("sizes") or default_sizes(dataset)
+    train_values = {k: v for k, v in train_values.items() if k not in ("dataset", "sizes")}
+    train = TrainConfig(**{**train_values, **given_options(args, TRAIN_FLAGS)})
+    return PretrainRunConfig(
+        sizes=list(sizes), dataset=dataset, seed=args.seed, recipe=args.recipe, train=train
+    )
 
 
 def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, seed: int) -> None:
@@ -141,13 +112,12 @@ def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, se
     save_filters(first.weight, run / "filters.png")
     with torch.no_grad():
         digits = test[:10]
-        up = dbn.transform(digits)
-        down = up
+        down = dbn.transform(digits)
         for rbm in reversed(dbn.layers):
             down = rbm.visible_probs(down)
         rows = torch.cat([digits, first.reconstruct(digits), down])
     save_image_grid(rows.cpu(), run / "reconstructions.png")
-    generator = torch.Generator(first.weight.device).manual_seed(seed)
+    generator = new_generator(seed, first.weight.device)
     save_image_grid(
         dbn.generate(50, gibbs_steps=1000, generator=generator).cpu(), run / "samples.png"
     )
@@ -163,6 +133,17 @@ def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, se
     )
 
 
+def after_epoch(run: RunDirectory, layer: int, trainer, log_lines: bool) -> None:
+    """Log the epoch's metrics; without progress bars, also say so in one line on stdout
+    (written after the epoch's checkpoint, so a reader may act on it)."""
+    run.log_metrics({"layer": layer + 1, **trainer.history[-1]})
+    if log_lines and run.enabled:
+        print(
+            f"layer {layer + 1} epoch {trainer.epoch}/{trainer.config.epochs}: checkpoint written",
+            flush=True,
+        )
+
+
 def main(args: argparse.Namespace) -> DBN:
     context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
     device = context.device
@@ -174,7 +155,8 @@ def main(args: argparse.Namespace) -> DBN:
         raise ValueError(
             f"sizes start with {config.sizes[0]} but {config.dataset} has {n_features} features"
         )
-    run.write_json("config.json", asdict(config))
+    step = resolve_step(config.train, device, context.world_size)
+    run.write_json("config.json", {**asdict(config), "step": step})
     state_path = run / "train-state.pt"
     if args.resume and state_path.is_file():
         # metrics written after the last checkpoint are redone, so rewrite them from it
@@ -188,21 +170,18 @@ def main(args: argparse.Namespace) -> DBN:
     elif not args.resume:
         run.remove("metrics.jsonl")
 
-    torch.manual_seed(config.seed)
-    dbn = DBN(config.sizes, generator=torch.Generator().manual_seed(config.seed))
+    dbn = DBN(config.sizes, generator=new_generator(config.seed))
     started = time.perf_counter()
     histories = dbn.pretrain(
         data["train"].x,
         data["valid"].x,
+        config.train,
         device=device,
         seed=config.seed,
         progress=not args.no_progress,
         checkpoint_path=state_path,
         resume=args.resume,
-        on_epoch_end=lambda layer, trainer: run.log_metrics(
-            {"layer": layer + 1, **trainer.history[-1]}
-        ),
-        **config.train_options(),
+        on_epoch_end=lambda layer, trainer: after_epoch(run, layer, trainer, args.no_progress),
     )
     seconds = time.perf_counter() - started
     if not context.is_main:
@@ -216,14 +195,10 @@ def main(args: argparse.Namespace) -> DBN:
         "device": str(device),
         "torch": torch.__version__,
         "world_size": context.world_size,
+        "step": step,
     }
-    with torch.no_grad():
-        x = test
-        for index, rbm in enumerate(dbn.layers):
-            quality[f"layer{index + 1}_test_recon_error"] = (
-                (rbm.reconstruct(x) - x).pow(2).sum(1).mean().item()
-            )
-            x = rbm.hidden_probs(x)
+    for index, error in enumerate(layer_reconstruction_errors(dbn.layers, test)):
+        quality[f"layer{index + 1}_test_recon_error"] = error
     run.write_json("quality.json", quality)
     if int(config.sizes[0] ** 0.5) ** 2 == config.sizes[0]:
         save_pictures(dbn, run, test, histories, config.seed)

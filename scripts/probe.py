@@ -9,26 +9,23 @@ the training split and scored on the test split; the DBN itself is not changed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
-import torch
 from sklearn.linear_model import LogisticRegression
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import dbn  # noqa: E402
-from dbn.cli import run_cli  # noqa: E402
-from dbn.data import load_dataset  # noqa: E402
+import dbn
+from dbn.checkpoint import sha256_file
+from dbn.cli import run_cli
+from dbn.data import DATASETS, load_dataset
+from dbn.monitor import layer_reconstruction_errors
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Evaluate a pretrained DBN checkpoint.")
     parser.add_argument("checkpoint")
-    parser.add_argument("--dataset", default="mnist", choices=["mnist", "digits"])
+    parser.add_argument("--dataset", default="mnist", choices=DATASETS)
     parser.add_argument("--max-iter", type=int, default=300, help="logistic regression")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--debug", action="store_true")
@@ -42,16 +39,13 @@ def main(args: argparse.Namespace) -> dict:
     splits = load_dataset(args.dataset, data_dir=args.data_dir)
     report = {
         "checkpoint": args.checkpoint,
-        "sha256": hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest(),
+        "sha256": sha256_file(Path(args.checkpoint)),
     }
-    with torch.no_grad():
-        x = splits["test"].x
-        for index, rbm in enumerate(model.layers):
-            error = (rbm.reconstruct(x) - x).pow(2).sum(1).mean().item()
-            report[f"layer{index + 1}_test_recon_error"] = error
-            x = rbm.hidden_probs(x)
-        train_features = model.transform(splits["train"].x).numpy()
-        test_features = x.numpy()
+    errors = layer_reconstruction_errors(model.layers, splits["test"].x)
+    for index, error in enumerate(errors):
+        report[f"layer{index + 1}_test_recon_error"] = error
+    train_features = model.transform(splits["train"].x).numpy()
+    test_features = model.transform(splits["test"].x).numpy()
     started = time.perf_counter()
     probe = LogisticRegression(max_iter=args.max_iter).fit(train_features, splits["train"].y)
     report["probe_seconds"] = time.perf_counter() - started

@@ -5,15 +5,15 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py
 
 from helpers import binary_digits  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 from dbn import RBM, TrainConfig  # noqa: E402
 from dbn.distributed import rank_batches, setup, teardown  # noqa: E402
-from dbn.train import RBMTrainer, _Objective  # noqa: E402
+from dbn.losses import RBMObjective  # noqa: E402
+from dbn.train import RBMTrainer  # noqa: E402
 
 
 def main(out: str, per_rank: int) -> None:
@@ -27,7 +27,7 @@ def main(out: str, per_rank: int) -> None:
 
     # 2. the first CD step's gradient with given negatives
     cd_rbm = RBM(64, 16, generator=torch.Generator().manual_seed(1))
-    objective = DistributedDataParallel(_Objective(cd_rbm, "cd"))
+    objective = DistributedDataParallel(RBMObjective(cd_rbm, "cd"))
     global_batch = data[: per_rank * context.world_size]
     negatives = torch.bernoulli(
         torch.full_like(global_batch, 0.3), generator=torch.Generator().manual_seed(2)

@@ -39,3 +39,10 @@ def load_script(name):
     sys.modules[spec.name] = module  # dataclasses look their module up while being built
     spec.loader.exec_module(module)
     return module
+
+
+def wait_for_checkpoints(process, count):
+    """Block until the script has announced ``count`` written checkpoints (or has ended)."""
+    announced = 0
+    while announced < count and (line := process.stdout.readline()):
+        announced += "checkpoint written" in line.decode()

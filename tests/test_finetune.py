@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from helpers import binary_digits, load_script
@@ -7,13 +9,16 @@ import dbn.finetune
 import dbn.study
 from dbn import DBN
 from dbn.data import load_digits
-from dbn.finetune import FinetuneConfig, build_mlp, finetune
+from dbn.export import make_classifier
+from dbn.finetune import FinetuneConfig, finetune
+from dbn.mlp import build_mlp
+from dbn.recipes import COMPARE_PRESETS
+from dbn.rng import new_generator
 from dbn.study import run_experiment
 
 
 def test_zeros_init_keeps_hidden_units_identical_after_training():
     splits = load_digits()
-    torch.manual_seed(0)
     model = build_mlp([64, 20, 20], 10, init="zeros")
     result = finetune(
         model,
@@ -35,13 +40,13 @@ def test_dbn_initialised_mlp_equals_checkpoint_before_training(tmp_path):
     pretrained = DBN([64, 32, 16])
     pretrained.pretrain(train, epochs=2, progress=False)
     path = pretrained.save(tmp_path / "dbn.pt")
-    model = build_mlp([64, 32, 16], 10, init="dbn", checkpoint=path)
+    model = make_classifier([64, 32, 16], 10, init="dbn", checkpoint=path)
     linears = [m for m in model if isinstance(m, nn.Linear)]
     for linear, rbm in zip(linears, pretrained.layers, strict=False):
         assert torch.equal(linear.weight, rbm.weight)
         assert torch.equal(linear.bias, rbm.hidden_bias)
     with pytest.raises(ValueError, match="differ from"):
-        build_mlp([64, 40, 16], 10, init="dbn", checkpoint=path)
+        make_classifier([64, 40, 16], 10, init="dbn", checkpoint=path)
 
 
 def test_test_split_is_read_once_and_only_after_training(monkeypatch):
@@ -64,8 +69,7 @@ def test_test_split_is_read_once_and_only_after_training(monkeypatch):
 
 def test_early_stopping_restores_the_best_epoch():
     splits = load_digits()
-    torch.manual_seed(0)
-    model = build_mlp([64, 32], 10, init="he_normal", activation="relu")
+    model = build_mlp([64, 32], 10, "relu", init="he_normal", generator=new_generator(0))
     config = FinetuneConfig(epochs=60, lr=0.2, patience=3)
     result = finetune(
         model,
@@ -93,17 +97,9 @@ def test_bad_finetune_options(options, message):
         FinetuneConfig(**options)
 
 
-def test_all_options_run_together():
+def test_all_layer_options_run_together():
     splits = load_digits()
-    config = FinetuneConfig(
-        optimizer="adam",
-        lr=1e-3,
-        schedule="cosine",
-        epochs=3,
-        weight_decay=1e-4,
-        l1=1e-5,
-        clip_grad_norm=1.0,
-    )
+    config = FinetuneConfig(optimizer="adam", lr=1e-3, schedule="cosine", epochs=3)
     outcome = run_experiment(
         splits,
         [64, 32, 32],
@@ -115,7 +111,66 @@ def test_all_options_run_together():
         norm="batch",
         progress=False,
     )
-    assert len(outcome.finetune.history) == 3 and 0 <= outcome.test_error <= 1
+    assert len(outcome.finetune.history) == 3
+    assert outcome.test_error < 0.5  # it learned: chance is 0.9
+
+
+def _train_digits(epochs=3, lr=0.3, momentum=0.9, **options):
+    """A 64-32-10 sigmoid net from Xavier init, trained from the same seed each call."""
+    splits = load_digits()
+    model = build_mlp([64, 32], 10, init="xavier_uniform", generator=new_generator(0))
+    initial = [p.detach().clone() for p in model.parameters()]
+    config = FinetuneConfig(epochs=epochs, lr=lr, momentum=momentum, **options)
+    result = finetune(
+        model,
+        (splits["train"].x, splits["train"].y),
+        (splits["valid"].x, splits["valid"].y),
+        config,
+        generator=new_generator(0),
+        progress=False,
+    )
+    return model, initial, result, len(splits["train"].x)
+
+
+def _weight_norm(model, order):
+    return sum(m.weight.norm(p=order).item() for m in model if isinstance(m, nn.Linear))
+
+
+def test_weight_decay_and_l1_shrink_the_weights_they_penalise():
+    plain, _, _, _ = _train_digits()
+    decayed, _, _, _ = _train_digits(weight_decay=0.05)
+    sparse, _, _, _ = _train_digits(l1=1e-3)
+    assert _weight_norm(decayed, 2) < 0.9 * _weight_norm(plain, 2)
+    assert _weight_norm(sparse, 1) < 0.9 * _weight_norm(plain, 1)
+
+
+def test_gradient_clipping_bounds_every_sgd_step():
+    clip, lr, epochs = 1e-3, 0.3, 2
+    model, initial, result, n_train = _train_digits(
+        epochs=epochs, lr=lr, momentum=0.0, clip_grad_norm=clip
+    )
+    n_steps = epochs * -(-n_train // 100)
+    moved = torch.cat(
+        [(p.detach() - q).flatten() for p, q in zip(model.parameters(), initial, strict=True)]
+    )
+    # without momentum each step moves the parameters by at most lr * clip
+    assert moved.norm() <= n_steps * lr * clip * (1 + 1e-5)
+    assert moved.norm() > 0
+    # the recorded norm is the one before clipping, so it exceeds the clip
+    assert all(row["grad_norm"] > clip for row in result.history)
+
+
+@pytest.mark.parametrize(
+    "schedule, expected",
+    [
+        ("none", [0.4] * 8),
+        ("step", [0.4] * 4 + [0.04] * 2 + [0.004] * 2),
+        ("cosine", [0.2 * (1 + math.cos(math.pi * e / 8)) for e in range(8)]),
+    ],
+)
+def test_schedules_set_the_documented_learning_rate(schedule, expected):
+    _, _, result, _ = _train_digits(epochs=8, lr=0.4, schedule=schedule)
+    assert [row["lr"] for row in result.history] == pytest.approx(expected, rel=1e-12)
 
 
 def test_comparison_on_digits_writes_every_output(tmp_path):
@@ -164,8 +219,7 @@ def test_comparison_on_digits_writes_every_output(tmp_path):
 
 
 def test_comparison_default_digits_preset_covers_every_init():
-    compare = load_script("compare")
-    names = {spec.split(":")[0] for spec in compare.PRESETS["digits"]["inits"]}
+    names = {spec.split(":")[0] for spec in COMPARE_PRESETS["digits"]["inits"]}
     assert names >= {
         "dbn-cd",
         "dbn-recon",

@@ -74,6 +74,7 @@ def test_every_documented_name_is_accepted():
         "zeros",
         "constant",
         "normal",
+        "trunc_normal",
         "uniform",
         "xavier_uniform",
         "xavier_normal",
@@ -88,9 +89,60 @@ def test_every_documented_name_is_accepted():
 
 
 def test_bad_names_are_refused():
-    with pytest.raises(ValueError, match="unknown initialisation 'glorot'"):
+    with pytest.raises(ValueError, match="initialisation must be one of .*, got 'glorot'"):
         init.apply(mlp(), "glorot")
     with pytest.raises(ValueError, match="activation must be one of"):
         init.apply(mlp(), "he_normal", "gelu")
     with pytest.raises(ValueError, match="no nn.Linear"):
         init.apply(nn.Sigmoid(), "zeros")
+
+
+RANDOM_SCHEMES = [name for name in init.names() if name not in ("zeros", "constant")]
+
+
+@pytest.mark.parametrize("name", RANDOM_SCHEMES)
+def test_same_generator_state_gives_the_same_weights_and_leaves_the_global_rng(name):
+    first, second, other = mlp(), mlp(), mlp()  # building draws from the global RNG
+    before = torch.random.get_rng_state()
+    init.apply(first, name, generator=torch.Generator().manual_seed(5))
+    init.apply(second, name, generator=torch.Generator().manual_seed(5))
+    init.apply(other, name, generator=torch.Generator().manual_seed(6))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(first[0].weight, other[0].weight)
+
+
+def test_initializer_for_model_apply_equals_apply():
+    by_apply = init.apply(
+        mlp(), "xavier_uniform", "tanh", generator=torch.Generator().manual_seed(0)
+    )
+    model = mlp()
+    model.apply(
+        init.initializer("xavier_uniform", "tanh", generator=torch.Generator().manual_seed(0))
+    )
+    for a, b in zip(by_apply.parameters(), model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_he_mode_and_gain_set_the_standard_deviation():
+    generator = torch.Generator().manual_seed(0)
+    layer = nn.Linear(400, 1000)
+    init.apply(layer, "he_normal", "relu", mode="fan_out", generator=generator)
+    assert layer.weight.std().item() == pytest.approx(math.sqrt(2 / 1000), rel=0.02)
+    init.apply(layer, "he_normal", gain=3.0, generator=generator)
+    assert layer.weight.std().item() == pytest.approx(3.0 / math.sqrt(400), rel=0.02)
+    init.apply(layer, "trunc_normal", "relu", generator=generator)
+    bound = 2 * math.sqrt(2 / 400)
+    assert layer.weight.abs().max().item() <= bound
+    init.apply(layer, "constant", value=0.5)
+    assert torch.all(layer.weight == 0.5)
+
+
+def test_default_scheme_matches_pytorch_reset_parameters_distribution():
+    layer = nn.Linear(300, 200)
+    init.apply(layer, "default", generator=torch.Generator().manual_seed(0))
+    bound = 1 / math.sqrt(300)
+    assert layer.weight.abs().max().item() <= bound
+    assert layer.weight.abs().max().item() > 0.98 * bound
+    assert layer.bias.abs().max().item() <= bound

@@ -1,0 +1,21 @@
+"""The hidden activations the toolkit offers, by name: one table for every module."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from dbn.validation import check_choice
+
+__all__ = ["ACTIVATIONS", "make_activation"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "sigmoid": nn.Sigmoid,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    """An activation module by name: ``sigmoid``, ``relu`` or ``tanh``."""
+    check_choice("activation", name, ACTIVATIONS)
+    return ACTIVATIONS[name]()

@@ -1,0 +1,98 @@
+"""Recipes (paper protocols for pretraining) and presets (studies), as data.
+
+Scripts read these tables; a run's ``config.json`` records every resolved value. A
+recipe holds the layer sizes, the data set and the :class:`~dbn.train.TrainConfig`
+fields of every layer; a preset of ``scripts/compare.py`` names the recipe that
+pretrains its DBNs, so that ``make demo`` pretrains exactly what it says.
+"""
+
+from __future__ import annotations
+
+from dbn.train import TrainConfig
+
+__all__ = ["COMPARE_PRESETS", "PRETRAIN_RECIPES", "default_sizes", "recipe_train_config"]
+
+_HINTON_GUIDE = dict(
+    method="cd", k=1, lr=0.1, batch_size=100, momentum=0.5, final_momentum=0.9, weight_decay=2e-4
+)
+
+PRETRAIN_RECIPES: dict[str, dict] = {
+    # Hinton & Salakhutdinov (2006), Science: the MATLAB code's classification recipe.
+    "hinton2006": dict(dataset="mnist", sizes=[784, 500, 500, 2000], epochs=50, **_HINTON_GUIDE),
+    # What `make demo` pretrains: the same kind of stack, small enough for a laptop CPU.
+    "quick": dict(dataset="mnist", sizes=[784, 500, 500], epochs=3, **_HINTON_GUIDE),
+    # scikit-learn's 8x8 digits: seconds, for tests and a first look.
+    "digits": dict(dataset="digits", sizes=[64, 32, 16], epochs=10, **_HINTON_GUIDE),
+}
+
+# The recipe whose sizes a script uses when none are given, per data set.
+_DEFAULT_RECIPE = {"mnist": "hinton2006", "digits": "digits"}
+
+
+def default_sizes(dataset: str) -> list[int]:
+    """Layer sizes (input first) used for ``dataset`` when the user gives none."""
+    return list(PRETRAIN_RECIPES[_DEFAULT_RECIPE[dataset]]["sizes"])
+
+
+def recipe_train_config(name: str, **overrides) -> TrainConfig:
+    """The :class:`TrainConfig` of recipe ``name``, with ``overrides`` applied."""
+    values = {
+        key: value
+        for key, value in PRETRAIN_RECIPES[name].items()
+        if key not in ("dataset", "sizes")
+    }
+    return TrainConfig(**{**values, **overrides})
+
+
+_SIGMOID_INITS = [
+    "dbn-cd",
+    "dbn-recon",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",
+    "normal",
+    "zeros",
+    "default",
+]
+_RELU_INITS = ["xavier_uniform", "he_uniform", "he_normal", "orthogonal", "default"]
+_ALL_INITS = [f"{name}:sigmoid" for name in _SIGMOID_INITS] + [
+    f"{name}:relu" for name in _RELU_INITS
+]
+
+# The initialisation study's presets: the DBNs come from ``pretrain_recipe`` (or from
+# ``checkpoint``), the fine-tuned MLP has the recipe's sizes plus a 10-way output.
+COMPARE_PRESETS: dict[str, dict] = {
+    "quick": dict(
+        pretrain_recipe="quick",
+        train_size=10000,
+        epochs=8,
+        lr=0.1,
+        seeds=[0, 1, 2],
+        inits=_ALL_INITS,
+    ),
+    "hinton2006": dict(
+        pretrain_recipe="hinton2006",
+        train_size=None,
+        epochs=30,
+        lr=0.1,
+        seeds=[0, 1, 2],
+        checkpoint="pretrained/mnist-784-500-500-2000.pt",
+        inits=[
+            "dbn-cd:sigmoid",
+            "xavier_uniform:sigmoid",
+            "he_normal:sigmoid",
+            "xavier_uniform:relu",
+            "he_normal:relu",
+        ],
+    ),
+    "digits": dict(
+        pretrain_recipe="digits",
+        train_size=None,
+        epochs=12,
+        lr=0.5,
+        seeds=[0, 1],
+        inits=_ALL_INITS,
+    ),
+}

@@ -1,0 +1,52 @@
+"""Checks of option values, one function per kind of constraint.
+
+Every configuration dataclass and public function validates its arguments with these,
+so a constraint is written once and its error message reads the same everywhere:
+``ValueError("<name> must ..., got <value>")``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+
+__all__ = ["check_choice", "check_fraction", "check_int", "check_nonnegative", "check_positive"]
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """An integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_positive(name: str, value: object) -> float:
+    """A finite number > 0."""
+    if not _is_number(value) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return value
+
+
+def check_nonnegative(name: str, value: object) -> float:
+    """A finite number >= 0."""
+    if not _is_number(value) or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def check_fraction(name: str, value: object) -> float:
+    """A number in [0, 1): a dropout rate, a momentum, a corruption level."""
+    if not _is_number(value) or not 0 <= value < 1:
+        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Collection) -> object:
+    """One of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
