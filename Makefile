@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test test-gpu lint bench clean
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+# On a machine with a CUDA GPU: every test marked `gpu` (skipped elsewhere).
+test-gpu: venv
+	$(BIN)/python -m pytest -q -m gpu
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

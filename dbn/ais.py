@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dbn.rbm import RBM, check_visible_data
+from dbn.validation import check_int
 
 __all__ = [
     "AISResult",
@@ -139,8 +140,7 @@ def beta_schedule(n_betas: int) -> Tensor:
     -------
     Tensor of shape (n_betas,), float64
     """
-    if isinstance(n_betas, bool) or not isinstance(n_betas, int) or n_betas < 3:
-        raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}")
+    check_int("n_betas", n_betas, minimum=3)
     first = max(1, round(n_betas / 15))
     second = max(1, round(4 * n_betas / 15))
     third = n_betas - first - second
@@ -192,8 +192,7 @@ def log_partition(
     -------
     AISResult
     """
-    if isinstance(n_runs, bool) or not isinstance(n_runs, int) or n_runs < 2:
-        raise ValueError(f"n_runs must be an integer >= 2, got {n_runs!r}")
+    check_int("n_runs", n_runs, minimum=2)
     if data is not None:
         check_visible_data(data, rbm.n_visible, rbm.visible)
     weight, hidden_bias, visible_bias = rbm.weight, rbm.hidden_bias, rbm.visible_bias

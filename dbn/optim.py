@@ -25,6 +25,7 @@ def make_optimizer(
     lr: float,
     momentum: float = 0.0,
     weight_decay: float = 0.0,
+    capturable: bool = False,
 ) -> torch.optim.Optimizer:
     """SGD with classical momentum, or Adam, with ``weight_decay`` on ``weights`` only.
 
@@ -37,6 +38,9 @@ def make_optimizer(
         Not penalised.
     lr, momentum, weight_decay : float
         ``momentum`` applies to SGD only.
+    capturable : bool
+        Adam keeps its step count on the device so that its step can be captured in a
+        CUDA graph (SGD's step needs nothing for that).
 
     Returns
     -------
@@ -47,7 +51,7 @@ def make_optimizer(
         {"params": list(others), "weight_decay": 0.0},
     ]
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr)
+        return torch.optim.Adam(groups, lr=lr, capturable=capturable)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum)
     raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dbn.validation import check_choice, check_int, check_nonnegative
+
 __all__ = ["RBM", "VISIBLE_TYPES", "bernoulli_sample", "check_visible_data"]
 
 VISIBLE_TYPES = ("bernoulli", "gaussian")
@@ -131,13 +133,10 @@ class RBM(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("n_visible", n_visible), ("n_hidden", n_hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if visible not in VISIBLE_TYPES:
-            raise ValueError(f"visible must be one of {VISIBLE_TYPES}, got {visible!r}")
-        if not weight_std >= 0:
-            raise ValueError(f"weight_std must be >= 0, got {weight_std!r}")
+        check_int("n_visible", n_visible)
+        check_int("n_hidden", n_hidden)
+        check_choice("visible", visible, VISIBLE_TYPES)
+        check_nonnegative("weight_std", weight_std)
         self.n_visible = n_visible
         self.n_hidden = n_hidden
         self.visible = visible
@@ -264,8 +263,7 @@ class RBM(nn.Module):
         Tensor of shape (batch, n_visible)
             The visible sample after k steps.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        check_int("k", k)
         for _ in range(k):
             v = self.sample_visible(self.sample_hidden(v, generator), generator)
         return v

@@ -220,6 +220,19 @@ def resolve_step(config: TrainConfig, device: torch.device, world_size: int = 1)
     return "loss"
 
 
+def _check_autocast_device(config: TrainConfig, device: torch.device) -> None:
+    """Refuse bfloat16 mixed precision on a GPU without bfloat16 arithmetic."""
+    if (
+        config.autocast == "bfloat16"
+        and device.type == "cuda"
+        and not torch.cuda.is_bf16_supported(including_emulation=False)
+    ):
+        raise ValueError(
+            f"autocast 'bfloat16' needs a GPU with bfloat16 support; {device} "
+            f"({torch.cuda.get_device_name(device)}) has none: use 'float16' or None"
+        )
+
+
 def _initial_visible_bias(rbm: RBM, data: Tensor) -> Tensor:
     """log(p / (1 - p)) of each unit's mean for Bernoulli units, the mean for Gaussian ones."""
     mean = data.mean(dim=0)
@@ -267,6 +280,7 @@ class RBMTrainer:
         self.check_range = check_range
         self.rank, self.world_size = world()
         self.step = resolve_step(config, self.device, self.world_size)
+        _check_autocast_device(config, self.device)
         self.shuffle_generator = new_generator(seed, self.device)
         sampling_seed = seed + SAMPLING_SEED_STRIDE * (self.rank + 1)
         self.generator = new_generator(sampling_seed, self.device)
@@ -277,6 +291,7 @@ class RBMTrainer:
             lr=config.lr,
             momentum=config.momentum,
             weight_decay=config.weight_decay,
+            capturable=self.step == "cuda_graph",
         )
         penalties = dict(
             l1=config.l1,

@@ -42,8 +42,8 @@ class LoglikConfig:
     def __post_init__(self) -> None:
         check_choice("binarize", self.binarize, ("stochastic", "threshold"))
         check_int("hidden", self.hidden)
-        check_int("n_betas", self.n_betas, minimum=2)
-        check_int("n_runs", self.n_runs)
+        check_int("n_betas", self.n_betas, minimum=3)
+        check_int("n_runs", self.n_runs, minimum=2)
 
 
 def get_args_parser() -> argparse.ArgumentParser:

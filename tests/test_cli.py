@@ -14,6 +14,7 @@ from helpers import load_script, wait_for_checkpoints
 
 import dbn
 from dbn.cli import run_cli
+from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,22 +176,25 @@ def test_divergence_names_layer_and_epoch_and_keeps_the_checkpoint(tmp_path, mon
     x = load_digits()["train"].x
     model = dbn.DBN([64, 16], visible="gaussian")
     checkpoint = tmp_path / "state.pt"
+
+    def poison_after_epoch_2(layer, trainer):
+        if trainer.epoch == 2:  # the checkpoint of epoch 2 is already written
+            trainer.rbm.weight.data.fill_(float("nan"))
+
     with pytest.raises(
         dbn.train.TrainingDivergedError,
-        match=r"layer 1/1 \(64-16\) diverged in epoch \d+.*Lower the learning rate",
+        match=r"layer 1/1 \(64-16\) diverged in epoch 3.*Lower the learning rate",
     ):
         model.pretrain(
-            (x - 0.5) * 200,
-            epochs=30,
-            lr=50.0,
-            momentum=0.0,
-            final_momentum=0.0,
+            x - 0.5,
+            epochs=5,
             progress=False,
             checkpoint_path=checkpoint,
+            on_epoch_end=poison_after_epoch_2,
         )
-    if checkpoint.exists():  # written only after the good epochs
-        state = dbn.checkpoint.safe_load(checkpoint, kind="dbn-training")
-        assert all(torch.isfinite(t).all() for t in state["state"].values())
+    state = dbn.checkpoint.safe_load(checkpoint, kind="dbn-training")
+    assert state["trainer"]["epoch"] == 2
+    assert all(torch.isfinite(t).all() for t in state["state"].values())
 
 
 def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
@@ -204,18 +208,19 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
         "64",
         "40",
         "--epochs",
-        "200",
+        "30",
         "--batch-size",
         "2",
         "--no-progress",
         "--out",
         str(out),
     ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        env=env,
     )
     wait_for_checkpoints(process, 1)
     process.send_signal(signal.SIGINT)
@@ -224,7 +229,27 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     state = dbn.checkpoint.safe_load(out / "train-state.pt", kind="dbn-training")
-    assert state["trainer"]["epoch"] >= 1
+    assert 1 <= state["trainer"]["epoch"] < 30 and not (out / "dbn.pt").exists()
+    resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr
+    assert dbn.load(out / "dbn.pt").sizes == [64, 40]
+    epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").open()]
+    assert epochs == list(range(1, 31))
+
+
+def test_make_demo_pretrains_with_the_recipe_its_preset_names():
+    makefile = (ROOT / "Makefile").read_text()
+    demo = re.search(r"^demo:.*\n\t(.+)$", makefile, re.MULTILINE).group(1)
+    argv = demo.split("scripts/compare.py", 1)[1].split()
+    compare = load_script("compare")
+    config = compare.build_config(compare.get_args_parser().parse_args(argv))
+    recipe = PRETRAIN_RECIPES[config.pretrain_recipe]
+    assert config.preset == "quick" and config.pretrain_recipe == "quick"
+    resolved = config.to_dict()
+    assert resolved["sizes"] == recipe["sizes"] and resolved["dataset"] == recipe["dataset"]
+    assert resolved["pretraining"] == recipe_train_config("quick").to_dict()
+    assert resolved["pretraining"]["epochs"] == recipe["epochs"]
 
 
 def test_pretrain_in_mixed_precision_records_it_and_keeps_float32_weights(tmp_path):

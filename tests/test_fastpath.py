@@ -6,6 +6,7 @@ from helpers import binary_digits, random_rbm
 
 from dbn import RBM, TrainConfig
 from dbn.cudagraph import GraphedCD, RerunRecorder
+from dbn.device import resolve_device
 from dbn.fastpath import FastCD
 from dbn.losses import RBMObjective, contrastive_divergence_loss
 from dbn.train import RBMTrainer, resolve_step
@@ -168,7 +169,7 @@ def test_cuda_graph_is_refused_clearly_without_cuda():
         RBMTrainer(RBM(8, 4), TrainConfig(step="cuda_graph"), device="cpu")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 @pytest.mark.parametrize("method", ["cd", "pcd"])
 def test_cuda_graph_gives_the_eager_fast_path_numbers(method):
     train, _, _ = binary_digits()
@@ -230,3 +231,29 @@ def test_the_step_is_chosen_once_recorded_and_a_fallback_is_said():
     assert [row["step"] for row in history] == ["loss"]
     with pytest.raises(ValueError, match="step 'cuda_graph' cannot run: under DDP"):
         resolve_step(TrainConfig(step="cuda_graph"), torch.device("cuda"), world_size=2)
+
+
+@pytest.mark.gpu
+def test_cuda_graph_with_adam_gives_the_eager_numbers():
+    """Adam's step is captured only with capturable=True, which the trainer sets."""
+    train, _, _ = binary_digits()
+    weights = []
+    for step in ("cuda_graph", "fused"):
+        rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
+        config = TrainConfig(optimizer="adam", lr=1e-3, epochs=2, batch_size=50, step=step)
+        RBMTrainer(rbm, config, seed=1, device="cuda").fit(train, progress=False)
+        weights.append(rbm.weight.detach().cpu())
+    torch.testing.assert_close(weights[0], weights[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("gpu", "device must be 'auto', 'cpu' or 'cuda"),
+        ("cuda:x", "device must be 'auto', 'cpu' or 'cuda"),
+        ("cuda:99", "not available|does not exist"),
+    ],
+)
+def test_device_names_are_checked(name, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_device(name)

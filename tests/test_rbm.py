@@ -127,8 +127,8 @@ def test_initial_weights_are_small_gaussian():
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ((0, 5), "n_visible must be a positive integer"),
-        ((5, -1), "n_hidden must be a positive integer"),
+        ((0, 5), "n_visible must be an integer >= 1"),
+        ((5, -1), "n_hidden must be an integer >= 1"),
         ((5, 5, "poisson"), "visible must be one of"),
     ],
 )

@@ -4,6 +4,7 @@ from helpers import binary_digits, random_rbm
 
 from dbn import RBM, TrainConfig, ais, train_rbm
 from dbn.losses import contrastive_divergence_loss, reconstruction_loss
+from dbn.monitor import reconstruction_error
 from dbn.train import RBMTrainer, TrainingDivergedError
 
 
@@ -162,3 +163,53 @@ def test_divergence_stops_with_a_clear_error():
         TrainingDivergedError, match=r"diverged in epoch \d+.*Lower the learning rate"
     ):
         train_rbm(rbm, x, lr=1e4, momentum=0.0, epochs=20, progress=False)
+
+
+def test_linear_lr_decay_lowers_the_rate_each_epoch_towards_zero():
+    train, _, _ = binary_digits()
+    trainer = RBMTrainer(RBM(64, 8), TrainConfig(epochs=4, lr=0.2, lr_decay="linear"))
+    seen = []
+    trainer.fit(
+        train, progress=False, on_epoch_end=lambda t: seen.append(t.optimizer.param_groups[0]["lr"])
+    )
+    assert seen == pytest.approx([0.2, 0.15, 0.1, 0.05], rel=1e-12)
+
+
+@pytest.mark.parametrize("step", ["fused", "loss"])
+def test_persistent_chains_may_outnumber_the_batch(step):
+    train, _, _ = binary_digits()
+    config = TrainConfig(method="pcd", epochs=2, batch_size=20, n_chains=7, step=step)
+    trainer = RBMTrainer(RBM(64, 8), config, seed=3)
+    trainer.fit(train, progress=False)
+    assert trainer.chains.shape == (7, 64)
+    assert set(trainer.chains.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_adam_trains_an_rbm():
+    train, _, _ = binary_digits()
+    rbm = RBM(64, 16)
+    untrained = reconstruction_error(rbm, train).item()
+    trainer = RBMTrainer(
+        rbm, TrainConfig(optimizer="adam", lr=1e-2, epochs=5, init_visible_bias=False)
+    )
+    history = trainer.fit(train, progress=False)
+    assert isinstance(trainer.optimizer, torch.optim.Adam)
+    assert history[-1]["recon_error"] < 0.7 * untrained
+
+
+def test_a_checkpoint_of_another_world_size_is_refused():
+    train, _, _ = binary_digits()
+    trainer = RBMTrainer(RBM(64, 8), TrainConfig(epochs=1))
+    trainer.fit(train, progress=False)
+    state = trainer.state_dict()
+    state["ranks"] = state["ranks"] * 2  # as if written by two processes
+    with pytest.raises(ValueError, match=r"written by 2 process\(es\); resume it with the same"):
+        RBMTrainer(RBM(64, 8), TrainConfig(epochs=2)).load_state_dict(state)
+
+
+def test_train_epochs_continues_past_the_configured_epochs():
+    train, _, _ = binary_digits()
+    trainer = RBMTrainer(RBM(64, 8), TrainConfig(epochs=1))
+    trainer.fit(train, progress=False)
+    trainer.train_epochs(train, 2, progress=False)
+    assert trainer.epoch == 3 and [row["epoch"] for row in trainer.history] == [1, 2, 3]
