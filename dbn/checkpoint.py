@@ -5,25 +5,86 @@ file in the target directory, flushed to disk with ``fsync`` and renamed over th
 target, so a crash or ``SIGKILL`` at any moment leaves either the old file or the
 new one, never a half-written one. It is read with ``torch.load(weights_only=True)``,
 which refuses pickled code.
+
+Every checkpoint carries a SHA-256 of its content (each tensor's dtype, shape and
+bytes, and every other value), which loading verifies: a flipped byte inside a tensor
+is refused, not loaded. Loading also refuses NaN or infinite values.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["CheckpointError", "atomic_save", "safe_load", "sha256_file"]
+__all__ = ["CheckpointError", "atomic_save", "content_sha256", "safe_load", "sha256_file"]
+
+INTEGRITY_KEY = "content_sha256"
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, damaged, unsafe or of the wrong kind."""
+
+
+def _digest(value: Any, digest: hashlib._Hash, where: str) -> None:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{where}:tensor:{tensor.dtype}:{tuple(tensor.shape)}:".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"{where}:dict:{len(value)}:".encode())
+        for key in sorted(value, key=repr):
+            _digest(value[key], digest, f"{where}/{key!r}")
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"{where}:{type(value).__name__}:{len(value)}:".encode())
+        for index, item in enumerate(value):
+            _digest(item, digest, f"{where}/{index}")
+    else:
+        digest.update(f"{where}:{json.dumps(value, default=repr)}:".encode())
+
+
+def content_sha256(obj: Any) -> str:
+    """SHA-256 of a checkpoint's content: tensors by dtype, shape and bytes, other values
+    by their JSON text, dictionaries in sorted key order (so it does not depend on how
+    ``torch.save`` lays the file out)."""
+    digest = hashlib.sha256()
+    _digest(obj, digest, "")
+    return digest.hexdigest()
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _sweep_stale_temp_files(path: Path) -> None:
+    """Remove temp files of ``path`` left by writers that no longer run (killed mid-write).
+
+    A temp file's name carries its writer's process id; a live writer's is kept.
+    """
+    for stale in path.parent.glob(f"{_temp_prefix(path)}*.tmp"):
+        pid = stale.name[len(_temp_prefix(path)) :].split(".", 1)[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue
+        stale.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -31,8 +92,9 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
 
     Parameters
     ----------
-    obj : object
-        Tensors, numbers, strings, lists and dicts of those.
+    obj : dict
+        Tensors, numbers, strings, lists and dicts of those; a ``"content_sha256"`` entry with
+        its :func:`content_sha256` is added.
     path : path
         Destination; its directory is created if needed.
 
@@ -40,10 +102,21 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     -------
     Path
         The destination path.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written (a full disk, say); the message names the path,
+        the previous file is untouched and no temporary file is left.
     """
     path = Path(path)
+    obj = {
+        **obj,
+        INTEGRITY_KEY: content_sha256({k: v for k, v in obj.items() if k != INTEGRITY_KEY}),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix = f"{_temp_prefix(path)}{os.getpid()}."
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -53,12 +126,16 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
             temp_file.flush()
             os.fsync(temp_file.fileno())
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as error:
         # Leave the previous checkpoint untouched and no stray temporary file behind.
         Path(temp_name).unlink(missing_ok=True)
+        if isinstance(error, (OSError, RuntimeError)) and not isinstance(error, CheckpointError):
+            reason = os.strerror(error.errno) if getattr(error, "errno", None) else str(error)
+            raise OSError(
+                getattr(error, "errno", None) or errno.EIO, f"cannot write {str(path)!r}: {reason}"
+            ) from None
         raise
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)  # left by an earlier writer that was killed mid-write
+    _sweep_stale_temp_files(path)
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)  # make the rename itself durable
@@ -89,8 +166,7 @@ def safe_load(path: str | os.PathLike, kind: str | None = None) -> dict:
         pickle content, or is of another kind.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    _check_regular_file(path)
     if not zipfile.is_zipfile(path):
         # torch.save writes a zip archive; anything else is damaged, empty or a bare
         # pickle, which is never unpickled here.
@@ -115,11 +191,59 @@ def safe_load(path: str | os.PathLike, kind: str | None = None) -> dict:
         raise CheckpointError(
             f"{str(path)!r} is not a dbn checkpoint (got a {type(blob).__name__})"
         )
+    _verify_integrity(blob, path)
     if kind is not None and blob.get("kind") != kind:
         raise CheckpointError(
             f"{str(path)!r} is not a {kind} checkpoint (its kind is {blob.get('kind')!r})"
         )
+    _check_finite(blob, path)
     return blob
+
+
+def _check_regular_file(path: Path) -> None:
+    """A clear error for everything that is not a readable regular file."""
+    if path.is_symlink() and not path.exists():
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is a symbolic link to nothing (broken or looping)"
+        )
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {str(path)!r} is a directory, not a file")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise CheckpointError(f"checkpoint {str(path)!r} is not readable")
+
+
+def _verify_integrity(blob: dict, path: Path) -> None:
+    stored = blob.pop(INTEGRITY_KEY, None)
+    if stored is None:
+        warnings.warn(
+            f"{str(path)!r} carries no checksum (written before dbn 0.2): its content "
+            f"cannot be verified",
+            stacklevel=3,
+        )
+        return
+    if stored != content_sha256(blob):
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is corrupt: its content does not match the SHA-256 "
+            f"stored in it"
+        )
+
+
+def _check_finite(value: Any, path: Path, where: str = "") -> None:
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} holds NaN or infinite values (in {where.lstrip('/')})"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, path, f"{where}/{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_finite(item, path, f"{where}/{index}")
 
 
 def sha256_file(path: str | os.PathLike) -> str:

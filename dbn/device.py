@@ -1,10 +1,14 @@
-"""Choosing the training device from a user's ``--device`` value."""
+"""Choosing the training device from a user's ``--device`` value, and checking that a
+model fits on it."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 import torch
 
-__all__ = ["resolve_device"]
+__all__ = ["check_fits_in_memory", "mlp_parameter_count", "resolve_device"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -39,3 +43,39 @@ def resolve_device(name: str) -> torch.device:
                 f"cuda:{torch.cuda.device_count() - 1}"
             )
     return torch.device(name)
+
+
+def mlp_parameter_count(sizes: Sequence[int], num_classes: int | None = None) -> int:
+    """Weights and biases of the MLP (or RBM stack) with these layer sizes."""
+    widths = [*sizes, num_classes] if num_classes else list(sizes)
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(widths[:-1], widths[1:], strict=True))
+
+
+def check_fits_in_memory(n_parameters: int, device: torch.device, copies: int = 4) -> None:
+    """Refuse, before anything is allocated, a model that cannot fit on ``device``.
+
+    Parameters
+    ----------
+    n_parameters : int
+        float32 numbers of the model.
+    device : torch.device
+    copies : int
+        How many model-sized tensors training holds (weights, gradients, optimiser
+        state, the best weights so far).
+
+    Raises
+    ------
+    ValueError
+        Naming the model's size and the device's memory.
+    """
+    needed = 4 * copies * n_parameters
+    if device.type == "cuda":
+        available = torch.cuda.get_device_properties(device).total_memory
+    else:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > available:
+        raise ValueError(
+            f"the model is too large for {device}: {n_parameters:,} parameters need about "
+            f"{needed / 2**30:.1f} GiB to train (float32, {copies} copies), the device has "
+            f"{available / 2**30:.1f} GiB"
+        )

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -20,9 +22,11 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from dbn.distributed import all_reduce_mean, rank_batches, world
+from dbn.checkpoint import atomic_save, safe_load
+from dbn.distributed import all_reduce_mean, is_main_process, rank_batches, world
 from dbn.optim import OPTIMIZERS, make_optimizer
 from dbn.rng import derive_seed, scoped_global_seed
+from dbn.train import TrainingDivergedError
 from dbn.validation import (
     check_choice,
     check_fraction,
@@ -31,9 +35,18 @@ from dbn.validation import (
     check_positive,
 )
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "SCHEDULES", "evaluate", "finetune"]
+__all__ = [
+    "CHECKPOINT_KIND",
+    "FinetuneConfig",
+    "FinetuneResult",
+    "FinetuneTrainer",
+    "SCHEDULES",
+    "evaluate",
+    "finetune",
+]
 
 SCHEDULES = ("none", "cosine", "step")
+CHECKPOINT_KIND = "finetune-training"
 
 
 @dataclass
@@ -155,18 +168,8 @@ def _lr_at(config: FinetuneConfig, epoch: int) -> float:
     return config.lr
 
 
-def finetune(
-    model: nn.Module,
-    train: tuple[Tensor, Tensor],
-    valid: tuple[Tensor, Tensor],
-    config: FinetuneConfig,
-    device: str | torch.device = "cpu",
-    generator: torch.Generator | None = None,
-    progress: bool = True,
-    name: str = "fine-tune",
-    on_epoch_end: Callable[[dict], None] | None = None,
-) -> FinetuneResult:
-    """Train ``model`` with cross-entropy; leave it holding the best-validation weights.
+class FinetuneTrainer:
+    """Fine-tunes a classifier epoch by epoch and can save and restore its whole state.
 
     Parameters
     ----------
@@ -177,14 +180,183 @@ def finetune(
     config : FinetuneConfig
     device : str or torch.device
     generator : torch.Generator, optional
-        Shuffles the training data (on ``device``; seed it alike on every rank) and seeds
-        dropout's stream; without it both use PyTorch's global generator.
+        Shuffles the training data (on ``device``; seed it alike on every rank) and
+        seeds dropout; without it both use PyTorch's global generator.
     progress : bool
         A tqdm bar over epochs.
     name : str
-        The bar's label.
+        The bar's label, and the name in error messages.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train: tuple[Tensor, Tensor],
+        valid: tuple[Tensor, Tensor],
+        config: FinetuneConfig,
+        device: str | torch.device = "cpu",
+        generator: torch.Generator | None = None,
+        progress: bool = True,
+        name: str = "fine-tune",
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.x, self.y = (t.to(self.device) for t in train)
+        self.valid_x, self.valid_y = (t.to(self.device) for t in valid)
+        if self.x.shape[0] == 0:
+            raise ValueError("the training split is empty")
+        self.config, self.generator, self.progress, self.name = config, generator, progress, name
+        _, world_size = world()
+        # Under torchrun, DDP averages the gradients of the ranks' slices of each batch.
+        self.network = DistributedDataParallel(model) if world_size > 1 else model
+        self.optimizer = _optimizer(model, config)
+        self.weights = _weight_matrices(model)
+        # nn.Dropout draws from the global generator (torch offers no per-module one):
+        # each epoch seeds it from this seed and the epoch's number inside a fork, so the
+        # caller's global state is untouched and a resumed run draws the same masks.
+        self.dropout_seed = derive_seed(generator) if generator is not None else None
+        self.epoch = 0
+        self.result = FinetuneResult()
+        self.best_state = copy.deepcopy(model.state_dict())
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit for bit: tensors and plain values."""
+        return {
+            "epoch": self.epoch,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "best_state": {k: v.detach().cpu() for k, v in self.best_state.items()},
+            "result": asdict(self.result),
+            "generator": None if self.generator is None else self.generator.get_state(),
+            "dropout_seed": self.dropout_seed,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = int(state["epoch"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.best_state = {k: v.to(self.device) for k, v in state["best_state"].items()}
+        self.result = FinetuneResult(**state["result"])
+        if self.generator is not None and state["generator"] is not None:
+            self.generator.set_state(state["generator"])
+        self.dropout_seed = state["dropout_seed"]
+
+    def _train_epoch(self, lr: float) -> tuple[float, float]:
+        """One pass; returns the mean training loss and the mean gradient norm."""
+        config, model = self.config, self.model
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        total_loss = torch.zeros((), device=self.device)
+        total_grad = torch.zeros((), device=self.device)
+        n_batches = 0
+        max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
+        order = torch.randperm(len(self.x), generator=self.generator, device=self.device)
+        for index in rank_batches(order, config.batch_size):
+            loss = F.cross_entropy(self.network(self.x[index]), self.y[index])
+            objective = loss
+            if config.l1 > 0:
+                objective = objective + config.l1 * sum(w.abs().sum() for w in self.weights)
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            self.optimizer.step()
+            total_loss += loss.detach()
+            n_batches += 1
+        return all_reduce_mean(total_loss / n_batches).item(), total_grad.item() / n_batches
+
+    def fit(self, on_epoch_end: Callable[[FinetuneTrainer], None] | None = None) -> FinetuneResult:
+        """Train until ``config.epochs`` (or early stopping), continuing a restored state;
+        the model then holds the best-validation weights.
+
+        Parameters
+        ----------
+        on_epoch_end : callable, optional
+            Called with the trainer after every epoch (e.g. to write a checkpoint).
+
+        Returns
+        -------
+        FinetuneResult
+            Per epoch: ``train_loss`` (running mean over batches), ``valid_loss``,
+            ``valid_error``, ``lr``, ``grad_norm`` (mean global gradient norm).
+        """
+        config, result = self.config, self.result
+        bar = tqdm(
+            total=config.epochs,
+            initial=self.epoch,
+            desc=self.name,
+            unit="epoch",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        with bar:
+            while self.epoch < config.epochs and not result.stopped_early:
+                lr = _lr_at(config, self.epoch)
+                scope = (
+                    scoped_global_seed(self.dropout_seed + self.epoch, self.device)
+                    if self.dropout_seed is not None
+                    else contextlib.nullcontext()
+                )
+                with scope:
+                    train_loss, grad_norm = self._train_epoch(lr)
+                if not math.isfinite(train_loss):
+                    raise TrainingDivergedError(
+                        f"{self.name}: the training loss became {train_loss} in epoch "
+                        f"{self.epoch + 1}; lower the learning rate (now {lr:g}) or clip "
+                        f"gradients"
+                    )
+                valid_loss, valid_error = evaluate(self.model, self.valid_x, self.valid_y)
+                self.epoch += 1
+                metrics = {
+                    "epoch": self.epoch,
+                    "train_loss": train_loss,
+                    "valid_loss": valid_loss,
+                    "valid_error": valid_error,
+                    "lr": lr,
+                    "grad_norm": grad_norm,
+                }
+                result.history.append(metrics)
+                if valid_error < result.best_valid_error:
+                    result.best_valid_error, result.best_epoch = valid_error, self.epoch
+                    self.best_state = copy.deepcopy(self.model.state_dict())
+                if (
+                    config.patience is not None
+                    and self.epoch - result.best_epoch >= config.patience
+                ):
+                    result.stopped_early = True
+                bar.set_postfix(loss=f"{train_loss:.4f}", valid_err=f"{100 * valid_error:.2f}%")
+                bar.update(1)
+                if on_epoch_end is not None:
+                    on_epoch_end(self)
+        self.model.load_state_dict(self.best_state)
+        return result
+
+
+def finetune(
+    model: nn.Module,
+    train: tuple[Tensor, Tensor],
+    valid: tuple[Tensor, Tensor],
+    config: FinetuneConfig,
+    device: str | torch.device = "cpu",
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    name: str = "fine-tune",
+    on_epoch_end: Callable[[dict], None] | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume: bool = False,
+) -> FinetuneResult:
+    """Train ``model`` with cross-entropy; leave it holding the best-validation weights.
+
+    Parameters
+    ----------
+    model, train, valid, config, device, generator, progress, name
+        As in :class:`FinetuneTrainer`.
     on_epoch_end : callable, optional
-        Called with each epoch's metrics.
+        Called with each epoch's metrics (after the epoch's checkpoint is written).
+    checkpoint_path : path, optional
+        Written atomically after every epoch with everything needed to resume.
+    resume : bool
+        Continue from ``checkpoint_path`` if it exists.
 
     Returns
     -------
@@ -192,76 +364,21 @@ def finetune(
         Per epoch: ``train_loss`` (running mean over batches), ``valid_loss``,
         ``valid_error``, ``lr``, ``grad_norm`` (mean global gradient norm).
     """
-    device = torch.device(device)
-    model.to(device)
-    x, y = (t.to(device) for t in train)
-    valid_x, valid_y = (t.to(device) for t in valid)
-    if x.shape[0] == 0:
-        raise ValueError("the training split is empty")
-    rank, world_size = world()
-    # Under torchrun, DDP averages the gradients of the ranks' slices of each global batch.
-    network = DistributedDataParallel(model) if world_size > 1 else model
-    optimizer = _optimizer(model, config)
-    weights = _weight_matrices(model)
-    result = FinetuneResult()
-    best_state = copy.deepcopy(model.state_dict())
-    # nn.Dropout draws from the global generator (torch offers no per-module one): seed
-    # it from ``generator`` inside a fork, so the caller's global state is untouched.
-    scope = (
-        scoped_global_seed(derive_seed(generator), device)
-        if generator is not None
-        else contextlib.nullcontext()
-    )
-    with scope:
-        bar = tqdm(
-            range(config.epochs), desc=name, unit="epoch", disable=not progress, dynamic_ncols=True
-        )
-        for epoch in bar:
-            lr = _lr_at(config, epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            model.train()
-            total_loss = torch.zeros((), device=device)
-            total_grad = torch.zeros((), device=device)
-            n_batches = 0
-            order = torch.randperm(len(x), generator=generator, device=device)
-            for index in rank_batches(order, config.batch_size):
-                loss = F.cross_entropy(network(x[index]), y[index])
-                objective = loss
-                if config.l1 > 0:
-                    objective = objective + config.l1 * sum(w.abs().sum() for w in weights)
-                optimizer.zero_grad(set_to_none=True)
-                objective.backward()
-                max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
-                total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-                optimizer.step()
-                total_loss += loss.detach()
-                n_batches += 1
-            valid_loss, valid_error = evaluate(model, valid_x, valid_y)
-            train_loss = all_reduce_mean(total_loss / n_batches).item()
-            if not math.isfinite(train_loss):
-                raise FloatingPointError(
-                    f"{name}: the training loss became {train_loss} in epoch {epoch + 1}; "
-                    f"lower the learning rate (now {lr:g}) or clip gradients"
-                )
-            metrics = {
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
-                "valid_loss": valid_loss,
-                "valid_error": valid_error,
-                "lr": lr,
-                "grad_norm": total_grad.item() / n_batches,
-            }
-            result.history.append(metrics)
-            if valid_error < result.best_valid_error:
-                result.best_valid_error, result.best_epoch = valid_error, epoch + 1
-                best_state = copy.deepcopy(model.state_dict())
-            bar.set_postfix(loss=f"{train_loss:.4f}", valid_err=f"{100 * valid_error:.2f}%")
-            if on_epoch_end is not None:
-                on_epoch_end(metrics)
-            if config.patience is not None and epoch + 1 - result.best_epoch >= config.patience:
-                result.stopped_early = True
-                break
+    trainer = FinetuneTrainer(model, train, valid, config, device, generator, progress, name)
+    if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
+        trainer.load_state_dict(safe_load(checkpoint_path, kind=CHECKPOINT_KIND)["trainer"])
 
-    model.load_state_dict(best_state)
-    return result
+    def after_epoch(trainer: FinetuneTrainer) -> None:
+        if checkpoint_path is not None and is_main_process():
+            atomic_save(
+                {
+                    "kind": CHECKPOINT_KIND,
+                    "config": config.to_dict(),
+                    "trainer": trainer.state_dict(),
+                },
+                checkpoint_path,
+            )
+        if on_epoch_end is not None:
+            on_epoch_end(trainer.result.history[-1])
+
+    return trainer.fit(after_epoch)

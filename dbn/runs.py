@@ -2,29 +2,74 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
 
-__all__ = ["RunDirectory"]
+__all__ = ["LOCK_NAME", "RunDirectory"]
+
+LOCK_NAME = ".lock"
 
 
 class RunDirectory:
-    """Writes ``config.json``, ``metrics.jsonl`` and other files of one run.
+    """The folder of one run: its ``config.json``, ``metrics.jsonl`` and outputs.
+
+    Constructing one touches nothing; :meth:`claim` then creates the folder, takes an
+    exclusive lock on it for the life of the process (``fcntl.flock`` on ``.lock``,
+    released by the operating system however the process ends) and checks that a new
+    run does not land on another run's files and that a resumed one continues a run
+    of the same script. Scripts claim only after every option and the data are
+    validated, so a rejected command changes nothing on disk.
 
     Parameters
     ----------
     path : path
-        Created if missing; must be writable.
     enabled : bool
-        False on the ranks other than 0 of a distributed run: then nothing is created
-        or written, and the path is only read from (to resume).
+        False on the ranks other than 0 of a distributed run: then nothing is created,
+        locked or written, and the path is only read from (to resume).
     """
 
     def __init__(self, path: str | os.PathLike, enabled: bool = True) -> None:
         self.path = Path(path)
         self.enabled = enabled
-        if not enabled:
+        self._lock = None
+
+    def saved_config(self, script: str) -> dict | None:
+        """The ``config.json`` of a run of ``script`` in this folder, or None if there is
+        no run; a run of another script is an error."""
+        target = self.path / "config.json"
+        if not target.is_file():
+            return None
+        try:
+            saved = json.loads(target.read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read {str(target)!r}: {error}") from None
+        if not isinstance(saved, dict) or saved.get("script") != script:
+            found = saved.get("script") if isinstance(saved, dict) else None
+            raise ValueError(
+                f"{str(self.path)!r} holds a run of {found or 'another program'}, not of "
+                f"{script}; choose another --out"
+            )
+        return saved
+
+    def claim(self, script: str, resume: bool) -> None:
+        """Create, lock and check the folder before the first write.
+
+        Parameters
+        ----------
+        script : str
+            The script's name, recorded in ``config.json`` as ``"script"``.
+        resume : bool
+            Continue the run in the folder; otherwise the folder must hold no run.
+
+        Raises
+        ------
+        ValueError
+            The folder cannot be created or written, another process holds it, or it
+            holds a run that this command would overwrite.
+        """
+        if not self.enabled:
             return
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -34,6 +79,23 @@ class RunDirectory:
             ) from None
         if not os.access(self.path, os.W_OK):
             raise ValueError(f"output directory {str(self.path)!r} is not writable")
+        lock = open(self.path / LOCK_NAME, "a")  # held open for the life of the process
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise ValueError(
+                f"{str(self.path)!r} is in use by another process; wait for it to finish "
+                f"or choose another --out"
+            ) from None
+        self._lock = lock
+        if not resume and (self.path / "config.json").exists():
+            raise ValueError(
+                f"{str(self.path)!r} already holds a run; continue it with --resume, or "
+                f"choose another --out"
+            )
+        if resume:
+            self.saved_config(script)
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name

@@ -8,6 +8,7 @@ the CPU or a GPU.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -24,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from dbn.checkpoint import CheckpointError, atomic_save, safe_load
 from dbn.export import make_classifier
 from dbn.finetune import FinetuneConfig, finetune
 from dbn.monitor import pseudo_likelihood
@@ -45,6 +47,39 @@ def _to_tensor(X, device, dtype=np.float32) -> torch.Tensor:
     """Dense tensor in ``dtype`` (float32 by default) on ``device`` from a numpy array or a
     sparse matrix."""
     return torch.as_tensor(np.asarray(_dense(X), dtype=dtype), device=device)
+
+
+def _json_params(estimator) -> dict:
+    """``get_params()``, refused unless every value is plain (JSON-able) data."""
+    params = estimator.get_params()
+    try:
+        json.dumps(params)
+    except TypeError:
+        bad = [
+            k
+            for k, v in params.items()
+            if not isinstance(v, (int, float, str, bool, list, tuple, type(None)))
+        ]
+        raise ValueError(
+            f"cannot save {type(estimator).__name__} without pickle: parameters {bad} are "
+            f"not plain values (use an int random_state)"
+        ) from None
+    return params
+
+
+def _save(estimator, path, fitted: dict) -> None:
+    """Write an estimator's parameters and fitted state with the safe checkpoint format."""
+    check_is_fitted(estimator)
+    blob = {"kind": _KINDS[type(estimator)], "params": _json_params(estimator), "fitted": fitted}
+    atomic_save(blob, path)
+
+
+def _load_blob(cls, path) -> dict:
+    blob = safe_load(path, kind=_KINDS[cls])
+    try:
+        return blob["params"], blob["fitted"]
+    except KeyError as error:
+        raise CheckpointError(f"{str(path)!r} lacks {error} of a saved {cls.__name__}") from None
 
 
 def _torch_dtype(dtype) -> torch.dtype:
@@ -93,7 +128,8 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     of the data (float32 stays float32, as in ``BernoulliRBM``).
 
     Like every scikit-learn estimator it pickles, and unpickling runs code: load
-    pickled estimators only from sources you trust.
+    pickled estimators only from sources you trust. :meth:`save` and :meth:`load` keep
+    it without pickle, in the project's checked checkpoint format.
 
     Attributes
     ----------
@@ -259,6 +295,40 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         scores = pseudo_likelihood(rbm, _to_tensor(X, self.device, np.float64), generator)
         return scores.cpu().numpy()
 
+    def save(self, path) -> None:
+        """Save the fitted transformer without pickle (tensors and JSON-able values);
+        :meth:`load` reads it without running any code from the file."""
+        state = self.random_state_.get_state()
+        fitted = {
+            "components_": torch.from_numpy(self.components_),
+            "intercept_hidden_": torch.from_numpy(self.intercept_hidden_),
+            "intercept_visible_": torch.from_numpy(self.intercept_visible_),
+            "h_samples_": torch.from_numpy(self.h_samples_),
+            "random_state_": [torch.from_numpy(state[1].astype(np.int64)), *state[2:]],
+            "trainer": self.trainer_.state_dict(),
+            "train_config": self.trainer_.config.to_dict(),
+            "feature_names_in_": getattr(self, "feature_names_in_", np.array([])).tolist(),
+        }
+        _save(self, path, fitted)
+
+    @classmethod
+    def load(cls, path) -> RBMTransformer:
+        """Read what :meth:`save` wrote; refuses a damaged or foreign file."""
+        params, fitted = _load_blob(cls, path)
+        estimator = cls(**params)
+        for name in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_"):
+            setattr(estimator, name, fitted[name].numpy())
+        estimator.n_features_in_ = estimator.components_.shape[1]
+        if fitted["feature_names_in_"]:
+            estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+        keys, *rest = fitted["random_state_"]
+        estimator.random_state_ = np.random.RandomState()
+        estimator.random_state_.set_state(("MT19937", keys.numpy().astype(np.uint32), *rest))
+        config = TrainConfig.from_dict(fitted["train_config"])
+        estimator.trainer_ = estimator._new_trainer(estimator.n_features_in_, config, 0)
+        estimator.trainer_.load_state_dict(fitted["trainer"])
+        return estimator
+
     def __getstate__(self):
         # torch.Generator does not pickle: keep the trainer as its (picklable) state
         state = self.__dict__.copy()
@@ -315,7 +385,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     [0, 1] with the training data's range (and clipped to it at prediction time).
 
     Like every scikit-learn estimator it pickles, and unpickling runs code: load
-    pickled estimators only from sources you trust.
+    pickled estimators only from sources you trust. :meth:`save` and :meth:`load` keep
+    it without pickle, in the project's checked checkpoint format.
 
     Attributes
     ----------
@@ -371,6 +442,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         inputs = self._scaled(X, "cpu")
         seed = _seed(self.random_state)
         sizes = [X.shape[1], *self.hidden_layer_sizes]
+        self.sizes_ = sizes
         stack = DBN(sizes, generator=new_generator(seed))
         if self.pretrain_epochs > 0:
             stack.pretrain(
@@ -417,6 +489,44 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = model.eval()
         return self
 
+    def save(self, path) -> None:
+        """Save the fitted classifier without pickle (tensors and JSON-able values);
+        :meth:`load` reads it without running any code from the file."""
+        scaler = self.scaler_
+        fitted = {
+            "classes_": self.classes_.tolist(),
+            "sizes": list(self.sizes_),
+            "model": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
+            "scaler": {
+                name: torch.from_numpy(np.asarray(getattr(scaler, name), dtype=np.float64))
+                for name in ("min_", "scale_", "data_min_", "data_max_", "data_range_")
+            },
+            "feature_names_in_": getattr(self, "feature_names_in_", np.array([])).tolist(),
+        }
+        _save(self, path, fitted)
+
+    @classmethod
+    def load(cls, path) -> DBNClassifier:
+        """Read what :meth:`save` wrote; refuses a damaged or foreign file."""
+        params, fitted = _load_blob(cls, path)
+        estimator = cls(**params)
+        estimator.classes_ = np.asarray(fitted["classes_"])
+        estimator._encoder = LabelEncoder().fit(estimator.classes_)
+        estimator.sizes_ = list(fitted["sizes"])
+        estimator.n_features_in_ = estimator.sizes_[0]
+        if fitted["feature_names_in_"]:
+            estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+        scaler = MinMaxScaler(clip=True)
+        for name, values in fitted["scaler"].items():
+            setattr(scaler, name, values.numpy())
+        scaler.n_features_in_, scaler.n_samples_seen_ = estimator.n_features_in_, 1
+        estimator.scaler_ = scaler
+        n_classes = max(len(estimator.classes_), 2)
+        model = make_classifier(estimator.sizes_, n_classes, dropout=estimator.dropout)
+        model.load_state_dict(fitted["model"])
+        estimator.model_ = model.to(estimator.device).eval()
+        return estimator
+
     def _scaled(self, X, device) -> torch.Tensor:
         return _to_tensor(self.scaler_.transform(_dense(X)), device)
 
@@ -438,3 +548,6 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+_KINDS = {RBMTransformer: "sklearn-rbm-transformer", DBNClassifier: "sklearn-dbn-classifier"}

@@ -247,21 +247,25 @@ def load(path: str | os.PathLike) -> DBN | RBM:
     blob = safe_load(path)
     kind = blob.get("kind")
     version = blob.get("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{str(path)!r} has an invalid format version {version!r}")
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{str(path)!r} has format version {version}; this dbn reads up to {FORMAT_VERSION}. "
             f"Upgrade dbn."
         )
+    classes = {"dbn": DBN, "dbn-training": DBN, "rbm": RBM}
+    if kind not in classes:
+        raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (kind {kind!r})")
     try:
-        if kind in ("dbn", "dbn-training"):
-            model = DBN(**blob["config"])
-        elif kind == "rbm":
-            model = RBM(**blob["config"])
-        else:
-            raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (kind {kind!r})")
-        model.load_state_dict(blob["state"])
+        # Built on the meta device: the declared sizes allocate nothing until the stored
+        # tensors, checked against them, are put in place.
+        with torch.device("meta"):
+            model = classes[kind](**blob["config"])
+        model.load_state_dict(blob["state"], assign=True)
     except (KeyError, TypeError, RuntimeError, ValueError) as error:
         if isinstance(error, CheckpointError):
             raise
-        raise CheckpointError(f"{str(path)!r} does not hold a valid {kind}: {error}") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise CheckpointError(f"{str(path)!r} does not hold a valid {kind}: {reason}") from None
     return model

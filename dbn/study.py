@@ -47,6 +47,8 @@ def run_experiment(
     norm: str | None = None,
     progress: bool = True,
     on_epoch_end=None,
+    checkpoint_path=None,
+    resume: bool = False,
 ) -> ExperimentResult:
     """Build the classifier for ``init``, fine-tune on train/valid, then test it once.
 
@@ -60,6 +62,8 @@ def run_experiment(
     config : FinetuneConfig
     seed : int
         Seeds the initialisation, the shuffling and dropout (each its own generator).
+    checkpoint_path, resume
+        As in :func:`dbn.finetune.finetune`; ``seconds`` then counts this process only.
 
     Returns
     -------
@@ -90,6 +94,8 @@ def run_experiment(
         progress=progress,
         name=f"{init}/{activation} seed {seed}",
         on_epoch_end=on_epoch_end,
+        checkpoint_path=checkpoint_path,
+        resume=resume,
     )
     seconds = time.perf_counter() - started
     # The test split is touched exactly once, after model selection on validation.

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from dbn import RBM
-from dbn.cli import add_autocast_argument
+from dbn.cli import ArgumentParser, add_autocast_argument
 from dbn.data import DataUnavailableError, load_mnist
 from dbn.train import RBMTrainer, TrainConfig
 
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="CD-1 throughput benchmark.")
+    parser = ArgumentParser(description="CD-1 throughput benchmark.")
     parser.add_argument("--samples", type=int, default=20000, help="examples timed per run")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--hidden", type=int, default=500)

@@ -25,7 +25,7 @@ import matplotlib.ticker  # noqa: E402
 from dbn import DBN  # noqa: E402
 from dbn import init as initializers  # noqa: E402
 from dbn.activations import ACTIVATIONS  # noqa: E402
-from dbn.cli import add_common_arguments, given_options, run_cli  # noqa: E402
+from dbn.cli import ArgumentParser, add_common_arguments, given_options, run_cli  # noqa: E402
 from dbn.data import DataSplit, load_dataset  # noqa: E402
 from dbn.device import resolve_device  # noqa: E402
 from dbn.export import make_classifier  # noqa: E402
@@ -35,7 +35,11 @@ from dbn.recipes import COMPARE_PRESETS, PRETRAIN_RECIPES, recipe_train_config  
 from dbn.rng import new_generator  # noqa: E402
 from dbn.runs import RunDirectory  # noqa: E402
 from dbn.study import initial_statistics, run_experiment  # noqa: E402
+from dbn.validation import check_fraction, check_int, check_positive  # noqa: E402
 
+SCRIPT = "compare"
+# What identifies one fine-tuning run of the study (a row of results.csv).
+RUN_KEYS = ("init", "activation", "lr", "lr_choice", "seed")
 # The DBN initialisations: each names how its DBN is pretrained.
 DBN_INITS = {"dbn-cd": "cd", "dbn-recon": "recon"}
 
@@ -65,6 +69,12 @@ class CompareConfig:
         if not self.seeds:
             raise ValueError("at least one seed is needed")
 
+        if self.train_size is not None:
+            check_int("train_size", self.train_size)
+        check_fraction("dropout", self.dropout)
+        for lr in self.lr_grid or []:
+            check_positive("each --lr-grid value", lr)
+
     @property
     def dataset(self) -> str:
         return PRETRAIN_RECIPES[self.pretrain_recipe]["dataset"]
@@ -84,7 +94,7 @@ class CompareConfig:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Compare initialisations of one MLP.")
+    parser = ArgumentParser(description="Compare initialisations of one MLP.")
     parser.add_argument("--preset", default="quick", choices=sorted(COMPARE_PRESETS))
     parser.add_argument("--inits", nargs="+", help="NAME:ACTIVATION entries, e.g. dbn-cd:sigmoid")
     parser.add_argument("--seeds", type=int, nargs="+")
@@ -102,11 +112,16 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", help="DBN pretrained by CD (else pretrained here)")
     parser.add_argument("--recon-checkpoint", help="DBN pretrained by reconstruction")
     parser.add_argument("--out", default=None, help="run directory (default runs/compare-PRESET)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the study in --out, skipping done runs"
+    )
     add_common_arguments(parser)
     return parser
 
 
 def build_config(args: argparse.Namespace) -> CompareConfig:
+    """The preset's values with the typed options on top (a resumed study must use the
+    same ones: :func:`main` compares them with the saved config)."""
     preset = dict(COMPARE_PRESETS[args.preset])
     overrides = ("epochs", "lr", "inits", "seeds", "train_size", "checkpoint", "recon_checkpoint")
     preset.update(given_options(args, overrides))
@@ -235,18 +250,53 @@ def plot_init_stats(stats: dict[str, list[dict]], path) -> None:
     plt.close(figure)
 
 
+def read_csv(path) -> list[dict]:
+    """Rows of a CSV written by :func:`write_csv`, numbers parsed back."""
+    if not path.is_file():
+        return []
+
+    def parse(value: str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+        return value
+
+    with open(path, newline="") as handle:
+        return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
 def main(args: argparse.Namespace) -> list[dict]:
     config = build_config(args)
     device = resolve_device(args.device)
     run = RunDirectory(args.out or f"runs/compare-{config.preset}")
-    run.write_json("config.json", config.to_dict())
+    saved = run.saved_config(SCRIPT) if args.resume else None
+    if saved is not None and saved["config"] != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if saved["config"].get(k) != v)
+        raise ValueError(
+            f"--resume continues the study in {str(run.path)!r} with its own options, but "
+            f"these differ: {', '.join(changed)}; use the same command, or another --out"
+        )
     progress = not args.no_progress
     splits = load_dataset(config.dataset, data_dir=args.data_dir)
     if config.train_size is not None:
+        if config.train_size > len(splits["train"]):
+            raise ValueError(
+                f"train_size {config.train_size} exceeds the {len(splits['train'])} "
+                f"training images of {config.dataset}"
+            )
         train = splits["train"]
         splits = dict(
             splits, train=DataSplit(train.x[: config.train_size], train.y[: config.train_size])
         )
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    run.write_json("config.json", {"script": SCRIPT, "config": config.to_dict()})
+    done_rows = read_csv(run / "results.csv") if args.resume else []
+    done_grid = read_csv(run / "lr_grid.csv") if args.resume else []
+    done_histories = run.read_metrics("histories.jsonl") if args.resume else []
+    if not args.resume:
+        run.remove("histories.jsonl")
 
     def model_args(spec: str) -> dict:
         name, _, activation = spec.partition(":")
@@ -256,7 +306,9 @@ def main(args: argparse.Namespace) -> list[dict]:
         return dict(init=name, activation=activation)
 
     batch = splits["train"]
-    stats, histories, rows = {}, {}, []
+    stats, histories, rows, grid_rows = {}, {}, list(done_rows), list(done_grid)
+    for entry in done_histories:
+        histories.setdefault(entry["key"], []).append(entry["history"])
     for spec in config.inits:
         arguments = model_args(spec)
         n_classes = int(batch.y.max()) + 1
@@ -277,10 +329,15 @@ def main(args: argparse.Namespace) -> list[dict]:
         )
 
     def run_seeds(spec: str, lr: float, choice: str) -> None:
+        name, _, activation = spec.partition(":")
         for seed in config.seeds:
+            done = (name, activation, lr, choice, seed)
+            if any(tuple(row[k] for k in RUN_KEYS) == done for row in rows):
+                continue  # finished before the study was resumed
             outcome = train(spec, lr, seed)
-            histories.setdefault(f"{spec} lr {lr:g}", []).append(outcome.finetune.history)
-            name, _, activation = spec.partition(":")
+            key = f"{spec} lr {lr:g}"
+            histories.setdefault(key, []).append(outcome.finetune.history)
+            run.log_metrics({"key": key, "history": outcome.finetune.history}, "histories.jsonl")
             rows.append(
                 {
                     "init": name,
@@ -302,11 +359,21 @@ def main(args: argparse.Namespace) -> list[dict]:
                 flush=True,
             )
 
+    def grid_score(spec: str, lr: float) -> float:
+        """Seed 0's best validation error at ``lr``, computed once per study."""
+        for row in grid_rows:
+            if (row["spec"], row["lr"]) == (spec, lr):
+                return row["best_valid_error"]
+        score = train(spec, lr, 0).finetune.best_valid_error
+        grid_rows.append({"spec": spec, "lr": lr, "best_valid_error": score})
+        write_csv(run / "lr_grid.csv", grid_rows)
+        return score
+
     for spec in config.inits:
         run_seeds(spec, config.finetune.lr, "shared")
         if config.lr_grid:
             # each init gets its own lr, chosen on validation error alone with seed 0
-            scores = {lr: train(spec, lr, 0).finetune.best_valid_error for lr in config.lr_grid}
+            scores = {lr: grid_score(spec, lr) for lr in config.lr_grid}
             run_seeds(spec, min(scores, key=scores.get), "tuned")
 
     table = summarise(rows)

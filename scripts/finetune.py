@@ -8,26 +8,48 @@ python scripts/finetune.py --init he_normal --activation relu --optimizer adam -
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
 from dbn import init as initializers
 from dbn import load
 from dbn.activations import ACTIVATIONS
-from dbn.checkpoint import atomic_save
-from dbn.cli import add_common_arguments, given_options, run_cli
+from dbn.checkpoint import atomic_save, safe_load
+from dbn.cli import (
+    ArgumentParser,
+    add_common_arguments,
+    check_resume_options,
+    given_options,
+    run_cli,
+)
 from dbn.data import DATASETS, DataSplit, load_dataset
-from dbn.device import resolve_device
+from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
 from dbn.distributed import setup
-from dbn.finetune import SCHEDULES, FinetuneConfig
+from dbn.finetune import CHECKPOINT_KIND, SCHEDULES, FinetuneConfig
+from dbn.mlp import NORMS, check_layer_options
 from dbn.optim import OPTIMIZERS
 from dbn.recipes import default_sizes
 from dbn.runs import RunDirectory
 from dbn.study import run_experiment
-from dbn.validation import check_int
+from dbn.validation import check_choice, check_int
 from dbn.viz import plot_curves
 
+SCRIPT = "finetune"
+# The FinetuneRunConfig fields this script has flags for.
+RUN_FLAGS = (
+    "init",
+    "checkpoint",
+    "sizes",
+    "activation",
+    "dropout",
+    "input_dropout",
+    "norm",
+    "dataset",
+    "train_size",
+    "seed",
+)
 # The FinetuneConfig fields this script has flags for (same names, dashes for underscores).
 FINETUNE_FLAGS = (
     "optimizer",
@@ -57,7 +79,20 @@ class FinetuneRunConfig:
     seed: int = 0
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> FinetuneRunConfig:
+        """From a saved ``config.json`` (whose extra entries are dropped)."""
+        names = {f.name for f in fields(cls)} - {"finetune"}
+        known = {name: values[name] for name in names if name in values}
+        return cls(**known, finetune=FinetuneConfig(**values["finetune"]))
+
     def __post_init__(self) -> None:
+        if len(self.sizes) < 2:
+            raise ValueError(f"sizes must be an input and hidden sizes, got {self.sizes!r}")
+        for size in self.sizes:
+            check_int("each layer size", size)
+        check_layer_options(self.activation, self.dropout, self.input_dropout, self.norm)
+        check_choice("dataset", self.dataset, DATASETS)
         if self.init != "dbn" and self.init not in initializers.names():
             raise ValueError(
                 f"init must be 'dbn' or one of {initializers.names()}, got {self.init!r}"
@@ -69,14 +104,14 @@ class FinetuneRunConfig:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Fine-tune an MLP classifier.")
-    parser.add_argument("--init", default="dbn", help=f"dbn or one of {initializers.names()}")
+    parser = ArgumentParser(description="Fine-tune an MLP classifier.")
+    parser.add_argument("--init", help=f"dbn (default) or one of {initializers.names()}")
     parser.add_argument("--checkpoint", help="pretrained DBN for --init dbn")
     parser.add_argument("--sizes", type=int, nargs="+", help="input and hidden sizes")
-    parser.add_argument("--activation", default="sigmoid", choices=sorted(ACTIVATIONS))
-    parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--input-dropout", type=float, default=0.0)
-    parser.add_argument("--norm", choices=["batch", "layer"])
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), help="default sigmoid")
+    parser.add_argument("--dropout", type=float, help="after each hidden layer (default 0)")
+    parser.add_argument("--input-dropout", type=float, help="on the input (default 0)")
+    parser.add_argument("--norm", choices=[norm for norm in NORMS if norm])
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
     parser.add_argument("--lr", type=float, help="default 0.1")
     parser.add_argument("--momentum", type=float, help="default 0.9")
@@ -87,33 +122,37 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--l1", type=float, help="L1 on weights (default 0)")
     parser.add_argument("--clip-grad-norm", type=float)
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    parser.add_argument("--dataset", default="mnist", choices=DATASETS)
+    parser.add_argument("--dataset", choices=DATASETS, help="default mnist")
     parser.add_argument("--train-size", type=int, help="use only the first N training examples")
     parser.add_argument("--out", default="runs/finetune", help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> FinetuneRunConfig:
-    finetune = FinetuneConfig(**given_options(args, FINETUNE_FLAGS))
-    sizes = args.sizes
-    if sizes is None and args.init == "dbn" and args.checkpoint:
-        sizes = load(args.checkpoint).sizes
-    if sizes is None:
-        sizes = default_sizes(args.dataset)
-    return FinetuneRunConfig(
-        init=args.init,
-        checkpoint=args.checkpoint,
-        sizes=list(sizes),
-        activation=args.activation,
-        dropout=args.dropout,
-        input_dropout=args.input_dropout,
-        norm=args.norm,
-        dataset=args.dataset,
-        train_size=args.train_size,
-        seed=args.seed,
-        finetune=finetune,
-    )
+def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConfig:
+    """The run's configuration: the saved one for ``--resume`` (refusing options that
+    differ from it), else the defaults with the typed options on top."""
+    typed = given_options(args, RUN_FLAGS)
+    typed_finetune = given_options(args, FINETUNE_FLAGS)
+    saved = run.saved_config(SCRIPT) if args.resume else None
+    if saved is not None:
+        check_resume_options({**saved["finetune"], **saved}, {**typed, **typed_finetune}, args.out)
+        return FinetuneRunConfig.from_dict(saved)
+    if "sizes" not in typed:
+        if typed.get("init", "dbn") == "dbn" and "checkpoint" in typed:
+            typed["sizes"] = load(typed["checkpoint"]).sizes
+        else:
+            typed["sizes"] = default_sizes(typed.get("dataset", "mnist"))
+    return FinetuneRunConfig(**typed, finetune=FinetuneConfig(**typed_finetune))
+
+
+def after_epoch(run: RunDirectory, metrics: dict, log_lines: bool) -> None:
+    """Log the epoch's metrics; without progress bars, also say so in one line on stdout
+    (written after the epoch's checkpoint, so a reader may act on it)."""
+    run.log_metrics(metrics)
+    if log_lines and run.enabled:
+        print(f"epoch {metrics['epoch']}: checkpoint written", flush=True)
 
 
 def subset(splits: dict[str, DataSplit], train_size: int | None) -> dict[str, DataSplit]:
@@ -124,18 +163,33 @@ def subset(splits: dict[str, DataSplit], train_size: int | None) -> dict[str, Da
 
 
 def main(args: argparse.Namespace) -> dict:
-    config = config_from_args(args)
     context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
     device = context.device
     run = RunDirectory(args.out, enabled=context.is_main)
-    run.write_json("config.json", asdict(config))
-    run.remove("metrics.jsonl")
+    config = build_config(args, run)
     splits = subset(load_dataset(config.dataset, data_dir=args.data_dir), config.train_size)
     if splits["train"].x.shape[1] != config.sizes[0]:
         raise ValueError(
             f"sizes start with {config.sizes[0]} but {config.dataset} has "
             f"{splits['train'].x.shape[1]} features"
         )
+    if config.init == "dbn" and list(load(config.checkpoint).sizes) != config.sizes:
+        raise ValueError(
+            f"the checkpoint's layer sizes {load(config.checkpoint).sizes} differ from "
+            f"{config.sizes}"
+        )
+    n_classes = int(splits["train"].y.max()) + 1
+    check_fits_in_memory(mlp_parameter_count(config.sizes, n_classes), device)
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    state_path = run / "train-state.pt"
+    run.remove("metrics.jsonl")
+    if args.resume and state_path.is_file():
+        # metrics written after the last checkpoint are redone: rewrite them from it
+        for row in safe_load(state_path, kind=CHECKPOINT_KIND)["trainer"]["result"]["history"]:
+            run.log_metrics(row)
+        if context.is_main:
+            print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
+    run.write_json("config.json", {**asdict(config), "script": SCRIPT})
     outcome = run_experiment(
         splits,
         config.sizes,
@@ -149,7 +203,9 @@ def main(args: argparse.Namespace) -> dict:
         input_dropout=config.input_dropout,
         norm=config.norm,
         progress=not args.no_progress,
-        on_epoch_end=run.log_metrics,
+        on_epoch_end=lambda metrics: after_epoch(run, metrics, args.no_progress),
+        checkpoint_path=state_path,
+        resume=args.resume,
     )
     history = outcome.finetune.history
     if not context.is_main:

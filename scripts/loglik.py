@@ -16,9 +16,15 @@ import torch
 
 from dbn import RBM, ais
 from dbn.checkpoint import atomic_save
-from dbn.cli import add_autocast_argument, add_common_arguments, given_options, run_cli
+from dbn.cli import (
+    ArgumentParser,
+    add_autocast_argument,
+    add_common_arguments,
+    given_options,
+    run_cli,
+)
 from dbn.data import load_mnist
-from dbn.device import resolve_device
+from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
 from dbn.rng import new_generator
 from dbn.runs import RunDirectory
 from dbn.train import LR_DECAYS, METHODS, RBMTrainer, TrainConfig
@@ -47,7 +53,7 @@ class LoglikConfig:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hidden", type=int, default=500, help="hidden units (default 500)")
     parser.add_argument("--method", default="pcd", choices=METHODS)
     parser.add_argument("--k", type=int, default=1, help="Gibbs steps for cd/pcd")
@@ -84,13 +90,15 @@ def main(args: argparse.Namespace) -> dict:
         binarize=args.binarize,
         n_betas=args.n_betas,
         n_runs=args.n_runs,
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
         device=args.device,
         data_dir=args.data_dir,
     )
     device = resolve_device(config.device)
+    check_fits_in_memory(mlp_parameter_count([784, config.hidden]), device)
     run = RunDirectory(args.out)
-    run.write_json("config.json", asdict(config))
+    run.claim("loglik", resume=False)  # the first write to the run directory
+    run.write_json("config.json", {**asdict(config), "script": "loglik"})
     mnist = load_mnist("standard", data_dir=config.data_dir)
     train = binarize(mnist["train"].x, config.binarize, seed=1000 + config.seed)
     test = binarize(mnist["test"].x, config.binarize, seed=2000 + config.seed)

@@ -8,7 +8,6 @@ python scripts/pretrain.py --resume --out runs/hinton2006      # after a kill or
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,9 +16,16 @@ import torch
 
 from dbn import DBN
 from dbn.checkpoint import safe_load
-from dbn.cli import add_autocast_argument, add_common_arguments, given_options, run_cli
+from dbn.cli import (
+    ArgumentParser,
+    add_autocast_argument,
+    add_common_arguments,
+    check_resume_options,
+    given_options,
+    run_cli,
+)
 from dbn.data import DATASETS, load_dataset
-from dbn.device import resolve_device
+from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
 from dbn.distributed import setup
 from dbn.monitor import layer_reconstruction_errors
 from dbn.recipes import PRETRAIN_RECIPES, default_sizes
@@ -29,6 +35,7 @@ from dbn.train import METHODS, STEPS, TrainConfig, resolve_step
 from dbn.validation import check_choice, check_int
 from dbn.viz import plot_curves, save_filters, save_image_grid
 
+SCRIPT = "pretrain"
 # The TrainConfig fields this script has flags for (same names, dashes for underscores).
 TRAIN_FLAGS = (
     "method",
@@ -66,11 +73,16 @@ class PretrainRunConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> PretrainRunConfig:
-        return cls(**{**values, "train": TrainConfig.from_dict(values["train"])})
+        """From a saved ``config.json`` (whose extra entries, like ``step``, are dropped)."""
+        names = ("sizes", "dataset", "seed", "recipe")
+        return cls(
+            **{name: values[name] for name in names},
+            train=TrainConfig.from_dict(values["train"]),
+        )
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Greedy layer-wise DBN pretraining.")
+    parser = ArgumentParser(description="Greedy layer-wise DBN pretraining.")
     parser.add_argument("--recipe", choices=sorted(PRETRAIN_RECIPES), help="a named set of options")
     parser.add_argument("--sizes", type=int, nargs="+", help="units per layer, data first")
     parser.add_argument("--method", choices=METHODS)
@@ -93,17 +105,26 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainRunConfig:
-    if args.resume and (run / "config.json").is_file():
-        saved = json.loads((run / "config.json").read_text())
-        saved.pop("step", None)  # recorded for the reader; resolved again on resume
+    """The run's configuration: the saved one for ``--resume`` (refusing options that
+    differ from it), else the recipe's values with the typed options on top."""
+    typed = given_options(args, TRAIN_FLAGS)
+    saved = run.saved_config(SCRIPT) if args.resume else None
+    if saved is not None:
+        saved_values = {**saved["train"], **saved}
+        check_resume_options(
+            saved_values,
+            {**typed, **given_options(args, ("sizes", "dataset", "recipe", "seed"))},
+            args.out,
+        )
         return PretrainRunConfig.from_dict(saved)
     train_values = dict(PRETRAIN_RECIPES[args.recipe]) if args.recipe else {}
-    dataset = args.dataset or train_values.pop("dataset", "mnist")
+    dataset = args.dataset or train_values.get("dataset", "mnist")
     sizes = args.sizes or train_values.get("sizes") or default_sizes(dataset)
     train_values = {k: v for k, v in train_values.items() if k not in ("dataset", "sizes")}
-    train = TrainConfig(**{**train_values, **given_options(args, TRAIN_FLAGS)})
+    train = TrainConfig(**{**train_values, **typed})
+    seed = 0 if args.seed is None else args.seed
     return PretrainRunConfig(
-        sizes=list(sizes), dataset=dataset, seed=args.seed, recipe=args.recipe, train=train
+        sizes=list(sizes), dataset=dataset, seed=seed, recipe=args.recipe, train=train
     )
 
 
@@ -156,7 +177,9 @@ def main(args: argparse.Namespace) -> DBN:
             f"sizes start with {config.sizes[0]} but {config.dataset} has {n_features} features"
         )
     step = resolve_step(config.train, device, context.world_size)
-    run.write_json("config.json", {**asdict(config), "step": step})
+    check_fits_in_memory(mlp_parameter_count(config.sizes), device)
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    run.write_json("config.json", {**asdict(config), "script": SCRIPT, "step": step})
     state_path = run / "train-state.pt"
     if args.resume and state_path.is_file():
         # metrics written after the last checkpoint are redone, so rewrite them from it

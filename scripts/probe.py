@@ -17,13 +17,13 @@ from sklearn.linear_model import LogisticRegression
 
 import dbn
 from dbn.checkpoint import sha256_file
-from dbn.cli import run_cli
+from dbn.cli import ArgumentParser, run_cli
 from dbn.data import DATASETS, load_dataset
 from dbn.monitor import layer_reconstruction_errors
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Evaluate a pretrained DBN checkpoint.")
+    parser = ArgumentParser(description="Evaluate a pretrained DBN checkpoint.")
     parser.add_argument("checkpoint")
     parser.add_argument("--dataset", default="mnist", choices=DATASETS)
     parser.add_argument("--max-iter", type=int, default=300, help="logistic regression")

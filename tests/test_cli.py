@@ -221,6 +221,8 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        # a shell's background job ignores SIGINT, and children inherit that: restore it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wait_for_checkpoints(process, 1)
     process.send_signal(signal.SIGINT)

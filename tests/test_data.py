@@ -71,21 +71,40 @@ def test_local_torchvision_layout_is_read_first(torchvision_dir, mnist, tmp_path
     for name in ("train", "valid", "test"):
         assert torch.equal(loaded[name].x, mnist[name].x)
         assert torch.equal(loaded[name].y, mnist[name].y)
-    assert (tmp_path / "mnist.pt").is_file()
+
+
+def cached_copy(torchvision_dir, cache_dir):
+    """A cache directory holding the raw files and, after one load, the cache itself."""
+    shutil.copytree(torchvision_dir, cache_dir)
+    load_mnist(cache_dir=cache_dir, download=False)
+    assert (cache_dir / "mnist.pt").is_file()
+    return cache_dir / "mnist.pt"
+
+
+def test_an_explicit_data_dir_wins_over_the_cache(torchvision_dir, mnist, tmp_path):
+    cached_copy(torchvision_dir, tmp_path / "cache")
+    mine = tmp_path / "mine"
+    shutil.copytree(torchvision_dir, mine)
+    labels = mnist["train"].y.clone()
+    labels[0] = (labels[0] + 1) % 10  # the user's own files differ from the cached ones
+    all_labels = torch.cat([labels, mnist["valid"].y]).numpy()
+    write_idx(mine / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz", all_labels)
+    loaded = load_mnist(data_dir=mine, cache_dir=tmp_path / "cache", download=False)
+    assert loaded["train"].y[0] == labels[0] != mnist["train"].y[0]
+    default = load_mnist(cache_dir=tmp_path / "cache", download=False)
+    assert default["train"].y[0] == mnist["train"].y[0]
 
 
 def test_cache_is_used_on_second_load(torchvision_dir, tmp_path):
-    load_mnist(data_dir=torchvision_dir, cache_dir=tmp_path, download=False)
-    # With the sources gone, only the cache can answer.
-    empty = tmp_path / "nothing-here"
-    again = load_mnist(data_dir=empty, cache_dir=tmp_path, download=False)
+    cached_copy(torchvision_dir, tmp_path / "cache")
+    shutil.rmtree(tmp_path / "cache" / "MNIST")  # with the sources gone, only the cache answers
+    again = load_mnist(cache_dir=tmp_path / "cache", download=False)
     assert again["test"].x.shape == (10000, 784)
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_corrupt_cache_is_rebuilt_not_trusted(torchvision_dir, mnist, tmp_path, damage):
-    load_mnist(data_dir=torchvision_dir, cache_dir=tmp_path, download=False)
-    cache = tmp_path / "mnist.pt"
+    cache = cached_copy(torchvision_dir, tmp_path / "cache")
     payload = bytearray(cache.read_bytes())
     if damage == "flip":
         # flip bytes well inside the image data, which a zip reader does not verify
@@ -95,11 +114,11 @@ def test_corrupt_cache_is_rebuilt_not_trusted(torchvision_dir, mnist, tmp_path, 
         payload = payload[: len(payload) // 3]
     cache.write_bytes(bytes(payload))
     with pytest.warns(UserWarning, match="damaged MNIST cache"):
-        loaded = load_mnist(data_dir=torchvision_dir, cache_dir=tmp_path, download=False)
+        loaded = load_mnist(cache_dir=tmp_path / "cache", download=False)
     assert torch.equal(loaded["train"].x, mnist["train"].x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the rebuilt cache is healthy again
-        load_mnist(data_dir=torchvision_dir, cache_dir=tmp_path, download=False)
+        load_mnist(cache_dir=tmp_path / "cache", download=False)
 
 
 def test_truncated_idx_file_is_named(torchvision_dir, tmp_path):

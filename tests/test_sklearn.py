@@ -13,6 +13,7 @@ from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import check_estimator
 
+from dbn.checkpoint import CheckpointError
 from dbn.sklearn import DBNClassifier, RBMTransformer
 
 # BernoulliRBM is excused from the same two checks in scikit-learn's own test suite:
@@ -196,3 +197,32 @@ def test_verbose_prints_bernoulli_rbms_iteration_lines(digits, capsys):
     assert len(lines) == 2
     for number, line in enumerate(lines, start=1):
         assert re.fullmatch(pattern.format(number), line), line
+
+
+def test_estimators_save_and_load_without_pickle(digits, tmp_path, monkeypatch):
+    X_train, X_test, y_train, _ = digits
+    rbm = RBMTransformer(n_components=8, n_iter=2, random_state=0).fit(X_train)
+    classifier = DBNClassifier(
+        hidden_layer_sizes=(16,), pretrain_epochs=1, epochs=3, random_state=0
+    ).fit(X_train, y_train)
+    rbm.save(tmp_path / "rbm.pt")
+    classifier.save(tmp_path / "clf.pt")
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("pickle.load was called")
+
+    monkeypatch.setattr(pickle, "load", no_unpickling)
+    monkeypatch.setattr(pickle, "loads", no_unpickling)
+    rbm_again = RBMTransformer.load(tmp_path / "rbm.pt")
+    classifier_again = DBNClassifier.load(tmp_path / "clf.pt")
+    np.testing.assert_array_equal(rbm_again.transform(X_test), rbm.transform(X_test))
+    np.testing.assert_array_equal(rbm_again.gibbs(X_test), rbm.gibbs(X_test))
+    np.testing.assert_array_equal(
+        classifier_again.predict_proba(X_test), classifier.predict_proba(X_test)
+    )
+    rbm_again.partial_fit(X_train)  # the training state came along too
+    assert rbm_again.trainer_.epoch == 3
+    with pytest.raises(CheckpointError, match="not a sklearn-dbn-classifier"):
+        DBNClassifier.load(tmp_path / "rbm.pt")
+    with pytest.raises(ValueError, match="without pickle: parameters \\['random_state'\\]"):
+        RBMTransformer(random_state=np.random.RandomState(0)).fit(X_train).save(tmp_path / "x")
