@@ -20,6 +20,7 @@ __all__ = [
     "add_common_arguments",
     "check_resume_options",
     "given_options",
+    "positive_int",
     "run_cli",
     "seed_value",
 ]
@@ -53,6 +54,17 @@ def seed_value(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid seed {text!r}: not an integer") from None
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"seed must lie in 0..2**32-1, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
     return value
 
 

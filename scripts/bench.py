@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from dbn import RBM
-from dbn.cli import ArgumentParser, add_autocast_argument
+from dbn.cli import ArgumentParser, add_autocast_argument, positive_int, run_cli
 from dbn.data import DataUnavailableError, load_mnist
 from dbn.train import RBMTrainer, TrainConfig
 
@@ -32,13 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="CD-1 throughput benchmark.")
-    parser.add_argument("--samples", type=int, default=20000, help="examples timed per run")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--hidden", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--samples", type=positive_int, default=20000, help="examples per run")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[100, 1000])
+    parser.add_argument("--hidden", type=positive_int, default=500)
+    parser.add_argument("--repeats", type=positive_int, default=3, help="best of this many")
     parser.add_argument("--full", action="store_true", help="time pretrain + fine-tune too")
     add_autocast_argument(parser, help="also time the fast path in this mixed precision")
     parser.add_argument("--out", default="runs/bench", help="directory for bench.json")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
 
 
@@ -270,4 +271,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    run_cli(main, get_args_parser())

@@ -180,12 +180,15 @@ def main(args: argparse.Namespace) -> dict:
         )
     n_classes = int(splits["train"].y.max()) + 1
     check_fits_in_memory(mlp_parameter_count(config.sizes, n_classes), device)
-    run.claim(SCRIPT, args.resume)  # the first write to the run directory
     state_path = run / "train-state.pt"
+    saved_history = None
+    if args.resume and state_path.is_file():  # read (and verified) before any write
+        saved_history = safe_load(state_path, kind=CHECKPOINT_KIND)["trainer"]["result"]["history"]
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.remove("metrics.jsonl")
-    if args.resume and state_path.is_file():
+    if saved_history is not None:
         # metrics written after the last checkpoint are redone: rewrite them from it
-        for row in safe_load(state_path, kind=CHECKPOINT_KIND)["trainer"]["result"]["history"]:
+        for row in saved_history:
             run.log_metrics(row)
         if context.is_main:
             print(f"resuming {run.path} from its checkpoint", file=sys.stderr)

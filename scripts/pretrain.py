@@ -178,20 +178,20 @@ def main(args: argparse.Namespace) -> DBN:
         )
     step = resolve_step(config.train, device, context.world_size)
     check_fits_in_memory(mlp_parameter_count(config.sizes), device)
+    state_path = run / "train-state.pt"
+    saved_histories = None
+    if args.resume and state_path.is_file():  # read (and verified) before any write
+        saved_histories = safe_load(state_path, kind="dbn-training")["histories"]
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_json("config.json", {**asdict(config), "script": SCRIPT, "step": step})
-    state_path = run / "train-state.pt"
-    if args.resume and state_path.is_file():
+    run.remove("metrics.jsonl")
+    if saved_histories is not None:
         # metrics written after the last checkpoint are redone, so rewrite them from it
-        histories = safe_load(state_path, kind="dbn-training")["histories"]
-        run.remove("metrics.jsonl")
-        for layer, history in enumerate(histories):
+        for layer, history in enumerate(saved_histories):
             for row in history:
                 run.log_metrics({"layer": layer + 1, **row})
         if context.is_main:
             print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
-    elif not args.resume:
-        run.remove("metrics.jsonl")
 
     dbn = DBN(config.sizes, generator=new_generator(config.seed))
     started = time.perf_counter()

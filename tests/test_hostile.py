@@ -1,0 +1,258 @@
+"""Hostile and careless input, table-driven: every case must fail with exit status 2 and
+one line on stderr, no traceback, and leave every file already on disk byte-identical."""
+
+import functools
+import gc
+import hashlib
+import os
+import re
+import shutil
+import struct
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import load_script
+
+import dbn
+from dbn.checkpoint import atomic_save
+from dbn.cli import run_cli
+
+HUGE = "100000000"
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch exploited",))
+
+
+@functools.cache
+def script(name):
+    return load_script(name)
+
+
+def run_script(name, argv, monkeypatch, capsys):
+    module = script(name)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(module.main, module.get_args_parser())
+    gc.collect()  # release a run directory's lock held by a frame of the failed call
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def flip_inside_largest_tensor(source: Path, target: Path) -> None:
+    """Copy ``source`` with one byte flipped in the middle of its largest stored tensor."""
+    payload = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        entry = max(
+            (info for info in archive.infolist() if "/data/" in info.filename),
+            key=lambda info: info.file_size,
+        )
+    name_length, extra_length = struct.unpack("<HH", payload[entry.header_offset + 26 :][:4])
+    start = entry.header_offset + 30 + name_length + extra_length
+    payload[start + entry.file_size // 2] ^= 0xFF
+    target.write_bytes(bytes(payload))
+
+
+def snapshot(root: Path) -> dict:
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Finished runs of each script and checkpoints good and bad, made once."""
+    root = tmp_path_factory.mktemp("hostile")
+    quiet = ["--dataset", "digits", "--no-progress"]
+    for name, argv in [
+        ("pretrain", [*quiet, "--sizes", "64", "16", "--epochs", "1"]),
+        ("finetune", [*quiet, "--init", "xavier_uniform", "--sizes", "64", "16", "--epochs", "1"]),
+    ]:
+        module = script(name)
+        module.main(module.get_args_parser().parse_args([*argv, "--out", str(root / name)]))
+        gc.collect()
+    good = dbn.DBN([64, 16, 8])
+    good.save(root / "good.pt")
+    blob = torch.load(root / "good.pt", weights_only=True)
+    blob.pop("content_sha256")
+    checkpoints = root / "checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "truncated.pt").write_bytes((root / "good.pt").read_bytes()[:500])
+    torch.save({"kind": "dbn", "x": Exploit()}, checkpoints / "payload.pt")
+    nan_state = {k: v.clone() for k, v in blob["state"].items()}
+    nan_state["layers.0.weight"][0, 0] = float("nan")
+    atomic_save({**blob, "state": nan_state}, checkpoints / "nan.pt")
+    atomic_save({**blob, "format_version": "one"}, checkpoints / "version.pt")
+    atomic_save(
+        {**blob, "config": {**blob["config"], "sizes": [64, int(HUGE), 8]}}, checkpoints / "huge.pt"
+    )
+    flip_inside_largest_tensor(root / "good.pt", checkpoints / "flipped.pt")
+    (checkpoints / "a-directory").mkdir()
+    os.mkfifo(checkpoints / "fifo.pt")
+    (checkpoints / "loop.pt").symlink_to(checkpoints / "loop.pt")
+    (checkpoints / "broken.pt").symlink_to(checkpoints / "nowhere.pt")
+    (checkpoints / "garbage.pt").write_bytes(b"\x00" * 64)
+    shutil.copytree(root / "pretrain", root / "pretrain-damaged")
+    state = root / "pretrain-damaged" / "train-state.pt"
+    flip_inside_largest_tensor(root / "pretrain" / "train-state.pt", state)
+    return root
+
+
+PRETRAIN = ["--dataset", "digits", "--sizes", "64", "16", "--epochs", "1", "--no-progress"]
+FINETUNE = ["--dataset", "digits", "--init", "xavier_uniform", "--epochs", "1", "--no-progress"]
+FINETUNE_DBN = ["--dataset", "digits", "--init", "dbn", "--epochs", "1", "--no-progress"]
+COMPARE = ["--preset", "digits", "--epochs", "1", "--seeds", "0", "--no-progress"]
+LOGLIK = ["--epochs", "1", "--hidden", "8", "--no-progress"]
+
+# (script, arguments, the --out it targets, what the one line must say). Targets: "new"
+# is a directory that does not exist (and must not be created), "pretrain" / "finetune"
+# a copy of a finished run of that script, "none" no --out at all.
+CASES = [
+    # pretrain: values
+    ("pretrain", [*PRETRAIN, "--lr", "nan"], "new", "lr must be a positive finite number"),
+    ("pretrain", [*PRETRAIN, "--lr", "inf"], "new", "lr must be a positive finite number"),
+    ("pretrain", [*PRETRAIN, "--lr", "-1"], "new", "lr must be a positive finite number"),
+    ("pretrain", [*PRETRAIN, "--lr", "0"], "new", "lr must be a positive finite number"),
+    ("pretrain", [*PRETRAIN, "--epochs", "0"], "new", "epochs must be an integer >= 1"),
+    ("pretrain", [*PRETRAIN, "--epochs", "-3"], "new", "epochs must be an integer >= 0, got -3"),
+    ("pretrain", [*PRETRAIN, "--k", "0"], "new", "k must be an integer >= 1"),
+    ("pretrain", [*PRETRAIN, "--batch-size", "0"], "new", "batch_size must be an integer >= 1"),
+    ("pretrain", [*PRETRAIN, "--sizes", "64", "0"], "new", "layer size must be an integer >= 1"),
+    ("pretrain", [*PRETRAIN, "--sizes", "64", "-3"], "new", "layer size must be an integer >= 1"),
+    ("pretrain", [*PRETRAIN, "--sizes", "64"], "new", "sizes must be two or more"),
+    ("pretrain", [*PRETRAIN, "--sizes", "100", "16"], "new", "digits has 64 features"),
+    ("pretrain", [*PRETRAIN, "--sizes", "64", HUGE], "new", "the model is too large for cpu"),
+    ("pretrain", [*PRETRAIN, "--corruption", "2"], "new", r"corruption must lie in \[0, 1\)"),
+    ("pretrain", [*PRETRAIN, "--corruption", "-0.1"], "new", r"corruption must lie in \[0, 1\)"),
+    ("pretrain", [*PRETRAIN, "--weight-decay", "inf"], "new", "weight_decay must be a finite"),
+    ("pretrain", [*PRETRAIN, "--weight-decay", "-1"], "new", "weight_decay must be a finite"),
+    ("pretrain", [*PRETRAIN, "--l1", "inf"], "new", "l1 must be a finite number >= 0"),
+    ("pretrain", [*PRETRAIN, "--l1", "nan"], "new", "l1 must be a finite number >= 0"),
+    ("pretrain", [*PRETRAIN, "--sparsity-target", "1.5"], "new", r"sparsity_target must lie"),
+    ("pretrain", [*PRETRAIN, "--sparsity-cost", "-1"], "new", "sparsity_cost must be a finite"),
+    ("pretrain", [*PRETRAIN, "--step", "cuda_graph"], "new", "needs a CUDA device, got 'cpu'"),
+    ("pretrain", [*PRETRAIN, "--device", "tpu"], "new", "device must be 'auto', 'cpu'"),
+    ("pretrain", [*PRETRAIN, "--device", "cuda:x"], "new", "device must be 'auto', 'cpu'"),
+    ("pretrain", [*PRETRAIN, "--seed", str(10**20)], "new", "seed must lie in 0..2"),
+    ("pretrain", [*PRETRAIN, "--seed", "-1"], "new", "seed must lie in 0..2"),
+    ("pretrain", [*PRETRAIN, "--seed", "one"], "new", "invalid seed 'one'"),
+    ("pretrain", [*PRETRAIN, "--method", "magic"], "new", "invalid choice: 'magic'"),
+    ("pretrain", [*PRETRAIN, "--recipe", "nope"], "new", "invalid choice: 'nope'"),
+    ("pretrain", [*PRETRAIN, "--autocast", "float8"], "new", "invalid choice: 'float8'"),
+    ("pretrain", [*PRETRAIN, "--dataset", "imagenet"], "new", "invalid choice: 'imagenet'"),
+    ("pretrain", [*PRETRAIN, "--epochs", "two"], "new", "invalid int value: 'two'"),
+    # pretrain: a run directory that holds something
+    ("pretrain", [*PRETRAIN, "--lr", "nan"], "pretrain", "lr must be a positive finite"),
+    ("pretrain", PRETRAIN, "pretrain", "already holds a run; continue it with --resume"),
+    ("pretrain", [*PRETRAIN, "--resume", "--lr", "0.05"], "pretrain", "--lr 0.05 .the run has"),
+    ("pretrain", [*PRETRAIN, "--resume", "--sizes", "64", "20"], "pretrain", "--sizes .64, 20."),
+    ("pretrain", [*PRETRAIN, "--resume", "--epochs", "9"], "pretrain", "--epochs 9 .the run"),
+    ("pretrain", [*PRETRAIN, "--resume", "--seed", "4"], "pretrain", "--seed 4 .the run has 0"),
+    ("pretrain", [*PRETRAIN, "--resume"], "finetune", "holds a run of finetune, not of pretrain"),
+    ("pretrain", [*PRETRAIN, "--resume"], "pretrain-damaged", "is corrupt: its content does"),
+    ("pretrain", [*PRETRAIN, "--out", "{root}/good.pt/run"], "none", "cannot create output"),
+    # finetune: values
+    ("finetune", [*FINETUNE, "--lr", "nan"], "new", "lr must be a positive finite number"),
+    ("finetune", [*FINETUNE, "--epochs", "0"], "new", "epochs must be an integer >= 1"),
+    ("finetune", [*FINETUNE, "--momentum", "1.5"], "new", r"momentum must lie in \[0, 1\)"),
+    ("finetune", [*FINETUNE, "--dropout", "1.0"], "new", r"dropout must lie in \[0, 1\)"),
+    ("finetune", [*FINETUNE, "--input-dropout", "-0.1"], "new", "input_dropout must lie in"),
+    ("finetune", [*FINETUNE, "--sizes", "64", "-3"], "new", "layer size must be an integer"),
+    ("finetune", [*FINETUNE, "--sizes", "64", "0"], "new", "layer size must be an integer"),
+    ("finetune", [*FINETUNE, "--sizes", "64", HUGE], "new", "the model is too large for cpu"),
+    ("finetune", [*FINETUNE, "--clip-grad-norm", "0"], "new", "clip_grad_norm must be a pos"),
+    ("finetune", [*FINETUNE, "--clip-grad-norm", "inf"], "new", "clip_grad_norm must be a pos"),
+    ("finetune", [*FINETUNE, "--weight-decay", "inf"], "new", "weight_decay must be a finite"),
+    ("finetune", [*FINETUNE, "--l1", "inf"], "new", "l1 must be a finite number >= 0"),
+    ("finetune", [*FINETUNE, "--l1", "-1"], "new", "l1 must be a finite number >= 0"),
+    ("finetune", [*FINETUNE, "--patience", "0"], "new", "patience must be an integer >= 1"),
+    ("finetune", [*FINETUNE, "--batch-size", "0"], "new", "batch_size must be an integer >= 1"),
+    ("finetune", [*FINETUNE, "--train-size", "0"], "new", "train_size must be an integer >= 1"),
+    ("finetune", [*FINETUNE, "--train-size", "-5"], "new", "train_size must be an integer >= 1"),
+    ("finetune", [*FINETUNE, "--init", "glorot"], "new", "init must be 'dbn' or one of"),
+    ("finetune", [*FINETUNE, "--activation", "gelu"], "new", "invalid choice: 'gelu'"),
+    ("finetune", [*FINETUNE_DBN], "new", "--init dbn needs --checkpoint PATH"),
+    # finetune: checkpoints that are not what they claim
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/missing.pt"], "new", "does not exist"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/a-directory"], "new", "is a directory"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/fifo.pt"], "new", "not a regular file"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/loop.pt"], "new", "broken or looping"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/broken.pt"], "new", "broken or looping"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/payload.pt"], "new", "could run code"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/truncated.pt"], "new", "truncated or"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/garbage.pt"], "new", "truncated or"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/flipped.pt"], "new", "is corrupt: its"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/nan.pt"], "new", "NaN or infinite"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/version.pt"], "new", "invalid format"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/huge.pt"], "new", "not hold a valid"),
+    (
+        "finetune",
+        [*FINETUNE_DBN, "--checkpoint", "{root}/good.pt", "--sizes", "64", "32", "8"],
+        "new",
+        r"layer sizes \[64, 16, 8\] differ from \[64, 32, 8\]",
+    ),
+    # finetune: a run directory that holds something
+    ("finetune", FINETUNE, "finetune", "already holds a run; continue it with --resume"),
+    ("finetune", [*FINETUNE, "--resume", "--lr", "0.2"], "finetune", "--lr 0.2 .the run has"),
+    ("finetune", [*FINETUNE, "--resume"], "pretrain", "holds a run of pretrain, not of finetune"),
+    ("finetune", [*FINETUNE, "--dropout", "2"], "finetune", r"dropout must lie in \[0, 1\)"),
+    # compare
+    ("compare", [*COMPARE, "--train-size", "0"], "new", "train_size must be an integer >= 1"),
+    ("compare", [*COMPARE, "--train-size", "-1200"], "new", "train_size must be an integer"),
+    ("compare", [*COMPARE, "--train-size", "999999"], "new", "exceeds the .* training images"),
+    ("compare", [*COMPARE, "--inits", "foo:sigmoid"], "new", "unknown initialisation 'foo'"),
+    ("compare", [*COMPARE, "--inits", "he_normal"], "new", "must look like NAME:ACTIVATION"),
+    ("compare", [*COMPARE, "--lr-grid", "0"], "new", "each --lr-grid value must be a positive"),
+    ("compare", [*COMPARE, "--dropout", "1"], "new", r"dropout must lie in \[0, 1\)"),
+    ("compare", [*COMPARE, "--epochs", "0"], "new", "epochs must be an integer >= 1"),
+    ("compare", [*COMPARE, "--resume"], "pretrain", "holds a run of pretrain, not of compare"),
+    # loglik and bench
+    ("loglik", [*LOGLIK, "--n-betas", "0"], "new", "n_betas must be an integer >= 3"),
+    ("loglik", [*LOGLIK, "--n-runs", "1"], "new", "n_runs must be an integer >= 2"),
+    ("loglik", [*LOGLIK, "--hidden", "0"], "new", "hidden must be an integer >= 1"),
+    ("loglik", [*LOGLIK, "--epochs", "-1"], "new", "epochs must be an integer >= 0"),
+    ("loglik", [*LOGLIK, "--hidden", HUGE], "new", "the model is too large for cpu"),
+    ("bench", ["--samples", "0"], "new", "argument --samples: must be an integer >= 1"),
+    ("bench", ["--batch-sizes", "100", "0"], "new", "argument --batch-sizes: must be an"),
+    ("bench", ["--repeats", "-2"], "new", "argument --repeats: must be an integer >= 1"),
+    ("bench", ["--hidden", "x"], "new", "invalid integer 'x'"),
+]
+
+
+@pytest.mark.parametrize("script, argv, target, message", CASES)
+def test_refused_in_one_line_and_nothing_changes(
+    world, tmp_path, monkeypatch, capsys, script, argv, target, message
+):
+    monkeypatch.chdir(tmp_path)  # a stray relative write would land here and be seen
+    if target in ("pretrain", "finetune", "pretrain-damaged"):
+        out = tmp_path / "run"
+        shutil.copytree(world / target, out)
+    else:
+        out = tmp_path / "new-run"
+    argv = [arg.format(root=world, ckpt=world / "checkpoints") for arg in argv]
+    if target != "none":
+        argv = [*argv, "--out", str(out)]
+    world_before, here_before = snapshot(world), snapshot(tmp_path)
+    status, err = run_script(script, argv, monkeypatch, capsys)
+    lines = err.strip().splitlines()
+    assert status == 2, err
+    assert len(lines) == 1 and lines[0].startswith(f"{script}.py: error: "), err
+    assert "Traceback" not in err
+    assert re.search(message, lines[0]), lines[0]
+    assert snapshot(world) == world_before
+    after = snapshot(tmp_path)
+    after.pop("run/.lock", None)  # taking the lock may create its (empty) file
+    here_before.pop("run/.lock", None)
+    assert after == here_before
+    if target == "new":
+        assert not out.exists()
+    assert not Path("exploited").exists()
+
+
+def test_there_are_at_least_sixty_cases():
+    assert len(CASES) >= 60
