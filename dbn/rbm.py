@@ -73,7 +73,7 @@ def check_visible_data(
         if low < 0 or high > 1:
             raise ValueError(
                 f"{name} must lie in [0, 1] for Bernoulli visible units, got values in "
-                f"[{low:g}, {high:g}]; scale it, or use visible='gaussian' on standardised data"
+                f"[{low!r}, {high!r}]; scale it, or use visible='gaussian' on standardised data"
             )
 
 

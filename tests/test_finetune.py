@@ -1,13 +1,20 @@
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
-from helpers import binary_digits, load_script
+from helpers import binary_digits, load_script, wait_for_checkpoints
 from torch import nn
 
 import dbn.finetune
 import dbn.study
 from dbn import DBN
+from dbn.checkpoint import safe_load
 from dbn.data import load_digits
 from dbn.export import make_classifier
 from dbn.finetune import FinetuneConfig, finetune
@@ -248,3 +255,46 @@ def test_finetuning_is_bit_identical_for_the_same_seed():
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     assert history == again
     assert not torch.equal(first[0], other[0])
+
+
+def finetune_command(out, *extra):
+    return [
+        sys.executable,
+        str(Path(__file__).resolve().parent.parent / "scripts" / "finetune.py"),
+        *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "32"),
+        *("--dropout", "0.2", "--epochs", "6", "--batch-size", "4", "--no-progress"),
+        *("--out", str(out), *extra),
+    ]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_finetune(tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight") / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run(finetune_command(out), check=True, env=env, capture_output=True)
+    return safe_load(out / "model.pt", kind="mlp")["state"]
+
+
+@pytest.mark.parametrize("kill_after", [1, 3, 5])
+def test_finetune_killed_and_resumed_gives_the_uninterrupted_weights(
+    uninterrupted_finetune, tmp_path, kill_after
+):
+    out = tmp_path / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    process = subprocess.Popen(
+        finetune_command(out), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    wait_for_checkpoints(process, kill_after)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "model.pt").exists() and not (out / "result.json").exists()
+    state = safe_load(out / "train-state.pt", kind="finetune-training")
+    assert kill_after <= state["trainer"]["epoch"] < 6, "the kill should land mid-run"
+
+    resumed = subprocess.run(finetune_command(out, "--resume"), env=env, capture_output=True)
+    assert resumed.returncode == 0, resumed.stderr
+    weights = safe_load(out / "model.pt", kind="mlp")["state"]
+    for key, value in uninterrupted_finetune.items():
+        assert torch.equal(weights[key], value), key
+    epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").open()]
+    assert epochs == [1, 2, 3, 4, 5, 6]

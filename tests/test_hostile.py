@@ -1,20 +1,24 @@
 """Hostile and careless input, table-driven: every case must fail with exit status 2 and
 one line on stderr, no traceback, and leave every file already on disk byte-identical."""
 
+import errno
 import functools
 import gc
 import hashlib
+import json
 import os
 import re
 import shutil
+import signal
 import struct
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import load_script
+from helpers import load_script, wait_for_checkpoints
 
 import dbn
 from dbn.checkpoint import atomic_save
@@ -256,3 +260,68 @@ def test_refused_in_one_line_and_nothing_changes(
 
 def test_there_are_at_least_sixty_cases():
     assert len(CASES) >= 60
+
+
+def test_values_just_outside_the_unit_interval_are_shown_in_full():
+    data = torch.full((4, 64), 0.5)
+    data[0, 0] = 1.0000001
+    with pytest.raises(ValueError, match=r"got values in \[0\.5, 1\.00000011920928\d*\]"):
+        dbn.DBN([64, 8]).pretrain(data, epochs=1, progress=False)
+
+
+def test_a_full_disk_names_the_path_and_leaves_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "state.pt"
+    atomic_save({"x": torch.ones(2)}, target)
+    before = target.read_bytes()
+
+    def full_disk(obj, handle):
+        handle.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match=f"cannot write {re.escape(repr(str(target)))}: No space"):
+        atomic_save({"x": torch.zeros(2)}, target)
+    assert target.read_bytes() == before
+    assert [path.name for path in tmp_path.iterdir()] == ["state.pt"]
+
+
+def test_only_temp_files_of_dead_writers_are_swept(tmp_path):
+    live = tmp_path / f".state.pt.{os.getpid()}.abc.tmp"
+    dead_pid = 2**22 + 12345  # above the kernel's pid_max default: no such process
+    dead = tmp_path / f".state.pt.{dead_pid}.abc.tmp"
+    live.write_bytes(b"a writer still at work")
+    dead.write_bytes(b"left by a killed writer")
+    atomic_save({"x": torch.ones(2)}, tmp_path / "state.pt")
+    assert live.exists() and not dead.exists()
+
+
+def test_a_second_process_on_a_run_directory_is_refused_at_once(tmp_path):
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve().parent.parent / "scripts" / "pretrain.py"),
+        *PRETRAIN[:-3],
+        "--epochs",
+        "8",
+        "--batch-size",
+        "5",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_checkpoints(first, 1)
+    first.send_signal(signal.SIGSTOP)  # mid-run, holding its lock, for as long as we need
+    for extra in ([], ["--resume"]):
+        second = subprocess.run([*command, *extra], env=env, capture_output=True, text=True)
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"pretrain.py: error: {str(out)!r} is in use by another process; wait for it to "
+            f"finish or choose another --out"
+        ]
+    first.send_signal(signal.SIGCONT)
+    first.communicate()
+    assert first.returncode == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(row["layer"], row["epoch"]) for row in rows] == [(1, epoch) for epoch in range(1, 9)]
