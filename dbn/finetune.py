@@ -26,7 +26,7 @@ from dbn.checkpoint import atomic_save, safe_load
 from dbn.distributed import all_reduce_mean, is_main_process, rank_batches, world
 from dbn.optim import OPTIMIZERS, make_optimizer
 from dbn.rng import derive_seed, scoped_global_seed
-from dbn.train import TrainingDivergedError
+from dbn.train import AUTOCAST_DTYPES, TrainingDivergedError
 from dbn.validation import (
     check_choice,
     check_fraction,
@@ -72,6 +72,10 @@ class FinetuneConfig:
         Clip the global gradient norm to this value.
     patience : int, optional
         Stop after this many epochs without a better validation error.
+    autocast : {None, "bfloat16", "float16"}
+        Mixed precision for the training passes (``torch.autocast``): the matrix
+        products run in this dtype, the parameters, gradients and optimiser stay in
+        float32, and validation runs in full precision.
     """
 
     optimizer: Literal["sgd", "adam"] = "sgd"
@@ -84,6 +88,7 @@ class FinetuneConfig:
     l1: float = 0.0
     clip_grad_norm: float | None = None
     patience: int | None = None
+    autocast: Literal["bfloat16", "float16"] | None = None
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -98,6 +103,7 @@ class FinetuneConfig:
             check_positive("clip_grad_norm", self.clip_grad_norm)
         if self.patience is not None:
             check_int("patience", self.patience)
+        check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -252,8 +258,10 @@ class FinetuneTrainer:
         n_batches = 0
         max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
         order = torch.randperm(len(self.x), generator=self.generator, device=self.device)
+        dtype = AUTOCAST_DTYPES[config.autocast]
         for index in rank_batches(order, config.batch_size):
-            loss = F.cross_entropy(self.network(self.x[index]), self.y[index])
+            with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+                loss = F.cross_entropy(self.network(self.x[index]), self.y[index])
             objective = loss
             if config.l1 > 0:
                 objective = objective + config.l1 * sum(w.abs().sum() for w in self.weights)

@@ -101,6 +101,9 @@ class TrainConfig:
         Set the visible biases from the data before the first epoch.
     monitor_size : int
         Examples (of the training and of the held-out data) used for the epoch metrics.
+    monitor_every : int
+        Compute the epoch metrics every this many epochs and after the last one; the
+        other epochs' history rows carry only ``epoch``, ``step`` (and ``loss``).
     step : {"auto", "loss", "fused", "cuda_graph"}
         How a training step is computed. ``"loss"``: autograd on
         :class:`dbn.losses.RBMObjective` (the reference; extensions of the loss go
@@ -141,6 +144,7 @@ class TrainConfig:
     corruption: float = 0.0
     init_visible_bias: bool = True
     monitor_size: int = 1000
+    monitor_every: int = 1
     step: Literal["auto", "loss", "fused", "cuda_graph"] = "auto"
     allow_tf32: bool = False
     autocast: Literal["bfloat16", "float16"] | None = None
@@ -151,7 +155,7 @@ class TrainConfig:
         check_choice("lr_decay", self.lr_decay, LR_DECAYS)
         check_choice("step", self.step, STEPS)
         check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
-        for name in ("k", "batch_size", "monitor_size"):
+        for name in ("k", "batch_size", "monitor_size", "monitor_every"):
             check_int(name, getattr(self, name))
         if self.n_chains is not None:
             check_int("n_chains", self.n_chains)
@@ -545,8 +549,10 @@ class RBMTrainer:
         if loss is not None:
             metrics["loss"] = loss.item()
         self._check_finite(metrics.get("loss", 0.0))
-        monitor_seed = self.seed * MONITOR_SEED_STRIDE + self.epoch
-        metrics.update(epoch_metrics(self.rbm, monitor_data, monitor_valid, monitor_seed))
+        done = self.epoch + 1
+        if done % self.config.monitor_every == 0 or done >= self.config.epochs:
+            monitor_seed = self.seed * MONITOR_SEED_STRIDE + self.epoch
+            metrics.update(epoch_metrics(self.rbm, monitor_data, monitor_valid, monitor_seed))
         self.history.append(metrics)
         self.epoch += 1
         bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k not in ("epoch", "step")})

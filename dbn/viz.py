@@ -45,10 +45,12 @@ def plot_curves(
     title: str = "",
     log_y: bool = False,
 ) -> None:
-    """One line per named series against its 1-based index."""
+    """One line per named series against its 1-based index; NaN entries (epochs that were
+    not measured) are left out of the line rather than breaking it."""
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for name, values in series.items():
-        axis.plot(range(1, len(values) + 1), values, label=name)
+        points = [(i, v) for i, v in enumerate(values, start=1) if v == v]
+        axis.plot([i for i, _ in points], [v for _, v in points], label=name)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     axis.set_title(title)

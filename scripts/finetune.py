@@ -19,6 +19,7 @@ from dbn.activations import ACTIVATIONS
 from dbn.checkpoint import atomic_save, safe_load
 from dbn.cli import (
     ArgumentParser,
+    add_autocast_argument,
     add_common_arguments,
     check_resume_options,
     given_options,
@@ -62,6 +63,7 @@ FINETUNE_FLAGS = (
     "l1",
     "clip_grad_norm",
     "patience",
+    "autocast",
 )
 
 
@@ -122,6 +124,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--l1", type=float, help="L1 on weights (default 0)")
     parser.add_argument("--clip-grad-norm", type=float)
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    add_autocast_argument(parser, help="train in this mixed precision (validation in float32)")
     parser.add_argument("--dataset", choices=DATASETS, help="default mnist")
     parser.add_argument("--train-size", type=int, help="use only the first N training examples")
     parser.add_argument("--out", default="runs/finetune", help="run directory")

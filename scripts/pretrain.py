@@ -50,6 +50,7 @@ TRAIN_FLAGS = (
     "corruption",
     "autocast",
     "step",
+    "monitor_every",
 )
 
 
@@ -96,6 +97,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sparsity-cost", type=float, help="weight of the sparsity penalty")
     parser.add_argument("--corruption", type=float, help="masking noise for recon")
     parser.add_argument("--step", choices=STEPS, help="how a step is computed (default auto)")
+    parser.add_argument("--monitor-every", type=int, help="epochs between metrics (default 1)")
     add_autocast_argument(parser, help="train in this mixed precision")
     parser.add_argument("--dataset", choices=DATASETS, help="default mnist, or the recipe's")
     parser.add_argument("--out", default="runs/pretrain", help="run directory")
@@ -144,7 +146,7 @@ def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, se
     )
     plot_curves(
         {
-            f"layer {i + 1}": [m["recon_error"] for m in history]
+            f"layer {i + 1}": [m.get("recon_error", float("nan")) for m in history]
             for i, history in enumerate(histories)
         },
         run / "curves.png",
