@@ -9,11 +9,12 @@ from typing import Literal
 import torch
 from torch import nn
 
+from dbn.checkpoint import atomic_save
 from dbn.mlp import build_mlp
 from dbn.rbm import RBM
 from dbn.stack import DBN, load
 
-__all__ = ["make_classifier", "to_mlp"]
+__all__ = ["CLASSIFIER_KIND", "make_classifier", "save_classifier", "to_mlp"]
 
 
 def _as_rbms(source) -> list[RBM]:
@@ -143,3 +144,43 @@ def make_classifier(
     if found != list(sizes):
         raise ValueError(f"the checkpoint's layer sizes {found} differ from {list(sizes)}")
     return model
+
+
+CLASSIFIER_KIND = "classifier"
+
+
+def save_classifier(
+    model: nn.Sequential,
+    path: str | os.PathLike,
+    sizes: Sequence[int],
+    num_classes: int,
+    activation: str = "sigmoid",
+    dropout: float = 0.0,
+    input_dropout: float = 0.0,
+    norm: str | None = None,
+    **extra,
+) -> None:
+    """Save a classifier built by :func:`dbn.mlp.build_mlp` (or :func:`to_mlp`) so that
+    :func:`dbn.load` rebuilds it: its architecture, its tensors and JSON-able ``extra``.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+    path : path
+    sizes, num_classes, activation, dropout, input_dropout, norm
+        The arguments of :func:`dbn.mlp.build_mlp` that built it.
+    **extra
+        Recorded as they are (the run's configuration, its test error, ...).
+    """
+    architecture = dict(
+        sizes=list(sizes),
+        num_classes=num_classes,
+        activation=activation,
+        dropout=dropout,
+        input_dropout=input_dropout,
+        norm=norm,
+    )
+    state = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    atomic_save(
+        {"kind": CLASSIFIER_KIND, "config": architecture, "state": state, "extra": extra}, path
+    )

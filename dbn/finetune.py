@@ -26,6 +26,7 @@ from dbn.checkpoint import atomic_save, safe_load
 from dbn.distributed import all_reduce_mean, is_main_process, rank_batches, world
 from dbn.optim import OPTIMIZERS, make_optimizer
 from dbn.rng import derive_seed, scoped_global_seed
+from dbn.schedules import SCHEDULES, make_scheduler, ramped_momentum
 from dbn.train import AUTOCAST_DTYPES, TrainingDivergedError
 from dbn.validation import (
     check_choice,
@@ -40,12 +41,12 @@ __all__ = [
     "FinetuneConfig",
     "FinetuneResult",
     "FinetuneTrainer",
-    "SCHEDULES",
+    "FINETUNE_OPTIMIZERS",
     "evaluate",
     "finetune",
 ]
 
-SCHEDULES = ("none", "cosine", "step")
+FINETUNE_OPTIMIZERS = (*OPTIMIZERS, "lbfgs")
 CHECKPOINT_KIND = "finetune-training"
 
 
@@ -55,14 +56,27 @@ class FinetuneConfig:
 
     Parameters
     ----------
-    optimizer : {"sgd", "adam"}
-        SGD uses Nesterov-free classical momentum.
+    optimizer : {"sgd", "adam", "lbfgs"}
+        SGD uses Nesterov-free classical momentum. ``lbfgs`` (``torch.optim.LBFGS``
+        with a strong-Wolfe line search, ``lbfgs_iterations`` iterations per batch)
+        stands in for the conjugate gradient of Hinton & Salakhutdinov (2006); it needs
+        a deterministic loss (no dropout) and no gradient clipping.
     lr : float
     momentum : float
-        SGD only.
-    schedule : {"none", "cosine", "step"}
-        Per-epoch learning-rate schedule (``step`` divides by 10 at 50 % and 75 %).
+        SGD only; the starting value when ``final_momentum`` is set.
+    final_momentum : float, optional
+        Momentum reached linearly after ``momentum_epochs`` epochs (Srivastava et al.
+        2014 ramp it from 0.5 to 0.99).
+    momentum_epochs : int
+    schedule : {"none", "cosine", "step", "linear", "exponential"}
+        Per-epoch learning-rate schedule (:mod:`dbn.schedules`).
+    lr_gamma : float
+        The per-epoch factor of ``exponential``.
     epochs : int
+        The schedules' length.
+    stop_after : int, optional
+        Stop after this many epochs while the schedules keep their length ``epochs``
+        (the refit of select-then-refit repeats the selected run's first epochs).
     batch_size : int
     weight_decay : float
         L2 penalty on weights (not biases).
@@ -72,27 +86,57 @@ class FinetuneConfig:
         Clip the global gradient norm to this value.
     patience : int, optional
         Stop after this many epochs without a better validation error.
+    head_epochs : int
+        Train only the output layer, on the frozen features below, for this many first
+        epochs (Hinton & Salakhutdinov 2006 train the new softmax layer for 5).
+    max_norm : float, optional
+        After every update, rescale each hidden unit's incoming weight vector to at most
+        this L2 norm (Srivastava et al. 2014; ``torch.renorm``).
+    lbfgs_iterations : int
+        L-BFGS iterations per batch.
     autocast : {None, "bfloat16", "float16"}
         Mixed precision for the training passes (``torch.autocast``): the matrix
         products run in this dtype, the parameters, gradients and optimiser stay in
         float32, and validation runs in full precision.
     """
 
-    optimizer: Literal["sgd", "adam"] = "sgd"
+    optimizer: Literal["sgd", "adam", "lbfgs"] = "sgd"
     lr: float = 0.1
     momentum: float = 0.9
-    schedule: Literal["none", "cosine", "step"] = "none"
+    final_momentum: float | None = None
+    momentum_epochs: int = 0
+    schedule: Literal["none", "cosine", "step", "linear", "exponential"] = "none"
+    lr_gamma: float = 0.998
     epochs: int = 30
+    stop_after: int | None = None
     batch_size: int = 100
     weight_decay: float = 0.0
     l1: float = 0.0
     clip_grad_norm: float | None = None
     patience: int | None = None
+    head_epochs: int = 0
+    max_norm: float | None = None
+    lbfgs_iterations: int = 3
     autocast: Literal["bfloat16", "float16"] | None = None
 
     def __post_init__(self) -> None:
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("optimizer", self.optimizer, FINETUNE_OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
+        check_positive("lr_gamma", self.lr_gamma)
+        if self.final_momentum is not None:
+            check_fraction("final_momentum", self.final_momentum)
+        check_int("momentum_epochs", self.momentum_epochs, minimum=0)
+        if self.stop_after is not None:
+            check_int("stop_after", self.stop_after)
+        check_int("head_epochs", self.head_epochs, minimum=0)
+        if self.max_norm is not None:
+            check_positive("max_norm", self.max_norm)
+        check_int("lbfgs_iterations", self.lbfgs_iterations)
+        if self.optimizer == "lbfgs" and self.clip_grad_norm is not None:
+            raise ValueError(
+                "optimizer 'lbfgs' takes no clip_grad_norm (its line search "
+                "needs the true gradient)"
+            )
         check_positive("lr", self.lr)
         check_int("epochs", self.epochs)
         check_int("batch_size", self.batch_size)
@@ -151,6 +195,14 @@ def _weight_matrices(model: nn.Module) -> list[nn.Parameter]:
 
 
 def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "lbfgs":
+        # the weight costs go into its closure: LBFGS has no weight_decay of its own
+        return torch.optim.LBFGS(
+            model.parameters(),
+            lr=config.lr,
+            max_iter=config.lbfgs_iterations,
+            line_search_fn="strong_wolfe",
+        )
     weights = _weight_matrices(model)
     chosen = {id(p) for p in weights}
     others = [p for p in model.parameters() if id(p) not in chosen]
@@ -164,25 +216,19 @@ def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimize
     )
 
 
-def _lr_at(config: FinetuneConfig, epoch: int) -> float:
-    if config.schedule == "cosine":
-        return 0.5 * config.lr * (1 + math.cos(math.pi * epoch / config.epochs))
-    if config.schedule == "step":
-        return config.lr * (
-            0.1 ** ((epoch >= config.epochs // 2) + (epoch >= 3 * config.epochs // 4))
-        )
-    return config.lr
-
-
 class FinetuneTrainer:
     """Fine-tunes a classifier epoch by epoch and can save and restore its whole state.
 
     Parameters
     ----------
-    model : nn.Module
-        Maps (batch, n_features) to (batch, n_classes) logits; moved to ``device``.
-    train, valid : (x, y)
+    model : nn.Sequential
+        Maps (batch, n_features) to (batch, n_classes) logits, its last module the
+        output ``Linear``; moved to ``device``.
+    train : (x, y)
         ``x`` of shape (n, n_features) float, ``y`` of shape (n,) int64.
+    valid : (x, y) or None
+        For early stopping and the best-epoch weights; None trains blind and keeps
+        the last epoch's weights (the refit of select-then-refit).
     config : FinetuneConfig
     device : str or torch.device
     generator : torch.Generator, optional
@@ -198,7 +244,7 @@ class FinetuneTrainer:
         self,
         model: nn.Module,
         train: tuple[Tensor, Tensor],
-        valid: tuple[Tensor, Tensor],
+        valid: tuple[Tensor, Tensor] | None,
         config: FinetuneConfig,
         device: str | torch.device = "cpu",
         generator: torch.Generator | None = None,
@@ -208,15 +254,26 @@ class FinetuneTrainer:
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.x, self.y = (t.to(self.device) for t in train)
-        self.valid_x, self.valid_y = (t.to(self.device) for t in valid)
+        self.valid = None if valid is None else tuple(t.to(self.device) for t in valid)
         if self.x.shape[0] == 0:
             raise ValueError("the training split is empty")
         self.config, self.generator, self.progress, self.name = config, generator, progress, name
         _, world_size = world()
+        if config.head_epochs and world_size > 1:
+            raise ValueError("head_epochs is not available under DDP; train in one process")
+        if config.optimizer == "lbfgs" and any(
+            isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules()
+        ):
+            raise ValueError("optimizer 'lbfgs' needs a deterministic loss: use no dropout")
         # Under torchrun, DDP averages the gradients of the ranks' slices of each batch.
         self.network = DistributedDataParallel(model) if world_size > 1 else model
         self.optimizer = _optimizer(model, config)
+        self.scheduler = make_scheduler(
+            self.optimizer, config.schedule, config.epochs, config.lr_gamma
+        )
         self.weights = _weight_matrices(model)
+        # max-norm applies to hidden units: every weight matrix but the output layer's
+        self.hidden_weights = self.weights[:-1]
         # nn.Dropout draws from the global generator (torch offers no per-module one):
         # each epoch seeds it from this seed and the epoch's number inside a fork, so the
         # caller's global state is untouched and a resumed run draws the same masks.
@@ -231,6 +288,7 @@ class FinetuneTrainer:
             "epoch": self.epoch,
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "best_state": {k: v.detach().cpu() for k, v in self.best_state.items()},
             "result": asdict(self.result),
             "generator": None if self.generator is None else self.generator.get_state(),
@@ -241,41 +299,80 @@ class FinetuneTrainer:
         self.epoch = int(state["epoch"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.best_state = {k: v.to(self.device) for k, v in state["best_state"].items()}
         self.result = FinetuneResult(**state["result"])
         if self.generator is not None and state["generator"] is not None:
             self.generator.set_state(state["generator"])
         self.dropout_seed = state["dropout_seed"]
 
-    def _train_epoch(self, lr: float) -> tuple[float, float]:
+    def _objective(self, index: Tensor, head_only: bool) -> tuple[Tensor, Tensor]:
+        """(cross-entropy, cross-entropy plus the L1 cost) of one batch."""
+        config = self.config
+        dtype = AUTOCAST_DTYPES[config.autocast]
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            if head_only:
+                with torch.no_grad():
+                    features = self.model[:-1](self.x[index])
+                logits = self.model[-1](features)
+            else:
+                logits = self.network(self.x[index])
+            loss = F.cross_entropy(logits, self.y[index])
+        objective = loss
+        if config.l1 > 0:
+            objective = objective + config.l1 * sum(w.abs().sum() for w in self.weights)
+        if config.optimizer == "lbfgs" and config.weight_decay > 0:
+            objective = objective + 0.5 * config.weight_decay * sum(
+                w.pow(2).sum() for w in self.weights
+            )
+        return loss, objective
+
+    def _train_epoch(self) -> tuple[float, float]:
         """One pass; returns the mean training loss and the mean gradient norm."""
-        config, model = self.config, self.model
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        config, model, optimizer = self.config, self.model, self.optimizer
+        if config.optimizer == "sgd":
+            momentum = ramped_momentum(
+                config.momentum, config.final_momentum, config.momentum_epochs, self.epoch
+            )
+            for group in optimizer.param_groups:
+                group["momentum"] = momentum
+        head_only = self.epoch < config.head_epochs
         model.train()
         total_loss = torch.zeros((), device=self.device)
         total_grad = torch.zeros((), device=self.device)
         n_batches = 0
         max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
         order = torch.randperm(len(self.x), generator=self.generator, device=self.device)
-        dtype = AUTOCAST_DTYPES[config.autocast]
         for index in rank_batches(order, config.batch_size):
-            with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-                loss = F.cross_entropy(self.network(self.x[index]), self.y[index])
-            objective = loss
-            if config.l1 > 0:
-                objective = objective + config.l1 * sum(w.abs().sum() for w in self.weights)
-            self.optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            self.optimizer.step()
-            total_loss += loss.detach()
+
+            def closure(index: Tensor = index) -> Tensor:
+                optimizer.zero_grad(set_to_none=True)
+                loss, objective = self._objective(index, head_only)
+                objective.backward()
+                closure.loss = loss.detach()
+                return objective
+
+            if config.optimizer == "lbfgs":
+                optimizer.step(closure)
+                grads = [p.grad for p in model.parameters() if p.grad is not None]
+                total_grad += torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+            else:
+                closure()
+                total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+                optimizer.step()
+            if config.max_norm is not None:
+                with torch.no_grad():
+                    for weight in self.hidden_weights:
+                        weight.copy_(torch.renorm(weight, p=2, dim=0, maxnorm=config.max_norm))
+            total_loss += closure.loss
             n_batches += 1
         return all_reduce_mean(total_loss / n_batches).item(), total_grad.item() / n_batches
 
     def fit(self, on_epoch_end: Callable[[FinetuneTrainer], None] | None = None) -> FinetuneResult:
-        """Train until ``config.epochs`` (or early stopping), continuing a restored state;
-        the model then holds the best-validation weights.
+        """Train until ``config.epochs`` (or ``stop_after``, or early stopping), continuing
+        a restored state; the model then holds the best-validation weights (the last
+        epoch's without validation data).
 
         Parameters
         ----------
@@ -285,12 +382,14 @@ class FinetuneTrainer:
         Returns
         -------
         FinetuneResult
-            Per epoch: ``train_loss`` (running mean over batches), ``valid_loss``,
-            ``valid_error``, ``lr``, ``grad_norm`` (mean global gradient norm).
+            Per epoch: ``train_loss`` (running mean over batches), ``valid_loss`` and
+            ``valid_error`` (with validation data), ``lr``, ``momentum``, ``grad_norm``
+            (mean global gradient norm, before clipping).
         """
         config, result = self.config, self.result
+        last = min(config.stop_after or config.epochs, config.epochs)
         bar = tqdm(
-            total=config.epochs,
+            total=last,
             initial=self.epoch,
             desc=self.name,
             unit="epoch",
@@ -298,52 +397,59 @@ class FinetuneTrainer:
             dynamic_ncols=True,
         )
         with bar:
-            while self.epoch < config.epochs and not result.stopped_early:
-                lr = _lr_at(config, self.epoch)
+            while self.epoch < last and not result.stopped_early:
+                lr = self.optimizer.param_groups[0]["lr"]
                 scope = (
                     scoped_global_seed(self.dropout_seed + self.epoch, self.device)
                     if self.dropout_seed is not None
                     else contextlib.nullcontext()
                 )
                 with scope:
-                    train_loss, grad_norm = self._train_epoch(lr)
+                    train_loss, grad_norm = self._train_epoch()
                 if not math.isfinite(train_loss):
                     raise TrainingDivergedError(
                         f"{self.name}: the training loss became {train_loss} in epoch "
                         f"{self.epoch + 1}; lower the learning rate (now {lr:g}) or clip "
                         f"gradients"
                     )
-                valid_loss, valid_error = evaluate(self.model, self.valid_x, self.valid_y)
+                if self.scheduler is not None:
+                    self.scheduler.step()
                 self.epoch += 1
-                metrics = {
-                    "epoch": self.epoch,
-                    "train_loss": train_loss,
-                    "valid_loss": valid_loss,
-                    "valid_error": valid_error,
-                    "lr": lr,
-                    "grad_norm": grad_norm,
-                }
+                metrics = {"epoch": self.epoch, "train_loss": train_loss, "lr": lr}
+                if "momentum" in self.optimizer.param_groups[0]:
+                    metrics["momentum"] = self.optimizer.param_groups[0]["momentum"]
+                metrics["grad_norm"] = grad_norm
+                self._validate(metrics)
                 result.history.append(metrics)
-                if valid_error < result.best_valid_error:
-                    result.best_valid_error, result.best_epoch = valid_error, self.epoch
-                    self.best_state = copy.deepcopy(self.model.state_dict())
-                if (
-                    config.patience is not None
-                    and self.epoch - result.best_epoch >= config.patience
-                ):
-                    result.stopped_early = True
-                bar.set_postfix(loss=f"{train_loss:.4f}", valid_err=f"{100 * valid_error:.2f}%")
+                bar.set_postfix(
+                    {k: f"{v:.4g}" for k, v in metrics.items() if k.endswith(("loss", "error"))}
+                )
                 bar.update(1)
                 if on_epoch_end is not None:
                     on_epoch_end(self)
-        self.model.load_state_dict(self.best_state)
+        self.model.load_state_dict(
+            self.best_state if self.valid is not None else self.model.state_dict()
+        )
         return result
+
+    def _validate(self, metrics: dict) -> None:
+        """Validation loss and error into ``metrics``; keep the best weights; early stop."""
+        if self.valid is None:
+            return
+        result, patience = self.result, self.config.patience
+        valid_loss, valid_error = evaluate(self.model, *self.valid)
+        metrics.update(valid_loss=valid_loss, valid_error=valid_error)
+        if valid_error < result.best_valid_error:
+            result.best_valid_error, result.best_epoch = valid_error, self.epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        if patience is not None and self.epoch - result.best_epoch >= patience:
+            result.stopped_early = True
 
 
 def finetune(
     model: nn.Module,
     train: tuple[Tensor, Tensor],
-    valid: tuple[Tensor, Tensor],
+    valid: tuple[Tensor, Tensor] | None,
     config: FinetuneConfig,
     device: str | torch.device = "cpu",
     generator: torch.Generator | None = None,

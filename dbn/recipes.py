@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from dbn.train import TrainConfig
 
-__all__ = ["COMPARE_PRESETS", "PRETRAIN_RECIPES", "default_sizes", "recipe_train_config"]
+__all__ = [
+    "COMPARE_PRESETS",
+    "FINETUNE_RECIPES",
+    "PRETRAIN_RECIPES",
+    "default_sizes",
+    "recipe_train_config",
+]
 
 _HINTON_GUIDE = dict(
     method="cd", k=1, lr=0.1, batch_size=100, momentum=0.5, final_momentum=0.9, weight_decay=2e-4
@@ -23,6 +29,42 @@ PRETRAIN_RECIPES: dict[str, dict] = {
     "quick": dict(dataset="mnist", sizes=[784, 500, 500], epochs=3, **_HINTON_GUIDE),
     # scikit-learn's 8x8 digits: seconds, for tests and a first look.
     "digits": dict(dataset="digits", sizes=[64, 32, 16], epochs=10, **_HINTON_GUIDE),
+}
+
+# Fine-tuning protocols of the papers: ``FinetuneConfig`` fields plus the classifier's
+# ``dropout`` and ``input_dropout``. Flags of scripts/finetune.py override any of them.
+FINETUNE_RECIPES: dict[str, dict] = {
+    # Hinton & Salakhutdinov (2006), backpropclassify.m: 5 epochs of the new softmax
+    # layer alone on frozen features, then all layers; conjugate gradient with 3 line
+    # searches per batch of 1,000 (here L-BFGS with a strong-Wolfe line search, 3
+    # iterations), 200 epochs, no weight cost, no validation-based stopping.
+    "hinton2006": dict(
+        optimizer="lbfgs",
+        lr=1.0,
+        lbfgs_iterations=3,
+        batch_size=1000,
+        epochs=200,
+        head_epochs=5,
+        schedule="none",
+    ),
+    # Srivastava et al. (2014), the DBN + dropout row of Table 2: dropout 0.5 on hidden
+    # units and 0.2 on the input, a small learning rate for pretrained weights decaying
+    # per epoch, momentum ramped from 0.5 towards 0.99, many hundreds of epochs.
+    # max_norm is left off: whether their pretrained row used it is ambiguous, so it
+    # is a flag to choose on validation (--max-norm 3).
+    "dropout2014": dict(
+        optimizer="sgd",
+        lr=0.05,
+        schedule="exponential",
+        lr_gamma=0.998,
+        momentum=0.5,
+        final_momentum=0.99,
+        momentum_epochs=300,
+        batch_size=100,
+        epochs=500,
+        dropout=0.5,
+        input_dropout=0.2,
+    ),
 }
 
 # The recipe whose sizes a script uses when none are given, per data set.

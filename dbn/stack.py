@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from dbn.checkpoint import CheckpointError, atomic_save, safe_load
+from dbn.mlp import build_mlp
 from dbn.pretraining import FORMAT_VERSION, PretrainCheckpoint, layer_configs, pretrain_layers
 from dbn.rbm import RBM, check_visible_data
 from dbn.train import RBMTrainer, TrainConfig
@@ -227,8 +228,14 @@ class DBN(nn.Module):
         )
 
 
-def load(path: str | os.PathLike) -> DBN | RBM:
-    """Load what :meth:`DBN.save` (or a training checkpoint) wrote, without running code.
+def _classifier(**architecture) -> nn.Sequential:
+    """The network that :func:`dbn.export.save_classifier` describes, in eval mode."""
+    return build_mlp(**architecture).eval()
+
+
+def load(path: str | os.PathLike) -> DBN | RBM | nn.Sequential:
+    """Load what :meth:`DBN.save`, a training checkpoint or
+    :func:`dbn.export.save_classifier` wrote, without running code.
 
     Parameters
     ----------
@@ -236,8 +243,10 @@ def load(path: str | os.PathLike) -> DBN | RBM:
 
     Returns
     -------
-    DBN or RBM
-        A DBN for ``dbn`` and ``dbn-training`` checkpoints, an RBM for ``rbm`` ones.
+    DBN, RBM or nn.Sequential
+        A DBN for ``dbn`` and ``dbn-training`` checkpoints, an RBM for ``rbm`` ones, and
+        for a ``classifier`` the ``nn.Sequential`` in eval mode: it maps
+        (n, n_features) floats (in [0, 1] for MNIST) to (n, num_classes) logits.
 
     Raises
     ------
@@ -254,7 +263,7 @@ def load(path: str | os.PathLike) -> DBN | RBM:
             f"{str(path)!r} has format version {version}; this dbn reads up to {FORMAT_VERSION}. "
             f"Upgrade dbn."
         )
-    classes = {"dbn": DBN, "dbn-training": DBN, "rbm": RBM}
+    classes = {"dbn": DBN, "dbn-training": DBN, "rbm": RBM, "classifier": _classifier}
     if kind not in classes:
         raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (kind {kind!r})")
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -24,13 +24,18 @@ __all__ = ["ExperimentResult", "run_experiment", "initial_statistics"]
 
 @dataclass
 class ExperimentResult:
-    """A fine-tuned model with its history, its one test evaluation and its wall time."""
+    """A fine-tuned model with its history, its one test evaluation and its wall time.
+
+    With select-then-refit, ``selection`` is the run on train/valid that chose the
+    number of epochs, and ``finetune`` the refit on train ∪ valid.
+    """
 
     model: nn.Module
     finetune: FinetuneResult
     test_loss: float
     test_error: float
     seconds: float
+    selection: FinetuneResult | None = None
 
 
 def run_experiment(
@@ -49,8 +54,10 @@ def run_experiment(
     on_epoch_end=None,
     checkpoint_path=None,
     resume: bool = False,
+    refit: bool = False,
+    selection_checkpoint_path=None,
 ) -> ExperimentResult:
-    """Build the classifier for ``init``, fine-tune on train/valid, then test it once.
+    """Build the classifier for ``init``, fine-tune it, then test it once.
 
     Parameters
     ----------
@@ -64,6 +71,13 @@ def run_experiment(
         Seeds the initialisation, the shuffling and dropout (each its own generator).
     checkpoint_path, resume
         As in :func:`dbn.finetune.finetune`; ``seconds`` then counts this process only.
+    refit : bool
+        Select, then refit: train on ``train`` with early stopping on ``valid`` to
+        choose the number of epochs, then train the same initial network afresh on
+        ``train`` ∪ ``valid`` for that many epochs (the schedules keep their length)
+        and keep its last weights. The test split is still read once, at the end.
+    selection_checkpoint_path : path, optional
+        The selection run's training checkpoint (``checkpoint_path`` is the refit's).
 
     Returns
     -------
@@ -71,38 +85,59 @@ def run_experiment(
     """
     device = torch.device(device)
     num_classes = int(splits["train"].y.max().item()) + 1
-    model = make_classifier(
-        sizes,
-        num_classes,
-        init=init,
-        activation=activation,
-        checkpoint=checkpoint,
-        generator=new_generator(seed),
-        dropout=dropout,
-        input_dropout=input_dropout,
-        norm=norm,
-    )
-    generator = new_generator(seed, device)
+    name = f"{init}/{activation} seed {seed}"
+
+    def train(config, train_split, valid_split, path, on_epoch_end, label):
+        model = make_classifier(
+            sizes,
+            num_classes,
+            init=init,
+            activation=activation,
+            checkpoint=checkpoint,
+            generator=new_generator(seed),
+            dropout=dropout,
+            input_dropout=input_dropout,
+            norm=norm,
+        )
+        result = finetune(
+            model,
+            (train_split.x, train_split.y),
+            None if valid_split is None else (valid_split.x, valid_split.y),
+            config,
+            device=device,
+            generator=new_generator(seed, device),
+            progress=progress,
+            name=f"{name}{label}",
+            on_epoch_end=on_epoch_end,
+            checkpoint_path=path,
+            resume=resume,
+        )
+        return model, result
+
     started = time.perf_counter()
-    result = finetune(
-        model,
-        (splits["train"].x, splits["train"].y),
-        (splits["valid"].x, splits["valid"].y),
-        config,
-        device=device,
-        generator=generator,
-        progress=progress,
-        name=f"{init}/{activation} seed {seed}",
-        on_epoch_end=on_epoch_end,
-        checkpoint_path=checkpoint_path,
-        resume=resume,
-    )
+    selection = None
+    if refit:
+        _, selection = train(
+            config, splits["train"], splits["valid"], selection_checkpoint_path, None, " (select)"
+        )
+        everything = DataSplit(
+            torch.cat([splits["train"].x, splits["valid"].x]),
+            torch.cat([splits["train"].y, splits["valid"].y]),
+        )
+        refit_config = replace(config, stop_after=max(selection.best_epoch, 1), patience=None)
+        model, result = train(
+            refit_config, everything, None, checkpoint_path, on_epoch_end, " (refit)"
+        )
+    else:
+        model, result = train(
+            config, splits["train"], splits["valid"], checkpoint_path, on_epoch_end, ""
+        )
     seconds = time.perf_counter() - started
     # The test split is touched exactly once, after model selection on validation.
     test_loss, test_error = evaluate(
         model, splits["test"].x.to(device), splits["test"].y.to(device)
     )
-    return ExperimentResult(model, result, test_loss, test_error, seconds)
+    return ExperimentResult(model, result, test_loss, test_error, seconds, selection)
 
 
 def initial_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[dict]:

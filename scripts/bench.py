@@ -50,6 +50,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden", type=positive_int, default=500)
     parser.add_argument("--repeats", type=positive_int, default=3, help="best of this many")
     parser.add_argument("--full", action="store_true", help="time pretrain + fine-tune too")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile one public-API CD-1 epoch and stop"
+    )
     add_autocast_argument(parser, help="also time dbn in this mixed precision")
     parser.add_argument("--out", default="runs/bench", help="directory for bench.json")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -283,8 +286,22 @@ def time_full(out: Path, autocast: str | None) -> dict:
     return timings
 
 
+def profile_epoch(args: argparse.Namespace) -> str:
+    """torch.profiler's table of one ``DBN.pretrain`` CD-1 epoch (after a warm-up one)."""
+    x = load_data(args.samples)
+    run = public_api_contender(x, args.hidden, args.batch_sizes[0], "cd", args.autocast, "-").run
+    run(1)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        run(1)
+    return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=20)
+
+
 def main(args: argparse.Namespace) -> dict:
     out = Path(args.out)
+    if args.profile:
+        table = profile_epoch(args)
+        print(table)
+        return {"profile": table}
     machine = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),

@@ -16,7 +16,7 @@ import torch
 from dbn import init as initializers
 from dbn import load
 from dbn.activations import ACTIVATIONS
-from dbn.checkpoint import atomic_save, safe_load
+from dbn.checkpoint import safe_load
 from dbn.cli import (
     ArgumentParser,
     add_autocast_argument,
@@ -28,11 +28,12 @@ from dbn.cli import (
 from dbn.data import DATASETS, DataSplit, load_dataset
 from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
 from dbn.distributed import setup
-from dbn.finetune import CHECKPOINT_KIND, SCHEDULES, FinetuneConfig
+from dbn.export import save_classifier
+from dbn.finetune import CHECKPOINT_KIND, FINETUNE_OPTIMIZERS, FinetuneConfig
 from dbn.mlp import NORMS, check_layer_options
-from dbn.optim import OPTIMIZERS
-from dbn.recipes import default_sizes
+from dbn.recipes import FINETUNE_RECIPES, default_sizes
 from dbn.runs import RunDirectory
+from dbn.schedules import SCHEDULES
 from dbn.study import run_experiment
 from dbn.validation import check_choice, check_int
 from dbn.viz import plot_curves
@@ -50,6 +51,7 @@ RUN_FLAGS = (
     "dataset",
     "train_size",
     "seed",
+    "recipe",
 )
 # The FinetuneConfig fields this script has flags for (same names, dashes for underscores).
 FINETUNE_FLAGS = (
@@ -64,6 +66,12 @@ FINETUNE_FLAGS = (
     "clip_grad_norm",
     "patience",
     "autocast",
+    "final_momentum",
+    "momentum_epochs",
+    "lr_gamma",
+    "head_epochs",
+    "max_norm",
+    "lbfgs_iterations",
 )
 
 
@@ -79,6 +87,8 @@ class FinetuneRunConfig:
     dataset: str = "mnist"
     train_size: int | None = None
     seed: int = 0
+    recipe: str | None = None
+    refit: bool = False
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     @classmethod
@@ -114,9 +124,23 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dropout", type=float, help="after each hidden layer (default 0)")
     parser.add_argument("--input-dropout", type=float, help="on the input (default 0)")
     parser.add_argument("--norm", choices=[norm for norm in NORMS if norm])
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd")
+    parser.add_argument(
+        "--recipe", choices=sorted(FINETUNE_RECIPES), help="a paper's protocol; flags override it"
+    )
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="select the epochs on train/valid, then retrain on train+valid and test once",
+    )
+    parser.add_argument("--optimizer", choices=FINETUNE_OPTIMIZERS, help="default sgd")
     parser.add_argument("--lr", type=float, help="default 0.1")
     parser.add_argument("--momentum", type=float, help="default 0.9")
+    parser.add_argument("--final-momentum", type=float, help="momentum ramped up to this")
+    parser.add_argument("--momentum-epochs", type=int, help="epochs of the momentum ramp")
+    parser.add_argument("--lr-gamma", type=float, help="per-epoch factor of exponential")
+    parser.add_argument("--head-epochs", type=int, help="first train the output layer alone")
+    parser.add_argument("--max-norm", type=float, help="max L2 norm of a unit's weights")
+    parser.add_argument("--lbfgs-iterations", type=int, help="per batch (default 3)")
     parser.add_argument("--schedule", choices=SCHEDULES, help="default none")
     parser.add_argument("--epochs", type=int, help="default 30")
     parser.add_argument("--batch-size", type=int, help="default 100")
@@ -138,10 +162,18 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConf
     differ from it), else the defaults with the typed options on top."""
     typed = given_options(args, RUN_FLAGS)
     typed_finetune = given_options(args, FINETUNE_FLAGS)
+    if args.refit:
+        typed["refit"] = True
     saved = run.saved_config(SCRIPT) if args.resume else None
     if saved is not None:
         check_resume_options({**saved["finetune"], **saved}, {**typed, **typed_finetune}, args.out)
         return FinetuneRunConfig.from_dict(saved)
+    if "recipe" in typed:
+        recipe = dict(FINETUNE_RECIPES[typed["recipe"]])
+        for layer_option in ("dropout", "input_dropout"):
+            if layer_option in recipe:
+                typed.setdefault(layer_option, recipe.pop(layer_option))
+        typed_finetune = {**recipe, **typed_finetune}
     if "sizes" not in typed:
         if typed.get("init", "dbn") == "dbn" and "checkpoint" in typed:
             typed["sizes"] = load(typed["checkpoint"]).sizes
@@ -212,36 +244,45 @@ def main(args: argparse.Namespace) -> dict:
         on_epoch_end=lambda metrics: after_epoch(run, metrics, args.no_progress),
         checkpoint_path=state_path,
         resume=args.resume,
+        refit=config.refit,
+        selection_checkpoint_path=run / "select-state.pt",
     )
     history = outcome.finetune.history
     if not context.is_main:
         return {}
-    atomic_save(
-        {
-            "kind": "mlp",
-            "config": asdict(config),
-            "state": {k: v.cpu() for k, v in outcome.model.state_dict().items()},
-        },
+    save_classifier(
+        outcome.model,
         run / "model.pt",
+        sizes=config.sizes,
+        num_classes=n_classes,
+        activation=config.activation,
+        dropout=config.dropout,
+        input_dropout=config.input_dropout,
+        norm=config.norm,
+        run=asdict(config),
     )
     result = {
         "init": config.init,
         "activation": config.activation,
         "test_error": outcome.test_error,
         "test_loss": outcome.test_loss,
-        "best_epoch": outcome.finetune.best_epoch,
-        "best_valid_error": outcome.finetune.best_valid_error,
-        "stopped_early": outcome.finetune.stopped_early,
+        "best_epoch": (outcome.selection or outcome.finetune).best_epoch,
+        "best_valid_error": (outcome.selection or outcome.finetune).best_valid_error,
+        "stopped_early": (outcome.selection or outcome.finetune).stopped_early,
+        "refit": config.refit,
+        "epochs_trained": len(outcome.finetune.history),
         "seconds": outcome.seconds,
         "device": str(device),
         "torch": torch.__version__,
         "world_size": context.world_size,
     }
     run.write_json("result.json", result)
+    # with --refit the validation curves are the selection run's
+    selected = (outcome.selection or outcome.finetune).history
     plot_curves(
         {
             "train loss": [m["train_loss"] for m in history],
-            "valid loss": [m["valid_loss"] for m in history],
+            "valid loss": [m["valid_loss"] for m in selected],
         },
         run / "loss.png",
         ylabel="cross-entropy",
@@ -249,15 +290,16 @@ def main(args: argparse.Namespace) -> dict:
         log_y=True,
     )
     plot_curves(
-        {"valid error": [m["valid_error"] for m in history]},
+        {"valid error": [m["valid_error"] for m in selected]},
         run / "valid_error.png",
         ylabel="error rate",
         title="Validation error",
     )
     print(
         f"{config.init}/{config.activation}: test error {100 * outcome.test_error:.2f}% "
-        f"(best epoch {outcome.finetune.best_epoch}, valid "
-        f"{100 * outcome.finetune.best_valid_error:.2f}%) in {outcome.seconds:.1f} s on {device}"
+        f"(best epoch {result['best_epoch']}, valid {100 * result['best_valid_error']:.2f}%"
+        f"{', refit on train+valid' if config.refit else ''}) in {outcome.seconds:.1f} s on "
+        f"{device}"
     )
     return result
 

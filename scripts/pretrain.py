@@ -62,6 +62,7 @@ class PretrainRunConfig:
     dataset: str = "mnist"
     seed: int = 0
     recipe: str | None = None
+    use_valid: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -75,9 +76,9 @@ class PretrainRunConfig:
     @classmethod
     def from_dict(cls, values: dict) -> PretrainRunConfig:
         """From a saved ``config.json`` (whose extra entries, like ``step``, are dropped)."""
-        names = ("sizes", "dataset", "seed", "recipe")
+        names = ("sizes", "dataset", "seed", "recipe", "use_valid")
         return cls(
-            **{name: values[name] for name in names},
+            **{name: values[name] for name in names if name in values},
             train=TrainConfig.from_dict(values["train"]),
         )
 
@@ -100,6 +101,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--monitor-every", type=int, help="epochs between metrics (default 1)")
     add_autocast_argument(parser, help="train in this mixed precision")
     parser.add_argument("--dataset", choices=DATASETS, help="default mnist, or the recipe's")
+    parser.add_argument(
+        "--use-valid",
+        action="store_true",
+        help="pretrain on the training and validation images (all 60,000 of MNIST; no "
+        "labels are used); no free-energy gap is then monitored",
+    )
     parser.add_argument("--out", default="runs/pretrain", help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
@@ -126,7 +133,12 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainRunConf
     train = TrainConfig(**{**train_values, **typed})
     seed = 0 if args.seed is None else args.seed
     return PretrainRunConfig(
-        sizes=list(sizes), dataset=dataset, seed=seed, recipe=args.recipe, train=train
+        sizes=list(sizes),
+        dataset=dataset,
+        seed=seed,
+        recipe=args.recipe,
+        use_valid=args.use_valid,
+        train=train,
     )
 
 
@@ -197,9 +209,13 @@ def main(args: argparse.Namespace) -> DBN:
 
     dbn = DBN(config.sizes, generator=new_generator(config.seed))
     started = time.perf_counter()
+    if config.use_valid:
+        train_x, valid_x = torch.cat([data["train"].x, data["valid"].x]), None
+    else:
+        train_x, valid_x = data["train"].x, data["valid"].x
     histories = dbn.pretrain(
-        data["train"].x,
-        data["valid"].x,
+        train_x,
+        valid_x,
         config.train,
         device=device,
         seed=config.seed,
@@ -212,7 +228,11 @@ def main(args: argparse.Namespace) -> DBN:
     if not context.is_main:
         return dbn
     final = dbn.save(
-        run / "dbn.pt", recipe=config.recipe, dataset=config.dataset, world_size=context.world_size
+        run / "dbn.pt",
+        recipe=config.recipe,
+        dataset=config.dataset,
+        training_images=len(train_x),
+        world_size=context.world_size,
     )
     test = data["test"].x.to(device)
     quality = {

@@ -11,6 +11,7 @@ import torch
 from helpers import binary_digits, load_script, wait_for_checkpoints
 from torch import nn
 
+import dbn
 import dbn.finetune
 import dbn.study
 from dbn import DBN
@@ -298,3 +299,97 @@ def test_finetune_killed_and_resumed_gives_the_uninterrupted_weights(
         assert torch.equal(weights[key], value), key
     epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").open()]
     assert epochs == [1, 2, 3, 4, 5, 6]
+
+
+def test_head_epochs_train_the_output_layer_alone_first():
+    splits = load_digits()
+    model = build_mlp([64, 32], 10, init="xavier_uniform", generator=new_generator(0))
+    body = model[0].weight.detach().clone()
+    seen = []
+    config = FinetuneConfig(epochs=2, head_epochs=1, lr=0.3)
+    trainer = dbn.finetune.FinetuneTrainer(
+        model, (splits["train"].x, splits["train"].y), None, config, progress=False
+    )
+    head = model[-1].weight.detach().clone()
+    trainer.fit(
+        lambda t: seen.append(
+            (t.model[0].weight.detach().clone(), t.model[-1].weight.detach().clone())
+        )
+    )
+    (body_1, head_1), (body_2, _) = seen
+    assert torch.equal(body_1, body) and not torch.equal(head_1, head)
+    assert not torch.equal(body_2, body)
+
+
+def test_max_norm_bounds_every_hidden_units_incoming_weights():
+    model, _, _, _ = _train_digits(epochs=2, lr=2.0, max_norm=0.5)
+    for linear in [m for m in model if isinstance(m, nn.Linear)][:-1]:
+        assert linear.weight.norm(dim=1).max().item() <= 0.5 + 1e-6
+    plain, _, _, _ = _train_digits(epochs=2, lr=2.0)
+    assert plain[0].weight.norm(dim=1).max().item() > 0.5  # the bound did something
+
+
+def test_momentum_ramps_and_linear_and_exponential_schedules():
+    _, _, result, _ = _train_digits(
+        epochs=4, lr=0.4, momentum=0.5, final_momentum=0.9, momentum_epochs=2, schedule="linear"
+    )
+    assert [row["momentum"] for row in result.history] == pytest.approx([0.5, 0.7, 0.9, 0.9])
+    assert [row["lr"] for row in result.history] == pytest.approx([0.4, 0.3, 0.2, 0.1])
+    _, _, result, _ = _train_digits(epochs=3, lr=0.4, schedule="exponential", lr_gamma=0.5)
+    assert [row["lr"] for row in result.history] == pytest.approx([0.4, 0.2, 0.1])
+
+
+def test_lbfgs_lowers_the_loss_and_refuses_dropout():
+    _, _, result, _ = _train_digits(epochs=3, lr=1.0, optimizer="lbfgs", batch_size=400)
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.5 * losses[0]
+    splits = load_digits()
+    with pytest.raises(ValueError, match="lbfgs' needs a deterministic loss"):
+        run_experiment(
+            splits,
+            [64, 16],
+            "xavier_uniform",
+            FinetuneConfig(optimizer="lbfgs"),
+            dropout=0.5,
+            progress=False,
+        )
+
+
+def test_select_then_refit_trains_on_train_and_valid_for_the_selected_epochs(monkeypatch):
+    splits = load_digits()
+    seen = []
+    original = dbn.finetune.FinetuneTrainer.__init__
+
+    def recording(self, model, train, valid, config, *args, **kwargs):
+        seen.append((len(train[0]), valid is None, config.stop_after))
+        original(self, model, train, valid, config, *args, **kwargs)
+
+    monkeypatch.setattr(dbn.finetune.FinetuneTrainer, "__init__", recording)
+    config = FinetuneConfig(epochs=6, lr=0.3, patience=2)
+    outcome = run_experiment(splits, [64, 16], "xavier_uniform", config, refit=True, progress=False)
+    best = outcome.selection.best_epoch
+    n_train, n_valid = len(splits["train"].x), len(splits["valid"].x)
+    assert seen == [(n_train, False, None), (n_train + n_valid, True, best)]
+    assert len(outcome.finetune.history) == best
+    assert "valid_error" not in outcome.finetune.history[0]
+
+
+def test_a_finetuned_classifier_loads_and_scores_as_its_run_said(tmp_path, monkeypatch, capsys):
+    finetune_script = load_script("finetune")
+    argv = [
+        *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "16"),
+        *("--epochs", "2", "--recipe", "dropout2014", "--no-progress", "--out", str(tmp_path)),
+    ]
+    result = finetune_script.main(finetune_script.get_args_parser().parse_args(argv))
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["recipe"] == "dropout2014" and config["dropout"] == 0.5
+    assert config["finetune"]["final_momentum"] == 0.99 and config["finetune"]["epochs"] == 2
+    model = dbn.load(tmp_path / "model.pt")
+    assert isinstance(model, nn.Sequential) and not model.training
+    evaluate_script = load_script("evaluate")
+    report = evaluate_script.main(
+        evaluate_script.get_args_parser().parse_args(
+            [str(tmp_path / "model.pt"), "--dataset", "digits"]
+        )
+    )
+    assert report["test_error"] == result["test_error"]
