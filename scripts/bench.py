@@ -53,6 +53,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile", action="store_true", help="profile one public-API CD-1 epoch and stop"
     )
+    parser.add_argument(
+        "--gemm", action="store_true", help="GFLOP/s of the CD-1 step's matrix products and stop"
+    )
     add_autocast_argument(parser, help="also time dbn in this mixed precision")
     parser.add_argument("--out", default="runs/bench", help="directory for bench.json")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -296,8 +299,41 @@ def profile_epoch(args: argparse.Namespace) -> str:
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=20)
 
 
+def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 400) -> list[dict]:
+    """GFLOP/s of the products in one CD-1 step, float32, in PyTorch and in numpy (whose
+    BLAS scikit-learn uses): the ceiling of any float32 implementation."""
+    shapes = {
+        "hidden probabilities (batch x visible) @ (visible x hidden)": (batch, n_visible, hidden),
+        "visible means (batch x hidden) @ (hidden x visible)": (batch, hidden, n_visible),
+        "weight gradient (hidden x 2 batch) @ (2 batch x visible)": (hidden, 2 * batch, n_visible),
+    }
+    rows = []
+    for name, (m, k, n) in shapes.items():
+        a = torch.rand(m, k, generator=new_generator(0))
+        b = torch.rand(k, n, generator=new_generator(1))
+        out = torch.empty(m, n)
+        a_np, b_np = a.numpy(), b.numpy()
+        rates = {}
+        products = {
+            "torch": lambda a=a, b=b, out=out: torch.mm(a, b, out=out),
+            "numpy": lambda a=a_np, b=b_np: np.matmul(a, b),
+        }
+        for library, product in products.items():
+            for _ in range(10):
+                product()
+            started = time.perf_counter()
+            for _ in range(repeats):
+                product()
+            rates[library] = 2 * m * k * n * repeats / (time.perf_counter() - started) / 1e9
+        rows.append({"product": name, **{f"{lib}_gflops": rate for lib, rate in rates.items()}})
+        print(f"{name:62s} torch {rates['torch']:6.1f}  numpy {rates['numpy']:6.1f} GFLOP/s")
+    return rows
+
+
 def main(args: argparse.Namespace) -> dict:
     out = Path(args.out)
+    if args.gemm:
+        return {"gemm": gemm_rates(args.batch_sizes[0], args.hidden)}
     if args.profile:
         table = profile_epoch(args)
         print(table)
