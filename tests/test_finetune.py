@@ -273,7 +273,7 @@ def uninterrupted_finetune(tmp_path_factory):
     out = tmp_path_factory.mktemp("straight") / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(finetune_command(out), check=True, env=env, capture_output=True)
-    return safe_load(out / "model.pt", kind="mlp")["state"]
+    return safe_load(out / "model.pt", kind="classifier")["state"]
 
 
 @pytest.mark.parametrize("kill_after", [1, 3, 5])
@@ -294,7 +294,7 @@ def test_finetune_killed_and_resumed_gives_the_uninterrupted_weights(
 
     resumed = subprocess.run(finetune_command(out, "--resume"), env=env, capture_output=True)
     assert resumed.returncode == 0, resumed.stderr
-    weights = safe_load(out / "model.pt", kind="mlp")["state"]
+    weights = safe_load(out / "model.pt", kind="classifier")["state"]
     for key, value in uninterrupted_finetune.items():
         assert torch.equal(weights[key], value), key
     epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").open()]

@@ -11,7 +11,7 @@ from helpers import binary_digits, wait_for_checkpoints
 
 import dbn
 from dbn import DBN, RBM, TrainConfig, to_mlp
-from dbn.checkpoint import CheckpointError, safe_load
+from dbn.checkpoint import CheckpointError, atomic_save, safe_load
 from dbn.train import RBMTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,11 +157,11 @@ def test_pickle_with_code_payload_is_refused(tmp_path):
 
 
 def test_foreign_and_mismatched_checkpoints_are_refused(tmp_path):
-    torch.save({"kind": "something-else"}, tmp_path / "other.pt")
+    atomic_save({"kind": "something-else"}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a dbn checkpoint"):
         dbn.load(tmp_path / "other.pt")
     state = DBN([64, 8]).state_dict()
-    torch.save({"kind": "dbn", "config": {"sizes": [64, 9]}, "state": state}, tmp_path / "bad.pt")
+    atomic_save({"kind": "dbn", "config": {"sizes": [64, 9]}, "state": state}, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match="does not hold a valid dbn"):
         dbn.load(tmp_path / "bad.pt")
 
@@ -280,3 +280,12 @@ def test_generated_samples_look_like_the_training_data(pretrained_digits):
     assert correlation_with_mean_digit(samples(model, 0)) > 0.8
     untrained = DBN([64, 48, 32, 16], generator=torch.Generator().manual_seed(0))
     assert correlation_with_mean_digit(samples(untrained, 0)) < 0.5
+
+
+def test_a_checkpoint_without_a_checksum_loads_with_a_warning(tmp_path):
+    model = DBN([64, 8])
+    blob = {"kind": "dbn", "format_version": 1, "config": model.config()}
+    torch.save({**blob, "state": model.state_dict()}, tmp_path / "old.pt")  # as dbn 0.1 did
+    with pytest.warns(UserWarning, match="carries no checksum"):
+        loaded = dbn.load(tmp_path / "old.pt")
+    assert torch.equal(loaded.layers[0].weight, model.layers[0].weight)
