@@ -74,6 +74,16 @@ def _save(estimator, path, fitted: dict) -> None:
     atomic_save(blob, path)
 
 
+def _feature_names(estimator) -> list:
+    """``feature_names_in_`` as a JSON-able list (empty when the estimator has none)."""
+    return getattr(estimator, "feature_names_in_", np.array([])).tolist()
+
+
+def _restore_feature_names(estimator, names: list) -> None:
+    if names:
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+
+
 def _load_blob(cls, path) -> dict:
     blob = safe_load(path, kind=_KINDS[cls])
     try:
@@ -307,7 +317,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             "random_state_": [torch.from_numpy(state[1].astype(np.int64)), *state[2:]],
             "trainer": self.trainer_.state_dict(),
             "train_config": self.trainer_.config.to_dict(),
-            "feature_names_in_": getattr(self, "feature_names_in_", np.array([])).tolist(),
+            "feature_names_in_": _feature_names(self),
         }
         _save(self, path, fitted)
 
@@ -319,8 +329,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         for name in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_"):
             setattr(estimator, name, fitted[name].numpy())
         estimator.n_features_in_ = estimator.components_.shape[1]
-        if fitted["feature_names_in_"]:
-            estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+        _restore_feature_names(estimator, fitted["feature_names_in_"])
         keys, *rest = fitted["random_state_"]
         estimator.random_state_ = np.random.RandomState()
         estimator.random_state_.set_state(("MT19937", keys.numpy().astype(np.uint32), *rest))
@@ -501,7 +510,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
                 name: torch.from_numpy(np.asarray(getattr(scaler, name), dtype=np.float64))
                 for name in ("min_", "scale_", "data_min_", "data_max_", "data_range_")
             },
-            "feature_names_in_": getattr(self, "feature_names_in_", np.array([])).tolist(),
+            "feature_names_in_": _feature_names(self),
         }
         _save(self, path, fitted)
 
@@ -514,8 +523,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         estimator._encoder = LabelEncoder().fit(estimator.classes_)
         estimator.sizes_ = list(fitted["sizes"])
         estimator.n_features_in_ = estimator.sizes_[0]
-        if fitted["feature_names_in_"]:
-            estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+        _restore_feature_names(estimator, fitted["feature_names_in_"])
         scaler = MinMaxScaler(clip=True)
         for name, values in fitted["scaler"].items():
             setattr(scaler, name, values.numpy())
