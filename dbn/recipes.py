@@ -29,6 +29,11 @@ PRETRAIN_RECIPES: dict[str, dict] = {
     "quick": dict(dataset="mnist", sizes=[784, 500, 500], epochs=3, **_HINTON_GUIDE),
     # scikit-learn's 8x8 digits: seconds, for tests and a first look.
     "digits": dict(dataset="digits", sizes=[64, 32, 16], epochs=10, **_HINTON_GUIDE),
+    # The study notes' MNIST nets (784-256-256-10 and 784-512x4-10), pretrained briefly.
+    "notes-256": dict(dataset="mnist", sizes=[784, 256, 256], epochs=10, **_HINTON_GUIDE),
+    "notes-512x4": dict(
+        dataset="mnist", sizes=[784, 512, 512, 512, 512], epochs=10, **_HINTON_GUIDE
+    ),
 }
 
 # Fine-tuning protocols of the papers: ``FinetuneConfig`` fields plus the classifier's
@@ -128,6 +133,26 @@ COMPARE_PRESETS: dict[str, dict] = {
             "xavier_uniform:relu",
             "he_normal:relu",
         ],
+    ),
+    # The study notes' experiment 2: Adam lr 1e-3, batch 100, 15 epochs, Xavier as the
+    # notes write it, beside He, PyTorch's default and a DBN-initialised sigmoid net.
+    "notes-mnist": dict(
+        pretrain_recipe="notes-256",
+        train_size=None,
+        optimizer="adam",
+        epochs=15,
+        lr=1e-3,
+        seeds=[0, 1, 2],
+        inits=["xavier_uniform:relu", "he_uniform:relu", "default:relu", "dbn-cd:sigmoid"],
+    ),
+    "notes-mnist-deep": dict(
+        pretrain_recipe="notes-512x4",
+        train_size=None,
+        optimizer="adam",
+        epochs=15,
+        lr=1e-3,
+        seeds=[0, 1, 2],
+        inits=["xavier_uniform:relu", "he_uniform:relu", "default:relu", "dbn-cd:sigmoid"],
     ),
     "digits": dict(
         pretrain_recipe="digits",

@@ -30,6 +30,7 @@ from dbn.data import DataSplit, load_dataset  # noqa: E402
 from dbn.device import resolve_device  # noqa: E402
 from dbn.export import make_classifier  # noqa: E402
 from dbn.finetune import FinetuneConfig  # noqa: E402
+from dbn.notes import NOTES_PRINTED, depth_statistics, synthetic_study  # noqa: E402
 from dbn.optim import OPTIMIZERS  # noqa: E402
 from dbn.recipes import COMPARE_PRESETS, PRETRAIN_RECIPES, recipe_train_config  # noqa: E402
 from dbn.rng import new_generator  # noqa: E402
@@ -38,6 +39,8 @@ from dbn.study import initial_statistics, run_experiment  # noqa: E402
 from dbn.validation import check_fraction, check_int, check_positive  # noqa: E402
 
 SCRIPT = "compare"
+# The study notes' small experiments, run by their own code path (no DBN, no MNIST).
+NOTES_STUDIES = ("notes-synthetic", "notes-depth")
 # What identifies one fine-tuning run of the study (a row of results.csv).
 RUN_KEYS = ("init", "activation", "lr", "lr_choice", "seed")
 # The DBN initialisations: each names how its DBN is pretrained.
@@ -95,7 +98,9 @@ class CompareConfig:
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="Compare initialisations of one MLP.")
-    parser.add_argument("--preset", default="quick", choices=sorted(COMPARE_PRESETS))
+    parser.add_argument(
+        "--preset", default="quick", choices=sorted([*COMPARE_PRESETS, *NOTES_STUDIES])
+    )
     parser.add_argument("--inits", nargs="+", help="NAME:ACTIVATION entries, e.g. dbn-cd:sigmoid")
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--epochs", type=int)
@@ -106,7 +111,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="also pick each init's lr on validation (seed 0) from these",
     )
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd, or the preset's")
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--checkpoint", help="DBN pretrained by CD (else pretrained here)")
@@ -125,9 +130,9 @@ def build_config(args: argparse.Namespace) -> CompareConfig:
     preset = dict(COMPARE_PRESETS[args.preset])
     overrides = ("epochs", "lr", "inits", "seeds", "train_size", "checkpoint", "recon_checkpoint")
     preset.update(given_options(args, overrides))
-    finetune = FinetuneConfig(
-        optimizer=args.optimizer, lr=preset.pop("lr"), epochs=preset.pop("epochs")
-    )
+    optimizer = args.optimizer or preset.pop("optimizer", "sgd")
+    preset.pop("optimizer", None)
+    finetune = FinetuneConfig(optimizer=optimizer, lr=preset.pop("lr"), epochs=preset.pop("epochs"))
     return CompareConfig(
         preset=args.preset, lr_grid=args.lr_grid, dropout=args.dropout, finetune=finetune, **preset
     )
@@ -267,7 +272,107 @@ def read_csv(path) -> list[dict]:
         return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
+def plot_notes_losses(curves: dict[str, list[float]], path) -> None:
+    """The notes' figure: loss per step on a log axis; as-written runs dashed."""
+    figure, axis = plt.subplots(figsize=(8, 5))
+    schemes = list(dict.fromkeys(label.split(" (")[0] for label in curves))
+    for label, losses in curves.items():
+        style = "--" if "as written" in label else "-"
+        color = f"C{schemes.index(label.split(' (')[0]) % 10}"  # one colour per scheme
+        axis.plot(range(1, len(losses) + 1), losses, style, label=label, color=color)
+    axis.set(xlabel="Adam step (full batch)", ylabel="training cross-entropy", yscale="log")
+    axis.set_title("The notes' synthetic task: loss by initialisation")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_depth(rows: list[dict], path) -> None:
+    """Per-layer activation spread and gradient norm, a column per activation."""
+    activations = list(dict.fromkeys(row["activation"] for row in rows))
+    schemes = list(dict.fromkeys(row["scheme"] for row in rows))
+    styles = ["-", "--", ":", "-.", (0, (5, 1))]
+    figure, axes = plt.subplots(2, len(activations), figsize=(5 * len(activations), 8))
+    for column, activation in enumerate(activations):
+        for index, scheme in enumerate(schemes):
+            mine = [r for r in rows if r["activation"] == activation and r["scheme"] == scheme]
+            layers = [r["layer"] for r in mine]
+            for row, key in enumerate(("activation_std", "grad_norm")):
+                axes[row][column].plot(
+                    layers,
+                    [r[key] for r in mine],
+                    linestyle=styles[index % len(styles)],
+                    marker="os^vD"[index % 5],
+                    label=scheme,
+                )
+        axes[0][column].set(title=f"{activation}: activation std", yscale="log")
+        axes[1][column].set(title=f"{activation}: weight-gradient norm", yscale="log")
+        for row in range(2):
+            axes[row][column].set_xlabel("hidden layer")
+            axes[row][column].grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    figure.suptitle("At initialisation: 10 hidden layers of 256 units, one batch")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def run_notes_study(args: argparse.Namespace) -> list[dict]:
+    """``notes-synthetic`` and ``notes-depth``: the notes' small experiments, in seconds."""
+    run = RunDirectory(args.out or f"runs/compare-{args.preset}")
+    seeds = args.seeds or [0, 1, 2, 3, 4]
+    if args.preset == "notes-synthetic":
+        schemes = [*NOTES_PRINTED, "orthogonal", "trunc_normal", "default"]
+        rows, curves = synthetic_study(schemes, seeds)
+    else:
+        rows = depth_statistics(["normal", "xavier_uniform", "he_uniform", "orthogonal", "default"])
+    run.claim(SCRIPT, resume=False)
+    run.write_json("config.json", {"script": SCRIPT, "preset": args.preset, "seeds": seeds})
+    write_csv(run / "results.csv", rows)
+    if args.preset == "notes-depth":
+        plot_depth(rows, run / "depth.png")
+        print(f"per-layer statistics in {run.path}/results.csv and depth.png")
+        return rows
+    lines = [
+        "| scheme | runs | train loss | train accuracy | held-out accuracy | notes print |",
+        "|---|---|---|---|---|---|",
+    ]
+    for scheme in schemes:
+        for as_written in (True, False):
+            mine = [
+                r
+                for r in rows
+                if r["scheme"] == scheme and (r["seed"] == "as written") == as_written
+            ]
+            if not mine:
+                continue
+            printed = NOTES_PRINTED.get(scheme)
+            shown = f"loss {printed[0]:.4f}, acc {printed[1]:.4f}" if printed else "—"
+            lines.append(
+                f"| {scheme} | {'as written' if as_written else f'{len(mine)} seeds'} | "
+                f"{_mean_std([r['train_loss'] for r in mine], 4)} | "
+                f"{_mean_std([r['train_accuracy'] for r in mine], 4)} | "
+                f"{_mean_std([r['heldout_accuracy'] for r in mine], 4)} | {shown} |"
+            )
+    text = "\n".join(lines) + "\n"
+    (run / "table.md").write_text(text)
+    plot_notes_losses(curves, run / "losses.png")
+    print(text)
+    print(f"table and plot in {run.path}/")
+    return rows
+
+
+def _mean_std(values: list[float], digits: int) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
 def main(args: argparse.Namespace) -> list[dict]:
+    if args.preset in NOTES_STUDIES:
+        return run_notes_study(args)
     config = build_config(args)
     device = resolve_device(args.device)
     run = RunDirectory(args.out or f"runs/compare-{config.preset}")
