@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import nn
 
 from dbn.validation import check_choice
 
-__all__ = ["ACTIVATIONS", "make_activation"]
+__all__ = ["ACTIVATIONS", "ActivationName", "make_activation"]
+
+# For signatures; ACTIVATIONS below is the table the code reads.
+ActivationName = Literal["sigmoid", "relu", "tanh"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,

@@ -9,6 +9,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from dbn.activations import ActivationName
 from dbn.checkpoint import atomic_save
 from dbn.mlp import build_mlp
 from dbn.rbm import RBM
@@ -35,7 +36,7 @@ def _as_rbms(source) -> list[RBM]:
 def to_mlp(
     source: DBN | RBM | Sequence[RBM] | str | os.PathLike,
     num_classes: int | None = 10,
-    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
+    activation: ActivationName = "sigmoid",
     dropout: float = 0.0,
     input_dropout: float = 0.0,
     norm: Literal["batch", "layer"] | None = None,

@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from dbn.activations import ACTIVATIONS
+from dbn.activations import ACTIVATIONS, ActivationName
 from dbn.validation import check_choice, check_positive
 
 __all__ = ["apply", "initializer", "INITIALIZERS", "names"]
@@ -148,7 +148,7 @@ def _default(linear: nn.Linear, generator: torch.Generator | None) -> None:
 
 def initializer(
     name: str,
-    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
+    activation: ActivationName = "sigmoid",
     *,
     gain: float | None = None,
     mode: Literal["fan_in", "fan_out"] = "fan_in",
@@ -211,7 +211,7 @@ def initializer(
 def apply(
     model: nn.Module,
     name: str,
-    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
+    activation: ActivationName = "sigmoid",
     *,
     gain: float | None = None,
     mode: Literal["fan_in", "fan_out"] = "fan_in",

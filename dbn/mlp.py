@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from dbn import init as initializers
-from dbn.activations import ACTIVATIONS, make_activation
+from dbn.activations import ACTIVATIONS, ActivationName, make_activation
 from dbn.validation import check_choice, check_fraction, check_int
 
 __all__ = ["NORMS", "build_mlp", "check_layer_options"]
@@ -37,7 +37,7 @@ def check_layer_options(
 def build_mlp(
     sizes: Sequence[int],
     num_classes: int | None,
-    activation: Literal["sigmoid", "relu", "tanh"] = "sigmoid",
+    activation: ActivationName = "sigmoid",
     dropout: float = 0.0,
     input_dropout: float = 0.0,
     norm: Literal["batch", "layer"] | None = None,
