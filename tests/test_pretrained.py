@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 import dbn
+from dbn.monitor import layer_reconstruction_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "pretrained" / "mnist-784-500-500-2000.pt"
@@ -49,3 +50,14 @@ def test_the_readme_python_example_runs(mnist, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "test log-likelihood" in result.stdout and (tmp_path / "my-dbn.pt").is_file()
+
+
+def test_shipped_reconstruction_errors_are_the_readme_ones(mnist):
+    readme = (ROOT / "pretrained" / "README.md").read_text()
+    documented = [
+        float(value)
+        for value in re.findall(r"layer \d reconstruction error [^|]*\| ([0-9.]+) \|", readme)
+    ]
+    measured = layer_reconstruction_errors(dbn.load(CHECKPOINT).layers, mnist["test"].x)
+    assert len(documented) == 3
+    assert [round(error, 2) for error in measured] == documented
