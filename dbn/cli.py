@@ -124,8 +124,12 @@ def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.Argum
             raise
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         sys.exit(2)
-    except torch.OutOfMemoryError as error:
-        if args.debug:
+    except RuntimeError as error:
+        # CUDA raises OutOfMemoryError; the CPU allocator a RuntimeError saying so
+        out_of_memory = isinstance(error, torch.OutOfMemoryError) or (
+            "can't allocate memory" in str(error)
+        )
+        if args.debug or not out_of_memory:
             raise
         reason = str(error).strip().splitlines()[0]
         print(

@@ -325,3 +325,16 @@ def test_a_second_process_on_a_run_directory_is_refused_at_once(tmp_path):
     assert first.returncode == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [(row["layer"], row["epoch"]) for row in rows] == [(1, epoch) for epoch in range(1, 9)]
+
+
+def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    module = script("pretrain")
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9e12")
+
+    monkeypatch.setattr(module.DBN, "pretrain", no_memory)
+    argv = [*PRETRAIN, "--out", str(tmp_path / "run")]
+    status, err = run_script("pretrain", argv, monkeypatch, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "out of memory: the model or the data is too large for the device" in err
