@@ -263,7 +263,7 @@ def finetune_command(out, *extra):
         sys.executable,
         str(Path(__file__).resolve().parent.parent / "scripts" / "finetune.py"),
         *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "32"),
-        *("--dropout", "0.2", "--epochs", "6", "--batch-size", "4", "--no-progress"),
+        *("--dropout", "0.2", "--epochs", "6", "--batch-size", "10", "--no-progress"),
         *("--out", str(out), *extra),
     ]
 
