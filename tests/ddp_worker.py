@@ -1,5 +1,6 @@
 """Run by tests/test_distributed.py under torchrun: a few DDP steps whose results rank 0 saves."""
 
+import gc
 import sys
 from pathlib import Path
 
@@ -17,6 +18,14 @@ from dbn.train import RBMTrainer  # noqa: E402
 
 
 def main(out: str, per_rank: int) -> None:
+    run(out, per_rank)
+    # Leave the process group only once every DDP object above is gone: a DDP reducer
+    # destroyed after its group is torn down can abort the process at exit.
+    gc.collect()
+    teardown()
+
+
+def run(out: str, per_rank: int) -> None:
     context = setup(torch.device("cpu"))
     data = binary_digits()[0][:200]
 
@@ -43,7 +52,6 @@ def main(out: str, per_rank: int) -> None:
             },
             out,
         )
-    teardown()
 
 
 if __name__ == "__main__":
