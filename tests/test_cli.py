@@ -208,7 +208,7 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
         "64",
         "40",
         "--epochs",
-        "30",
+        "12",
         "--batch-size",
         "2",
         "--no-progress",
@@ -231,13 +231,13 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     state = dbn.checkpoint.safe_load(out / "train-state.pt", kind="dbn-training")
-    assert 1 <= state["trainer"]["epoch"] < 30 and not (out / "dbn.pt").exists()
+    assert 1 <= state["trainer"]["epoch"] < 12 and not (out / "dbn.pt").exists()
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr
     assert dbn.load(out / "dbn.pt").sizes == [64, 40]
     epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").open()]
-    assert epochs == list(range(1, 31))
+    assert epochs == list(range(1, 13))
 
 
 def test_make_demo_pretrains_with_the_recipe_its_preset_names():
