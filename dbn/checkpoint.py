@@ -24,11 +24,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import safetensors
+import safetensors.torch
 import torch
 
 __all__ = ["CheckpointError", "atomic_save", "content_sha256", "safe_load", "sha256_file"]
 
 INTEGRITY_KEY = "content_sha256"
+SAFETENSORS_SUFFIX = ".safetensors"
+# The safetensors metadata entry that holds everything but the tensors, as JSON.
+METADATA_KEY = "dbn"
 
 
 class CheckpointError(ValueError):
@@ -87,14 +92,42 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _for_safetensors(obj: dict, path: Path) -> dict:
+    """``obj`` as it will read back from a ``.safetensors`` file: its flat ``"state"`` of
+    tensors, and every other entry through JSON (so the checksum is of what loads)."""
+    state = obj.get("state")
+    rest = {key: value for key, value in obj.items() if key != "state"}
+    try:
+        if not isinstance(state, dict) or not all(
+            isinstance(value, torch.Tensor) for value in state.values()
+        ):
+            raise TypeError("the tensors must sit in a flat dict under 'state'")
+        rest = json.loads(json.dumps(rest))
+    except TypeError:
+        raise ValueError(
+            f"{str(path)!r}: safetensors holds weights and a JSON config only; save "
+            f"training checkpoints (optimiser and RNG state) with the .pt suffix"
+        ) from None
+    return {**rest, "state": state}
+
+
+def _safetensors_bytes(obj: dict) -> bytes:
+    tensors = {key: value.detach().cpu().contiguous() for key, value in obj["state"].items()}
+    rest = {key: value for key, value in obj.items() if key != "state"}
+    return safetensors.torch.save(tensors, metadata={METADATA_KEY: json.dumps(rest)})
+
+
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """Save ``obj`` with ``torch.save`` so that ``path`` is replaced atomically.
+    """Save ``obj`` so that ``path`` is replaced atomically: with ``torch.save``, or as
+    safetensors (tensors, and the rest as JSON metadata) when ``path`` ends in
+    ``.safetensors``.
 
     Parameters
     ----------
     obj : dict
         Tensors, numbers, strings, lists and dicts of those; a ``"content_sha256"`` entry with
-        its :func:`content_sha256` is added.
+        its :func:`content_sha256` is added. For ``.safetensors`` every tensor must sit in
+        the flat dict ``obj["state"]``.
     path : path
         Destination; its directory is created if needed.
 
@@ -110,10 +143,14 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
         the previous file is untouched and no temporary file is left.
     """
     path = Path(path)
+    safetensors_file = path.suffix == SAFETENSORS_SUFFIX
+    if safetensors_file:
+        obj = _for_safetensors(obj, path)
     obj = {
         **obj,
         INTEGRITY_KEY: content_sha256({k: v for k, v in obj.items() if k != INTEGRITY_KEY}),
     }
+    payload = _safetensors_bytes(obj) if safetensors_file else None
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f"{_temp_prefix(path)}{os.getpid()}."
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
@@ -122,7 +159,10 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
         os.umask(umask)
         os.chmod(temp_name, 0o666 & ~umask)  # mkstemp's 0600 would hide shared checkpoints
         with os.fdopen(handle, "wb") as temp_file:
-            torch.save(obj, temp_file)
+            if payload is None:
+                torch.save(obj, temp_file)
+            else:
+                temp_file.write(payload)
             temp_file.flush()
             os.fsync(temp_file.fileno())
         os.replace(temp_name, path)
@@ -167,6 +207,38 @@ def safe_load(path: str | os.PathLike, kind: str | None = None) -> dict:
     """
     path = Path(path)
     _check_regular_file(path)
+    if path.suffix == SAFETENSORS_SUFFIX:
+        blob = _load_safetensors(path)
+    else:
+        blob = _load_torch(path)
+    _verify_integrity(blob, path)
+    if kind is not None and blob.get("kind") != kind:
+        raise CheckpointError(
+            f"{str(path)!r} is not a {kind} checkpoint (its kind is {blob.get('kind')!r})"
+        )
+    _check_finite(blob, path)
+    return blob
+
+
+def _load_safetensors(path: Path) -> dict:
+    """A ``.safetensors`` file as the dict :func:`atomic_save` was given (no pickle at all)."""
+    try:
+        with safetensors.safe_open(path, framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+        blob = json.loads(metadata[METADATA_KEY])
+    except (KeyError, ValueError, OSError, safetensors.SafetensorError) as error:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is truncated or corrupt, or not a dbn safetensors file "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    if not isinstance(blob, dict):
+        raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (bad metadata)")
+    return {**blob, "state": state}
+
+
+def _load_torch(path: Path) -> dict:
+    """A ``torch.save`` archive read with ``weights_only=True``."""
     if not zipfile.is_zipfile(path):
         # torch.save writes a zip archive; anything else is damaged, empty or a bare
         # pickle, which is never unpickled here.
@@ -191,12 +263,6 @@ def safe_load(path: str | os.PathLike, kind: str | None = None) -> dict:
         raise CheckpointError(
             f"{str(path)!r} is not a dbn checkpoint (got a {type(blob).__name__})"
         )
-    _verify_integrity(blob, path)
-    if kind is not None and blob.get("kind") != kind:
-        raise CheckpointError(
-            f"{str(path)!r} is not a {kind} checkpoint (its kind is {blob.get('kind')!r})"
-        )
-    _check_finite(blob, path)
     return blob
 
 

@@ -12,6 +12,7 @@ from helpers import binary_digits, wait_for_checkpoints
 import dbn
 from dbn import DBN, RBM, TrainConfig, to_mlp
 from dbn.checkpoint import CheckpointError, atomic_save, safe_load
+from dbn.export import save_classifier
 from dbn.train import RBMTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,3 +290,44 @@ def test_a_checkpoint_without_a_checksum_loads_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="carries no checksum"):
         loaded = dbn.load(tmp_path / "old.pt")
     assert torch.equal(loaded.layers[0].weight, model.layers[0].weight)
+
+
+def test_weights_save_and_load_as_safetensors_without_unpickling(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    model = DBN([64, 16, 8], generator=torch.Generator().manual_seed(3))
+    path = model.save(tmp_path / "dbn.safetensors", recipe="test")
+    classifier = dbn.to_mlp(model, num_classes=10, generator=torch.Generator().manual_seed(4))
+    save_classifier(classifier, tmp_path / "clf.safetensors", sizes=[64, 16, 8], num_classes=10)
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("pickle (or torch.load) was used")
+
+    for module, name in ((pickle, "load"), (pickle, "loads"), (torch, "load")):
+        monkeypatch.setattr(module, name, no_unpickling)
+    loaded = dbn.load(path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    again = dbn.load(tmp_path / "clf.safetensors")
+    x = torch.rand(5, 64)
+    torch.testing.assert_close(again(x), classifier.eval()(x), rtol=0, atol=0)
+    assert torch.equal(dbn.to_mlp(path)[0].weight, model.layers[0].weight)
+    # a plain safetensors reader sees the weights by name
+    assert torch.equal(safetensors.torch.load_file(path)["layers.0.weight"], model.layers[0].weight)
+
+
+def test_damaged_or_misused_safetensors_files_are_refused(tmp_path):
+    model = DBN([64, 16])
+    path = model.save(tmp_path / "dbn.safetensors")
+    payload = bytearray(path.read_bytes())
+    payload[-100] ^= 0xFF  # inside the last tensor's bytes
+    (tmp_path / "flipped.safetensors").write_bytes(bytes(payload))
+    with pytest.raises(CheckpointError, match="is corrupt: its content does not match"):
+        dbn.load(tmp_path / "flipped.safetensors")
+    (tmp_path / "short.safetensors").write_bytes(bytes(payload[:50]))
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        dbn.load(tmp_path / "short.safetensors")
+    trainer_state = {"kind": "dbn-training", "trainer": {"epoch": 1, "chains": torch.ones(2)}}
+    with pytest.raises(ValueError, match="save training checkpoints .* with the .pt suffix"):
+        atomic_save({**trainer_state, "state": {}}, tmp_path / "train.safetensors")
+    assert not (tmp_path / "train.safetensors").exists()
