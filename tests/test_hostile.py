@@ -340,9 +340,7 @@ def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
     assert "out of memory: the model or the data is too large for the device" in err
 
 
-def test_fine_tuning_divergence_is_one_line_and_keeps_the_last_checkpoint(
-    tmp_path, monkeypatch, capsys
-):
+def test_fine_tuning_divergence_is_one_line_and_writes_no_model(tmp_path, monkeypatch, capsys):
     argv = [*FINETUNE, "--activation", "relu", "--lr", "1e30", "--out", str(tmp_path / "run")]
     status, err = run_script("finetune", argv, monkeypatch, capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1, err
