@@ -117,6 +117,17 @@ class RunDirectory:
         with open(self.path / name, "a") as handle:
             handle.write(json.dumps(row, default=float) + "\n")
 
+    def log_epoch(self, row: dict, announce: str | None = None) -> None:
+        """Append an epoch's metrics and, when ``announce`` is given, print it on stdout.
+
+        Scripts call this after the epoch's checkpoint is written and announce it
+        when no progress bar runs, so a reader of their output (a log, a test) may act
+        on a checkpoint as soon as it exists.
+        """
+        self.log_metrics(row)
+        if announce is not None and self.enabled:
+            print(announce, flush=True)
+
     def remove(self, name: str) -> None:
         """Delete a file of the run, if present."""
         if self.enabled:

@@ -182,14 +182,6 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConf
     return FinetuneRunConfig(**typed, finetune=FinetuneConfig(**typed_finetune))
 
 
-def after_epoch(run: RunDirectory, metrics: dict, log_lines: bool) -> None:
-    """Log the epoch's metrics; without progress bars, also say so in one line on stdout
-    (written after the epoch's checkpoint, so a reader may act on it)."""
-    run.log_metrics(metrics)
-    if log_lines and run.enabled:
-        print(f"epoch {metrics['epoch']}: checkpoint written", flush=True)
-
-
 def subset(splits: dict[str, DataSplit], train_size: int | None) -> dict[str, DataSplit]:
     if train_size is None:
         return splits
@@ -208,11 +200,12 @@ def main(args: argparse.Namespace) -> dict:
             f"sizes start with {config.sizes[0]} but {config.dataset} has "
             f"{splits['train'].x.shape[1]} features"
         )
-    if config.init == "dbn" and list(load(config.checkpoint).sizes) != config.sizes:
-        raise ValueError(
-            f"the checkpoint's layer sizes {load(config.checkpoint).sizes} differ from "
-            f"{config.sizes}"
-        )
+    if config.init == "dbn":
+        pretrained_sizes = list(load(config.checkpoint).sizes)
+        if pretrained_sizes != config.sizes:
+            raise ValueError(
+                f"the checkpoint's layer sizes {pretrained_sizes} differ from {config.sizes}"
+            )
     n_classes = int(splits["train"].y.max()) + 1
     check_fits_in_memory(mlp_parameter_count(config.sizes, n_classes), device)
     state_path = run / "train-state.pt"
@@ -241,7 +234,9 @@ def main(args: argparse.Namespace) -> dict:
         input_dropout=config.input_dropout,
         norm=config.norm,
         progress=not args.no_progress,
-        on_epoch_end=lambda metrics: after_epoch(run, metrics, args.no_progress),
+        on_epoch_end=lambda metrics: run.log_epoch(
+            metrics, f"epoch {metrics['epoch']}: checkpoint written" if args.no_progress else None
+        ),
         checkpoint_path=state_path,
         resume=args.resume,
         refit=config.refit,

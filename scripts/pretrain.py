@@ -168,17 +168,6 @@ def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, se
     )
 
 
-def after_epoch(run: RunDirectory, layer: int, trainer, log_lines: bool) -> None:
-    """Log the epoch's metrics; without progress bars, also say so in one line on stdout
-    (written after the epoch's checkpoint, so a reader may act on it)."""
-    run.log_metrics({"layer": layer + 1, **trainer.history[-1]})
-    if log_lines and run.enabled:
-        print(
-            f"layer {layer + 1} epoch {trainer.epoch}/{trainer.config.epochs}: checkpoint written",
-            flush=True,
-        )
-
-
 def main(args: argparse.Namespace) -> DBN:
     context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
     device = context.device
@@ -222,7 +211,12 @@ def main(args: argparse.Namespace) -> DBN:
         progress=not args.no_progress,
         checkpoint_path=state_path,
         resume=args.resume,
-        on_epoch_end=lambda layer, trainer: after_epoch(run, layer, trainer, args.no_progress),
+        on_epoch_end=lambda layer, trainer: run.log_epoch(
+            {"layer": layer + 1, **trainer.history[-1]},
+            f"layer {layer + 1} epoch {trainer.epoch}/{trainer.config.epochs}: checkpoint written"
+            if args.no_progress
+            else None,
+        ),
     )
     seconds = time.perf_counter() - started
     if not context.is_main:
