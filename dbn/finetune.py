@@ -86,6 +86,10 @@ class FinetuneConfig:
         Clip the global gradient norm to this value.
     patience : int, optional
         Stop after this many epochs without a better validation error.
+    validate_every : int
+        Validate (keep the best weights, check patience) after every this many epochs
+        and after the last one: tiny training sets take an epoch per update or two, and
+        validating each one would cost more than the training.
     head_epochs : int
         Train only the output layer, on the frozen features below, for this many first
         epochs (Hinton & Salakhutdinov 2006 train the new softmax layer for 5).
@@ -114,6 +118,7 @@ class FinetuneConfig:
     l1: float = 0.0
     clip_grad_norm: float | None = None
     patience: int | None = None
+    validate_every: int = 1
     head_epochs: int = 0
     max_norm: float | None = None
     lbfgs_iterations: int = 3
@@ -147,6 +152,7 @@ class FinetuneConfig:
             check_positive("clip_grad_norm", self.clip_grad_norm)
         if self.patience is not None:
             check_int("patience", self.patience)
+        check_int("validate_every", self.validate_every)
         check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
 
     def to_dict(self) -> dict:
@@ -383,7 +389,7 @@ class FinetuneTrainer:
         -------
         FinetuneResult
             Per epoch: ``train_loss`` (running mean over batches), ``valid_loss`` and
-            ``valid_error`` (with validation data), ``lr``, ``momentum``, ``grad_norm``
+            ``valid_error`` (in the epochs that validate), ``lr``, ``momentum``, ``grad_norm``
             (mean global gradient norm, before clipping).
         """
         config, result = self.config, self.result
@@ -419,7 +425,8 @@ class FinetuneTrainer:
                 if "momentum" in self.optimizer.param_groups[0]:
                     metrics["momentum"] = self.optimizer.param_groups[0]["momentum"]
                 metrics["grad_norm"] = grad_norm
-                self._validate(metrics)
+                if self.epoch % config.validate_every == 0 or self.epoch == last:
+                    self._validate(metrics)
                 result.history.append(metrics)
                 bar.set_postfix(
                     {k: f"{v:.4g}" for k, v in metrics.items() if k.endswith(("loss", "error"))}

@@ -34,6 +34,9 @@ PRETRAIN_RECIPES: dict[str, dict] = {
     "notes-512x4": dict(
         dataset="mnist", sizes=[784, 512, 512, 512, 512], epochs=10, **_HINTON_GUIDE
     ),
+    # The label-budget study's DBN: two layers of 500, small enough to fine-tune ~500
+    # times on two CPU cores within the hour.
+    "labels": dict(dataset="mnist", sizes=[784, 500, 500], epochs=20, **_HINTON_GUIDE),
 }
 
 # Fine-tuning protocols of the papers: ``FinetuneConfig`` fields plus the classifier's
@@ -121,6 +124,23 @@ _NOTES_MNIST = dict(
 
 # The initialisation study's presets: the DBNs come from ``pretrain_recipe`` (or from
 # ``checkpoint``), the fine-tuned MLP has the recipe's sizes plus a 10-way output.
+# The label-budget study: every contender fine-tuned (or fitted) on class-balanced
+# subsets of N labelled images; SGD, its lr chosen per contender and N on 1,000
+# validation images; at least 10 epochs and 100,000 examples (1,000 updates of 100),
+# validated every 5,000 examples, stopped after 10 validations without improvement.
+_LABELS = dict(
+    pretrain_recipe="labels",
+    pretrain_on_valid=True,
+    epochs=10,
+    lr=0.1,
+    lr_grid=[0.01, 0.03, 0.1, 0.3],
+    shared_lr=False,
+    valid_size=1000,
+    min_examples=100_000,
+    validate_examples=5000,
+    patience=10,
+)
+
 COMPARE_PRESETS: dict[str, dict] = {
     "quick": dict(
         pretrain_recipe="quick",
@@ -148,6 +168,35 @@ COMPARE_PRESETS: dict[str, dict] = {
     # The study notes' experiment 2 at both depths (_NOTES_MNIST above).
     "notes-mnist": {**_NOTES_MNIST, "pretrain_recipe": "notes-256"},
     "notes-mnist-deep": {**_NOTES_MNIST, "pretrain_recipe": "notes-512x4"},
+    "labels": dict(
+        **_LABELS,
+        label_sizes=[100, 300, 1000, 3000, 10000, None],
+        seeds=[0, 1, 2, 3, 4],
+        seeds_above_1000=3,
+        inits=[
+            "dbn-cd:sigmoid",
+            "dbn-recon:sigmoid",
+            "xavier_uniform:sigmoid",
+            "he_normal:sigmoid",
+            "orthogonal:sigmoid",
+            "xavier_uniform:relu",
+            "he_normal:relu",
+            "logreg:dbn-cd",
+            "logreg:pixels",
+        ],
+    ),
+    # `--preset labels --quick`: the same study on the 8x8 digits, for CI (seconds).
+    "labels-quick": dict(
+        {**_LABELS, "pretrain_recipe": "digits"},
+        label_sizes=[50, 200, None],
+        seeds=[0, 1],
+        valid_size=100,
+        min_examples=2000,
+        validate_examples=200,
+        patience=5,
+        lr_grid=[0.1, 0.5],
+        inits=["dbn-cd:sigmoid", "xavier_uniform:sigmoid", "he_normal:relu", "logreg:dbn-cd"],
+    ),
     "digits": dict(
         pretrain_recipe="digits",
         train_size=None,

@@ -22,6 +22,7 @@ import torch
 __all__ = [
     "MONITOR_SEED_STRIDE",
     "SAMPLING_SEED_STRIDE",
+    "SUBSET_SEED_STRIDE",
     "derive_seed",
     "new_generator",
     "scoped_global_seed",
@@ -33,6 +34,9 @@ SAMPLING_SEED_STRIDE = 7919
 # Epoch e's monitoring subset draws (pseudo-likelihood's flipped units) use
 # seed * MONITOR_SEED_STRIDE + e, a stream that never meets the sampling one.
 MONITOR_SEED_STRIDE = 100003
+# The label-budget study draws seed s's labelled subset of size n with
+# seed * SUBSET_SEED_STRIDE + n, apart from the seed s that initialises and shuffles.
+SUBSET_SEED_STRIDE = 1000003
 
 
 def new_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:

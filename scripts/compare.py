@@ -13,38 +13,57 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen before pyplot loads)
-import matplotlib.ticker  # noqa: E402
-
-from dbn import DBN  # noqa: E402
-from dbn import init as initializers  # noqa: E402
-from dbn.activations import ACTIVATIONS  # noqa: E402
-from dbn.cli import ArgumentParser, add_common_arguments, given_options, run_cli  # noqa: E402
-from dbn.data import DataSplit, load_dataset  # noqa: E402
-from dbn.device import resolve_device  # noqa: E402
-from dbn.export import make_classifier  # noqa: E402
-from dbn.finetune import FinetuneConfig  # noqa: E402
-from dbn.notes import NOTES_PRINTED, depth_statistics, synthetic_study  # noqa: E402
-from dbn.optim import OPTIMIZERS  # noqa: E402
-from dbn.recipes import COMPARE_PRESETS, PRETRAIN_RECIPES, recipe_train_config  # noqa: E402
-from dbn.rng import new_generator  # noqa: E402
-from dbn.runs import RunDirectory  # noqa: E402
-from dbn.study import initial_statistics, run_experiment  # noqa: E402
-from dbn.validation import check_fraction, check_int, check_positive  # noqa: E402
+from dbn import DBN, load
+from dbn import init as initializers
+from dbn.activations import ACTIVATIONS
+from dbn.cli import ArgumentParser, add_common_arguments, given_options, run_cli
+from dbn.data import DataSplit, load_dataset
+from dbn.device import resolve_device
+from dbn.export import make_classifier
+from dbn.finetune import FinetuneConfig
+from dbn.labels import (
+    LOGREG_FEATURES,
+    balanced_subset,
+    budget_epochs,
+    fit_logistic_regression,
+    validation_interval,
+)
+from dbn.notes import NOTES_PRINTED, depth_statistics, synthetic_study
+from dbn.optim import OPTIMIZERS
+from dbn.plots import plot_comparison, plot_depth, plot_init_stats, plot_labels, plot_notes_losses
+from dbn.recipes import COMPARE_PRESETS, PRETRAIN_RECIPES, recipe_train_config
+from dbn.rng import SUBSET_SEED_STRIDE, new_generator
+from dbn.runs import RunDirectory
+from dbn.study import initial_statistics, run_experiment
+from dbn.train import TrainingDivergedError
+from dbn.validation import check_fraction, check_int, check_positive
 
 SCRIPT = "compare"
 # The study notes' small experiments, run by their own code path (no DBN, no MNIST).
 NOTES_STUDIES = ("notes-synthetic", "notes-depth")
 # What identifies one fine-tuning run of the study (a row of results.csv).
-RUN_KEYS = ("init", "activation", "lr", "lr_choice", "seed")
+RUN_KEYS = ("init", "activation", "labels", "lr", "lr_choice", "seed")
 # The DBN initialisations: each names how its DBN is pretrained.
 DBN_INITS = {"dbn-cd": "cd", "dbn-recon": "recon"}
+# The frozen-features baseline: logistic regression, its inverse L2 strength C chosen
+# from this grid on validation as the networks choose their learning rate.
+LOGREG_C_GRID = (0.01, 0.1, 1.0, 10.0)
+# What a run that diverged records: no error rate, and never the best validation score.
+DIVERGED = dict(
+    test_error=float("nan"),
+    test_loss=float("nan"),
+    best_epoch=0,
+    best_valid_error=float("inf"),
+    seconds=float("nan"),
+)
+# Label budgets above this get only the first ``seeds_above_1000`` seeds.
+FEW_LABELS = 1000
 
 
 @dataclass
@@ -57,12 +76,28 @@ class CompareConfig:
     checkpoint: str | None = None
     recon_checkpoint: str | None = None
     lr_grid: list[float] | None = None
+    shared_lr: bool = True
     dropout: float = 0.0
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    # the label-budget study (all None/0: every training image is labelled)
+    label_sizes: list[int | None] | None = None
+    seeds_above_1000: int | None = None
+    valid_size: int | None = None
+    min_examples: int = 0
+    validate_examples: int = 0
+    patience: int | None = None
+    pretrain_on_valid: bool = False
 
     def __post_init__(self) -> None:
         for spec in self.inits:
             name, _, activation = spec.partition(":")
+            if name == "logreg":
+                if activation not in LOGREG_FEATURES:
+                    raise ValueError(
+                        f"{spec!r}: logistic regression reads one of "
+                        f"{', '.join(LOGREG_FEATURES)}, e.g. logreg:pixels"
+                    )
+                continue
             if activation not in ACTIVATIONS:
                 raise ValueError(
                     f"init {spec!r} must look like NAME:ACTIVATION, e.g. he_normal:relu"
@@ -77,6 +112,36 @@ class CompareConfig:
         check_fraction("dropout", self.dropout)
         for lr in self.lr_grid or []:
             check_positive("each --lr-grid value", lr)
+        if not self.shared_lr and not self.lr_grid:
+            raise ValueError("a study without a shared lr needs an lr grid")
+        for n in self.label_sizes or []:
+            if n is not None:
+                check_int("each --labels value", n)
+        if self.seeds_above_1000 is not None:
+            check_int("seeds_above_1000", self.seeds_above_1000)
+        if self.valid_size is not None:
+            check_int("valid_size", self.valid_size)
+        if self.patience is not None:
+            check_int("patience", self.patience)
+
+    def seeds_for(self, n_labels: int | None) -> list[int]:
+        """The seeds of label budget ``n_labels`` (None: all labels)."""
+        if self.seeds_above_1000 is None or (n_labels is not None and n_labels <= FEW_LABELS):
+            return self.seeds
+        return self.seeds[: self.seeds_above_1000]
+
+    def finetune_for(self, n_train: int, lr: float) -> FinetuneConfig:
+        """The fine-tuning of ``n_train`` labelled images at ``lr``: the budget grows
+        to ``min_examples`` examples, validation every ``validate_examples``, and
+        ``patience`` counted in validations."""
+        every = validation_interval(n_train, self.validate_examples)
+        return replace(
+            self.finetune,
+            lr=lr,
+            epochs=budget_epochs(n_train, self.finetune.epochs, self.min_examples),
+            validate_every=every,
+            patience=None if self.patience is None else self.patience * every,
+        )
 
     @property
     def dataset(self) -> str:
@@ -101,7 +166,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--preset", default="quick", choices=sorted([*COMPARE_PRESETS, *NOTES_STUDIES])
     )
-    parser.add_argument("--inits", nargs="+", help="NAME:ACTIVATION entries, e.g. dbn-cd:sigmoid")
+    parser.add_argument(
+        "--quick", action="store_true", help="the preset's tiny variant (PRESET-quick), for CI"
+    )
+    parser.add_argument(
+        "--inits",
+        nargs="+",
+        help="NAME:ACTIVATION entries, e.g. dbn-cd:sigmoid, or logreg:pixels / logreg:dbn-cd",
+    )
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--lr", type=float, help="the shared learning rate")
@@ -114,6 +186,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd, or the preset's")
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--train-size", type=int)
+    parser.add_argument(
+        "--labels",
+        type=label_size,
+        nargs="+",
+        dest="label_sizes",
+        help="label budgets: fine-tune on class-balanced subsets of these sizes ('all': "
+        "every training image), drawn per seed",
+    )
     parser.add_argument("--checkpoint", help="DBN pretrained by CD (else pretrained here)")
     parser.add_argument("--recon-checkpoint", help="DBN pretrained by reconstruction")
     parser.add_argument("--out", default=None, help="run directory (default runs/compare-PRESET)")
@@ -124,18 +204,46 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def label_size(text: str) -> int | None:
+    """``--labels`` values: a count, or ``all`` (None)."""
+    if text == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a count nor 'all'") from None
+
+
+def preset_name(args: argparse.Namespace) -> str:
+    """``--preset`` with ``--quick`` applied."""
+    if not args.quick:
+        return args.preset
+    if f"{args.preset}-quick" not in COMPARE_PRESETS:
+        raise ValueError(f"preset {args.preset!r} has no quick variant")
+    return f"{args.preset}-quick"
+
+
 def build_config(args: argparse.Namespace) -> CompareConfig:
     """The preset's values with the typed options on top (a resumed study must use the
     same ones: :func:`main` compares them with the saved config)."""
-    preset = dict(COMPARE_PRESETS[args.preset])
-    overrides = ("epochs", "lr", "inits", "seeds", "train_size", "checkpoint", "recon_checkpoint")
+    name = preset_name(args)
+    preset = dict(COMPARE_PRESETS[name])
+    overrides = (
+        "epochs",
+        "lr",
+        "lr_grid",
+        "inits",
+        "seeds",
+        "train_size",
+        "label_sizes",
+        "checkpoint",
+        "recon_checkpoint",
+    )
     preset.update(given_options(args, overrides))
     optimizer = args.optimizer or preset.pop("optimizer", "sgd")
     preset.pop("optimizer", None)
     finetune = FinetuneConfig(optimizer=optimizer, lr=preset.pop("lr"), epochs=preset.pop("epochs"))
-    return CompareConfig(
-        preset=args.preset, lr_grid=args.lr_grid, dropout=args.dropout, finetune=finetune, **preset
-    )
+    return CompareConfig(preset=name, dropout=args.dropout, finetune=finetune, **preset)
 
 
 def pretrained(config: CompareConfig, method: str, splits, device, run, progress) -> str:
@@ -146,8 +254,11 @@ def pretrained(config: CompareConfig, method: str, splits, device, run, progress
     path = run / f"dbn-{method}.pt"
     if not path.is_file():
         train = recipe_train_config(config.pretrain_recipe, method=method)
+        images = splits["train"].x
+        if config.pretrain_on_valid:  # images without their labels
+            images = torch.cat([images, splits["valid"].x])
         model = DBN(config.sizes, generator=new_generator(0))
-        model.pretrain(splits["train"].x, config=train, device=device, progress=progress)
+        model.pretrain(images, config=train, device=device, progress=progress)
         model.save(path, recipe=config.pretrain_recipe, method=method)
     return str(path)
 
@@ -160,21 +271,26 @@ def write_csv(path, rows: list[dict]) -> None:
 
 
 def summarise(rows: list[dict]) -> list[dict]:
+    """Mean ± std of the test error (percent) over the seeds of each contender,
+    label budget and learning rate."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault((row["init"], row["activation"], row["lr_choice"], row["lr"]), []).append(
-            row
-        )
+        key = (row["init"], row["activation"], row["labels"], row["lr_choice"], row["lr"])
+        groups.setdefault(key, []).append(row)
     table = []
-    for (init, activation, choice, lr), members in groups.items():
-        errors = [100 * m["test_error"] for m in members]
+    for (init, activation, labels, choice, lr), members in groups.items():
+        errors = [100 * m["test_error"] for m in members if math.isfinite(m["test_error"])]
+        if not errors:
+            errors = [math.nan]
         table.append(
             {
                 "init": init,
                 "activation": activation,
+                "labels": labels,
                 "lr": lr,
                 "lr_choice": choice,
                 "seeds": len(members),
+                "diverged": len(members) - len([e for e in errors if math.isfinite(e)]),
                 "test_error_mean": statistics.mean(errors),
                 "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
                 "best_epoch_mean": statistics.mean(m["best_epoch"] for m in members),
@@ -184,75 +300,78 @@ def summarise(rows: list[dict]) -> list[dict]:
     return table
 
 
-def markdown(table: list[dict], config: CompareConfig, device) -> str:
-    lines = [
+def describe(config: CompareConfig, device) -> str:
+    """The protocol, in one paragraph above each table."""
+    text = (
         f"Test error on {config.dataset}, {'-'.join(map(str, config.sizes))}-10 MLP, "
-        f"{config.finetune.optimizer} {config.finetune.epochs} epochs, batch "
-        f"{config.finetune.batch_size}, early stopping on validation, "
-        f"{len(config.seeds)} seeds, {device}.",
-        "",
+        f"{config.finetune.optimizer} (momentum {config.finetune.momentum:g}), batch "
+        f"{config.finetune.batch_size}, {config.finetune.epochs} epochs"
+    )
+    if config.min_examples:
+        text += f" or {config.min_examples:,} examples, whichever is more"
+    text += ", the best validation epoch kept"
+    if config.patience:
+        text += f", stopped after {config.patience} validations without improvement"
+    if config.valid_size:
+        text += f"; validation: the first {config.valid_size:,} images of the validation split"
+    if config.lr_grid:
+        text += (
+            f"; each contender's lr chosen from {config.lr_grid} (logistic regression's C "
+            f"from {list(LOGREG_C_GRID)}) on validation with seed 0"
+        )
+    if config.label_sizes:
+        text += (
+            "; labelled subsets class-balanced, drawn per seed; DBNs pretrained without "
+            f"labels on the {'training and validation' if config.pretrain_on_valid else 'training'}"
+            " images"
+        )
+    seeds = f"{len(config.seeds)} seeds"
+    if config.seeds_above_1000 is not None:
+        seeds += f" ({config.seeds_above_1000} above {FEW_LABELS:,} labels)"
+    return f"{text}; {seeds}; {device}."
+
+
+def _cell(row: dict) -> str:
+    """``mean ± std``, and how many seeds diverged if any did."""
+    text = f"{row['test_error_mean']:.2f} ± {row['test_error_std']:.2f}"
+    return text + (f" ({row['diverged']} diverged)" if row["diverged"] else "")
+
+
+def markdown(table: list[dict], config: CompareConfig, device) -> str:
+    """One row per contender and lr (the init study), or a contender × label budget
+    grid (the label-budget study)."""
+    lines = [describe(config, device), ""]
+    if config.label_sizes:
+        budgets = sorted({row["labels"] for row in table})
+        lines += [
+            "| contender | " + " | ".join(f"{n:,} labels" for n in budgets) + " |",
+            "|---|" + "---|" * len(budgets),
+        ]
+        for spec in dict.fromkeys(f"{r['init']}:{r['activation']}" for r in table):
+            mine = {r["labels"]: r for r in table if f"{r['init']}:{r['activation']}" == spec}
+            cells = [_cell(mine[n]) if n in mine else "—" for n in budgets]
+            lines.append(f"| {spec} | " + " | ".join(cells) + " |")
+        lines += ["", "Chosen settings (lr, or C for logistic regression) per label budget:", ""]
+        for spec in dict.fromkeys(f"{r['init']}:{r['activation']}" for r in table):
+            chosen = [
+                f"{r['labels']:,}: {r['lr']:g}"
+                for r in sorted(table, key=lambda r: r["labels"])
+                if f"{r['init']}:{r['activation']}" == spec
+            ]
+            lines.append(f"- {spec}: " + ", ".join(chosen))
+        return "\n".join(lines) + "\n"
+    lines += [
         "| init | activation | lr | test error % (mean ± std) | best epoch | s / run |",
         "|---|---|---|---|---|---|",
     ]
     for row in sorted(table, key=lambda r: (r["lr_choice"], r["test_error_mean"])):
         lr = f"{row['lr']:g}" + (" (tuned)" if row["lr_choice"] == "tuned" else "")
         lines.append(
-            f"| {row['init']} | {row['activation']} | {lr} | {row['test_error_mean']:.2f} ± "
-            f"{row['test_error_std']:.2f} | {row['best_epoch_mean']:.1f} | "
+            f"| {row['init']} | {row['activation']} | {lr} | {_cell(row)} | "
+            f"{row['best_epoch_mean']:.1f} | "
             f"{row['seconds_mean']:.1f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def plot_comparison(histories: dict[str, list[list[dict]]], path) -> None:
-    figure, (loss_axis, error_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for label, runs in histories.items():
-        n = min(len(h) for h in runs)
-        loss = [statistics.mean(h[e]["train_loss"] for h in runs) for e in range(n)]
-        error = [statistics.mean(100 * h[e]["valid_error"] for h in runs) for e in range(n)]
-        loss_axis.plot(range(1, n + 1), loss, label=label)
-        error_axis.plot(range(1, n + 1), error, label=label)
-    loss_axis.set(
-        xlabel="epoch",
-        ylabel="training cross-entropy",
-        yscale="log",
-        title="Training loss (mean over seeds)",
-    )
-    error_axis.set(
-        xlabel="epoch",
-        ylabel="validation error %",
-        yscale="log",
-        title="Validation error (mean over seeds)",
-    )
-    for axis in (loss_axis, error_axis):
-        axis.grid(alpha=0.3)
-    error_axis.legend(fontsize=7, loc="upper right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-def plot_init_stats(stats: dict[str, list[dict]], path) -> None:
-    keys = [
-        ("activation_std", "activation std across batch and units"),
-        ("unit_spread", "spread across units (0 = all identical)"),
-        ("grad_norm", "weight-gradient norm"),
-    ]
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for axis, (key, title) in zip(axes, keys, strict=True):
-        for label, rows in stats.items():
-            values = [row.get(key) for row in rows if row.get(key) is not None]
-            axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
-        axis.set(xlabel="layer", title=title)
-        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        if key == "grad_norm":  # spans decades, and is exactly 0 for a symmetric init
-            axis.set_yscale("symlog", linthresh=1e-6)
-        axis.grid(alpha=0.3)
-    axes[-1].legend(fontsize=7)
-    figure.suptitle("At initialisation, one batch of training data")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def read_csv(path) -> list[dict]:
@@ -270,53 +389,6 @@ def read_csv(path) -> list[dict]:
 
     with open(path, newline="") as handle:
         return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-
-
-def plot_notes_losses(curves: dict[str, list[float]], path) -> None:
-    """The notes' figure: loss per step on a log axis; as-written runs dashed."""
-    figure, axis = plt.subplots(figsize=(8, 5))
-    schemes = list(dict.fromkeys(label.split(" (")[0] for label in curves))
-    for label, losses in curves.items():
-        style = "--" if "as written" in label else "-"
-        color = f"C{schemes.index(label.split(' (')[0]) % 10}"  # one colour per scheme
-        axis.plot(range(1, len(losses) + 1), losses, style, label=label, color=color)
-    axis.set(xlabel="Adam step (full batch)", ylabel="training cross-entropy", yscale="log")
-    axis.set_title("The notes' synthetic task: loss by initialisation")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-def plot_depth(rows: list[dict], path) -> None:
-    """Per-layer activation spread and gradient norm, a column per activation."""
-    activations = list(dict.fromkeys(row["activation"] for row in rows))
-    schemes = list(dict.fromkeys(row["scheme"] for row in rows))
-    styles = ["-", "--", ":", "-.", (0, (5, 1))]
-    figure, axes = plt.subplots(2, len(activations), figsize=(5 * len(activations), 8))
-    for column, activation in enumerate(activations):
-        for index, scheme in enumerate(schemes):
-            mine = [r for r in rows if r["activation"] == activation and r["scheme"] == scheme]
-            layers = [r["layer"] for r in mine]
-            for row, key in enumerate(("activation_std", "grad_norm")):
-                axes[row][column].plot(
-                    layers,
-                    [r[key] for r in mine],
-                    linestyle=styles[index % len(styles)],
-                    marker="os^vD"[index % 5],
-                    label=scheme,
-                )
-        axes[0][column].set(title=f"{activation}: activation std", yscale="log")
-        axes[1][column].set(title=f"{activation}: weight-gradient norm", yscale="log")
-        for row in range(2):
-            axes[row][column].set_xlabel("hidden layer")
-            axes[row][column].grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
-    figure.suptitle("At initialisation: 10 hidden layers of 256 units, one batch")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def run_notes_study(args: argparse.Namespace) -> list[dict]:
@@ -385,15 +457,28 @@ def main(args: argparse.Namespace) -> list[dict]:
         )
     progress = not args.no_progress
     splits = load_dataset(config.dataset, data_dir=args.data_dir)
-    if config.train_size is not None:
-        if config.train_size > len(splits["train"]):
+    n_train = len(splits["train"])
+    asked = [("train_size", config.train_size)]
+    asked += [("the label budget", n) for n in config.label_sizes or []]
+    for what, n in asked:
+        if n is not None and n > n_train:
             raise ValueError(
-                f"train_size {config.train_size} exceeds the {len(splits['train'])} "
-                f"training images of {config.dataset}"
+                f"{what} {n} exceeds the {n_train} training images of {config.dataset}"
             )
+    if config.valid_size is not None and config.valid_size > len(splits["valid"]):
+        raise ValueError(
+            f"valid_size {config.valid_size} exceeds the {len(splits['valid'])} validation "
+            f"images of {config.dataset}"
+        )
+    if config.train_size is not None:
         train = splits["train"]
         splits = dict(
             splits, train=DataSplit(train.x[: config.train_size], train.y[: config.train_size])
+        )
+    if config.valid_size is not None:
+        valid = splits["valid"]
+        splits = dict(
+            splits, valid=DataSplit(valid.x[: config.valid_size], valid.y[: config.valid_size])
         )
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_json("config.json", {"script": SCRIPT, "config": config.to_dict()})
@@ -403,90 +488,164 @@ def main(args: argparse.Namespace) -> list[dict]:
     if not args.resume:
         run.remove("histories.jsonl")
 
-    def model_args(spec: str) -> dict:
-        name, _, activation = spec.partition(":")
-        if name in DBN_INITS:
-            checkpoint = pretrained(config, DBN_INITS[name], splits, device, run, progress)
-            return dict(init="dbn", checkpoint=checkpoint, activation=activation)
-        return dict(init=name, activation=activation)
+    def checkpoint_of(name: str) -> str:
+        return pretrained(config, DBN_INITS[name], splits, device, run, progress)
+
+    def labelled(n_labels: int | None, seed: int) -> dict[str, DataSplit]:
+        """The splits with ``n_labels`` class-balanced training images drawn for ``seed``
+        (the same for every contender), or all of them."""
+        if n_labels is None:
+            return splits
+        generator = new_generator(seed * SUBSET_SEED_STRIDE + n_labels)
+        index = balanced_subset(splits["train"].y, n_labels, generator)
+        return dict(splits, train=DataSplit(splits["train"].x[index], splits["train"].y[index]))
 
     batch = splits["train"]
     stats, histories, rows, grid_rows = {}, {}, list(done_rows), list(done_grid)
     for entry in done_histories:
         histories.setdefault(entry["key"], []).append(entry["history"])
     for spec in config.inits:
-        arguments = model_args(spec)
-        n_classes = int(batch.y.max()) + 1
-        model = make_classifier(config.sizes, n_classes, generator=new_generator(0), **arguments)
+        name, _, activation = spec.partition(":")
+        if name == "logreg":
+            continue
+        model = make_classifier(
+            config.sizes,
+            int(batch.y.max()) + 1,
+            generator=new_generator(0),
+            **(
+                dict(init="dbn", checkpoint=checkpoint_of(name), activation=activation)
+                if name in DBN_INITS
+                else dict(init=name, activation=activation)
+            ),
+        )
         stats[spec] = initial_statistics(model, batch.x[:500], batch.y[:500])
 
-    def train(spec: str, lr: float, seed: int):
-        finetune = FinetuneConfig(**{**config.finetune.to_dict(), "lr": lr})
-        return run_experiment(
-            splits,
+    def train(spec: str, lr: float, seed: int, n_labels: int | None) -> dict:
+        """One run; its test error, best validation error and history."""
+        name, _, activation = spec.partition(":")
+        data = labelled(n_labels, seed)
+        if name == "logreg":
+            if activation != "pixels":
+                top = load(checkpoint_of(activation))
+                data = {
+                    part: DataSplit(top.transform(split.x).detach(), split.y)
+                    for part, split in data.items()
+                }
+            fitted = fit_logistic_regression(data["train"], data["valid"], data["test"], C=lr)
+            return dict(
+                fitted,
+                best_valid_error=fitted["valid_error"],
+                best_epoch=0,
+                history=[],
+                n_train=len(data["train"]),
+            )
+        arguments = (
+            dict(init="dbn", checkpoint=checkpoint_of(name))
+            if name in DBN_INITS
+            else dict(init=name)
+        )
+        outcome = run_experiment(
+            data,
             config.sizes,
-            config=finetune,
+            config=config.finetune_for(len(data["train"]), lr),
+            activation=activation,
             seed=seed,
             device=device,
             dropout=config.dropout,
             progress=progress,
-            **model_args(spec),
+            **arguments,
+        )
+        return dict(
+            test_error=outcome.test_error,
+            test_loss=outcome.test_loss,
+            best_epoch=outcome.finetune.best_epoch,
+            best_valid_error=outcome.finetune.best_valid_error,
+            seconds=outcome.seconds,
+            history=outcome.finetune.history,
+            n_train=len(data["train"]),
         )
 
-    def run_seeds(spec: str, lr: float, choice: str) -> None:
+    def run_seeds(spec: str, lr: float, choice: str, n_labels: int | None) -> None:
         name, _, activation = spec.partition(":")
-        for seed in config.seeds:
-            done = (name, activation, lr, choice, seed)
+        labels = n_labels or len(splits["train"])
+        for seed in config.seeds_for(n_labels):
+            done = (name, activation, labels, lr, choice, seed)
             if any(tuple(row[k] for k in RUN_KEYS) == done for row in rows):
                 continue  # finished before the study was resumed
-            outcome = train(spec, lr, seed)
-            key = f"{spec} lr {lr:g}"
-            histories.setdefault(key, []).append(outcome.finetune.history)
-            run.log_metrics({"key": key, "history": outcome.finetune.history}, "histories.jsonl")
+            try:
+                outcome = train(spec, lr, seed, n_labels)
+            except TrainingDivergedError as error:
+                # kept as a failed run (NaN error), counted in the table, never dropped
+                print(f"{spec} {labels} labels, lr {lr:g} seed {seed}: {error}", flush=True)
+                outcome = dict(DIVERGED, history=[])
+            if outcome["history"]:
+                key = f"{spec} lr {lr:g}" + (f" {labels} labels" if config.label_sizes else "")
+                histories.setdefault(key, []).append(outcome["history"])
+                run.log_metrics({"key": key, "history": outcome["history"]}, "histories.jsonl")
             rows.append(
                 {
                     "init": name,
                     "activation": activation,
+                    "labels": labels,
                     "lr": lr,
                     "lr_choice": choice,
                     "seed": seed,
-                    "test_error": outcome.test_error,
-                    "test_loss": outcome.test_loss,
-                    "best_epoch": outcome.finetune.best_epoch,
-                    "best_valid_error": outcome.finetune.best_valid_error,
-                    "seconds": outcome.seconds,
+                    **{
+                        k: outcome[k]
+                        for k in ("test_error", "test_loss", "best_epoch", "best_valid_error")
+                    },
+                    "seconds": outcome["seconds"],
                 }
             )
             write_csv(run / "results.csv", rows)  # after every run: a stopped study keeps its rows
             print(
-                f"{spec:24s} lr {lr:<6g} seed {seed}: test error "
-                f"{100 * outcome.test_error:.2f}% (best epoch {outcome.finetune.best_epoch})",
+                f"{spec:24s} {labels:>6} labels, lr {lr:<6g} seed {seed}: test error "
+                f"{100 * outcome['test_error']:.2f}% (best epoch {outcome['best_epoch']})",
                 flush=True,
             )
 
-    def grid_score(spec: str, lr: float) -> float:
+    def grid_score(spec: str, lr: float, n_labels: int | None) -> float:
         """Seed 0's best validation error at ``lr``, computed once per study."""
+        labels = n_labels or len(splits["train"])
         for row in grid_rows:
-            if (row["spec"], row["lr"]) == (spec, lr):
+            if (row["spec"], row["labels"], row["lr"]) == (spec, labels, lr):
                 return row["best_valid_error"]
-        score = train(spec, lr, 0).finetune.best_valid_error
-        grid_rows.append({"spec": spec, "lr": lr, "best_valid_error": score})
+        try:
+            score = train(spec, lr, 0, n_labels)["best_valid_error"]
+        except TrainingDivergedError:
+            score = DIVERGED["best_valid_error"]  # never chosen while any lr trains
+        grid_rows.append({"spec": spec, "labels": labels, "lr": lr, "best_valid_error": score})
         write_csv(run / "lr_grid.csv", grid_rows)
         return score
 
-    for spec in config.inits:
-        run_seeds(spec, config.finetune.lr, "shared")
-        if config.lr_grid:
-            # each init gets its own lr, chosen on validation error alone with seed 0
-            scores = {lr: grid_score(spec, lr) for lr in config.lr_grid}
-            run_seeds(spec, min(scores, key=scores.get), "tuned")
+    def tune(spec: str, grid, n_labels: int | None) -> None:
+        """Choose the contender's setting on validation alone (seed 0), run its seeds."""
+        scores = {value: grid_score(spec, value, n_labels) for value in grid}
+        run_seeds(spec, min(scores, key=scores.get), "tuned", n_labels)
+
+    for n_labels in config.label_sizes or [None]:
+        for spec in config.inits:
+            if spec.startswith("logreg:"):
+                tune(spec, LOGREG_C_GRID, n_labels)
+                continue
+            if config.shared_lr:
+                run_seeds(spec, config.finetune.lr, "shared", n_labels)
+            if config.lr_grid:
+                tune(spec, config.lr_grid, n_labels)
 
     table = summarise(rows)
     write_csv(run / "table.csv", table)
     text = markdown(table, config, device)
     (run / "table.md").write_text(text)
     run.write_json("init_stats.json", stats)
-    plot_comparison(histories, run / "curves.png")
+    if config.label_sizes:
+        plot_labels(
+            table,
+            run / "labels.png",
+            f"{config.dataset}: test error by label budget (mean ± std over seeds)",
+        )
+    else:
+        plot_comparison(histories, run / "curves.png")
     plot_init_stats(stats, run / "init_stats.png")
     print()
     print(text)

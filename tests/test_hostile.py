@@ -215,6 +215,11 @@ CASES = [
     ("compare", [*COMPARE, "--dropout", "1"], "new", r"dropout must lie in \[0, 1\)"),
     ("compare", [*COMPARE, "--epochs", "0"], "new", "epochs must be an integer >= 1"),
     ("compare", [*COMPARE, "--resume"], "pretrain", "holds a run of pretrain, not of compare"),
+    ("compare", [*COMPARE, "--labels", "0"], "new", "each --labels value must be an integer"),
+    ("compare", [*COMPARE, "--labels", "ten"], "new", "'ten' is neither a count nor 'all'"),
+    ("compare", [*COMPARE, "--labels", "5000"], "new", "the label budget 5000 exceeds the"),
+    ("compare", [*COMPARE, "--quick"], "new", "preset 'digits' has no quick variant"),
+    ("compare", [*COMPARE, "--inits", "logreg:relu"], "new", "logistic regression reads one of"),
     # loglik and bench
     ("loglik", [*LOGLIK, "--n-betas", "0"], "new", "n_betas must be an integer >= 3"),
     ("loglik", [*LOGLIK, "--n-runs", "1"], "new", "n_runs must be an integer >= 2"),
