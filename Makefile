@@ -23,6 +23,7 @@ demo: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # On a machine with a CUDA GPU: every test marked `gpu` (skipped elsewhere).
@@ -30,7 +31,7 @@ test-gpu: venv
 	$(BIN)/python -m pytest -q -m gpu
 
 lint: venv
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: venv
 	$(BIN)/python scripts/bench.py --autocast bfloat16

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,9 @@ __all__ = [
 MAX_ENUMERATED_UNITS = 25
 
 
-def _binary_states(n_units: int, begin: int, end: int, device, dtype) -> Tensor:
+def _binary_states(
+    n_units: int, begin: int, end: int, device: torch.device, dtype: torch.dtype
+) -> Tensor:
     """Rows ``begin..end-1`` of the table of all 2^n_units binary vectors: (end-begin, n)."""
     codes = torch.arange(begin, end, device=device)
     bits = torch.arange(n_units, device=device)
@@ -44,7 +47,9 @@ def _binary_states(n_units: int, begin: int, end: int, device, dtype) -> Tensor:
 
 
 @torch.no_grad()
-def exact_log_partition(rbm: RBM, enumerate_layer: str = "auto", chunk_size: int = 1 << 14):
+def exact_log_partition(
+    rbm: RBM, enumerate_layer: str = "auto", chunk_size: int = 1 << 14
+) -> float:
     """log Z of a small RBM by summing over every state of one layer.
 
     Parameters
@@ -264,7 +269,7 @@ def log_likelihood(
     data: Tensor,
     log_z: float | None = None,
     train_data: Tensor | None = None,
-    **ais_options,
+    **ais_options: Any,
 ) -> float:
     """Mean log-probability of ``data`` under the RBM, in nats per example.
 
@@ -288,5 +293,6 @@ def log_likelihood(
     if log_z is None:
         log_z = log_partition(rbm, train_data, **ais_options).log_z
     data = data.to(rbm.weight)
-    total = sum(rbm.free_energy(chunk).double().sum().item() for chunk in data.split(10000))
+    chunks = torch.split(data, 10000)
+    total = math.fsum(float(rbm.free_energy(chunk).double().sum()) for chunk in chunks)
     return -total / len(data) - log_z

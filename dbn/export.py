@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -18,11 +18,11 @@ from dbn.stack import DBN, load
 __all__ = ["CLASSIFIER_KIND", "make_classifier", "save_classifier", "to_mlp"]
 
 
-def _as_rbms(source) -> list[RBM]:
+def _as_rbms(source: object) -> list[RBM]:
     if isinstance(source, (str, os.PathLike)):
         source = load(source)
     if isinstance(source, DBN):
-        return list(source.layers)
+        return source.rbms
     if isinstance(source, RBM):
         return [source]
     if isinstance(source, Sequence) and source and all(isinstance(r, RBM) for r in source):
@@ -34,7 +34,7 @@ def _as_rbms(source) -> list[RBM]:
 
 
 def to_mlp(
-    source: DBN | RBM | Sequence[RBM] | str | os.PathLike,
+    source: DBN | RBM | Sequence[RBM] | str | os.PathLike[str],
     num_classes: int | None = 10,
     activation: ActivationName = "sigmoid",
     dropout: float = 0.0,
@@ -106,10 +106,10 @@ def make_classifier(
     sizes: Sequence[int],
     num_classes: int,
     init: str = "default",
-    activation: str = "sigmoid",
-    checkpoint=None,
+    activation: ActivationName = "sigmoid",
+    checkpoint: DBN | Sequence[RBM] | str | os.PathLike[str] | None = None,
     generator: torch.Generator | None = None,
-    **layer_options,
+    **layer_options: Any,
 ) -> nn.Sequential:
     """The classifier of one initialisation: from a DBN when ``init == "dbn"``.
 
@@ -152,14 +152,14 @@ CLASSIFIER_KIND = "classifier"
 
 def save_classifier(
     model: nn.Sequential,
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     sizes: Sequence[int],
     num_classes: int,
-    activation: str = "sigmoid",
+    activation: ActivationName = "sigmoid",
     dropout: float = 0.0,
     input_dropout: float = 0.0,
     norm: str | None = None,
-    **extra,
+    **extra: Any,
 ) -> None:
     """Save a classifier built by :func:`dbn.mlp.build_mlp` (or :func:`to_mlp`) so that
     :func:`dbn.load` rebuilds it: its architecture, its tensors and JSON-able ``extra``.

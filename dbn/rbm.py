@@ -17,7 +17,7 @@ Gaussian units here have unit variance, so data should be standardised per featu
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -149,7 +149,7 @@ class RBM(nn.Module):
     def extra_repr(self) -> str:
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, visible={self.visible!r}"
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The constructor arguments, JSON-able, for checkpoints."""
         return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "visible": self.visible}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -60,7 +60,12 @@ class DBN(nn.Module):
             for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
         )
 
-    def config(self) -> dict:
+    @property
+    def rbms(self) -> list[RBM]:
+        """The layers as a list of RBM, bottom first (``layers`` holds them as modules)."""
+        return cast("list[RBM]", list(self.layers))
+
+    def config(self) -> dict[str, Any]:
         """The constructor arguments, JSON-able."""
         return {"sizes": list(self.sizes), "visible": self.visible}
 
@@ -86,7 +91,7 @@ class DBN(nn.Module):
         -------
         Tensor of shape (batch, sizes[n_layers])
         """
-        for rbm in self.layers[:n_layers]:
+        for rbm in self.rbms[:n_layers]:
             x = rbm.hidden_probs(x)
         return x
 
@@ -128,11 +133,11 @@ class DBN(nn.Module):
         Tensor of shape (n, sizes[0])
             Mean-field values of the data layer (pixel intensities for Bernoulli units).
         """
-        top = self.layers[-1]
+        top = self.rbms[-1]
         device = top.weight.device
         start = torch.rand((n, top.n_visible), generator=generator, device=device)
         v = top.gibbs(torch.bernoulli(start, generator=generator), gibbs_steps, generator)
-        for rbm in reversed(self.layers[:-1]):
+        for rbm in reversed(self.rbms[:-1]):
             v = rbm.visible_probs(v)
         return v
 
@@ -147,11 +152,11 @@ class DBN(nn.Module):
         device: str | torch.device | None = None,
         seed: int = 0,
         progress: bool = True,
-        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_path: str | os.PathLike[str] | None = None,
         resume: bool = False,
         on_epoch_end: Callable[[int, RBMTrainer], None] | None = None,
-        **options,
-    ) -> list[list[dict]]:
+        **options: Any,
+    ) -> list[list[dict[str, Any]]]:
         """Greedy layer-wise training, each layer on the hidden probabilities of the one below.
 
         Parameters
@@ -194,17 +199,17 @@ class DBN(nn.Module):
         check_visible_data(data, self.sizes[0], self.visible, "data")
         if valid is not None:
             check_visible_data(valid, self.sizes[0], self.visible, "valid")
-        device = torch.device(device) if device is not None else self.layers[0].weight.device
-        self.to(device)
+        where = torch.device(device) if device is not None else self.rbms[0].weight.device
+        self.to(where)
         checkpoint = None
         if checkpoint_path is not None:
             checkpoint = PretrainCheckpoint(checkpoint_path, self, configs)
         return pretrain_layers(
-            self.layers,
+            self.rbms,
             configs,
             data,
             valid,
-            device,
+            where,
             seed,
             progress,
             checkpoint,
@@ -214,7 +219,7 @@ class DBN(nn.Module):
 
     # --- saving -------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike, **extra) -> Path:
+    def save(self, path: str | os.PathLike[str], **extra: Any) -> Path:
         """Write the DBN atomically: its config, its tensors and any JSON-able ``extra``."""
         return atomic_save(
             {
@@ -228,12 +233,12 @@ class DBN(nn.Module):
         )
 
 
-def _classifier(**architecture) -> nn.Sequential:
+def _classifier(**architecture: Any) -> nn.Sequential:
     """The network that :func:`dbn.export.save_classifier` describes, in eval mode."""
     return build_mlp(**architecture).eval()
 
 
-def load(path: str | os.PathLike) -> DBN | RBM | nn.Sequential:
+def load(path: str | os.PathLike[str]) -> DBN | RBM | nn.Sequential:
     """Load what :meth:`DBN.save`, a training checkpoint or
     :func:`dbn.export.save_classifier` wrote, without running code.
 
@@ -263,7 +268,12 @@ def load(path: str | os.PathLike) -> DBN | RBM | nn.Sequential:
             f"{str(path)!r} has format version {version}; this dbn reads up to {FORMAT_VERSION}. "
             f"Upgrade dbn."
         )
-    classes = {"dbn": DBN, "dbn-training": DBN, "rbm": RBM, "classifier": _classifier}
+    classes: dict[str, Callable[..., DBN | RBM | nn.Sequential]] = {
+        "dbn": DBN,
+        "dbn-training": DBN,
+        "rbm": RBM,
+        "classifier": _classifier,
+    }
     if kind not in classes:
         raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (kind {kind!r})")
     try:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
@@ -175,11 +175,11 @@ class TrainConfig:
         """The reduced dtype of ``autocast``, or None for the parameters' own dtype."""
         return AUTOCAST_DTYPES[self.autocast]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
@@ -297,7 +297,7 @@ class RBMTrainer:
             weight_decay=config.weight_decay,
             capturable=self.step == "cuda_graph",
         )
-        penalties = dict(
+        penalties: dict[str, Any] = dict(
             l1=config.l1,
             sparsity_target=config.sparsity_target,
             sparsity_cost=config.sparsity_cost,
@@ -306,19 +306,19 @@ class RBMTrainer:
         # Under torchrun the loss goes through DDP, whose all-reduce averages the
         # gradients over ranks; the fused step writes .grad itself, so it is single-process.
         self.objective = DistributedDataParallel(objective) if self.world_size > 1 else objective
-        self.fast_cd = None
+        self.fast_cd: FastCD | None = None
         if self.step != "loss":
             self.fast_cd = FastCD(self.rbm, config.compute_dtype, **penalties)
-        self.graphed = None
-        if self.step == "cuda_graph":
+        self.graphed: GraphedCD | None = None
+        if self.step == "cuda_graph" and self.fast_cd is not None:
             self.graphed = GraphedCD(self.fast_cd, self.optimizer, config.k, self.generator)
         self.chains: Tensor | None = None
         self.epoch = 0
-        self.history: list[dict] = []
+        self.history: list[dict[str, Any]] = []
 
     # --- state for checkpoints ----------------------------------------------------------
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training bit for bit: tensors and plain values.
 
         In a distributed run this is a collective call (every rank must make it): the
@@ -329,7 +329,7 @@ class RBMTrainer:
             "chains": None if self.chains is None else self.chains.cpu(),
             "generator": self.generator.get_state(),
         }
-        ranks = [per_rank]
+        ranks: list[Any] = [per_rank]
         if self.world_size > 1:
             ranks = [None] * self.world_size
             dist.all_gather_object(ranks, per_rank)
@@ -343,7 +343,7 @@ class RBMTrainer:
             "history": list(self.history),
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         if len(state["ranks"]) != self.world_size:
             raise ValueError(
                 f"the checkpoint was written by {len(state['ranks'])} process(es); resume it "
@@ -408,7 +408,8 @@ class RBMTrainer:
                 loss = self.objective(batch, corrupted)
             else:
                 with torch.no_grad():
-                    start = self.chains if config.method == "pcd" else batch
+                    # PCD continues its chains (set up by start()); CD starts at the data
+                    start = batch if config.method != "pcd" or self.chains is None else self.chains
                     negatives = rbm.gibbs(start, config.k, self.generator).to(batch.dtype)
                 if config.method == "pcd":
                     self.chains = negatives
@@ -450,7 +451,7 @@ class RBMTrainer:
             n_batches += 1
         return all_reduce_mean(total / n_batches) if config.method == "recon" else None
 
-    def _batches(self, data: Tensor):
+    def _batches(self, data: Tensor) -> Iterator[Tensor]:
         """This rank's mini-batches for one epoch, in a shuffled order shared by all ranks."""
         size = self.config.batch_size
         order = torch.randperm(len(data), generator=self.shuffle_generator, device=self.device)
@@ -475,7 +476,7 @@ class RBMTrainer:
         valid: Tensor | None = None,
         progress: bool = True,
         on_epoch_end: Callable[[RBMTrainer], None] | None = None,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Train until ``config.epochs`` epochs are done (continuing a restored state).
 
         Parameters
@@ -506,7 +507,7 @@ class RBMTrainer:
         valid: Tensor | None = None,
         progress: bool = True,
         on_epoch_end: Callable[[RBMTrainer], None] | None = None,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Train ``n_epochs`` more epochs, with monitoring, past ``config.epochs`` if need
         be (``partial_fit`` style). Arguments and return value as in :meth:`fit`."""
         check_int("n_epochs", n_epochs, minimum=0)
@@ -543,9 +544,16 @@ class RBMTrainer:
                 torch.backends.cuda.matmul.allow_tf32 = previous_tf32
         return self.history
 
-    def _monitored_epoch(self, data, monitor_data, monitor_valid, bar, on_epoch_end) -> None:
+    def _monitored_epoch(
+        self,
+        data: Tensor,
+        monitor_data: Tensor,
+        monitor_valid: Tensor | None,
+        bar: tqdm[Any],
+        on_epoch_end: Callable[[RBMTrainer], None] | None,
+    ) -> None:
         loss = self.train_epoch(data)
-        metrics: dict = {"epoch": self.epoch + 1, "step": self.step}
+        metrics: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
         if loss is not None:
             metrics["loss"] = loss.item()
         self._check_finite(metrics.get("loss", 0.0))
@@ -569,8 +577,8 @@ def train_rbm(
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
-    **options,
-) -> list[dict]:
+    **options: Any,
+) -> list[dict[str, Any]]:
     """Train ``rbm`` in place on ``data``; keyword ``options`` override ``config`` fields.
 
     Examples

@@ -150,7 +150,7 @@ def test_a_resumed_label_study_reruns_only_the_missing_runs_and_gets_their_resul
 
 
 def test_the_label_study_refuses_a_budget_above_its_training_images(tmp_path):
-    with pytest.raises(ValueError, match="the label budget 999999 exceeds the 1257 training images"):
+    with pytest.raises(ValueError, match="label budget 999999 exceeds the 1257 training"):
         _run(tmp_path, "--labels", "999999")
     assert not any(tmp_path.iterdir())
 
