@@ -76,6 +76,16 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
 
 
+def add_tensorboard_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tensorboard``: event files in the run directory (:class:`dbn.runs.RunDirectory`)."""
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard event files into the run directory "
+        "(needs the tensorboard extra)",
+    )
+
+
 def add_autocast_argument(parser: argparse.ArgumentParser, help: str) -> None:
     """``--autocast`` with the mixed-precision dtypes that ``TrainConfig`` accepts."""
     names = [name for name in AUTOCAST_DTYPES if name is not None]

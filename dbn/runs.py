@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from dbn.tensorboard import TensorBoard, require_tensorboard
+
 __all__ = ["LOCK_NAME", "RunDirectory"]
 
 LOCK_NAME = ".lock"
@@ -28,11 +30,21 @@ class RunDirectory:
     enabled : bool
         False on the ranks other than 0 of a distributed run: then nothing is created,
         locked or written, and the path is only read from (to resume).
+    tensorboard : bool
+        Also write TensorBoard event files (:attr:`board`, opened by :meth:`claim`;
+        every :meth:`log_epoch` row goes there too). Checked here, before anything is
+        written, that the optional package is installed.
     """
 
-    def __init__(self, path: str | os.PathLike, enabled: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike, enabled: bool = True, tensorboard: bool = False
+    ) -> None:
         self.path = Path(path)
         self.enabled = enabled
+        self.tensorboard = tensorboard
+        if tensorboard:
+            require_tensorboard()
+        self.board: TensorBoard | None = None
         self._lock = None
 
     def saved_config(self, script: str) -> dict | None:
@@ -96,6 +108,8 @@ class RunDirectory:
             )
         if resume:
             self.saved_config(script)
+        if self.tensorboard:
+            self.board = TensorBoard(self.path)
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
@@ -125,8 +139,15 @@ class RunDirectory:
         on a checkpoint as soon as it exists.
         """
         self.log_metrics(row)
+        if self.board is not None:
+            self.board.epoch(row, f"layer{row['layer']}/" if "layer" in row else "")
         if announce is not None and self.enabled:
             print(announce, flush=True)
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard files, if any."""
+        if self.board is not None:
+            self.board.close()
 
     def remove(self, name: str) -> None:
         """Delete a file of the run, if present."""

@@ -22,7 +22,13 @@ import torch
 from dbn import DBN, load
 from dbn import init as initializers
 from dbn.activations import ACTIVATIONS
-from dbn.cli import ArgumentParser, add_common_arguments, given_options, run_cli
+from dbn.cli import (
+    ArgumentParser,
+    add_common_arguments,
+    add_tensorboard_argument,
+    given_options,
+    run_cli,
+)
 from dbn.data import DataSplit, load_dataset
 from dbn.device import resolve_device
 from dbn.export import make_classifier
@@ -41,6 +47,7 @@ from dbn.recipes import COMPARE_PRESETS, PRETRAIN_RECIPES, recipe_train_config
 from dbn.rng import SUBSET_SEED_STRIDE, new_generator
 from dbn.runs import RunDirectory
 from dbn.study import initial_statistics, run_experiment
+from dbn.tensorboard import TensorBoard
 from dbn.train import TrainingDivergedError
 from dbn.validation import check_fraction, check_int, check_positive
 
@@ -201,6 +208,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue the study in --out, skipping done runs"
     )
     add_common_arguments(parser)
+    add_tensorboard_argument(parser)
     return parser
 
 
@@ -393,6 +401,8 @@ def read_csv(path) -> list[dict]:
 
 def run_notes_study(args: argparse.Namespace) -> list[dict]:
     """``notes-synthetic`` and ``notes-depth``: the notes' small experiments, in seconds."""
+    if args.tensorboard:
+        raise ValueError(f"--tensorboard is for the fine-tuning studies, not {args.preset}")
     run = RunDirectory(args.out or f"runs/compare-{args.preset}")
     seeds = args.seeds or [0, 1, 2, 3, 4]
     if args.preset == "notes-synthetic":
@@ -442,12 +452,22 @@ def _mean_std(values: list[float], digits: int) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def show_run(board: TensorBoard, row: dict, history: list[dict], number: int) -> None:
+    """One run of the study in TensorBoard: its curves, its settings and its result."""
+    name = f"{row['init']}:{row['activation']} {row['labels']} labels lr {row['lr']:g}"
+    for epoch in history:
+        board.epoch(epoch, f"{name} seed {row['seed']}/")
+    options = {k: row[k] for k in ("init", "activation", "labels", "lr", "lr_choice", "seed")}
+    results = {k: row[k] for k in ("test_error", "best_valid_error")}
+    board.hyperparameters(options, results, run_name=f"run-{number:04d}")
+
+
 def main(args: argparse.Namespace) -> list[dict]:
     if args.preset in NOTES_STUDIES:
         return run_notes_study(args)
     config = build_config(args)
     device = resolve_device(args.device)
-    run = RunDirectory(args.out or f"runs/compare-{config.preset}")
+    run = RunDirectory(args.out or f"runs/compare-{config.preset}", tensorboard=args.tensorboard)
     saved = run.saved_config(SCRIPT) if args.resume else None
     if saved is not None and saved["config"] != config.to_dict():
         changed = sorted(k for k, v in config.to_dict().items() if saved["config"].get(k) != v)
@@ -598,6 +618,8 @@ def main(args: argparse.Namespace) -> list[dict]:
                 }
             )
             write_csv(run / "results.csv", rows)  # after every run: a stopped study keeps its rows
+            if run.board is not None:
+                show_run(run.board, rows[-1], outcome["history"], len(rows))
             print(
                 f"{spec:24s} {labels:>6} labels, lr {lr:<6g} seed {seed}: test error "
                 f"{100 * outcome['test_error']:.2f}% (best epoch {outcome['best_epoch']})",
@@ -647,6 +669,7 @@ def main(args: argparse.Namespace) -> list[dict]:
     else:
         plot_comparison(histories, run / "curves.png")
     plot_init_stats(stats, run / "init_stats.png")
+    run.close()
     print()
     print(text)
     print(f"tables and plots in {run.path}/")

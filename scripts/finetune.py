@@ -21,6 +21,7 @@ from dbn.cli import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
+    add_tensorboard_argument,
     check_resume_options,
     given_options,
     run_cli,
@@ -154,6 +155,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="runs/finetune", help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
+    add_tensorboard_argument(parser)
     return parser
 
 
@@ -192,7 +194,7 @@ def subset(splits: dict[str, DataSplit], train_size: int | None) -> dict[str, Da
 def main(args: argparse.Namespace) -> dict:
     context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
     device = context.device
-    run = RunDirectory(args.out, enabled=context.is_main)
+    run = RunDirectory(args.out, enabled=context.is_main, tensorboard=args.tensorboard)
     config = build_config(args, run)
     splits = subset(load_dataset(config.dataset, data_dir=args.data_dir), config.train_size)
     if splits["train"].x.shape[1] != config.sizes[0]:
@@ -272,6 +274,10 @@ def main(args: argparse.Namespace) -> dict:
         "world_size": context.world_size,
     }
     run.write_json("result.json", result)
+    if run.board is not None:
+        numbers = ("test_error", "test_loss", "best_valid_error")
+        run.board.hyperparameters(asdict(config), {k: result[k] for k in numbers})
+    run.close()
     # with --refit the validation curves are the selection run's
     selected = (outcome.selection or outcome.finetune).history
     plot_curves(

@@ -20,6 +20,7 @@ from dbn.cli import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
+    add_tensorboard_argument,
     given_options,
     run_cli,
 )
@@ -73,6 +74,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-runs", type=int, default=100, help="AIS runs")
     parser.add_argument("--out", default="runs/loglik", help="run directory")
     add_common_arguments(parser)
+    add_tensorboard_argument(parser)
     return parser
 
 
@@ -96,7 +98,7 @@ def main(args: argparse.Namespace) -> dict:
     )
     device = resolve_device(config.device)
     check_fits_in_memory(mlp_parameter_count([784, config.hidden]), device)
-    run = RunDirectory(args.out)
+    run = RunDirectory(args.out, tensorboard=args.tensorboard)
     run.claim("loglik", resume=False)  # the first write to the run directory
     run.write_json("config.json", {**asdict(config), "script": "loglik"})
     mnist = load_mnist("standard", data_dir=config.data_dir)
@@ -112,7 +114,7 @@ def main(args: argparse.Namespace) -> dict:
         train,
         valid=test[:1000],
         progress=not args.no_progress,
-        on_epoch_end=lambda t: run.log_metrics(t.history[-1]),
+        on_epoch_end=lambda t: run.log_epoch(t.history[-1]),
     )
     train_seconds = time.perf_counter() - started
     atomic_save(
@@ -146,6 +148,11 @@ def main(args: argparse.Namespace) -> dict:
         "torch": torch.__version__,
     }
     run.write_json("result.json", result)
+    if run.board is not None:
+        run.board.rbm_pictures(trainer.rbm, "", config.train.epochs, generator)
+        numbers = ("test_log_likelihood", "train_log_likelihood", "log_z")
+        run.board.hyperparameters(asdict(config), {k: result[k] for k in numbers})
+    run.close()
     print(
         f"{result['method']} RBM-{config.hidden}, {config.train.epochs} epochs: "
         f"log Z = {estimate.log_z:.2f} (±3σ: {estimate.log_z_low:.2f}..{estimate.log_z_high:.2f}); "

@@ -20,6 +20,7 @@ from dbn.cli import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
+    add_tensorboard_argument,
     check_resume_options,
     given_options,
     run_cli,
@@ -31,7 +32,7 @@ from dbn.monitor import layer_reconstruction_errors
 from dbn.recipes import PRETRAIN_RECIPES, default_sizes
 from dbn.rng import new_generator
 from dbn.runs import RunDirectory
-from dbn.train import METHODS, STEPS, TrainConfig, resolve_step
+from dbn.train import METHODS, STEPS, RBMTrainer, TrainConfig, resolve_step
 from dbn.validation import check_choice, check_int
 from dbn.viz import plot_curves, save_filters, save_image_grid
 
@@ -110,6 +111,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="runs/pretrain", help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
+    add_tensorboard_argument(parser)
     return parser
 
 
@@ -168,10 +170,24 @@ def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, se
     )
 
 
+def after_epoch(run: RunDirectory, layer: int, trainer: RBMTrainer, announce: bool) -> None:
+    """Log the epoch (its checkpoint is written); show the first layer's filters and
+    samples in TensorBoard."""
+    run.log_epoch(
+        {"layer": layer + 1, **trainer.history[-1]},
+        f"layer {layer + 1} epoch {trainer.epoch}/{trainer.config.epochs}: checkpoint written"
+        if announce
+        else None,
+    )
+    if run.board is not None and layer == 0:
+        generator = new_generator(trainer.seed, trainer.rbm.weight.device)
+        run.board.rbm_pictures(trainer.rbm, "layer1/", trainer.epoch, generator)
+
+
 def main(args: argparse.Namespace) -> DBN:
     context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
     device = context.device
-    run = RunDirectory(args.out, enabled=context.is_main)
+    run = RunDirectory(args.out, enabled=context.is_main, tensorboard=args.tensorboard)
     config = build_config(args, run)
     data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)
     n_features = data["train"].x.shape[1]
@@ -211,12 +227,7 @@ def main(args: argparse.Namespace) -> DBN:
         progress=not args.no_progress,
         checkpoint_path=state_path,
         resume=args.resume,
-        on_epoch_end=lambda layer, trainer: run.log_epoch(
-            {"layer": layer + 1, **trainer.history[-1]},
-            f"layer {layer + 1} epoch {trainer.epoch}/{trainer.config.epochs}: checkpoint written"
-            if args.no_progress
-            else None,
-        ),
+        on_epoch_end=lambda layer, trainer: after_epoch(run, layer, trainer, args.no_progress),
     )
     seconds = time.perf_counter() - started
     if not context.is_main:
@@ -239,6 +250,10 @@ def main(args: argparse.Namespace) -> DBN:
     for index, error in enumerate(layer_reconstruction_errors(dbn.layers, test)):
         quality[f"layer{index + 1}_test_recon_error"] = error
     run.write_json("quality.json", quality)
+    if run.board is not None:
+        results = {k: v for k, v in quality.items() if k.endswith("recon_error")}
+        run.board.hyperparameters(asdict(config), results)
+    run.close()
     if int(config.sizes[0] ** 0.5) ** 2 == config.sizes[0]:
         save_pictures(dbn, run, test, histories, config.seed)
     print(
