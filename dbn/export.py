@@ -77,7 +77,7 @@ def to_mlp(
     Examples
     --------
     >>> import dbn
-    >>> model = dbn.to_mlp("pretrained/mnist-784-500-500-2000.pt")  # doctest: +SKIP
+    >>> model = dbn.to_mlp("pretrained/mnist-784-500-500-2000.safetensors")  # doctest: +SKIP
     """
     rbms = _as_rbms(source)
     for below, above in zip(rbms[:-1], rbms[1:], strict=True):

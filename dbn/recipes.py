@@ -156,7 +156,7 @@ COMPARE_PRESETS: dict[str, dict] = {
         epochs=30,
         lr=0.1,
         seeds=[0, 1, 2],
-        checkpoint="pretrained/mnist-784-500-500-2000.pt",
+        checkpoint="pretrained/mnist-784-500-500-2000.safetensors",
         inits=[
             "dbn-cd:sigmoid",
             "xavier_uniform:sigmoid",

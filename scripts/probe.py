@@ -1,6 +1,6 @@
 """Quality of a pretrained DBN: per-layer test reconstruction error and a linear probe.
 
-    python scripts/probe.py pretrained/mnist-784-500-500-2000.pt
+    python scripts/probe.py pretrained/mnist-784-500-500-2000.safetensors
 
 The probe is scikit-learn's LogisticRegression trained on the top-layer features of
 the training split and scored on the test split; the DBN itself is not changed.
