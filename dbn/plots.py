@@ -30,7 +30,22 @@ __all__ = [
 ]
 
 _DASHES = {"sigmoid": "-", "relu": "--", "tanh": "-."}
-_MARKERS = "^v<>Dph*XP"
+_MARKERS = "^v<>Dph*XPd1"
+# One colour per scheme of dbn.init, in its order; no greys (the DBN lines' own).
+_COLOURS = [
+    "#1f77b4",
+    "#aec7e8",
+    "#2ca02c",
+    "#98df8a",
+    "#bcbd22",
+    "#8c564b",
+    "#e377c2",
+    "#9467bd",
+    "#d62728",
+    "#17becf",
+    "#ff9896",
+    "#ff7f0e",
+]
 _SPECIAL = {
     "dbn-cd": dict(color="black", marker="o", linewidth=2.6),
     "dbn-recon": dict(color="0.35", marker="s", linewidth=2.6),
@@ -46,7 +61,7 @@ def contender_style(spec: str) -> dict:
         return dict(color="0.5", marker="x" if kind == "pixels" else "+", linestyle=":")
     index = initializers.names().index(name) if name in initializers.names() else 0
     return dict(
-        color=f"C{index % 10}",
+        color=_COLOURS[index % len(_COLOURS)],
         marker=_MARKERS[index % len(_MARKERS)],
         linestyle=_DASHES.get(kind, ":"),
         linewidth=1.4,
