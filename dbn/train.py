@@ -32,6 +32,7 @@ from dbn.monitor import epoch_metrics
 from dbn.optim import OPTIMIZERS, make_optimizer
 from dbn.rbm import RBM, check_visible_data
 from dbn.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, new_generator
+from dbn.tempering import ParallelTempering
 from dbn.validation import (
     check_choice,
     check_fraction,
@@ -49,7 +50,7 @@ __all__ = [
     "train_rbm",
 ]
 
-METHODS = ("cd", "pcd", "recon")
+METHODS = ("cd", "pcd", "pt", "recon")
 LR_DECAYS = ("none", "linear")
 AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # "auto" takes the fused step where it applies and the loss step elsewhere.
@@ -66,10 +67,21 @@ class TrainConfig:
 
     Parameters
     ----------
-    method : {"cd", "pcd", "recon"}
-        Contrastive divergence, persistent CD, or tied-weight autoencoder training.
+    method : {"cd", "pcd", "pt", "recon"}
+        Contrastive divergence, persistent CD, parallel tempering
+        (:class:`dbn.tempering.ParallelTempering`: persistent chains at
+        ``n_temperatures`` temperatures that swap states; the β = 1 chains give the
+        negative phase), or tied-weight autoencoder training.
     k : int
-        Gibbs steps per update for ``cd`` and ``pcd``.
+        Gibbs steps per update for ``cd``, ``pcd`` and ``pt`` (at every temperature);
+        the first epoch's when ``k_final`` is set.
+    k_final : int, optional
+        Grow k linearly over the epochs from ``k`` (first epoch) to ``k_final`` (last),
+        as Salakhutdinov & Murray (2008) trained their CD-25 models; None keeps k.
+    n_temperatures : int
+        ``pt``: number of inverse temperatures, evenly spaced from 1 to ``min_beta``.
+    min_beta : float
+        ``pt``: the hottest inverse temperature, in [0, 1).
     epochs : int
         Passes over the training data.
     batch_size : int
@@ -94,7 +106,8 @@ class TrainConfig:
         ``"linear"`` lowers the learning rate each epoch towards zero at the last
         epoch, as Tieleman (2008) does for PCD; it lets the chains settle.
     n_chains : int, optional
-        Number of persistent chains for ``pcd``; defaults to ``batch_size``.
+        Number of persistent chains for ``pcd`` (per temperature for ``pt``); defaults
+        to ``batch_size``.
     corruption : float
         Masking-noise level for denoising ``recon`` training, in [0, 1).
     init_visible_bias : bool
@@ -126,8 +139,11 @@ class TrainConfig:
         is drawn in float32, see :func:`dbn.rbm.noise_dtype`).
     """
 
-    method: Literal["cd", "pcd", "recon"] = "cd"
+    method: Literal["cd", "pcd", "pt", "recon"] = "cd"
     k: int = 1
+    k_final: int | None = None
+    n_temperatures: int = 10
+    min_beta: float = 0.0
     epochs: int = 10
     batch_size: int = 100
     lr: float = 0.1
@@ -159,6 +175,11 @@ class TrainConfig:
             check_int(name, getattr(self, name))
         if self.n_chains is not None:
             check_int("n_chains", self.n_chains)
+        if self.k_final is not None:
+            check_int("k_final", self.k_final)
+        check_int("n_temperatures", self.n_temperatures, minimum=2)
+        if not 0.0 <= self.min_beta < 1.0:
+            raise ValueError(f"min_beta must lie in [0, 1), got {self.min_beta!r}")
         check_int("epochs", self.epochs, minimum=0)
         check_int("momentum_switch_epoch", self.momentum_switch_epoch, minimum=0)
         check_positive("lr", self.lr)
@@ -169,6 +190,13 @@ class TrainConfig:
             check_nonnegative(name, getattr(self, name))
         if self.sparsity_target is not None and not 0 < self.sparsity_target < 1:
             raise ValueError(f"sparsity_target must lie in (0, 1), got {self.sparsity_target!r}")
+
+    def k_at(self, epoch: int) -> int:
+        """Gibbs steps per update in ``epoch`` (0-based): ``k``, or the linear schedule
+        from ``k`` to ``k_final``."""
+        if self.k_final is None or self.epochs <= 1:
+            return self.k if self.k_final is None else self.k_final
+        return round(self.k + (self.k_final - self.k) * epoch / (self.epochs - 1))
 
     @property
     def compute_dtype(self) -> torch.dtype | None:
@@ -216,6 +244,10 @@ def resolve_step(config: TrainConfig, device: torch.device, world_size: int = 1)
             raise ValueError(f"step 'cuda_graph' needs a CUDA device, got {str(device)!r}")
         if unfused is not None:
             raise ValueError(f"step 'cuda_graph' cannot run: {unfused}")
+        if config.method == "pt":
+            raise ValueError("step 'cuda_graph' runs CD and PCD; parallel tempering needs 'fused'")
+        if config.k_final is not None:
+            raise ValueError("step 'cuda_graph' replays a fixed k; a k schedule needs 'fused'")
         return "cuda_graph"
     if unfused is None:
         return "fused"
@@ -313,6 +345,7 @@ class RBMTrainer:
         if self.step == "cuda_graph" and self.fast_cd is not None:
             self.graphed = GraphedCD(self.fast_cd, self.optimizer, config.k, self.generator)
         self.chains: Tensor | None = None
+        self.tempering: ParallelTempering | None = None
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
 
@@ -327,6 +360,7 @@ class RBMTrainer:
         """
         per_rank = {
             "chains": None if self.chains is None else self.chains.cpu(),
+            "tempering": None if self.tempering is None else self.tempering.state_dict(),
             "generator": self.generator.get_state(),
         }
         ranks: list[Any] = [per_rank]
@@ -356,6 +390,9 @@ class RBMTrainer:
         self.shuffle_generator.set_state(state["shuffle_generator"])
         mine = state["ranks"][self.rank]
         self.chains = None if mine["chains"] is None else mine["chains"].to(self.device)
+        if mine.get("tempering") is not None:
+            self.tempering = self._new_tempering(mine["tempering"]["visible"][0].to(self.device))
+            self.tempering.load_state_dict(mine["tempering"])
         self.generator.set_state(mine["generator"])
         self.history = list(state["history"])
 
@@ -382,21 +419,35 @@ class RBMTrainer:
         with torch.no_grad():
             if config.init_visible_bias:
                 self.rbm.visible_bias.copy_(_initial_visible_bias(self.rbm, data))
-            if config.method == "pcd":
+            if config.method in ("pcd", "pt"):
                 n_chains = config.n_chains or config.batch_size
                 start = torch.randint(
                     len(data), (n_chains,), generator=self.generator, device=self.device
                 )
-                self.chains = data[start].clone()
+                if config.method == "pt":
+                    self.tempering = self._new_tempering(data[start])
+                else:
+                    self.chains = data[start].clone()
 
-    def _train_step(self, batch: Tensor) -> Tensor | None:
+    def _new_tempering(self, start: Tensor) -> ParallelTempering:
+        config = self.config
+        return ParallelTempering(self.rbm, start, config.n_temperatures, config.min_beta)
+
+    def _train_step(self, batch: Tensor, k: int) -> Tensor | None:
         config, rbm = self.config, self.rbm
+        tempered = None
+        if self.tempering is not None:  # PT samples first; the step takes its states
+            tempered = self.tempering.sample(k, self.generator)
         if self.fast_cd is not None:
+            if tempered is not None:
+                self.fast_cd.step(batch, tempered, 0, self.generator)
+                self.optimizer.step()
+                return None
             start = self.chains if config.method == "pcd" else None
             if self.graphed is not None:
                 negatives = self.graphed.step(batch, start)
             else:
-                negatives = self.fast_cd.step(batch, start, config.k, self.generator)
+                negatives = self.fast_cd.step(batch, start, k, self.generator)
                 self.optimizer.step()
             if config.method == "pcd":
                 self.chains = negatives
@@ -406,11 +457,13 @@ class RBMTrainer:
             if config.method == "recon":
                 corrupted = mask_corrupt(batch, config.corruption, self.generator)
                 loss = self.objective(batch, corrupted)
+            elif tempered is not None:
+                loss = self.objective(batch, tempered.to(batch.dtype))
             else:
                 with torch.no_grad():
                     # PCD continues its chains (set up by start()); CD starts at the data
                     start = batch if config.method != "pcd" or self.chains is None else self.chains
-                    negatives = rbm.gibbs(start, config.k, self.generator).to(batch.dtype)
+                    negatives = rbm.gibbs(start, k, self.generator).to(batch.dtype)
                 if config.method == "pcd":
                     self.chains = negatives
                 loss = self.objective(batch, negatives)
@@ -444,8 +497,9 @@ class RBMTrainer:
                 group["momentum"] = momentum
         total = torch.zeros((), device=self.device)
         n_batches = 0
+        k = config.k_at(self.epoch)
         for batch in self._batches(data):
-            loss = self._train_step(batch)
+            loss = self._train_step(batch, k)
             if loss is not None:
                 total += loss
             n_batches += 1
@@ -554,6 +608,10 @@ class RBMTrainer:
     ) -> None:
         loss = self.train_epoch(data)
         metrics: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
+        if self.config.method in ("cd", "pcd", "pt"):
+            metrics["k"] = self.config.k_at(self.epoch)
+        if self.tempering is not None:
+            metrics["swap_rate"] = self.tempering.swap_rate()
         if loss is not None:
             metrics["loss"] = loss.item()
         self._check_finite(metrics.get("loss", 0.0))
