@@ -27,6 +27,8 @@ from dbn.validation import check_int
 
 __all__ = [
     "AISResult",
+    "RAISEResult",
+    "reverse_log_likelihood",
     "exact_log_partition",
     "log_partition",
     "log_likelihood",
@@ -170,6 +172,66 @@ def _base_visible_bias(rbm: RBM, data: Tensor | None) -> Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
+class _AnnealingPath:
+    """The intermediate distributions p*_β from the base-rate model to the RBM, and a
+    Gibbs transition that leaves each invariant: what AIS and RAISE share."""
+
+    def __init__(self, rbm: RBM, data: Tensor | None) -> None:
+        self.rbm = rbm
+        self.base_bias = _base_visible_bias(rbm, data)
+        self.gaussian = rbm.visible == "gaussian"
+        if self.gaussian:
+            log_z_base = 0.5 * rbm.n_visible * math.log(2 * math.pi)
+        else:
+            log_z_base = F.softplus(self.base_bias.double()).sum().item()
+        self.log_z_base = log_z_base + rbm.n_hidden * math.log(2)
+
+    def sample_base(self, n: int, generator: torch.Generator | None) -> Tensor:
+        """n exact samples of the base-rate model: (n, n_visible)."""
+        weight, shape = self.rbm.weight, (n, self.rbm.n_visible)
+        if self.gaussian:
+            noise = torch.randn(
+                shape, generator=generator, device=weight.device, dtype=weight.dtype
+            )
+            return self.base_bias + noise
+        return torch.bernoulli(torch.sigmoid(self.base_bias).expand(shape), generator=generator)
+
+    def _visible_log_factor(self, v: Tensor, beta: float) -> Tensor:
+        """-(1-β) E_A(v) - β E_B_vis(v): (n,)."""
+        rbm = self.rbm
+        if self.gaussian:
+            to_base = (v - self.base_bias).pow(2).sum(1)
+            to_model = (v - rbm.visible_bias).pow(2).sum(1)
+            return -0.5 * ((1 - beta) * to_base + beta * to_model)
+        return (1 - beta) * (v @ self.base_bias) + beta * (v @ rbm.visible_bias)
+
+    def log_f(self, v: Tensor, beta: float) -> Tensor:
+        """log p*_β(v), unnormalised: (n,) in float64."""
+        hidden_input = F.linear(v, self.rbm.weight, self.rbm.hidden_bias)
+        hidden = F.softplus(beta * hidden_input).sum(1)
+        return self._visible_log_factor(v, beta).double() + hidden.double()
+
+    def log_ratio(self, v: Tensor, beta: float, other: float, hidden_input: Tensor) -> Tensor:
+        """log p*_β(v) - log p*_other(v): (n,) in float64, differenced term by term
+        before summing (each term is small; the sums are not)."""
+        visible = self._visible_log_factor(v, beta) - self._visible_log_factor(v, other)
+        hidden = (F.softplus(beta * hidden_input) - F.softplus(other * hidden_input)).sum(1)
+        return (visible + hidden).double()
+
+    def transition(
+        self, v: Tensor, beta: float, generator: torch.Generator | None, hidden_input: Tensor
+    ) -> Tensor:
+        """One Gibbs sweep (h given v, then v given h) that leaves p*_β invariant; it is
+        reversible, so it also serves as its own reverse (RAISE)."""
+        rbm = self.rbm
+        h = torch.bernoulli(torch.sigmoid(beta * hidden_input), generator=generator)
+        visible_input = (1 - beta) * self.base_bias + beta * (h @ rbm.weight + rbm.visible_bias)
+        if self.gaussian:
+            noise = torch.randn(v.shape, generator=generator, device=v.device, dtype=v.dtype)
+            return visible_input + noise
+        return torch.bernoulli(torch.sigmoid(visible_input), generator=generator)
+
+
 @torch.no_grad()
 def log_partition(
     rbm: RBM,
@@ -200,51 +262,15 @@ def log_partition(
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
         check_visible_data(data, rbm.n_visible, rbm.visible)
-    weight, hidden_bias, visible_bias = rbm.weight, rbm.hidden_bias, rbm.visible_bias
-    base_bias = _base_visible_bias(rbm, data)
+    path = _AnnealingPath(rbm, data)
     betas = beta_schedule(n_betas).tolist()
-    gaussian = rbm.visible == "gaussian"
-
-    def sample_base() -> Tensor:
-        shape = (n_runs, rbm.n_visible)
-        if gaussian:
-            noise = torch.randn(
-                shape, generator=generator, device=weight.device, dtype=weight.dtype
-            )
-            return base_bias + noise
-        probs = torch.sigmoid(base_bias).expand(shape)
-        return torch.bernoulli(probs, generator=generator)
-
-    def visible_log_factor(v: Tensor, beta: float) -> Tensor:
-        """-(1-β) E_A(v) - β E_B_vis(v): (n_runs,)."""
-        if gaussian:
-            to_base = (v - base_bias).pow(2).sum(1)
-            to_model = (v - visible_bias).pow(2).sum(1)
-            return -0.5 * ((1 - beta) * to_base + beta * to_model)
-        return (1 - beta) * (v @ base_bias) + beta * (v @ visible_bias)
-
-    v = sample_base()
-    log_w = torch.zeros(n_runs, dtype=torch.float64, device=weight.device)
+    v = path.sample_base(n_runs, generator)
+    log_w = torch.zeros(n_runs, dtype=torch.float64, device=rbm.weight.device)
     for previous, beta in zip(betas[:-1], betas[1:], strict=True):
-        hidden_input = F.linear(v, weight, hidden_bias)
+        hidden_input = F.linear(v, rbm.weight, rbm.hidden_bias)
         # log p*_β(v) - log p*_{β_prev}(v), the importance-weight increment
-        increment = visible_log_factor(v, beta) - visible_log_factor(v, previous)
-        increment += (F.softplus(beta * hidden_input) - F.softplus(previous * hidden_input)).sum(1)
-        log_w += increment.double()
-        # one Gibbs transition that leaves p_β invariant
-        h = torch.bernoulli(torch.sigmoid(beta * hidden_input), generator=generator)
-        visible_input = (1 - beta) * base_bias + beta * (h @ weight + visible_bias)
-        if gaussian:
-            noise = torch.randn(v.shape, generator=generator, device=v.device, dtype=v.dtype)
-            v = visible_input + noise
-        else:
-            v = torch.bernoulli(torch.sigmoid(visible_input), generator=generator)
-
-    if gaussian:
-        log_z_base = 0.5 * rbm.n_visible * math.log(2 * math.pi)
-    else:
-        log_z_base = F.softplus(base_bias.double()).sum().item()
-    log_z_base += rbm.n_hidden * math.log(2)
+        log_w += path.log_ratio(v, beta, previous, hidden_input)
+        v = path.transition(v, beta, generator, hidden_input)
 
     log_mean_w = (torch.logsumexp(log_w, 0) - math.log(n_runs)).item()
     shift = log_w.max()
@@ -253,13 +279,98 @@ def log_partition(
     mean_scaled = scaled.mean().item()
 
     def log_shifted(value: float) -> float:
-        return math.log(value) + shift.item() + log_z_base if value > 0 else -math.inf
+        return math.log(value) + shift.item() + path.log_z_base if value > 0 else -math.inf
 
     return AISResult(
-        log_z=log_mean_w + log_z_base,
+        log_z=log_mean_w + path.log_z_base,
         log_z_low=log_shifted(mean_scaled - 3 * std_of_mean),
         log_z_high=log_shifted(mean_scaled + 3 * std_of_mean),
         log_weights=log_w.cpu(),
+    )
+
+
+@dataclass(frozen=True)
+class RAISEResult:
+    """RAISE's conservative estimate of the mean log-likelihood of some examples.
+
+    Attributes
+    ----------
+    log_likelihood : float
+        Mean over the examples of log p̂(v), each the log of the mean of
+        ``n_runs`` importance weights: a stochastic lower bound on the mean
+        log-likelihood of the annealing model, which tends to the RBM's as the
+        number of intermediate distributions grows.
+    standard_error : float
+        Standard error of that mean over the examples.
+    per_example : Tensor of shape (n_examples,)
+        log p̂(v) of each example.
+    """
+
+    log_likelihood: float
+    standard_error: float
+    per_example: Tensor
+
+
+@torch.no_grad()
+def reverse_log_likelihood(
+    rbm: RBM,
+    data: Tensor,
+    train_data: Tensor | None = None,
+    n_betas: int = 15000,
+    n_runs: int = 1,
+    generator: torch.Generator | None = None,
+) -> RAISEResult:
+    """The Reverse AIS Estimator (RAISE) of Burda, Grosse & Salakhutdinov (2015).
+
+    AIS estimates log Z from below on average (Jensen), so its log-likelihoods lean
+    optimistic. RAISE starts each chain at a test example and anneals *down* to the
+    base-rate model with the same transitions; its importance weight is an unbiased
+    estimate of the example's probability under the annealing model (base model, then
+    the forward transitions), so its log is conservative on average::
+
+        log w = log p*_1(v) - log Z_A + Σ_{k<K} [log p*_{β_k}(v_k) - log p*_{β_{k+1}}(v_k)],
+
+    with v_K = v and v_k drawn by the Gibbs transition at β_{k+1} from v_{k+1}. Bracketed
+    by AIS from above and RAISE from below, a likelihood is known within their gap.
+
+    Parameters
+    ----------
+    rbm : RBM
+    data : Tensor of shape (n_examples, n_visible)
+        The examples to score (each gets ``n_runs`` chains).
+    train_data : Tensor of shape (n_train, n_visible), optional
+        Fits the base-rate model, as for :func:`log_partition` (use the same).
+    n_betas : int
+        Intermediate distributions (:func:`beta_schedule`).
+    n_runs : int
+        Chains per example; their weights are averaged before the log.
+    generator : torch.Generator, optional
+        On the RBM's device.
+
+    Returns
+    -------
+    RAISEResult
+    """
+    check_visible_data(data, rbm.n_visible, rbm.visible)
+    check_int("n_runs", n_runs)
+    if train_data is not None:
+        check_visible_data(train_data, rbm.n_visible, rbm.visible)
+    path = _AnnealingPath(rbm, train_data)
+    betas = beta_schedule(n_betas).tolist()
+    v = data.to(rbm.weight).repeat_interleave(n_runs, dim=0)
+    log_w = path.log_f(v, 1.0) - path.log_z_base
+    hidden_input = F.linear(v, rbm.weight, rbm.hidden_bias)
+    for beta, lower in zip(betas[:0:-1], betas[-2::-1], strict=True):
+        v = path.transition(v, beta, generator, hidden_input)
+        hidden_input = F.linear(v, rbm.weight, rbm.hidden_bias)
+        log_w += path.log_ratio(v, lower, beta, hidden_input)
+    per_run = log_w.view(-1, n_runs)
+    per_example = (torch.logsumexp(per_run, dim=1) - math.log(n_runs)).cpu()
+    spread = per_example.std().item() if len(per_example) > 1 else 0.0
+    return RAISEResult(
+        log_likelihood=per_example.mean().item(),
+        standard_error=spread / math.sqrt(len(per_example)),
+        per_example=per_example,
     )
 
 
