@@ -44,13 +44,15 @@ def plot_curves(
     ylabel: str = "",
     title: str = "",
     log_y: bool = False,
+    x: Sequence[float] | None = None,
 ) -> None:
-    """One line per named series against its 1-based index; NaN entries (epochs that were
-    not measured) are left out of the line rather than breaking it."""
+    """One line per named series against ``x`` (default: the 1-based index); NaN entries
+    (epochs that were not measured) are left out of the line rather than breaking it."""
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for name, values in series.items():
-        points = [(i, v) for i, v in enumerate(values, start=1) if v == v]
-        axis.plot([i for i, _ in points], [v for _, v in points], label=name)
+        where = x if x is not None else range(1, len(values) + 1)
+        points = [(i, v) for i, v in zip(where, values, strict=True) if v == v]
+        axis.plot([i for i, _ in points], [v for _, v in points], marker="o", label=name)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     axis.set_title(title)

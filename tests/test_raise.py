@@ -1,5 +1,6 @@
 """RAISE, the conservative side of the likelihood bracket, against exact enumeration."""
 
+import math
 import pytest
 import torch
 from helpers import binary_digits
@@ -55,3 +56,22 @@ def test_raise_refuses_bad_input():
         ais.reverse_log_likelihood(rbm, torch.zeros(2, 4), n_runs=0)
     with pytest.raises(ValueError, match="4"):
         ais.reverse_log_likelihood(rbm, torch.zeros(2, 5))
+
+
+def test_loglik_draws_a_held_out_curve_and_brackets_the_test_likelihood(mnist, tmp_path):
+    from helpers import load_script
+
+    loglik = load_script("loglik")
+    argv = [
+        *("--hidden", "8", "--epochs", "2", "--eval-every", "1", "--eval-betas", "50"),
+        *("--n-betas", "100", "--n-runs", "10", "--raise-examples", "50", "--method", "pt"),
+        *("--n-temperatures", "3", "--out", str(tmp_path), "--no-progress"),
+    ]
+    result = loglik.main(loglik.get_args_parser().parse_args(argv))
+    lines = (tmp_path / "curve.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,held_out_log_likelihood") and len(lines) == 3
+    assert (tmp_path / "curve.png").is_file()
+    assert result["training_images"] == 50000  # the curve's 10,000 are held out
+    assert result["raise_examples"] == 50
+    assert -784 * math.log(2) < result["raise_log_likelihood"] < 0  # better than coin flips
+    assert result["method"] == "pt-1"
