@@ -1,6 +1,7 @@
 """RAISE, the conservative side of the likelihood bracket, against exact enumeration."""
 
 import math
+
 import pytest
 import torch
 from helpers import binary_digits
