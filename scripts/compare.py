@@ -201,6 +201,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="label budgets: fine-tune on class-balanced subsets of these sizes ('all': "
         "every training image), drawn per seed",
     )
+    parser.add_argument(
+        "--pretrain-recipe",
+        choices=sorted(PRETRAIN_RECIPES),
+        help="the DBN's recipe (its sizes are the MLP's), default the preset's",
+    )
     parser.add_argument("--checkpoint", help="DBN pretrained by CD (else pretrained here)")
     parser.add_argument("--recon-checkpoint", help="DBN pretrained by reconstruction")
     parser.add_argument("--out", default=None, help="run directory (default runs/compare-PRESET)")
@@ -244,6 +249,7 @@ def build_config(args: argparse.Namespace) -> CompareConfig:
         "seeds",
         "train_size",
         "label_sizes",
+        "pretrain_recipe",
         "checkpoint",
         "recon_checkpoint",
     )
