@@ -153,7 +153,9 @@ def plot_labels(table: list[dict], path: str | os.PathLike, title: str) -> None:
             **contender_style(spec),
         )
     axis.set(xscale="log", yscale="log", xlabel="labelled training images", ylabel="test error %")
-    axis.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    axis.yaxis.set_major_formatter(plain)  # 20, not 2×10¹
+    axis.yaxis.set_minor_formatter(plain)
     axis.grid(alpha=0.3, which="both")
     _finish(figure, [axis], path, title)
 
