@@ -608,6 +608,10 @@ class RBMTrainer:
     ) -> None:
         loss = self.train_epoch(data)
         metrics: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
+        group = self.optimizer.param_groups[0]  # this epoch's lr (and momentum)
+        metrics["lr"] = group["lr"]
+        if "momentum" in group:
+            metrics["momentum"] = group["momentum"]
         if self.config.method in ("cd", "pcd", "pt"):
             metrics["k"] = self.config.k_at(self.epoch)
         if self.tempering is not None:

@@ -32,6 +32,7 @@ def test_pretraining_writes_each_layers_metrics_filters_and_samples(tmp_path):
         logged = [e.value for e in events.Scalars(f"layer{layer}/recon_error")]
         expected = [r["recon_error"] for r in rows if r["layer"] == layer]
         assert logged == pytest.approx(expected, rel=1e-6)
+    assert [e.value for e in events.Scalars("layer1/lr")] == pytest.approx([0.1, 0.1])
     # the 8x8 digits are images: the first layer's filters and samples, every epoch
     assert [e.step for e in events.Images("layer1/filters")] == [1, 2]
     assert [e.step for e in events.Images("layer1/samples")] == [1, 2]
