@@ -293,9 +293,8 @@ def summarise(rows: list[dict]) -> list[dict]:
         groups.setdefault(key, []).append(row)
     table = []
     for (init, activation, labels, choice, lr), members in groups.items():
-        errors = [100 * m["test_error"] for m in members if math.isfinite(m["test_error"])]
-        if not errors:
-            errors = [math.nan]
+        finished = [100 * m["test_error"] for m in members if math.isfinite(m["test_error"])]
+        errors = finished or [math.nan]
         table.append(
             {
                 "init": init,
@@ -304,7 +303,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "lr": lr,
                 "lr_choice": choice,
                 "seeds": len(members),
-                "diverged": len(members) - len([e for e in errors if math.isfinite(e)]),
+                "diverged": len(members) - len(finished),
                 "test_error_mean": statistics.mean(errors),
                 "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
                 "best_epoch_mean": statistics.mean(m["best_epoch"] for m in members),
@@ -517,14 +516,29 @@ def main(args: argparse.Namespace) -> list[dict]:
     def checkpoint_of(name: str) -> str:
         return pretrained(config, DBN_INITS[name], splits, device, run, progress)
 
-    def labelled(n_labels: int | None, seed: int) -> dict[str, DataSplit]:
-        """The splits with ``n_labels`` class-balanced training images drawn for ``seed``
-        (the same for every contender), or all of them."""
+    def labelled(
+        n_labels: int | None, seed: int, source: dict[str, DataSplit] = splits
+    ) -> dict[str, DataSplit]:
+        """``source`` (the splits, or features of them) with ``n_labels`` class-balanced
+        training examples drawn for ``seed`` (the same for every contender), or all."""
         if n_labels is None:
-            return splits
+            return source
         generator = new_generator(seed * SUBSET_SEED_STRIDE + n_labels)
-        index = balanced_subset(splits["train"].y, n_labels, generator)
-        return dict(splits, train=DataSplit(splits["train"].x[index], splits["train"].y[index]))
+        index = balanced_subset(source["train"].y, n_labels, generator)
+        return dict(source, train=DataSplit(source["train"].x[index], source["train"].y[index]))
+
+    features: dict[str, dict[str, DataSplit]] = {"pixels": splits}
+
+    def frozen(kind: str) -> dict[str, DataSplit]:
+        """The splits as logistic regression reads them: pixels, or a DBN's top-layer
+        features, computed once per study."""
+        if kind not in features:
+            top = load(checkpoint_of(kind))
+            features[kind] = {
+                part: DataSplit(top.transform(split.x).detach(), split.y)
+                for part, split in splits.items()
+            }
+        return features[kind]
 
     batch = splits["train"]
     stats, histories, rows, grid_rows = {}, {}, list(done_rows), list(done_grid)
@@ -549,14 +563,8 @@ def main(args: argparse.Namespace) -> list[dict]:
     def train(spec: str, lr: float, seed: int, n_labels: int | None) -> dict:
         """One run; its test error, best validation error and history."""
         name, _, activation = spec.partition(":")
-        data = labelled(n_labels, seed)
         if name == "logreg":
-            if activation != "pixels":
-                top = load(checkpoint_of(activation))
-                data = {
-                    part: DataSplit(top.transform(split.x).detach(), split.y)
-                    for part, split in data.items()
-                }
+            data = labelled(n_labels, seed, frozen(activation))
             fitted = fit_logistic_regression(data["train"], data["valid"], data["test"], C=lr)
             return dict(
                 fitted,
@@ -565,6 +573,7 @@ def main(args: argparse.Namespace) -> list[dict]:
                 history=[],
                 n_train=len(data["train"]),
             )
+        data = labelled(n_labels, seed)
         arguments = (
             dict(init="dbn", checkpoint=checkpoint_of(name))
             if name in DBN_INITS
