@@ -56,6 +56,7 @@ def run_experiment(
     resume: bool = False,
     refit: bool = False,
     selection_checkpoint_path=None,
+    refit_epochs: int | None = None,
 ) -> ExperimentResult:
     """Build the classifier for ``init``, fine-tune it, then test it once.
 
@@ -78,6 +79,9 @@ def run_experiment(
         and keep its last weights. The test split is still read once, at the end.
     selection_checkpoint_path : path, optional
         The selection run's training checkpoint (``checkpoint_path`` is the refit's).
+    refit_epochs : int, optional
+        With ``refit``: the number of epochs an earlier selection chose (another
+        seed's, say); the selection run is skipped and ``selection`` is None.
 
     Returns
     -------
@@ -116,15 +120,24 @@ def run_experiment(
 
     started = time.perf_counter()
     selection = None
+    if refit_epochs is not None and not refit:
+        raise ValueError("refit_epochs is for refit=True (the epochs of a refit)")
     if refit:
-        _, selection = train(
-            config, splits["train"], splits["valid"], selection_checkpoint_path, None, " (select)"
-        )
+        if refit_epochs is None:
+            _, selection = train(
+                config,
+                splits["train"],
+                splits["valid"],
+                selection_checkpoint_path,
+                None,
+                " (select)",
+            )
+            refit_epochs = max(selection.best_epoch, 1)
         everything = DataSplit(
             torch.cat([splits["train"].x, splits["valid"].x]),
             torch.cat([splits["train"].y, splits["valid"].y]),
         )
-        refit_config = replace(config, stop_after=max(selection.best_epoch, 1), patience=None)
+        refit_config = replace(config, stop_after=refit_epochs, patience=None)
         model, result = train(
             refit_config, everything, None, checkpoint_path, on_epoch_end, " (refit)"
         )

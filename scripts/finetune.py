@@ -8,8 +8,10 @@ python scripts/finetune.py --init he_normal --activation relu --optimizer adam -
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import torch
 
@@ -73,6 +75,7 @@ FINETUNE_FLAGS = (
     "head_epochs",
     "max_norm",
     "lbfgs_iterations",
+    "lbfgs_history",
 )
 
 
@@ -90,6 +93,10 @@ class FinetuneRunConfig:
     seed: int = 0
     recipe: str | None = None
     refit: bool = False
+    use_valid: bool = False
+    select_from: str | None = None
+    # with select_from: that run's best_epoch, best_valid_error and stopped_early
+    selection: dict | None = None
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     @classmethod
@@ -114,6 +121,13 @@ class FinetuneRunConfig:
             raise ValueError("--init dbn needs --checkpoint PATH (e.g. the one in pretrained/)")
         if self.train_size is not None:
             check_int("train_size", self.train_size)
+        if self.use_valid and self.refit:
+            raise ValueError(
+                "--use-valid trains a fixed number of epochs without a selection; "
+                "it takes no --refit or --select-from"
+            )
+        if self.use_valid and self.finetune.patience is not None:
+            raise ValueError("--use-valid leaves no validation images for --patience")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -133,6 +147,18 @@ def get_args_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="select the epochs on train/valid, then retrain on train+valid and test once",
     )
+    parser.add_argument(
+        "--use-valid",
+        action="store_true",
+        help="train on the training and validation images (all 60,000 of MNIST) for "
+        "--epochs, without validation (the papers' fixed epoch count), and test once",
+    )
+    parser.add_argument(
+        "--select-from",
+        metavar="DIR",
+        help="refit with the epochs chosen by the finished --refit run in DIR (another "
+        "seed, the same options), skipping this run's own selection",
+    )
     parser.add_argument("--optimizer", choices=FINETUNE_OPTIMIZERS, help="default sgd")
     parser.add_argument("--lr", type=float, help="default 0.1")
     parser.add_argument("--momentum", type=float, help="default 0.9")
@@ -142,6 +168,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--head-epochs", type=int, help="first train the output layer alone")
     parser.add_argument("--max-norm", type=float, help="max L2 norm of a unit's weights")
     parser.add_argument("--lbfgs-iterations", type=int, help="per batch (default 3)")
+    parser.add_argument("--lbfgs-history", type=int, help="curvature pairs kept (default 10)")
     parser.add_argument("--schedule", choices=SCHEDULES, help="default none")
     parser.add_argument("--epochs", type=int, help="default 30")
     parser.add_argument("--batch-size", type=int, help="default 100")
@@ -164,8 +191,12 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConf
     differ from it), else the defaults with the typed options on top."""
     typed = given_options(args, RUN_FLAGS)
     typed_finetune = given_options(args, FINETUNE_FLAGS)
-    if args.refit:
+    if args.refit or args.select_from:
         typed["refit"] = True
+    if args.select_from:
+        typed["select_from"] = args.select_from
+    if args.use_valid:
+        typed["use_valid"] = True
     saved = run.saved_config(SCRIPT) if args.resume else None
     if saved is not None:
         check_resume_options({**saved["finetune"], **saved}, {**typed, **typed_finetune}, args.out)
@@ -181,7 +212,51 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConf
             typed["sizes"] = load(typed["checkpoint"]).sizes
         else:
             typed["sizes"] = default_sizes(typed.get("dataset", "mnist"))
-    return FinetuneRunConfig(**typed, finetune=FinetuneConfig(**typed_finetune))
+    config = FinetuneRunConfig(**typed, finetune=FinetuneConfig(**typed_finetune))
+    if config.select_from:
+        config.selection = borrowed_selection(config)
+    return config
+
+
+def shared_options(values: dict) -> dict:
+    """A run's options, flat, without those that runs sharing a selection may differ in."""
+    own = {"seed", "select_from", "selection", "script", "finetune"}
+    return {k: v for k, v in values.items() if k not in own} | values.get("finetune", {})
+
+
+def borrowed_selection(config: FinetuneRunConfig) -> dict:
+    """The selection (best epoch, its validation error, whether it stopped early) of the
+    run in ``config.select_from``, refusing a run that is unfinished, had no selection
+    of its own, or differs from ``config`` in anything but the seed."""
+    source = Path(config.select_from)
+    try:
+        saved = json.loads((source / "config.json").read_text())
+        result = json.loads((source / "result.json").read_text())
+    except (OSError, ValueError):
+        saved = result = None
+    if not isinstance(saved, dict) or saved.get("script") != SCRIPT or not result:
+        raise ValueError(f"--select-from {config.select_from!r} is not a finished finetune run")
+    if not saved.get("refit") or saved.get("select_from"):
+        raise ValueError(
+            f"--select-from {config.select_from!r} did not select its own epochs "
+            "(it needs a run made with --refit and without --select-from)"
+        )
+    theirs = shared_options(saved)
+    differing = sorted(k for k, v in shared_options(asdict(config)).items() if theirs.get(k) != v)
+    if differing:
+        raise ValueError(
+            f"--select-from {config.select_from!r} was run with other options "
+            f"({', '.join(differing)}); only the seed may differ"
+        )
+    return {key: result[key] for key in ("best_epoch", "best_valid_error", "stopped_early")}
+
+
+def refit_epochs(config: FinetuneRunConfig) -> int | None:
+    """The refit's epoch count when it is fixed before training (``--use-valid``, or
+    borrowed with ``--select-from``); None when this run selects it."""
+    if config.use_valid:
+        return config.finetune.epochs
+    return config.selection["best_epoch"] if config.selection else None
 
 
 def subset(splits: dict[str, DataSplit], train_size: int | None) -> dict[str, DataSplit]:
@@ -241,12 +316,19 @@ def main(args: argparse.Namespace) -> dict:
         ),
         checkpoint_path=state_path,
         resume=args.resume,
-        refit=config.refit,
+        refit=config.refit or config.use_valid,
         selection_checkpoint_path=run / "select-state.pt",
+        refit_epochs=refit_epochs(config),
     )
     history = outcome.finetune.history
     if not context.is_main:
         return {}
+    selected_run = outcome.selection or outcome.finetune
+    selection = config.selection or {
+        "best_epoch": None if config.use_valid else selected_run.best_epoch,
+        "best_valid_error": None if config.use_valid else selected_run.best_valid_error,
+        "stopped_early": selected_run.stopped_early,
+    }
     save_classifier(
         outcome.model,
         run / "model.pt",
@@ -263,10 +345,10 @@ def main(args: argparse.Namespace) -> dict:
         "activation": config.activation,
         "test_error": outcome.test_error,
         "test_loss": outcome.test_loss,
-        "best_epoch": (outcome.selection or outcome.finetune).best_epoch,
-        "best_valid_error": (outcome.selection or outcome.finetune).best_valid_error,
-        "stopped_early": (outcome.selection or outcome.finetune).stopped_early,
+        **selection,
         "refit": config.refit,
+        "use_valid": config.use_valid,
+        "select_from": config.select_from,
         "epochs_trained": len(outcome.finetune.history),
         "seconds": outcome.seconds,
         "device": str(device),
@@ -276,31 +358,29 @@ def main(args: argparse.Namespace) -> dict:
     run.write_json("result.json", result)
     if run.board is not None:
         numbers = ("test_error", "test_loss", "best_valid_error")
-        run.board.hyperparameters(asdict(config), {k: result[k] for k in numbers})
+        finals = {k: result[k] for k in numbers if result[k] is not None}
+        run.board.hyperparameters(asdict(config), finals)
     run.close()
-    # with --refit the validation curves are the selection run's
-    selected = (outcome.selection or outcome.finetune).history
-    plot_curves(
-        {
-            "train loss": [m["train_loss"] for m in history],
-            "valid loss": [m["valid_loss"] for m in selected],
-        },
-        run / "loss.png",
-        ylabel="cross-entropy",
-        title="Fine-tuning",
-        log_y=True,
-    )
-    plot_curves(
-        {"valid error": [m["valid_error"] for m in selected]},
-        run / "valid_error.png",
-        ylabel="error rate",
-        title="Validation error",
-    )
+    # with --refit the validation curves are the selection run's; --select-from has none
+    validated = [m for m in selected_run.history if "valid_error" in m]
+    losses = {"train loss": [m["train_loss"] for m in history]}
+    if validated:
+        losses["valid loss"] = [m["valid_loss"] for m in validated]
+        plot_curves(
+            {"valid error": [m["valid_error"] for m in validated]},
+            run / "valid_error.png",
+            ylabel="error rate",
+            title="Validation error",
+        )
+    plot_curves(losses, run / "loss.png", ylabel="cross-entropy", title="Fine-tuning", log_y=True)
+    if config.use_valid:
+        how = f"{len(history)} epochs on train+valid"
+    else:
+        how = f"best epoch {result['best_epoch']}, valid {100 * result['best_valid_error']:.2f}%"
+        how += ", refit on train+valid" if config.refit else ""
     print(
         f"{config.init}/{config.activation}: test error {100 * outcome.test_error:.2f}% "
-        f"(best epoch {result['best_epoch']}, valid {100 * result['best_valid_error']:.2f}%"
-        f"{', refit on train+valid' if config.refit else ''}) in {outcome.seconds:.1f} s on "
-        f"{device}"
+        f"({how}) in {outcome.seconds:.1f} s on {device}"
     )
     return result
 

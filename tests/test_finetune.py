@@ -339,10 +339,25 @@ def test_momentum_ramps_and_linear_and_exponential_schedules():
     assert [row["lr"] for row in result.history] == pytest.approx([0.4, 0.2, 0.1])
 
 
-def test_lbfgs_lowers_the_loss_and_refuses_dropout():
+def test_lbfgs_lowers_the_loss_keeps_its_history_bounded_and_refuses_dropout(tmp_path):
     _, _, result, _ = _train_digits(epochs=3, lr=1.0, optimizer="lbfgs", batch_size=400)
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < 0.5 * losses[0]
+    splits = load_digits()
+    model = build_mlp([64, 32], 10, init="xavier_uniform", generator=new_generator(0))
+    config = FinetuneConfig(epochs=2, lr=1.0, optimizer="lbfgs", batch_size=100, lbfgs_history=4)
+    finetune(
+        model,
+        (splits["train"].x, splits["train"].y),
+        None,
+        config,
+        progress=False,
+        checkpoint_path=tmp_path / "state.pt",
+    )
+    (state,) = safe_load(tmp_path / "state.pt")["trainer"]["optimizer"]["state"].values()
+    # many more batches than 4 ran: the pairs kept stop at lbfgs_history
+    assert len(splits["train"].x) // 100 * 2 > 4
+    assert len(state["old_dirs"]) == len(state["old_stps"]) == 4
     splits = load_digits()
     with pytest.raises(ValueError, match="lbfgs' needs a deterministic loss"):
         run_experiment(
@@ -427,3 +442,65 @@ def test_notes_depth_shows_vanishing_and_preserved_signals(tmp_path):
     # N(0, 0.01²) shrinks ReLU activations by orders of magnitude over 10 layers; He keeps them
     assert spread("normal", "relu", 10) < 1e-4 * spread("normal", "relu", 1)
     assert 1 / 3 < spread("he_uniform", "relu", 10) / spread("he_uniform", "relu", 1) < 3
+
+
+def test_select_from_refits_another_seed_for_the_epochs_a_selection_chose(tmp_path):
+    finetune_script = load_script("finetune")
+    options = [
+        *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "16"),
+        *("--epochs", "8", "--lr", "0.3", "--patience", "2", "--no-progress"),
+    ]
+
+    def run(*extra):
+        args = finetune_script.get_args_parser().parse_args([*options, *extra])
+        return finetune_script.main(args)
+
+    chosen = run("--refit", "--out", str(tmp_path / "seed0"))
+    borrowed = run(
+        "--select-from", str(tmp_path / "seed0"), "--seed", "1", "--out", str(tmp_path / "seed1")
+    )
+    for key in ("best_epoch", "best_valid_error", "stopped_early"):
+        assert borrowed[key] == chosen[key]
+    assert borrowed["refit"] and borrowed["select_from"] == str(tmp_path / "seed0")
+    assert borrowed["epochs_trained"] == chosen["best_epoch"]
+    assert not (tmp_path / "seed1" / "select-state.pt").exists()  # no selection of its own
+    config = json.loads((tmp_path / "seed1" / "config.json").read_text())
+    assert config["selection"]["best_epoch"] == chosen["best_epoch"] and config["seed"] == 1
+    # the same refit as the library's, seed 1 for the chosen number of epochs
+    splits = load_digits()
+    finetune_config = FinetuneConfig(epochs=8, lr=0.3, patience=2)
+    direct = run_experiment(
+        splits,
+        [64, 16],
+        "xavier_uniform",
+        finetune_config,
+        seed=1,
+        refit=True,
+        refit_epochs=chosen["best_epoch"],
+        progress=False,
+    )
+    assert direct.selection is None
+    assert direct.test_error == borrowed["test_error"]
+    with pytest.raises(ValueError, match="refit_epochs is for refit=True"):
+        run_experiment(splits, [64, 16], "xavier_uniform", finetune_config, refit_epochs=3)
+
+
+def test_use_valid_trains_on_train_and_valid_for_the_fixed_epochs(tmp_path, monkeypatch):
+    seen = []
+    original = dbn.finetune.FinetuneTrainer.__init__
+
+    def recording(self, model, train, valid, config, *args, **kwargs):
+        seen.append((len(train[0]), valid is None, config.stop_after))
+        original(self, model, train, valid, config, *args, **kwargs)
+
+    monkeypatch.setattr(dbn.finetune.FinetuneTrainer, "__init__", recording)
+    finetune_script = load_script("finetune")
+    argv = [
+        *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "16"),
+        *("--epochs", "3", "--use-valid", "--no-progress", "--out", str(tmp_path)),
+    ]
+    result = finetune_script.main(finetune_script.get_args_parser().parse_args(argv))
+    splits = load_digits()
+    assert seen == [(len(splits["train"].x) + len(splits["valid"].x), True, 3)]
+    assert result["use_valid"] and result["epochs_trained"] == 3
+    assert result["best_valid_error"] is None and not (tmp_path / "valid_error.png").exists()

@@ -73,11 +73,16 @@ def world(tmp_path_factory):
     """Finished runs of each script and checkpoints good and bad, made once."""
     root = tmp_path_factory.mktemp("hostile")
     quiet = ["--dataset", "digits", "--no-progress"]
-    for name, argv in [
-        ("pretrain", [*quiet, "--sizes", "64", "16", "--epochs", "1"]),
-        ("finetune", [*quiet, "--init", "xavier_uniform", "--sizes", "64", "16", "--epochs", "1"]),
+    for name, program, argv in [
+        ("pretrain", "pretrain", [*quiet, "--sizes", "64", "16", "--epochs", "1"]),
+        (
+            "finetune",
+            "finetune",
+            [*quiet, "--init", "xavier_uniform", "--sizes", "64", "16", "--epochs", "1"],
+        ),
+        ("finetune-refit", "finetune", [*FINETUNE, "--refit"]),
     ]:
-        module = script(name)
+        module = script(program)
         module.main(module.get_args_parser().parse_args([*argv, "--out", str(root / name)]))
         gc.collect()
     good = dbn.DBN([64, 16, 8])
@@ -205,6 +210,18 @@ CASES = [
     ("finetune", [*FINETUNE, "--resume", "--lr", "0.2"], "finetune", "--lr 0.2 .the run has"),
     ("finetune", [*FINETUNE, "--resume"], "pretrain", "holds a run of pretrain, not of finetune"),
     ("finetune", [*FINETUNE, "--dropout", "2"], "finetune", r"dropout must lie in \[0, 1\)"),
+    ("finetune", [*FINETUNE, "--use-valid", "--refit"], "new", "takes no --refit or --sel"),
+    ("finetune", [*FINETUNE, "--use-valid", "--patience", "2"], "new", "no validation images"),
+    # finetune: a selection to borrow that is not one
+    ("finetune", [*FINETUNE, "--select-from", "{ckpt}/missing"], "new", "not a finished fine"),
+    ("finetune", [*FINETUNE, "--select-from", "{root}/pretrain"], "new", "not a finished fine"),
+    ("finetune", [*FINETUNE, "--select-from", "{root}/finetune"], "new", "did not select its"),
+    (
+        "finetune",
+        [*FINETUNE, "--select-from", "{root}/finetune-refit", "--lr", "0.2", "--seed", "1"],
+        "new",
+        r"was run with other options \(lr\); only the seed may differ",
+    ),
     # compare
     ("compare", [*COMPARE, "--train-size", "0"], "new", "train_size must be an integer >= 1"),
     ("compare", [*COMPARE, "--train-size", "-1200"], "new", "train_size must be an integer"),
