@@ -28,7 +28,18 @@ import safetensors
 import safetensors.torch
 import torch
 
-__all__ = ["CheckpointError", "atomic_save", "content_sha256", "safe_load", "sha256_file"]
+__all__ = [
+    "CheckpointError",
+    "FORMAT_VERSION",
+    "atomic_save",
+    "content_sha256",
+    "safe_load",
+    "save_model",
+    "sha256_file",
+]
+
+# The layout of the files dbn writes; dbn.load reads this version and older ones.
+FORMAT_VERSION = 1
 
 INTEGRITY_KEY = "content_sha256"
 SAFETENSORS_SUFFIX = ".safetensors"
@@ -182,6 +193,33 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     finally:
         os.close(directory)
     return path
+
+
+def save_model(kind: str, model: torch.nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
+    """Write a model file that :func:`dbn.load` reads: its ``kind``, its constructor
+    arguments (``model.config()``), its tensors and any JSON-able ``extra``.
+
+    Parameters
+    ----------
+    kind : {"dbn", "rbm"}
+    model : nn.Module with a ``config()`` method
+    path : path
+        ``.safetensors`` for a file without pickle, else ``torch.save``'s format.
+
+    Returns
+    -------
+    Path
+    """
+    return atomic_save(
+        {
+            "kind": kind,
+            "format_version": FORMAT_VERSION,
+            "config": model.config(),
+            "state": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+            "extra": extra,
+        },
+        path,
+    )
 
 
 def safe_load(path: str | os.PathLike, kind: str | None = None) -> dict:

@@ -15,13 +15,11 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from dbn.checkpoint import CheckpointError, atomic_save, safe_load
+from dbn.checkpoint import FORMAT_VERSION, CheckpointError, atomic_save, safe_load
 from dbn.distributed import is_main_process
 from dbn.train import RBMTrainer, TrainConfig, TrainingDivergedError
 
 __all__ = ["FORMAT_VERSION", "PretrainCheckpoint", "layer_configs", "pretrain_layers"]
-
-FORMAT_VERSION = 1
 
 
 def layer_configs(

@@ -17,12 +17,15 @@ Gaussian units here have unit variance, so data should be standardised per featu
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dbn.checkpoint import save_model
 from dbn.validation import check_choice, check_int, check_nonnegative
 
 __all__ = ["RBM", "VISIBLE_TYPES", "bernoulli_sample", "check_visible_data"]
@@ -152,6 +155,11 @@ class RBM(nn.Module):
     def config(self) -> dict[str, Any]:
         """The constructor arguments, JSON-able, for checkpoints."""
         return {"n_visible": self.n_visible, "n_hidden": self.n_hidden, "visible": self.visible}
+
+    def save(self, path: str | os.PathLike[str], **extra: Any) -> Path:
+        """Write the RBM atomically (``.safetensors`` for a pickle-free file): its
+        config, its tensors and any JSON-able ``extra``; :func:`dbn.load` reads it."""
+        return save_model("rbm", self, path, **extra)
 
     # --- shape checks (cheap: no device synchronisation) --------------------------------
 

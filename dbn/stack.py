@@ -16,9 +16,9 @@ from typing import Any, Literal, cast
 import torch
 from torch import Tensor, nn
 
-from dbn.checkpoint import CheckpointError, atomic_save, safe_load
+from dbn.checkpoint import FORMAT_VERSION, CheckpointError, safe_load, save_model
 from dbn.mlp import build_mlp
-from dbn.pretraining import FORMAT_VERSION, PretrainCheckpoint, layer_configs, pretrain_layers
+from dbn.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
 from dbn.rbm import RBM, check_visible_data
 from dbn.train import RBMTrainer, TrainConfig
 
@@ -221,16 +221,7 @@ class DBN(nn.Module):
 
     def save(self, path: str | os.PathLike[str], **extra: Any) -> Path:
         """Write the DBN atomically: its config, its tensors and any JSON-able ``extra``."""
-        return atomic_save(
-            {
-                "kind": "dbn",
-                "format_version": FORMAT_VERSION,
-                "config": self.config(),
-                "state": {key: value.detach().cpu() for key, value in self.state_dict().items()},
-                "extra": extra,
-            },
-            path,
-        )
+        return save_model("dbn", self, path, **extra)
 
 
 def _classifier(**architecture: Any) -> nn.Sequential:

@@ -57,6 +57,7 @@ def run_experiment(
     refit: bool = False,
     selection_checkpoint_path=None,
     refit_epochs: int | None = None,
+    on_selection_epoch_end=None,
 ) -> ExperimentResult:
     """Build the classifier for ``init``, fine-tune it, then test it once.
 
@@ -82,6 +83,8 @@ def run_experiment(
     refit_epochs : int, optional
         With ``refit``: the number of epochs an earlier selection chose (another
         seed's, say); the selection run is skipped and ``selection`` is None.
+    on_selection_epoch_end : callable, optional
+        Called with each selection epoch's metrics (``on_epoch_end`` gets the refit's).
 
     Returns
     -------
@@ -129,7 +132,7 @@ def run_experiment(
                 splits["train"],
                 splits["valid"],
                 selection_checkpoint_path,
-                None,
+                on_selection_epoch_end,
                 " (select)",
             )
             refit_epochs = max(selection.best_epoch, 1)

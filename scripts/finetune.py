@@ -286,17 +286,22 @@ def main(args: argparse.Namespace) -> dict:
     n_classes = int(splits["train"].y.max()) + 1
     check_fits_in_memory(mlp_parameter_count(config.sizes, n_classes), device)
     state_path = run / "train-state.pt"
-    saved_history = None
-    if args.resume and state_path.is_file():  # read (and verified) before any write
-        saved_history = safe_load(state_path, kind=CHECKPOINT_KIND)["trainer"]["result"]["history"]
+    # each training (the selection's and the main one) logs its epochs beside its state
+    logs = {"metrics.jsonl": state_path, "select-metrics.jsonl": run / "select-state.pt"}
+    saved_histories = {}
+    for log, path in logs.items():
+        if args.resume and path.is_file():  # read (and verified) before any write
+            state = safe_load(path, kind=CHECKPOINT_KIND)
+            saved_histories[log] = state["trainer"]["result"]["history"]
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
-    run.remove("metrics.jsonl")
-    if saved_history is not None:
-        # metrics written after the last checkpoint are redone: rewrite them from it
+    for log in logs:
+        run.remove(log)
+    # metrics written after the last checkpoint are redone: rewrite them from it
+    for log, saved_history in saved_histories.items():
         for row in saved_history:
-            run.log_metrics(row)
-        if context.is_main:
-            print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
+            run.log_metrics(row, log)
+    if saved_histories and context.is_main:
+        print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
     run.write_json("config.json", {**asdict(config), "script": SCRIPT})
     outcome = run_experiment(
         splits,
@@ -316,6 +321,7 @@ def main(args: argparse.Namespace) -> dict:
         ),
         checkpoint_path=state_path,
         resume=args.resume,
+        on_selection_epoch_end=lambda metrics: run.log_metrics(metrics, "select-metrics.jsonl"),
         refit=config.refit or config.use_valid,
         selection_checkpoint_path=run / "select-state.pt",
         refit_epochs=refit_epochs(config),

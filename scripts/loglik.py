@@ -8,11 +8,13 @@ images.
 
     python scripts/loglik.py --method pcd --epochs 100 --lr 0.01 --lr-decay linear
     python scripts/loglik.py --method pt --epochs 20 --eval-every 2    # with a curve
+    python scripts/loglik.py --score pretrained/mnist-rbm-500-cd1to25.safetensors
 
 ``--eval-every N`` holds out the last 10,000 training images, trains on the other
 50,000 and scores the model on the held-out ones every N epochs (AIS with
 ``--eval-betas`` temperatures): the curve is in ``curve.csv`` and ``curve.png``, and the
-test set is read once, at the end.
+test set is read once, at the end. ``--score PATH`` trains nothing: it scores a saved
+RBM (a run's ``rbm.pt`` or a file in ``pretrained/``) the same way.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import argparse
 import csv
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
-from dbn import RBM, ais
-from dbn.checkpoint import atomic_save
+from dbn import RBM, ais, load
+from dbn.checkpoint import sha256_file
 from dbn.cli import (
     ArgumentParser,
     add_autocast_argument,
@@ -72,6 +75,7 @@ class LoglikConfig:
     eval_every: int | None = None
     eval_betas: int = 1000
     raise_examples: int = 1000
+    score: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("binarize", self.binarize, ("stochastic", "threshold"))
@@ -82,6 +86,8 @@ class LoglikConfig:
             check_int("eval_every", self.eval_every)
         check_int("eval_betas", self.eval_betas, minimum=3)
         check_int("raise_examples", self.raise_examples, minimum=0)
+        if self.score is not None and self.eval_every is not None:
+            raise ValueError("--score trains nothing, so it draws no --eval-every curve")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -114,6 +120,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         type=int,
         default=1000,
         help="test images that RAISE scores (0: no bracket)",
+    )
+    parser.add_argument(
+        "--score",
+        metavar="PATH",
+        help="score this saved RBM (784 Bernoulli visible units) instead of training one; "
+        "the training options are then unused",
     )
     parser.add_argument("--out", default="runs/loglik", help="run directory")
     add_common_arguments(parser)
@@ -159,41 +171,68 @@ def write_curve(run: RunDirectory, curve: list[dict], title: str) -> None:
     )
 
 
-def main(args: argparse.Namespace) -> dict:
-    train_config = TrainConfig(**given_options(args, TRAIN_FLAGS))
-    config = LoglikConfig(
-        hidden=args.hidden,
-        train=train_config,
-        binarize=args.binarize,
-        n_betas=args.n_betas,
-        n_runs=args.n_runs,
-        seed=0 if args.seed is None else args.seed,
-        device=args.device,
-        data_dir=args.data_dir,
-        eval_every=args.eval_every,
-        eval_betas=args.eval_betas,
-        raise_examples=args.raise_examples,
+def score_rbm(
+    rbm: RBM, train: torch.Tensor, test: torch.Tensor, config: LoglikConfig, device
+) -> dict:
+    """AIS log Z (``n_betas`` temperatures, ``n_runs`` runs, base rates from ``train``),
+    the mean test and train log-likelihoods, and the RAISE bracket on the first
+    ``raise_examples`` test images."""
+    started = time.perf_counter()
+    generator = new_generator(config.seed, device)
+    estimate = ais.log_partition(
+        rbm, train.to(device), n_betas=config.n_betas, n_runs=config.n_runs, generator=generator
     )
-    device = resolve_device(config.device)
-    check_fits_in_memory(mlp_parameter_count([784, config.hidden]), device)
-    run = RunDirectory(args.out, tensorboard=args.tensorboard)
-    mnist = load_mnist("standard", data_dir=config.data_dir)
-    run.claim("loglik", resume=False)  # the first write to the run directory
-    run.write_json("config.json", {**asdict(config), "script": "loglik"})
-    train = binarize(mnist["train"].x, config.binarize, seed=1000 + config.seed)
-    test = binarize(mnist["test"].x, config.binarize, seed=2000 + config.seed)
-    held_out = None
-    if config.eval_every is not None:  # every choice on held-out training images
-        train, held_out = train[:-HELD_OUT], train[-HELD_OUT:]
+    result = {
+        "log_z": estimate.log_z,
+        "log_z_interval": [estimate.log_z_low, estimate.log_z_high],
+        "test_log_likelihood": ais.log_likelihood(rbm, test.to(device), log_z=estimate.log_z),
+        "train_log_likelihood": ais.log_likelihood(rbm, train.to(device), log_z=estimate.log_z),
+        "ais_seconds": time.perf_counter() - started,
+    }
+    if config.raise_examples:
+        # RAISE and AIS on the same test images: the bracket
+        scored = test[: config.raise_examples].to(device)
+        started = time.perf_counter()
+        reverse = ais.reverse_log_likelihood(
+            rbm, scored, train.to(device), n_betas=config.n_betas, generator=generator
+        )
+        result.update(
+            raise_examples=len(scored),
+            raise_log_likelihood=reverse.log_likelihood,
+            ais_log_likelihood_same_examples=ais.log_likelihood(rbm, scored, log_z=estimate.log_z),
+            raise_seconds=time.perf_counter() - started,
+        )
+    return result
 
+
+def load_scored_rbm(path: str) -> RBM:
+    """The saved RBM at ``path``, refused unless it models binarised MNIST."""
+    model = load(path)
+    if not isinstance(model, RBM):
+        raise ValueError(f"--score {path!r} holds a {type(model).__name__}, not an RBM")
+    if model.n_visible != 784 or model.visible != "bernoulli":
+        raise ValueError(
+            f"--score {path!r} has {model.n_visible} {model.visible} visible units; "
+            "binarised MNIST needs 784 bernoulli ones"
+        )
+    return model
+
+
+def train_rbm(
+    train: torch.Tensor,
+    held_out: torch.Tensor | None,
+    config: LoglikConfig,
+    run: RunDirectory,
+    device,
+    progress: bool,
+) -> tuple[RBM, float, list[dict]]:
+    """Train the RBM (scoring ``held_out`` every ``eval_every`` epochs), save it as
+    ``rbm.pt``; returns it, the training seconds (scoring excluded) and the curve."""
     rbm = RBM(784, config.hidden, generator=new_generator(config.seed))
     trainer = RBMTrainer(
-        rbm, train_config, seed=config.seed, device=device, name=f"RBM-{config.hidden}"
+        rbm, config.train, seed=config.seed, device=device, name=f"RBM-{config.hidden}"
     )
     curve: list[dict] = []
-    method = f"{config.train.method}-{config.train.k}" + (
-        f"..{config.train.k_final}" if config.train.k_final is not None else ""
-    )
 
     def after_epoch(trainer: RBMTrainer) -> None:
         run.log_epoch(trainer.history[-1])
@@ -211,61 +250,73 @@ def main(args: argparse.Namespace) -> dict:
     trainer.fit(
         train,
         valid=None if held_out is None else held_out[:1000],
-        progress=not args.no_progress,
+        progress=progress,
         on_epoch_end=after_epoch,
     )
-    train_seconds = time.perf_counter() - started - sum(row["seconds"] for row in curve)
-    atomic_save(
-        {"kind": "rbm", "config": rbm.config(), "state": trainer.state_dict()["rbm"]},
-        run / "rbm.pt",
-    )
+    seconds = time.perf_counter() - started - sum(row["seconds"] for row in curve)
+    trainer.rbm.save(run / "rbm.pt")
+    return trainer.rbm, seconds, curve
 
-    started = time.perf_counter()
-    generator = new_generator(config.seed, device)
-    estimate = ais.log_partition(
-        trainer.rbm,
-        train.to(device),
-        n_betas=config.n_betas,
-        n_runs=config.n_runs,
-        generator=generator,
+
+def main(args: argparse.Namespace) -> dict:
+    train_config = TrainConfig(**given_options(args, TRAIN_FLAGS))
+    config = LoglikConfig(
+        hidden=args.hidden,
+        train=train_config,
+        binarize=args.binarize,
+        n_betas=args.n_betas,
+        n_runs=args.n_runs,
+        seed=0 if args.seed is None else args.seed,
+        device=args.device,
+        data_dir=args.data_dir,
+        eval_every=args.eval_every,
+        eval_betas=args.eval_betas,
+        raise_examples=args.raise_examples,
+        score=args.score,
     )
-    ais_seconds = time.perf_counter() - started
-    test_ll = ais.log_likelihood(trainer.rbm, test.to(device), log_z=estimate.log_z)
-    train_ll = ais.log_likelihood(trainer.rbm, train.to(device), log_z=estimate.log_z)
-    result = {
-        "method": method,
-        "hidden": config.hidden,
-        "epochs": config.train.epochs,
-        "training_images": len(train),
-        "log_z": estimate.log_z,
-        "log_z_interval": [estimate.log_z_low, estimate.log_z_high],
-        "test_log_likelihood": test_ll,
-        "train_log_likelihood": train_ll,
-        "train_seconds": train_seconds,
-        "ais_seconds": ais_seconds,
-        "device": str(device),
-        "torch": torch.__version__,
-    }
-    if config.raise_examples:
-        # RAISE and AIS on the same test images: the bracket
-        scored = test[: config.raise_examples].to(device)
-        started = time.perf_counter()
-        reverse = ais.reverse_log_likelihood(
-            trainer.rbm, scored, train.to(device), n_betas=config.n_betas, generator=generator
+    device = resolve_device(config.device)
+    scored = load_scored_rbm(config.score).to(device) if config.score else None
+    hidden = config.hidden if scored is None else scored.n_hidden
+    check_fits_in_memory(mlp_parameter_count([784, hidden]), device)
+    run = RunDirectory(args.out, tensorboard=args.tensorboard)
+    mnist = load_mnist("standard", data_dir=config.data_dir)
+    run.claim("loglik", resume=False)  # the first write to the run directory
+    run.write_json("config.json", {**asdict(config), "script": "loglik"})
+    train = binarize(mnist["train"].x, config.binarize, seed=1000 + config.seed)
+    test = binarize(mnist["test"].x, config.binarize, seed=2000 + config.seed)
+    held_out = None
+    if config.eval_every is not None:  # every choice on held-out training images
+        train, held_out = train[:-HELD_OUT], train[-HELD_OUT:]
+
+    curve: list[dict] = []
+    if scored is None:
+        method = f"{config.train.method}-{config.train.k}" + (
+            f"..{config.train.k_final}" if config.train.k_final is not None else ""
         )
-        result.update(
-            raise_examples=len(scored),
-            raise_log_likelihood=reverse.log_likelihood,
-            ais_log_likelihood_same_examples=ais.log_likelihood(
-                trainer.rbm, scored, log_z=estimate.log_z
-            ),
-            raise_seconds=time.perf_counter() - started,
+        rbm, train_seconds, curve = train_rbm(
+            train, held_out, config, run, device, progress=not args.no_progress
         )
+        result = {
+            "method": method,
+            "hidden": config.hidden,
+            "epochs": config.train.epochs,
+            "training_images": len(train),
+            "train_seconds": train_seconds,
+        }
+        name = f"{method} RBM-{config.hidden}, {config.train.epochs} epochs"
+    else:
+        rbm = scored
+        result = {"scored": config.score, "sha256": sha256_file(Path(config.score))}
+        result["hidden"] = rbm.n_hidden
+        name = f"{config.score} (RBM-{rbm.n_hidden})"
+    result.update(score_rbm(rbm, train, test, config, device))
+    result.update(device=str(device), torch=torch.__version__)
     run.write_json("result.json", result)
     if curve:
-        write_curve(run, curve, f"{method} RBM-{config.hidden}: held-out log-likelihood")
+        write_curve(run, curve, f"{result['method']} RBM-{config.hidden}: held-out log-likelihood")
     if run.board is not None:
-        run.board.rbm_pictures(trainer.rbm, "", config.train.epochs, generator)
+        generator = new_generator(config.seed, device)
+        run.board.rbm_pictures(rbm, "", config.train.epochs if scored is None else 0, generator)
         numbers = ("test_log_likelihood", "train_log_likelihood", "log_z")
         run.board.hyperparameters(asdict(config), {k: result[k] for k in numbers})
     run.close()
@@ -276,11 +327,14 @@ def main(args: argparse.Namespace) -> dict:
             f"{result['ais_log_likelihood_same_examples']:.2f} on the first "
             f"{result['raise_examples']} test images"
         )
+    low, high = result["log_z_interval"]
+    timing = f"AIS {result['ais_seconds']:.0f} s on {device}"
+    if scored is None:
+        timing = f"train {result['train_seconds']:.0f} s, {timing}"
     print(
-        f"{method} RBM-{config.hidden}, {config.train.epochs} epochs: "
-        f"log Z = {estimate.log_z:.2f} (±3σ: {estimate.log_z_low:.2f}..{estimate.log_z_high:.2f}); "
-        f"test {test_ll:.2f} nats, train {train_ll:.2f} nats{bracket} "
-        f"[train {train_seconds:.0f} s, AIS {ais_seconds:.0f} s on {device}]"
+        f"{name}: log Z = {result['log_z']:.2f} (±3σ: {low:.2f}..{high:.2f}); "
+        f"test {result['test_log_likelihood']:.2f} nats, "
+        f"train {result['train_log_likelihood']:.2f} nats{bracket} [{timing}]"
     )
     return result
 

@@ -464,6 +464,11 @@ def test_select_from_refits_another_seed_for_the_epochs_a_selection_chose(tmp_pa
     assert borrowed["refit"] and borrowed["select_from"] == str(tmp_path / "seed0")
     assert borrowed["epochs_trained"] == chosen["best_epoch"]
     assert not (tmp_path / "seed1" / "select-state.pt").exists()  # no selection of its own
+    assert not (tmp_path / "seed1" / "select-metrics.jsonl").exists()
+    log = (tmp_path / "seed0" / "select-metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in log]
+    assert [row["epoch"] for row in rows] == list(range(1, len(rows) + 1))
+    assert rows[chosen["best_epoch"] - 1]["valid_error"] == chosen["best_valid_error"]
     config = json.loads((tmp_path / "seed1" / "config.json").read_text())
     assert config["selection"]["best_epoch"] == chosen["best_epoch"] and config["seed"] == 1
     # the same refit as the library's, seed 1 for the chosen number of epochs

@@ -297,6 +297,8 @@ def test_weights_save_and_load_as_safetensors_without_unpickling(tmp_path, monke
 
     model = DBN([64, 16, 8], generator=torch.Generator().manual_seed(3))
     path = model.save(tmp_path / "dbn.safetensors", recipe="test")
+    rbm = model.layers[1]
+    rbm_path = rbm.save(tmp_path / "rbm.safetensors", note="test")
     classifier = dbn.to_mlp(model, num_classes=10, generator=torch.Generator().manual_seed(4))
     save_classifier(classifier, tmp_path / "clf.safetensors", sizes=[64, 16, 8], num_classes=10)
 
@@ -308,6 +310,10 @@ def test_weights_save_and_load_as_safetensors_without_unpickling(tmp_path, monke
     loaded = dbn.load(path)
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
+    loaded_rbm = dbn.load(rbm_path)
+    assert isinstance(loaded_rbm, RBM) and loaded_rbm.config() == rbm.config()
+    for key, value in rbm.state_dict().items():
+        assert torch.equal(loaded_rbm.state_dict()[key], value), key
     again = dbn.load(tmp_path / "clf.safetensors")
     x = torch.rand(5, 64)
     torch.testing.assert_close(again(x), classifier.eval()(x), rtol=0, atol=0)
