@@ -87,6 +87,7 @@ def world(tmp_path_factory):
         gc.collect()
     good = dbn.DBN([64, 16, 8])
     good.save(root / "good.pt")
+    good.layers[0].save(root / "rbm-64.pt")
     blob = torch.load(root / "good.pt", weights_only=True)
     blob.pop("content_sha256")
     checkpoints = root / "checkpoints"
@@ -243,6 +244,10 @@ CASES = [
     ("loglik", [*LOGLIK, "--hidden", "0"], "new", "hidden must be an integer >= 1"),
     ("loglik", [*LOGLIK, "--epochs", "-1"], "new", "epochs must be an integer >= 0"),
     ("loglik", [*LOGLIK, "--hidden", HUGE], "new", "the model is too large for cpu"),
+    ("loglik", [*LOGLIK, "--score", "{root}/good.pt"], "new", "holds a DBN, not an RBM"),
+    ("loglik", [*LOGLIK, "--score", "{root}/rbm-64.pt"], "new", "64 bernoulli visible units"),
+    ("loglik", [*LOGLIK, "--score", "{ckpt}/missing.pt"], "new", "does not exist"),
+    ("loglik", [*LOGLIK, "--score", "{root}/good.pt", "--eval-every", "1"], "new", "no --eval"),
     ("bench", ["--samples", "0"], "new", "argument --samples: must be an integer >= 1"),
     ("bench", ["--batch-sizes", "100", "0"], "new", "argument --batch-sizes: must be an"),
     ("bench", ["--repeats", "-2"], "new", "argument --repeats: must be an integer >= 1"),

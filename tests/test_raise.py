@@ -82,3 +82,26 @@ def test_loglik_draws_a_held_out_curve_and_brackets_the_test_likelihood(mnist, t
     assert picture.stat().st_size > 0
     with pytest.raises(ValueError, match="holds no finished"):
         curves.main(curves.get_args_parser().parse_args([str(tmp_path / "x"), "--out", "y"]))
+
+
+def test_loglik_score_reproduces_the_training_run_from_its_saved_rbm(mnist, tmp_path):
+    from helpers import load_script
+
+    loglik = load_script("loglik")
+    scoring = ["--n-betas", "100", "--n-runs", "10", "--raise-examples", "20", "--no-progress"]
+    trained = loglik.main(
+        loglik.get_args_parser().parse_args(
+            ["--hidden", "8", "--epochs", "1", *scoring, "--out", str(tmp_path / "train")]
+        )
+    )
+    rbm_path = str(tmp_path / "train" / "rbm.pt")
+    scored = loglik.main(
+        loglik.get_args_parser().parse_args(
+            ["--score", rbm_path, *scoring, "--out", str(tmp_path / "score")]
+        )
+    )
+    # the same RBM, data, base rates and generator seed: the same numbers, bit for bit
+    for key in ("log_z", "test_log_likelihood", "train_log_likelihood", "raise_log_likelihood"):
+        assert scored[key] == trained[key], key
+    assert scored["scored"] == rbm_path and scored["hidden"] == 8
+    assert not (tmp_path / "score" / "rbm.pt").exists()
