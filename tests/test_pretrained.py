@@ -10,8 +10,10 @@ from pathlib import Path
 import safetensors
 import safetensors.torch
 import torch
+from helpers import load_script
 
 import dbn
+from dbn import ais
 from dbn.monitor import layer_reconstruction_errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +70,39 @@ def test_shipped_reconstruction_errors_are_the_readme_ones(mnist):
     measured = layer_reconstruction_errors(dbn.load(CHECKPOINT).layers, mnist["test"].x)
     assert len(documented) == 3
     assert [round(error, 2) for error in measured] == documented
+
+
+RBM_FILE = ROOT / "pretrained" / "mnist-rbm-500-cd1to25.safetensors"
+
+
+def documented(name: str) -> str:
+    """The section of pretrained/README.md about the file ``name``."""
+    readme = (ROOT / "pretrained" / "README.md").read_text()
+    return readme.split(f"## `{name}`")[1].split("\n## ")[0]
+
+
+def test_shipped_rbm_is_the_file_and_the_likelihood_its_readme_gives(mnist):
+    section = documented(RBM_FILE.name)
+    sha256 = re.search(r"^- sha256: `([0-9a-f]{64})`", section, re.M).group(1)
+    assert hashlib.sha256(RBM_FILE.read_bytes()).hexdigest() == sha256
+    rbm = dbn.load(RBM_FILE)
+    assert isinstance(rbm, dbn.RBM) and rbm.config() == {
+        "n_visible": 784,
+        "n_hidden": 500,
+        "visible": "bernoulli",
+    }
+    log_z = float(re.search(r"^- AIS log Z: `([0-9.]+)`", section, re.M).group(1))
+    test_nats = float(
+        re.search(r"^- test log-likelihood .*: `(-[0-9.]+)` nats", section, re.M).group(1)
+    )
+    # the test images binarised as loglik.py does; given log Z the rest is exact
+    loglik = load_script("loglik")
+    test = loglik.binarize(mnist["test"].x, "stochastic", seed=2000)
+    # (both figures are rounded to 0.01 in the README)
+    assert abs(ais.log_likelihood(rbm, test, log_z=log_z) - test_nats) <= 0.01
+    # an independent, cheaper AIS lands near the documented log Z (below it on average)
+    train = loglik.binarize(mnist["train"].x, "stochastic", seed=1000)
+    quick = ais.log_partition(
+        rbm, train, n_betas=1000, n_runs=100, generator=torch.Generator().manual_seed(7)
+    )
+    assert log_z - 2 < quick.log_z < log_z + 0.5
