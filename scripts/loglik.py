@@ -21,19 +21,21 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 
 from dbn import RBM, ais, load
-from dbn.checkpoint import sha256_file
+from dbn.checkpoint import atomic_save, safe_load, sha256_file
 from dbn.cli import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
     add_tensorboard_argument,
+    check_resume_options,
     given_options,
     run_cli,
 )
@@ -58,24 +60,46 @@ TRAIN_FLAGS = (
     "weight_decay",
     "autocast",
 )
+# This script's training defaults, where they differ from TrainConfig's.
+TRAIN_DEFAULTS = dict(
+    method="pcd", epochs=100, lr=0.01, lr_decay="linear", batch_size=100, weight_decay=2e-4
+)
+# The LoglikConfig fields this script has flags for.
+LOGLIK_FLAGS = (
+    "hidden",
+    "binarize",
+    "n_betas",
+    "n_runs",
+    "eval_every",
+    "eval_betas",
+    "raise_examples",
+    "score",
+    "seed",
+)
 # Held out from the 60,000 training images when the curve is drawn (Hinton's split).
 HELD_OUT = 10000
+CHECKPOINT_KIND = "loglik-training"
 
 
 @dataclass
 class LoglikConfig:
-    hidden: int
-    train: TrainConfig
-    binarize: str
-    n_betas: int
-    n_runs: int
-    seed: int
-    device: str
-    data_dir: str | None
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(**TRAIN_DEFAULTS))
+    hidden: int = 500
+    binarize: str = "stochastic"
+    n_betas: int = 15000
+    n_runs: int = 100
+    seed: int = 0
     eval_every: int | None = None
     eval_betas: int = 1000
     raise_examples: int = 1000
     score: str | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict) -> LoglikConfig:
+        """From a saved ``config.json`` (whose extra entries are dropped)."""
+        names = {f.name for f in fields(cls)} - {"train"}
+        known = {name: values[name] for name in names if name in values}
+        return cls(**known, train=TrainConfig(**values["train"]))
 
     def __post_init__(self) -> None:
         check_choice("binarize", self.binarize, ("stochastic", "threshold"))
@@ -90,36 +114,46 @@ class LoglikConfig:
             raise ValueError("--score trains nothing, so it draws no --eval-every curve")
 
 
+def build_config(args: argparse.Namespace, run: RunDirectory) -> LoglikConfig:
+    """The run's configuration: the saved one for ``--resume`` (refusing options that
+    differ from it), else the defaults with the typed options on top."""
+    typed = given_options(args, LOGLIK_FLAGS)
+    typed_train = given_options(args, TRAIN_FLAGS)
+    if args.resume and typed.get("score"):
+        raise ValueError("--score trains nothing, so there is nothing to --resume")
+    saved = run.saved_config("loglik") if args.resume else None
+    if saved is not None:
+        check_resume_options({**saved["train"], **saved}, {**typed, **typed_train}, args.out)
+        return LoglikConfig.from_dict(saved)
+    return LoglikConfig(**typed, train=TrainConfig(**{**TRAIN_DEFAULTS, **typed_train}))
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hidden", type=int, default=500, help="hidden units (default 500)")
-    parser.add_argument("--method", default="pcd", choices=METHODS)
-    parser.add_argument("--k", type=int, default=1, help="Gibbs steps for cd/pcd/pt")
+    parser.add_argument("--hidden", type=int, help="hidden units (default 500)")
+    parser.add_argument("--method", choices=METHODS, help="default pcd")
+    parser.add_argument("--k", type=int, help="Gibbs steps for cd/pcd/pt (default 1)")
     parser.add_argument("--k-final", type=int, help="grow k linearly to this by the last epoch")
     parser.add_argument("--n-temperatures", type=int, help="pt: inverse temperatures (10)")
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--lr-decay", default="linear", choices=LR_DECAYS)
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--weight-decay", type=float, default=2e-4)
+    parser.add_argument("--epochs", type=int, help="default 100")
+    parser.add_argument("--lr", type=float, help="default 0.01")
+    parser.add_argument("--lr-decay", choices=LR_DECAYS, help="default linear")
+    parser.add_argument("--batch-size", type=int, help="default 100")
+    parser.add_argument("--weight-decay", type=float, help="default 2e-4")
     add_autocast_argument(parser, help="train in this mixed precision (AIS runs in float32)")
     parser.add_argument(
         "--binarize",
-        default="stochastic",
         choices=["stochastic", "threshold"],
-        help="stochastic: pixel ~ Bernoulli(intensity), fixed seed (as the paper)",
+        help="stochastic (default): pixel ~ Bernoulli(intensity), fixed seed (as the paper)",
     )
-    parser.add_argument("--n-betas", type=int, default=15000, help="AIS temperatures")
-    parser.add_argument("--n-runs", type=int, default=100, help="AIS runs")
+    parser.add_argument("--n-betas", type=int, help="AIS temperatures (default 15000)")
+    parser.add_argument("--n-runs", type=int, help="AIS runs (default 100)")
     parser.add_argument(
         "--eval-every", type=int, help="score held-out training images every N epochs"
     )
-    parser.add_argument("--eval-betas", type=int, default=1000, help="AIS temperatures per score")
+    parser.add_argument("--eval-betas", type=int, help="AIS temperatures per score (default 1000)")
     parser.add_argument(
-        "--raise-examples",
-        type=int,
-        default=1000,
-        help="test images that RAISE scores (0: no bracket)",
+        "--raise-examples", type=int, help="test images that RAISE scores (default 1000; 0: none)"
     )
     parser.add_argument(
         "--score",
@@ -128,6 +162,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "the training options are then unused",
     )
     parser.add_argument("--out", default="runs/loglik", help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue the training in --out")
     add_common_arguments(parser)
     add_tensorboard_argument(parser)
     return parser
@@ -225,62 +260,74 @@ def train_rbm(
     run: RunDirectory,
     device,
     progress: bool,
+    saved: dict | None = None,
 ) -> tuple[RBM, float, list[dict]]:
-    """Train the RBM (scoring ``held_out`` every ``eval_every`` epochs), save it as
-    ``rbm.pt``; returns it, the training seconds (scoring excluded) and the curve."""
+    """Train the RBM (scoring ``held_out`` every ``eval_every`` epochs), writing
+    ``train-state.pt`` after every epoch and ``rbm.pt`` at the end; ``saved`` is such a
+    state to continue from. Returns the RBM, the training seconds over all sessions
+    (scoring and checkpoints excluded) and the held-out curve."""
     rbm = RBM(784, config.hidden, generator=new_generator(config.seed))
     trainer = RBMTrainer(
         rbm, config.train, seed=config.seed, device=device, name=f"RBM-{config.hidden}"
     )
     curve: list[dict] = []
+    clock = {"seconds": 0.0}
+    if saved is not None:
+        trainer.load_state_dict(saved["trainer"])
+        curve, clock["seconds"] = list(saved["curve"]), saved["train_seconds"]
 
     def after_epoch(trainer: RBMTrainer) -> None:
-        run.log_epoch(trainer.history[-1])
+        clock["seconds"] += time.perf_counter() - clock["since"]
         last = trainer.epoch == config.train.epochs
+        row = None
         if held_out is not None and (trainer.epoch % config.eval_every == 0 or last):
             row = held_out_score(
                 trainer.rbm, train.to(device), held_out.to(device), config, trainer.epoch
             )
             curve.append(row)
+        state = {"trainer": trainer.state_dict(), "curve": curve, "train_seconds": clock["seconds"]}
+        atomic_save({"kind": CHECKPOINT_KIND, **state}, run / "train-state.pt")
+        if row is not None:
             run.log_metrics(row, "curve.jsonl")
             if run.board is not None:
                 run.board.epoch(row, "held_out/")
+        announce = None if progress else f"epoch {trainer.epoch}: checkpoint written"
+        run.log_epoch(trainer.history[-1], announce)
+        clock["since"] = time.perf_counter()
 
-    started = time.perf_counter()
+    clock["since"] = time.perf_counter()
     trainer.fit(
         train,
         valid=None if held_out is None else held_out[:1000],
         progress=progress,
         on_epoch_end=after_epoch,
     )
-    seconds = time.perf_counter() - started - sum(row["seconds"] for row in curve)
     trainer.rbm.save(run / "rbm.pt")
-    return trainer.rbm, seconds, curve
+    return trainer.rbm, clock["seconds"], curve
 
 
 def main(args: argparse.Namespace) -> dict:
-    train_config = TrainConfig(**given_options(args, TRAIN_FLAGS))
-    config = LoglikConfig(
-        hidden=args.hidden,
-        train=train_config,
-        binarize=args.binarize,
-        n_betas=args.n_betas,
-        n_runs=args.n_runs,
-        seed=0 if args.seed is None else args.seed,
-        device=args.device,
-        data_dir=args.data_dir,
-        eval_every=args.eval_every,
-        eval_betas=args.eval_betas,
-        raise_examples=args.raise_examples,
-        score=args.score,
-    )
-    device = resolve_device(config.device)
+    run = RunDirectory(args.out, tensorboard=args.tensorboard)
+    config = build_config(args, run)
+    device = resolve_device(args.device)
     scored = load_scored_rbm(config.score).to(device) if config.score else None
     hidden = config.hidden if scored is None else scored.n_hidden
     check_fits_in_memory(mlp_parameter_count([784, hidden]), device)
-    run = RunDirectory(args.out, tensorboard=args.tensorboard)
-    mnist = load_mnist("standard", data_dir=config.data_dir)
-    run.claim("loglik", resume=False)  # the first write to the run directory
+    mnist = load_mnist("standard", data_dir=args.data_dir)
+    state_path = run / "train-state.pt"
+    saved = None
+    if args.resume and state_path.is_file():  # read (and verified) before any write
+        saved = safe_load(state_path, kind=CHECKPOINT_KIND)
+    run.claim("loglik", resume=args.resume)  # the first write to the run directory
+    for log in ("metrics.jsonl", "curve.jsonl"):
+        run.remove(log)
+    if saved is not None:
+        # metrics written after the last checkpoint are redone: rewrite them from it
+        for row in saved["trainer"]["history"]:
+            run.log_metrics(row)
+        for row in saved["curve"]:
+            run.log_metrics(row, "curve.jsonl")
+        print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
     run.write_json("config.json", {**asdict(config), "script": "loglik"})
     train = binarize(mnist["train"].x, config.binarize, seed=1000 + config.seed)
     test = binarize(mnist["test"].x, config.binarize, seed=2000 + config.seed)
@@ -294,7 +341,7 @@ def main(args: argparse.Namespace) -> dict:
             f"..{config.train.k_final}" if config.train.k_final is not None else ""
         )
         rbm, train_seconds, curve = train_rbm(
-            train, held_out, config, run, device, progress=not args.no_progress
+            train, held_out, config, run, device, progress=not args.no_progress, saved=saved
         )
         result = {
             "method": method,

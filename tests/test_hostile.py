@@ -248,6 +248,8 @@ CASES = [
     ("loglik", [*LOGLIK, "--score", "{root}/rbm-64.pt"], "new", "64 bernoulli visible units"),
     ("loglik", [*LOGLIK, "--score", "{ckpt}/missing.pt"], "new", "does not exist"),
     ("loglik", [*LOGLIK, "--score", "{root}/good.pt", "--eval-every", "1"], "new", "no --eval"),
+    ("loglik", [*LOGLIK, "--score", "{root}/good.pt", "--resume"], "new", "nothing to --resume"),
+    ("loglik", [*LOGLIK, "--resume"], "pretrain", "holds a run of pretrain, not of loglik"),
     ("bench", ["--samples", "0"], "new", "argument --samples: must be an integer >= 1"),
     ("bench", ["--batch-sizes", "100", "0"], "new", "argument --batch-sizes: must be an"),
     ("bench", ["--repeats", "-2"], "new", "argument --repeats: must be an integer >= 1"),

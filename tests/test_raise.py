@@ -1,12 +1,19 @@
 """RAISE, the conservative side of the likelihood bracket, against exact enumeration."""
 
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
-from helpers import binary_digits
+from helpers import binary_digits, wait_for_checkpoints
 
 from dbn import RBM, ais, train_rbm
+from dbn.checkpoint import safe_load
 from dbn.data import load_digits
 
 
@@ -105,3 +112,53 @@ def test_loglik_score_reproduces_the_training_run_from_its_saved_rbm(mnist, tmp_
         assert scored[key] == trained[key], key
     assert scored["scored"] == rbm_path and scored["hidden"] == 8
     assert not (tmp_path / "score" / "rbm.pt").exists()
+
+
+def loglik_command(out, *extra):
+    return [
+        sys.executable,
+        str(Path(__file__).resolve().parent.parent / "scripts" / "loglik.py"),
+        *("--hidden", "8", "--epochs", "4", "--eval-every", "1", "--eval-betas", "20"),
+        *("--n-betas", "50", "--n-runs", "4", "--raise-examples", "10", "--method", "pcd"),
+        *("--no-progress", "--out", str(out), *extra),
+    ]
+
+
+def test_loglik_killed_and_resumed_gives_the_uninterrupted_rbm_and_curve(mnist, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run(loglik_command(tmp_path / "straight"), check=True, env=env, capture_output=True)
+    out = tmp_path / "killed"
+    process = subprocess.Popen(
+        loglik_command(out), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    wait_for_checkpoints(process, 2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "rbm.pt").exists()
+    done = safe_load(out / "train-state.pt")["trainer"]["epoch"]
+    assert 2 <= done < 4, "the kill should land mid-run"
+    resumed = subprocess.run(
+        loglik_command(out, "--resume"), env=env, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    # it continued from the checkpoint: only the remaining epochs ran
+    assert resumed.stdout.count("checkpoint written") == 4 - done
+    straight, again = safe_load(tmp_path / "straight" / "rbm.pt"), safe_load(out / "rbm.pt")
+    for key, value in straight["state"].items():
+        assert torch.equal(again["state"][key], value), key
+    for name in ("curve.jsonl", "metrics.jsonl"):
+        rows = [json.loads(line) for line in (out / name).read_text().splitlines()]
+        expected = [
+            json.loads(line) for line in (tmp_path / "straight" / name).read_text().splitlines()
+        ]
+        assert [row["epoch"] for row in rows] == [row["epoch"] for row in expected] == [1, 2, 3, 4]
+        if name == "curve.jsonl":  # scores, not timings, must agree
+            assert [r["held_out_log_likelihood"] for r in rows] == [
+                r["held_out_log_likelihood"] for r in expected
+            ]
+    results = [json.loads((d / "result.json").read_text()) for d in (tmp_path / "straight", out)]
+    assert results[0]["test_log_likelihood"] == results[1]["test_log_likelihood"]
+    refused = subprocess.run(
+        loglik_command(out, "--resume", "--epochs", "5"), env=env, capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "--epochs 5 (the run has 4)" in refused.stderr
