@@ -339,13 +339,13 @@ def test_momentum_ramps_and_linear_and_exponential_schedules():
     assert [row["lr"] for row in result.history] == pytest.approx([0.4, 0.2, 0.1])
 
 
-def test_lbfgs_lowers_the_loss_keeps_its_history_bounded_and_refuses_dropout(tmp_path):
+def test_lbfgs_lowers_the_loss_restarts_on_every_batch_and_refuses_dropout(tmp_path):
     _, _, result, _ = _train_digits(epochs=3, lr=1.0, optimizer="lbfgs", batch_size=400)
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < 0.5 * losses[0]
     splits = load_digits()
     model = build_mlp([64, 32], 10, init="xavier_uniform", generator=new_generator(0))
-    config = FinetuneConfig(epochs=2, lr=1.0, optimizer="lbfgs", batch_size=100, lbfgs_history=4)
+    config = FinetuneConfig(epochs=2, lr=1.0, optimizer="lbfgs", batch_size=100)
     finetune(
         model,
         (splits["train"].x, splits["train"].y),
@@ -355,9 +355,11 @@ def test_lbfgs_lowers_the_loss_keeps_its_history_bounded_and_refuses_dropout(tmp
         checkpoint_path=tmp_path / "state.pt",
     )
     (state,) = safe_load(tmp_path / "state.pt")["trainer"]["optimizer"]["state"].values()
-    # many more batches than 4 ran: the pairs kept stop at lbfgs_history
-    assert len(splits["train"].x) // 100 * 2 > 4
-    assert len(state["old_dirs"]) == len(state["old_stps"]) == 4
+    # many batches ran, yet the state holds only the last batch's iterations
+    assert len(splits["train"].x) // 100 * 2 > 3
+    assert state["n_iter"] <= 3 and len(state["old_dirs"]) <= 3
+    # the line searches were not cut short at torch's default of 3 evaluations
+    assert state["func_evals"] > 3
     splits = load_digits()
     with pytest.raises(ValueError, match="lbfgs' needs a deterministic loss"):
         run_experiment(
