@@ -372,8 +372,9 @@ def test_lbfgs_lowers_the_loss_restarts_on_every_batch_and_refuses_dropout(tmp_p
         )
 
 
-def test_select_then_refit_trains_on_train_and_valid_for_the_selected_epochs(monkeypatch):
-    splits = load_digits()
+@pytest.fixture
+def trainings(monkeypatch):
+    """Each FinetuneTrainer made: (training examples, no validation?, stop_after)."""
     seen = []
     original = dbn.finetune.FinetuneTrainer.__init__
 
@@ -382,11 +383,16 @@ def test_select_then_refit_trains_on_train_and_valid_for_the_selected_epochs(mon
         original(self, model, train, valid, config, *args, **kwargs)
 
     monkeypatch.setattr(dbn.finetune.FinetuneTrainer, "__init__", recording)
+    return seen
+
+
+def test_select_then_refit_trains_on_train_and_valid_for_the_selected_epochs(trainings):
+    splits = load_digits()
     config = FinetuneConfig(epochs=6, lr=0.3, patience=2)
     outcome = run_experiment(splits, [64, 16], "xavier_uniform", config, refit=True, progress=False)
     best = outcome.selection.best_epoch
     n_train, n_valid = len(splits["train"].x), len(splits["valid"].x)
-    assert seen == [(n_train, False, None), (n_train + n_valid, True, best)]
+    assert trainings == [(n_train, False, None), (n_train + n_valid, True, best)]
     assert len(outcome.finetune.history) == best
     assert "valid_error" not in outcome.finetune.history[0]
 
@@ -492,15 +498,7 @@ def test_select_from_refits_another_seed_for_the_epochs_a_selection_chose(tmp_pa
         run_experiment(splits, [64, 16], "xavier_uniform", finetune_config, refit_epochs=3)
 
 
-def test_use_valid_trains_on_train_and_valid_for_the_fixed_epochs(tmp_path, monkeypatch):
-    seen = []
-    original = dbn.finetune.FinetuneTrainer.__init__
-
-    def recording(self, model, train, valid, config, *args, **kwargs):
-        seen.append((len(train[0]), valid is None, config.stop_after))
-        original(self, model, train, valid, config, *args, **kwargs)
-
-    monkeypatch.setattr(dbn.finetune.FinetuneTrainer, "__init__", recording)
+def test_use_valid_trains_on_train_and_valid_for_the_fixed_epochs(tmp_path, trainings):
     finetune_script = load_script("finetune")
     argv = [
         *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "16"),
@@ -508,6 +506,6 @@ def test_use_valid_trains_on_train_and_valid_for_the_fixed_epochs(tmp_path, monk
     ]
     result = finetune_script.main(finetune_script.get_args_parser().parse_args(argv))
     splits = load_digits()
-    assert seen == [(len(splits["train"].x) + len(splits["valid"].x), True, 3)]
+    assert trainings == [(len(splits["train"].x) + len(splits["valid"].x), True, 3)]
     assert result["use_valid"] and result["epochs_trained"] == 3
     assert result["best_valid_error"] is None and not (tmp_path / "valid_error.png").exists()
