@@ -43,7 +43,12 @@ from dbn.labels import (
 from dbn.notes import NOTES_PRINTED, depth_statistics, synthetic_study
 from dbn.optim import OPTIMIZERS
 from dbn.plots import plot_comparison, plot_depth, plot_init_stats, plot_labels, plot_notes_losses
-from dbn.recipes import COMPARE_PRESETS, PRETRAIN_RECIPES, recipe_train_config
+from dbn.recipes import (
+    COMPARE_PRESETS,
+    FINETUNE_RECIPES,
+    PRETRAIN_RECIPES,
+    recipe_train_config,
+)
 from dbn.rng import SUBSET_SEED_STRIDE, new_generator
 from dbn.runs import RunDirectory
 from dbn.study import initial_statistics, run_experiment
@@ -85,7 +90,13 @@ class CompareConfig:
     lr_grid: list[float] | None = None
     shared_lr: bool = True
     dropout: float = 0.0
+    input_dropout: float = 0.0
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    # the fine-tuning protocol of a paper (dbn.recipes.FINETUNE_RECIPES), if any
+    finetune_recipe: str | None = None
+    # select, then refit: seed 0's run at the chosen lr picks the epochs on validation,
+    # then every seed trains afresh on train + valid for that many epochs
+    refit: bool = False
     # the label-budget study (all None/0: every training image is labelled)
     label_sizes: list[int | None] | None = None
     seeds_above_1000: int | None = None
@@ -121,6 +132,11 @@ class CompareConfig:
             check_positive("each --lr-grid value", lr)
         if not self.shared_lr and not self.lr_grid:
             raise ValueError("a study without a shared lr needs an lr grid")
+        check_fraction("input_dropout", self.input_dropout)
+        if self.refit and self.label_sizes:
+            raise ValueError(
+                "refit trains on the validation images too, which a label budget forbids"
+            )
         for n in self.label_sizes or []:
             if n is not None:
                 check_int("each --labels value", n)
@@ -191,7 +207,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="also pick each init's lr on validation (seed 0) from these",
     )
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd, or the preset's")
-    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--dropout", type=float, help="default 0, or the preset's")
     parser.add_argument("--train-size", type=int)
     parser.add_argument(
         "--labels",
@@ -254,10 +270,16 @@ def build_config(args: argparse.Namespace) -> CompareConfig:
         "recon_checkpoint",
     )
     preset.update(given_options(args, overrides))
-    optimizer = args.optimizer or preset.pop("optimizer", "sgd")
+    # a paper's fine-tuning protocol under the preset's and the typed values
+    protocol = dict(FINETUNE_RECIPES.get(preset.get("finetune_recipe"), {}))
+    layers = {key: protocol.pop(key, 0.0) for key in ("dropout", "input_dropout")}
+    if args.dropout is not None:
+        layers["dropout"] = args.dropout
+    optimizer = args.optimizer or preset.pop("optimizer", protocol.pop("optimizer", "sgd"))
     preset.pop("optimizer", None)
-    finetune = FinetuneConfig(optimizer=optimizer, lr=preset.pop("lr"), epochs=preset.pop("epochs"))
-    return CompareConfig(preset=name, dropout=args.dropout, finetune=finetune, **preset)
+    protocol.update({key: preset.pop(key) for key in ("lr", "epochs") if key in preset})
+    protocol["optimizer"] = optimizer
+    return CompareConfig(preset=name, finetune=FinetuneConfig(**protocol), **layers, **preset)
 
 
 def pretrained(config: CompareConfig, method: str, splits, device, run, progress) -> str:
@@ -278,8 +300,10 @@ def pretrained(config: CompareConfig, method: str, splits, device, run, progress
 
 
 def write_csv(path, rows: list[dict]) -> None:
+    # every row's columns, in order of appearance (a resumed study may add some)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
 
@@ -322,7 +346,16 @@ def describe(config: CompareConfig, device) -> str:
     )
     if config.min_examples:
         text += f" or {config.min_examples:,} examples, whichever is more"
-    text += ", the best validation epoch kept"
+    if config.finetune_recipe:
+        text += f" ({config.finetune_recipe}'s fine-tuning protocol)"
+    if config.refit:
+        text += (
+            "; select, then refit: seed 0 chooses the epochs (and the lr) on validation, "
+            "then every seed trains afresh on train + valid for that many epochs, its "
+            "last weights tested once"
+        )
+    else:
+        text += ", the best validation epoch kept"
     if config.patience:
         text += f", stopped after {config.patience} validations without improvement"
     if config.valid_size:
@@ -560,8 +593,11 @@ def main(args: argparse.Namespace) -> list[dict]:
         )
         stats[spec] = initial_statistics(model, batch.x[:500], batch.y[:500])
 
-    def train(spec: str, lr: float, seed: int, n_labels: int | None) -> dict:
-        """One run; its test error, best validation error and history."""
+    def train(
+        spec: str, lr: float, seed: int, n_labels: int | None, refit_epochs: int | None = None
+    ) -> dict:
+        """One run (with ``refit_epochs``: a refit on train + valid for that many epochs);
+        its test error, best validation error and history."""
         name, _, activation = spec.partition(":")
         if name == "logreg":
             data = labelled(n_labels, seed, frozen(activation))
@@ -587,7 +623,10 @@ def main(args: argparse.Namespace) -> list[dict]:
             seed=seed,
             device=device,
             dropout=config.dropout,
+            input_dropout=config.input_dropout,
             progress=progress,
+            refit=refit_epochs is not None,
+            refit_epochs=refit_epochs,
             **arguments,
         )
         return dict(
@@ -600,7 +639,11 @@ def main(args: argparse.Namespace) -> list[dict]:
             n_train=len(data["train"]),
         )
 
-    def run_seeds(spec: str, lr: float, choice: str, n_labels: int | None) -> None:
+    def run_seeds(
+        spec: str, lr: float, choice: str, n_labels: int | None, selection: dict | None = None
+    ) -> None:
+        """Every seed of ``spec`` at ``lr``; with ``selection`` (seed 0's grid row at this
+        lr) each one is a refit for the epochs that selection chose."""
         name, _, activation = spec.partition(":")
         labels = n_labels or len(splits["train"])
         for seed in config.seeds_for(n_labels):
@@ -608,7 +651,17 @@ def main(args: argparse.Namespace) -> list[dict]:
             if any(tuple(row[k] for k in RUN_KEYS) == done for row in rows):
                 continue  # finished before the study was resumed
             try:
-                outcome = train(spec, lr, seed, n_labels)
+                if selection is not None and not math.isfinite(selection["best_valid_error"]):
+                    raise TrainingDivergedError(f"{spec}: every lr diverged in the selection")
+                if selection is None:
+                    outcome = train(spec, lr, seed, n_labels)
+                else:
+                    outcome = train(spec, lr, seed, n_labels, selection["best_epoch"])
+                    # the refit has no validation: the selection's numbers stand for it
+                    outcome.update(
+                        best_epoch=selection["best_epoch"],
+                        best_valid_error=selection["best_valid_error"],
+                    )
             except TrainingDivergedError as error:
                 # kept as a failed run (NaN error), counted in the table, never dropped
                 print(f"{spec} {labels} labels, lr {lr:g} seed {seed}: {error}", flush=True)
@@ -641,31 +694,39 @@ def main(args: argparse.Namespace) -> list[dict]:
                 flush=True,
             )
 
-    def grid_score(spec: str, lr: float, n_labels: int | None) -> float:
-        """Seed 0's best validation error at ``lr``, computed once per study."""
+    def grid_score(spec: str, lr: float, n_labels: int | None) -> dict:
+        """Seed 0's run at ``lr`` on train/valid, computed once per study: its best
+        validation error and epoch."""
         labels = n_labels or len(splits["train"])
         for row in grid_rows:
             if (row["spec"], row["labels"], row["lr"]) == (spec, labels, lr):
-                return row["best_valid_error"]
+                return row
         try:
-            score = train(spec, lr, 0, n_labels)["best_valid_error"]
+            outcome = train(spec, lr, 0, n_labels)
         except TrainingDivergedError:
-            score = DIVERGED["best_valid_error"]  # never chosen while any lr trains
-        grid_rows.append({"spec": spec, "labels": labels, "lr": lr, "best_valid_error": score})
+            outcome = DIVERGED  # never chosen while any lr trains
+        row = {"spec": spec, "labels": labels, "lr": lr}
+        row.update({key: outcome[key] for key in ("best_valid_error", "best_epoch")})
+        grid_rows.append(row)
         write_csv(run / "lr_grid.csv", grid_rows)
-        return score
+        return row
 
-    def tune(spec: str, grid, n_labels: int | None) -> None:
-        """Choose the contender's setting on validation alone (seed 0), run its seeds."""
+    def tune(spec: str, grid, n_labels: int | None, choice: str = "tuned") -> None:
+        """Choose the contender's setting on validation alone (seed 0), run its seeds
+        (refits for the chosen run's epochs, with ``config.refit``)."""
         scores = {value: grid_score(spec, value, n_labels) for value in grid}
-        run_seeds(spec, min(scores, key=scores.get), "tuned", n_labels)
+        chosen = min(scores, key=lambda value: scores[value]["best_valid_error"])
+        selection = scores[chosen] if config.refit and not spec.startswith("logreg:") else None
+        run_seeds(spec, chosen, choice, n_labels, selection)
 
     for n_labels in config.label_sizes or [None]:
         for spec in config.inits:
             if spec.startswith("logreg:"):
                 tune(spec, LOGREG_C_GRID, n_labels)
                 continue
-            if config.shared_lr:
+            if config.shared_lr and config.refit:
+                tune(spec, [config.finetune.lr], n_labels, "shared")  # selection, then refits
+            elif config.shared_lr:
                 run_seeds(spec, config.finetune.lr, "shared", n_labels)
             if config.lr_grid:
                 tune(spec, config.lr_grid, n_labels)

@@ -3,6 +3,7 @@ import os
 import pytest
 import torch
 
+import dbn.finetune
 from dbn.data import DataUnavailableError, load_mnist
 
 
@@ -25,3 +26,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def trainings(monkeypatch):
+    """Each FinetuneTrainer made: (training examples, no validation?, stop_after)."""
+    seen = []
+    original = dbn.finetune.FinetuneTrainer.__init__
+
+    def recording(self, model, train, valid, config, *args, **kwargs):
+        seen.append((len(train[0]), valid is None, config.stop_after))
+        original(self, model, train, valid, config, *args, **kwargs)
+
+    monkeypatch.setattr(dbn.finetune.FinetuneTrainer, "__init__", recording)
+    return seen

@@ -372,20 +372,6 @@ def test_lbfgs_lowers_the_loss_restarts_on_every_batch_and_refuses_dropout(tmp_p
         )
 
 
-@pytest.fixture
-def trainings(monkeypatch):
-    """Each FinetuneTrainer made: (training examples, no validation?, stop_after)."""
-    seen = []
-    original = dbn.finetune.FinetuneTrainer.__init__
-
-    def recording(self, model, train, valid, config, *args, **kwargs):
-        seen.append((len(train[0]), valid is None, config.stop_after))
-        original(self, model, train, valid, config, *args, **kwargs)
-
-    monkeypatch.setattr(dbn.finetune.FinetuneTrainer, "__init__", recording)
-    return seen
-
-
 def test_select_then_refit_trains_on_train_and_valid_for_the_selected_epochs(trainings):
     splits = load_digits()
     config = FinetuneConfig(epochs=6, lr=0.3, patience=2)

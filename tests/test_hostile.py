@@ -238,6 +238,12 @@ CASES = [
     ("compare", [*COMPARE, "--labels", "5000"], "new", "the label budget 5000 exceeds the"),
     ("compare", [*COMPARE, "--quick"], "new", "preset 'digits' has no quick variant"),
     ("compare", [*COMPARE, "--inits", "logreg:relu"], "new", "logistic regression reads one of"),
+    (
+        "compare",
+        ["--preset", "fidelity-dropout2014", "--quick", "--labels", "50", "--no-progress"],
+        "new",
+        "refit trains on the validation images too, which a label budget forbids",
+    ),
     # loglik and bench
     ("loglik", [*LOGLIK, "--n-betas", "0"], "new", "n_betas must be an integer >= 3"),
     ("loglik", [*LOGLIK, "--n-runs", "1"], "new", "n_runs must be an integer >= 2"),
