@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import safetensors
 import safetensors.torch
 import torch
@@ -106,3 +107,19 @@ def test_shipped_rbm_is_the_file_and_the_likelihood_its_readme_gives(mnist):
         rbm, train, n_betas=1000, n_runs=100, generator=torch.Generator().manual_seed(7)
     )
     assert log_z - 2 < quick.log_z < log_z + 0.5
+
+
+CLASSIFIERS = sorted((ROOT / "pretrained").glob("*-classifier.safetensors"))
+
+
+@pytest.mark.parametrize("path", CLASSIFIERS, ids=lambda path: path.name)
+def test_shipped_classifier_is_its_readme_file_and_has_its_test_error(path, mnist):
+    section = documented(path.name)
+    sha256 = re.search(r"^- sha256: `([0-9a-f]{64})`", section, re.M).group(1)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    documented_error = re.search(r"^- test error: `([0-9.]+) %`", section, re.M).group(1)
+    evaluate = load_script("evaluate")
+    report = evaluate.main(evaluate.get_args_parser().parse_args([str(path)]))
+    assert f"{100 * report['test_error']:.2f}" == documented_error
+    model = dbn.load(path)
+    assert not model.training and model(torch.rand(3, 784)).shape == (3, 10)
