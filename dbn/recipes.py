@@ -141,19 +141,21 @@ _LABELS = dict(
     patience=10,
 )
 
+# The shipped DBN against Xavier and He, sigmoid and ReLU, in the 784-500-500-2000 net.
+_DBN_AGAINST_XAVIER_HE = [
+    "dbn-cd:sigmoid",
+    "xavier_uniform:sigmoid",
+    "he_normal:sigmoid",
+    "xavier_uniform:relu",
+    "he_normal:relu",
+]
 _FIDELITY = dict(
     pretrain_recipe="hinton2006",
     checkpoint="pretrained/mnist-784-500-500-2000.safetensors",
     train_size=None,
     refit=True,
     seeds=[0, 1, 2],
-    inits=[
-        "dbn-cd:sigmoid",
-        "xavier_uniform:sigmoid",
-        "he_normal:sigmoid",
-        "xavier_uniform:relu",
-        "he_normal:relu",
-    ],
+    inits=_DBN_AGAINST_XAVIER_HE,
 )
 
 COMPARE_PRESETS: dict[str, dict] = {
@@ -172,13 +174,7 @@ COMPARE_PRESETS: dict[str, dict] = {
         lr=0.1,
         seeds=[0, 1, 2],
         checkpoint="pretrained/mnist-784-500-500-2000.safetensors",
-        inits=[
-            "dbn-cd:sigmoid",
-            "xavier_uniform:sigmoid",
-            "he_normal:sigmoid",
-            "xavier_uniform:relu",
-            "he_normal:relu",
-        ],
+        inits=_DBN_AGAINST_XAVIER_HE,
     ),
     # The study notes' experiment 2 at both depths (_NOTES_MNIST above).
     "notes-mnist": {**_NOTES_MNIST, "pretrain_recipe": "notes-256"},
