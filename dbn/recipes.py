@@ -16,6 +16,7 @@ __all__ = [
     "PRETRAIN_RECIPES",
     "default_sizes",
     "recipe_train_config",
+    "split_finetune_recipe",
 ]
 
 _HINTON_GUIDE = dict(
@@ -74,6 +75,19 @@ FINETUNE_RECIPES: dict[str, dict] = {
         input_dropout=0.2,
     ),
 }
+
+# The classifier's options among a fine-tuning recipe's values (the rest are
+# FinetuneConfig fields).
+_LAYER_OPTIONS = ("dropout", "input_dropout")
+
+
+def split_finetune_recipe(name: str | None) -> tuple[dict, dict]:
+    """Fine-tuning recipe ``name``'s values as (the classifier's layer options, the
+    :class:`~dbn.finetune.FinetuneConfig` fields); two empty dicts for None."""
+    values = dict(FINETUNE_RECIPES[name]) if name else {}
+    layers = {key: values.pop(key) for key in _LAYER_OPTIONS if key in values}
+    return layers, values
+
 
 # The recipe whose sizes a script uses when none are given, per data set.
 _DEFAULT_RECIPE = {"mnist": "hinton2006", "digits": "digits"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 from pathlib import Path
 
 from dbn.tensorboard import TensorBoard, require_tensorboard
@@ -148,6 +149,26 @@ class RunDirectory:
         """Flush and close the TensorBoard files, if any."""
         if self.board is not None:
             self.board.close()
+
+    def restart_logs(self, logs: dict[str, list[dict]], resumed: bool) -> None:
+        """Start each named JSON-lines log afresh from the rows a checkpoint saved.
+
+        Epochs run after the last checkpoint are redone on ``--resume``, so their rows
+        are rewritten from the checkpoint instead of appearing twice.
+
+        Parameters
+        ----------
+        logs : dict
+            Log file name -> the rows to write (an empty list for a new run).
+        resumed : bool
+            Whether the run continues from a checkpoint; it then says so on stderr.
+        """
+        for name, rows in logs.items():
+            self.remove(name)
+            for row in rows:
+                self.log_metrics(row, name)
+        if resumed and self.enabled:
+            print(f"resuming {self.path} from its checkpoint", file=sys.stderr)
 
     def remove(self, name: str) -> None:
         """Delete a file of the run, if present."""

@@ -45,9 +45,9 @@ from dbn.optim import OPTIMIZERS
 from dbn.plots import plot_comparison, plot_depth, plot_init_stats, plot_labels, plot_notes_losses
 from dbn.recipes import (
     COMPARE_PRESETS,
-    FINETUNE_RECIPES,
     PRETRAIN_RECIPES,
     recipe_train_config,
+    split_finetune_recipe,
 )
 from dbn.rng import SUBSET_SEED_STRIDE, new_generator
 from dbn.runs import RunDirectory
@@ -271,8 +271,7 @@ def build_config(args: argparse.Namespace) -> CompareConfig:
     )
     preset.update(given_options(args, overrides))
     # a paper's fine-tuning protocol under the preset's and the typed values
-    protocol = dict(FINETUNE_RECIPES.get(preset.get("finetune_recipe"), {}))
-    layers = {key: protocol.pop(key, 0.0) for key in ("dropout", "input_dropout")}
+    layers, protocol = split_finetune_recipe(preset.get("finetune_recipe"))
     if args.dropout is not None:
         layers["dropout"] = args.dropout
     optimizer = args.optimizer or preset.pop("optimizer", protocol.pop("optimizer", "sgd"))

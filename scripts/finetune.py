@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from dbn.distributed import setup
 from dbn.export import save_classifier
 from dbn.finetune import CHECKPOINT_KIND, FINETUNE_OPTIMIZERS, FinetuneConfig
 from dbn.mlp import NORMS, check_layer_options
-from dbn.recipes import FINETUNE_RECIPES, default_sizes
+from dbn.recipes import FINETUNE_RECIPES, default_sizes, split_finetune_recipe
 from dbn.runs import RunDirectory
 from dbn.schedules import SCHEDULES
 from dbn.study import run_experiment
@@ -42,6 +41,8 @@ from dbn.validation import check_choice, check_int
 from dbn.viz import plot_curves
 
 SCRIPT = "finetune"
+# Where a --refit run logs its selection's epochs (metrics.jsonl holds the refit's).
+SELECTION_LOG = "select-metrics.jsonl"
 # The FinetuneRunConfig fields this script has flags for.
 RUN_FLAGS = (
     "init",
@@ -200,10 +201,8 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConf
         check_resume_options({**saved["finetune"], **saved}, {**typed, **typed_finetune}, args.out)
         return FinetuneRunConfig.from_dict(saved)
     if "recipe" in typed:
-        recipe = dict(FINETUNE_RECIPES[typed["recipe"]])
-        for layer_option in ("dropout", "input_dropout"):
-            if layer_option in recipe:
-                typed.setdefault(layer_option, recipe.pop(layer_option))
+        layers, recipe = split_finetune_recipe(typed["recipe"])
+        typed = {**layers, **typed}
         typed_finetune = {**recipe, **typed_finetune}
     if "sizes" not in typed:
         if typed.get("init", "dbn") == "dbn" and "checkpoint" in typed:
@@ -285,21 +284,16 @@ def main(args: argparse.Namespace) -> dict:
     check_fits_in_memory(mlp_parameter_count(config.sizes, n_classes), device)
     state_path = run / "train-state.pt"
     # each training (the selection's and the main one) logs its epochs beside its state
-    logs = {"metrics.jsonl": state_path, "select-metrics.jsonl": run / "select-state.pt"}
-    saved_histories = {}
-    for log, path in logs.items():
+    states = {"metrics.jsonl": state_path, SELECTION_LOG: run / "select-state.pt"}
+    saved_histories: dict[str, list[dict]] = {log: [] for log in states}
+    resumed = False
+    for log, path in states.items():
         if args.resume and path.is_file():  # read (and verified) before any write
             state = safe_load(path, kind=CHECKPOINT_KIND)
             saved_histories[log] = state["trainer"]["result"]["history"]
+            resumed = True
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
-    for log in logs:
-        run.remove(log)
-    # metrics written after the last checkpoint are redone: rewrite them from it
-    for log, saved_history in saved_histories.items():
-        for row in saved_history:
-            run.log_metrics(row, log)
-    if saved_histories and context.is_main:
-        print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
+    run.restart_logs(saved_histories, resumed)
     run.write_json("config.json", {**asdict(config), "script": SCRIPT})
     outcome = run_experiment(
         splits,
@@ -319,7 +313,7 @@ def main(args: argparse.Namespace) -> dict:
         ),
         checkpoint_path=state_path,
         resume=args.resume,
-        on_selection_epoch_end=lambda metrics: run.log_metrics(metrics, "select-metrics.jsonl"),
+        on_selection_epoch_end=lambda metrics: run.log_metrics(metrics, SELECTION_LOG),
         refit=config.refit or config.use_valid,
         selection_checkpoint_path=run / "select-state.pt",
         refit_epochs=refit_epochs(config),

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -319,15 +318,10 @@ def main(args: argparse.Namespace) -> dict:
     if args.resume and state_path.is_file():  # read (and verified) before any write
         saved = safe_load(state_path, kind=CHECKPOINT_KIND)
     run.claim("loglik", resume=args.resume)  # the first write to the run directory
-    for log in ("metrics.jsonl", "curve.jsonl"):
-        run.remove(log)
+    logs = {"metrics.jsonl": [], "curve.jsonl": []}
     if saved is not None:
-        # metrics written after the last checkpoint are redone: rewrite them from it
-        for row in saved["trainer"]["history"]:
-            run.log_metrics(row)
-        for row in saved["curve"]:
-            run.log_metrics(row, "curve.jsonl")
-        print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
+        logs = {"metrics.jsonl": saved["trainer"]["history"], "curve.jsonl": saved["curve"]}
+    run.restart_logs(logs, resumed=saved is not None)
     run.write_json("config.json", {**asdict(config), "script": "loglik"})
     train = binarize(mnist["train"].x, config.binarize, seed=1000 + config.seed)
     test = binarize(mnist["test"].x, config.binarize, seed=2000 + config.seed)

@@ -8,7 +8,6 @@ python scripts/pretrain.py --resume --out runs/hinton2006      # after a kill or
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -203,14 +202,12 @@ def main(args: argparse.Namespace) -> DBN:
         saved_histories = safe_load(state_path, kind="dbn-training")["histories"]
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_json("config.json", {**asdict(config), "script": SCRIPT, "step": step})
-    run.remove("metrics.jsonl")
-    if saved_histories is not None:
-        # metrics written after the last checkpoint are redone, so rewrite them from it
-        for layer, history in enumerate(saved_histories):
-            for row in history:
-                run.log_metrics({"layer": layer + 1, **row})
-        if context.is_main:
-            print(f"resuming {run.path} from its checkpoint", file=sys.stderr)
+    rows = [
+        {"layer": layer + 1, **row}
+        for layer, history in enumerate(saved_histories or [])
+        for row in history
+    ]
+    run.restart_logs({"metrics.jsonl": rows}, resumed=saved_histories is not None)
 
     dbn = DBN(config.sizes, generator=new_generator(config.seed))
     started = time.perf_counter()
