@@ -73,7 +73,7 @@ def test_shipped_reconstruction_errors_are_the_readme_ones(mnist):
     assert [round(error, 2) for error in measured] == documented
 
 
-RBM_FILE = ROOT / "pretrained" / "mnist-rbm-500-cd1to25.safetensors"
+RBMS = sorted((ROOT / "pretrained").glob("mnist-rbm-*.safetensors"))
 
 
 def documented(name: str) -> str:
@@ -82,11 +82,12 @@ def documented(name: str) -> str:
     return readme.split(f"## `{name}`")[1].split("\n## ")[0]
 
 
-def test_shipped_rbm_is_the_file_and_the_likelihood_its_readme_gives(mnist):
-    section = documented(RBM_FILE.name)
+@pytest.mark.parametrize("path", RBMS, ids=lambda path: path.name)
+def test_shipped_rbm_is_the_file_and_the_likelihood_its_readme_gives(path, mnist):
+    section = documented(path.name)
     sha256 = re.search(r"^- sha256: `([0-9a-f]{64})`", section, re.M).group(1)
-    assert hashlib.sha256(RBM_FILE.read_bytes()).hexdigest() == sha256
-    rbm = dbn.load(RBM_FILE)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    rbm = dbn.load(path)
     assert isinstance(rbm, dbn.RBM) and rbm.config() == {
         "n_visible": 784,
         "n_hidden": 500,
@@ -123,3 +124,10 @@ def test_shipped_classifier_is_its_readme_file_and_has_its_test_error(path, mnis
     assert f"{100 * report['test_error']:.2f}" == documented_error
     model = dbn.load(path)
     assert not model.training and model(torch.rand(3, 784)).shape == (3, 10)
+
+
+def test_every_shipped_file_has_a_readme_section_and_an_rbm_ships():
+    readme = (ROOT / "pretrained" / "README.md").read_text()
+    shipped = sorted(path.name for path in (ROOT / "pretrained").glob("*.safetensors"))
+    assert [name for name in shipped if f"## `{name}`" not in readme] == []
+    assert RBMS and CLASSIFIERS
