@@ -11,6 +11,7 @@ import contextlib
 import copy
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -164,12 +165,15 @@ class FinetuneConfig:
 
 @dataclass
 class FinetuneResult:
-    """What :func:`finetune` returns: the per-epoch history and the best epoch (1-based)."""
+    """What :func:`finetune` returns: the per-epoch history, the best epoch (1-based) and
+    ``seconds``, the time spent in the epochs (training and validation) summed over every
+    process that trained the network, so a resumed run reports its whole cost."""
 
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     best_valid_error: float = math.inf
     stopped_early: bool = False
+    seconds: float = 0.0
 
 
 @torch.no_grad()
@@ -316,7 +320,9 @@ class FinetuneTrainer:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.best_state = {k: v.to(self.device) for k, v in state["best_state"].items()}
-        self.result = FinetuneResult(**state["result"])
+        # A checkpoint from before the epochs were timed cannot say what they cost: NaN,
+        # not a total that silently leaves them out.
+        self.result = FinetuneResult(**{"seconds": math.nan, **state["result"]})
         if self.generator is not None and state["generator"] is not None:
             self.generator.set_state(state["generator"])
         self.dropout_seed = state["dropout_seed"]
@@ -413,6 +419,7 @@ class FinetuneTrainer:
         )
         with bar:
             while self.epoch < last and not result.stopped_early:
+                started = time.perf_counter()
                 lr = self.optimizer.param_groups[0]["lr"]
                 scope = (
                     scoped_global_seed(self.dropout_seed + self.epoch, self.device)
@@ -437,6 +444,7 @@ class FinetuneTrainer:
                 if self.epoch % config.validate_every == 0 or self.epoch == last:
                     self._validate(metrics)
                 result.history.append(metrics)
+                result.seconds += time.perf_counter() - started
                 bar.set_postfix(
                     {k: f"{v:.4g}" for k, v in metrics.items() if k.endswith(("loss", "error"))}
                 )

@@ -5,7 +5,6 @@ Shared by ``scripts/finetune.py`` (one run) and ``scripts/compare.py`` (the tabl
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -24,10 +23,11 @@ __all__ = ["ExperimentResult", "run_experiment", "initial_statistics"]
 
 @dataclass
 class ExperimentResult:
-    """A fine-tuned model with its history, its one test evaluation and its wall time.
+    """A fine-tuned model with its history, its one test evaluation and its training time.
 
     With select-then-refit, ``selection`` is the run on train/valid that chose the
-    number of epochs, and ``finetune`` the refit on train ∪ valid.
+    number of epochs, and ``finetune`` the refit on train ∪ valid. ``seconds`` sums
+    their epochs' time over every process that trained them (resumed runs included).
     """
 
     model: nn.Module
@@ -72,7 +72,7 @@ def run_experiment(
     seed : int
         Seeds the initialisation, the shuffling and dropout (each its own generator).
     checkpoint_path, resume
-        As in :func:`dbn.finetune.finetune`; ``seconds`` then counts this process only.
+        As in :func:`dbn.finetune.finetune`.
     refit : bool
         Select, then refit: train on ``train`` with early stopping on ``valid`` to
         choose the number of epochs, then train the same initial network afresh on
@@ -121,7 +121,6 @@ def run_experiment(
         )
         return model, result
 
-    started = time.perf_counter()
     selection = None
     if refit_epochs is not None and not refit:
         raise ValueError("refit_epochs is for refit=True (the epochs of a refit)")
@@ -148,7 +147,7 @@ def run_experiment(
         model, result = train(
             config, splits["train"], splits["valid"], checkpoint_path, on_epoch_end, ""
         )
-    seconds = time.perf_counter() - started
+    seconds = result.seconds + (selection.seconds if selection is not None else 0.0)
     # The test split is touched exactly once, after model selection on validation.
     test_loss, test_error = evaluate(
         model, splits["test"].x.to(device), splits["test"].y.to(device)

@@ -299,6 +299,9 @@ def test_finetune_killed_and_resumed_gives_the_uninterrupted_weights(
         assert torch.equal(weights[key], value), key
     epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").open()]
     assert epochs == [1, 2, 3, 4, 5, 6]
+    # the reported time is the whole run's: the killed process's epochs count too
+    killed_seconds = state["trainer"]["result"]["seconds"]
+    assert json.loads((out / "result.json").read_text())["seconds"] > killed_seconds > 0
 
 
 def test_head_epochs_train_the_output_layer_alone_first():
