@@ -26,16 +26,21 @@ class ExperimentResult:
     """A fine-tuned model with its history, its one test evaluation and its training time.
 
     With select-then-refit, ``selection`` is the run on train/valid that chose the
-    number of epochs, and ``finetune`` the refit on train ∪ valid. ``seconds`` sums
-    their epochs' time over every process that trained them (resumed runs included).
+    number of epochs, and ``finetune`` the refit on train ∪ valid.
     """
 
     model: nn.Module
     finetune: FinetuneResult
     test_loss: float
     test_error: float
-    seconds: float
     selection: FinetuneResult | None = None
+
+    @property
+    def seconds(self) -> float:
+        """The epochs' time of the selection and the fine-tuning, summed over every
+        process that trained them (resumed runs included)."""
+        selection = self.selection.seconds if self.selection is not None else 0.0
+        return self.finetune.seconds + selection
 
 
 def run_experiment(
@@ -147,12 +152,11 @@ def run_experiment(
         model, result = train(
             config, splits["train"], splits["valid"], checkpoint_path, on_epoch_end, ""
         )
-    seconds = result.seconds + (selection.seconds if selection is not None else 0.0)
     # The test split is touched exactly once, after model selection on validation.
     test_loss, test_error = evaluate(
         model, splits["test"].x.to(device), splits["test"].y.to(device)
     )
-    return ExperimentResult(model, result, test_loss, test_error, seconds, selection)
+    return ExperimentResult(model, result, test_loss, test_error, selection)
 
 
 def initial_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
