@@ -69,6 +69,13 @@ class FinetuneConfig:
         Momentum reached linearly after ``momentum_epochs`` epochs (Srivastava et al.
         2014 ramp it from 0.5 to 0.99).
     momentum_epochs : int
+    dampened_momentum : bool
+        SGD only: scale each gradient by ``1 - momentum`` as it enters the velocity
+        (torch's ``dampening`` set to the momentum), the update of Hinton et al. (2012)
+        and Srivastava et al. (2014), ``v <- p v + (1 - p) g``. A steady gradient then
+        moves the weights by ``lr * g`` a step whatever the momentum; with torch's
+        undampened default it moves them by ``lr * g / (1 - p)``, 100 times ``lr * g``
+        at p = 0.99, so a momentum ramp also ramps the step size.
     schedule : {"none", "cosine", "step", "linear", "exponential"}
         Per-epoch learning-rate schedule (:mod:`dbn.schedules`).
     lr_gamma : float
@@ -113,6 +120,7 @@ class FinetuneConfig:
     momentum: float = 0.9
     final_momentum: float | None = None
     momentum_epochs: int = 0
+    dampened_momentum: bool = False
     schedule: Literal["none", "cosine", "step", "linear", "exponential"] = "none"
     lr_gamma: float = 0.998
     epochs: int = 30
@@ -135,6 +143,10 @@ class FinetuneConfig:
         if self.final_momentum is not None:
             check_fraction("final_momentum", self.final_momentum)
         check_int("momentum_epochs", self.momentum_epochs, minimum=0)
+        if self.dampened_momentum and self.optimizer != "sgd":
+            raise ValueError(
+                f"dampened_momentum applies to optimizer 'sgd' only, not {self.optimizer!r}"
+            )
         if self.stop_after is not None:
             check_int("stop_after", self.stop_after)
         check_int("head_epochs", self.head_epochs, minimum=0)
@@ -357,6 +369,7 @@ class FinetuneTrainer:
             )
             for group in optimizer.param_groups:
                 group["momentum"] = momentum
+                group["dampening"] = momentum if config.dampened_momentum else 0.0
         head_only = self.epoch < config.head_epochs
         model.train()
         total_loss = torch.zeros((), device=self.device)

@@ -72,6 +72,7 @@ FINETUNE_FLAGS = (
     "autocast",
     "final_momentum",
     "momentum_epochs",
+    "dampened_momentum",
     "lr_gamma",
     "head_epochs",
     "max_norm",
@@ -164,6 +165,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--momentum", type=float, help="default 0.9")
     parser.add_argument("--final-momentum", type=float, help="momentum ramped up to this")
     parser.add_argument("--momentum-epochs", type=int, help="epochs of the momentum ramp")
+    parser.add_argument(
+        "--dampened-momentum",
+        action="store_true",
+        default=None,
+        help="SGD: velocity v <- p v + (1 - p) g, the papers' form (step lr*g whatever p)",
+    )
     parser.add_argument("--lr-gamma", type=float, help="per-epoch factor of exponential")
     parser.add_argument("--head-epochs", type=int, help="first train the output layer alone")
     parser.add_argument("--max-norm", type=float, help="max L2 norm of a unit's weights")

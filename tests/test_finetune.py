@@ -98,6 +98,7 @@ def test_early_stopping_restores_the_best_epoch():
         ({"optimizer": "rmsprop"}, "optimizer must be"),
         ({"epochs": 0}, "epochs must be"),
         ({"clip_grad_norm": -1.0}, "clip_grad_norm"),
+        ({"optimizer": "adam", "dampened_momentum": True}, "dampened_momentum applies"),
     ],
 )
 def test_bad_finetune_options(options, message):
@@ -340,6 +341,22 @@ def test_momentum_ramps_and_linear_and_exponential_schedules():
     assert [row["lr"] for row in result.history] == pytest.approx([0.4, 0.3, 0.2, 0.1])
     _, _, result, _ = _train_digits(epochs=3, lr=0.4, schedule="exponential", lr_gamma=0.5)
     assert [row["lr"] for row in result.history] == pytest.approx([0.4, 0.2, 0.1])
+
+
+def test_dampened_momentum_keeps_the_step_size_of_plain_sgd():
+    def distance_moved(**options):
+        model, initial, _, _ = _train_digits(epochs=5, lr=0.01, **options)
+        moved = zip(model.parameters(), initial, strict=True)
+        return sum((after - before).norm() ** 2 for after, before in moved).sqrt()
+
+    plain = distance_moved(momentum=0.0)
+    dampened = distance_moved(momentum=0.95, dampened_momentum=True)
+    undampened = distance_moved(momentum=0.95)
+    # A velocity of (1 - p)-weighted gradients moves about as far as plain SGD (65
+    # steps, so the first step's undampened velocity has faded); torch's undampened
+    # velocity sums them and moves up to 1 / (1 - p) = 20 times as far.
+    assert 0.5 * plain < dampened < 1.5 * plain
+    assert undampened > 4 * dampened
 
 
 def test_lbfgs_lowers_the_loss_restarts_on_every_batch_and_refuses_dropout(tmp_path):
