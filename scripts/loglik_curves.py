@@ -22,13 +22,17 @@ MARKERS = "osD^v<>"
 
 
 def read_run(path: Path) -> tuple[str, list[dict]]:
-    """The run's method label and its curve rows (epoch, held-out log-likelihood)."""
-    curve, result = path / "curve.csv", path / "result.json"
+    """The run's label (its method, and its learning rate where the run directory keeps
+    its ``config.json``) and its curve rows (epoch, held-out log-likelihood)."""
+    curve, result, config = path / "curve.csv", path / "result.json", path / "config.json"
     if not curve.is_file() or not result.is_file():
         raise ValueError(f"{str(path)!r} holds no finished `loglik.py --eval-every` run")
     with open(curve, newline="") as handle:
         rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-    return json.loads(result.read_text())["method"], rows
+    label = json.loads(result.read_text())["method"]
+    if config.is_file():
+        label += f", lr {json.loads(config.read_text())['train']['lr']:g}"
+    return label, rows
 
 
 def get_args_parser() -> argparse.ArgumentParser:
