@@ -351,6 +351,12 @@ def main(args: argparse.Namespace) -> dict:
         result["hidden"] = rbm.n_hidden
         name = f"{config.score} (RBM-{rbm.n_hidden})"
     result.update(score_rbm(rbm, train, test, config, device))
+    if held_out is not None:
+        # the figure to compare runs by (their learning rates, their lengths): the
+        # held-out images under the final, precise log Z; never the test set
+        result["held_out_log_likelihood"] = ais.log_likelihood(
+            rbm, held_out.to(device), log_z=result["log_z"]
+        )
     result.update(device=str(device), torch=torch.__version__)
     run.write_json("result.json", result)
     if curve:
@@ -369,13 +375,16 @@ def main(args: argparse.Namespace) -> dict:
             f"{result['raise_examples']} test images"
         )
     low, high = result["log_z_interval"]
+    held = ""
+    if "held_out_log_likelihood" in result:
+        held = f", held-out {result['held_out_log_likelihood']:.2f} nats"
     timing = f"AIS {result['ais_seconds']:.0f} s on {device}"
     if scored is None:
         timing = f"train {result['train_seconds']:.0f} s, {timing}"
     print(
         f"{name}: log Z = {result['log_z']:.2f} (±3σ: {low:.2f}..{high:.2f}); "
         f"test {result['test_log_likelihood']:.2f} nats, "
-        f"train {result['train_log_likelihood']:.2f} nats{bracket} [{timing}]"
+        f"train {result['train_log_likelihood']:.2f} nats{held}{bracket} [{timing}]"
     )
     return result
 
