@@ -22,8 +22,8 @@ MARKERS = "osD^v<>"
 
 
 def read_run(path: Path) -> tuple[str, list[dict]]:
-    """The run's label (its method, and its learning rate where the run directory keeps
-    its ``config.json``) and its curve rows (epoch, held-out log-likelihood)."""
+    """The run's label (its method, and its learning rate and epochs where the run
+    directory keeps its ``config.json``) and its curve rows (epoch, held-out log-likelihood)."""
     curve, result, config = path / "curve.csv", path / "result.json", path / "config.json"
     if not curve.is_file() or not result.is_file():
         raise ValueError(f"{str(path)!r} holds no finished `loglik.py --eval-every` run")
@@ -31,7 +31,8 @@ def read_run(path: Path) -> tuple[str, list[dict]]:
         rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     label = json.loads(result.read_text())["method"]
     if config.is_file():
-        label += f", lr {json.loads(config.read_text())['train']['lr']:g}"
+        train = json.loads(config.read_text())["train"]
+        label += f", lr {train['lr']:g}, {train['epochs']} epochs"
     return label, rows
 
 
