@@ -206,10 +206,16 @@ def write_curve(run: RunDirectory, curve: list[dict], title: str) -> None:
 
 
 def score_rbm(
-    rbm: RBM, train: torch.Tensor, test: torch.Tensor, config: LoglikConfig, device
+    rbm: RBM,
+    train: torch.Tensor,
+    test: torch.Tensor,
+    config: LoglikConfig,
+    device,
+    held_out: torch.Tensor | None = None,
 ) -> dict:
     """AIS log Z (``n_betas`` temperatures, ``n_runs`` runs, base rates from ``train``),
-    the mean test and train log-likelihoods, and the RAISE bracket on the first
+    the mean test and train log-likelihoods (and the held-out one, if given: the figure
+    to compare runs by, never the test set), and the RAISE bracket on the first
     ``raise_examples`` test images."""
     started = time.perf_counter()
     generator = new_generator(config.seed, device)
@@ -223,6 +229,10 @@ def score_rbm(
         "train_log_likelihood": ais.log_likelihood(rbm, train.to(device), log_z=estimate.log_z),
         "ais_seconds": time.perf_counter() - started,
     }
+    if held_out is not None:
+        result["held_out_log_likelihood"] = ais.log_likelihood(
+            rbm, held_out.to(device), log_z=estimate.log_z
+        )
     if config.raise_examples:
         # RAISE and AIS on the same test images: the bracket
         scored = test[: config.raise_examples].to(device)
@@ -350,13 +360,7 @@ def main(args: argparse.Namespace) -> dict:
         result = {"scored": config.score, "sha256": sha256_file(Path(config.score))}
         result["hidden"] = rbm.n_hidden
         name = f"{config.score} (RBM-{rbm.n_hidden})"
-    result.update(score_rbm(rbm, train, test, config, device))
-    if held_out is not None:
-        # the figure to compare runs by (their learning rates, their lengths): the
-        # held-out images under the final, precise log Z; never the test set
-        result["held_out_log_likelihood"] = ais.log_likelihood(
-            rbm, held_out.to(device), log_z=result["log_z"]
-        )
+    result.update(score_rbm(rbm, train, test, config, device, held_out))
     result.update(device=str(device), torch=torch.__version__)
     run.write_json("result.json", result)
     if curve:
