@@ -167,9 +167,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--momentum-epochs", type=int, help="epochs of the momentum ramp")
     parser.add_argument(
         "--dampened-momentum",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="SGD: velocity v <- p v + (1 - p) g, the papers' form (step lr*g whatever p)",
+        help="SGD: velocity v <- p v + (1 - p) g, the papers' form (step lr*g whatever p); "
+        "--no-dampened-momentum: torch's v <- p v + g",
     )
     parser.add_argument("--lr-gamma", type=float, help="per-epoch factor of exponential")
     parser.add_argument("--head-epochs", type=int, help="first train the output layer alone")

@@ -99,11 +99,11 @@ def test_shipped_rbm_is_the_file_and_the_likelihood_its_readme_gives(path, mnist
     )
     # the test images binarised as loglik.py does; given log Z the rest is exact
     loglik = load_script("loglik")
-    test = loglik.binarize(mnist["test"].x, "stochastic", seed=2000)
+    test = loglik.binarize(mnist["test"].x, "stochastic", seed=loglik.BINARIZE_SEEDS["test"])
     # (both figures are rounded to 0.01 in the README)
     assert abs(ais.log_likelihood(rbm, test, log_z=log_z) - test_nats) <= 0.01
     # an independent, cheaper AIS lands near the documented log Z (below it on average)
-    train = loglik.binarize(mnist["train"].x, "stochastic", seed=1000)
+    train = loglik.binarize(mnist["train"].x, "stochastic", seed=loglik.BINARIZE_SEEDS["train"])
     quick = ais.log_partition(
         rbm, train, n_betas=1000, n_runs=100, generator=torch.Generator().manual_seed(7)
     )

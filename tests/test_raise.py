@@ -114,6 +114,16 @@ def test_loglik_score_reproduces_the_training_run_from_its_saved_rbm(mnist, tmp_
         assert scored[key] == trained[key], key
     assert scored["scored"] == rbm_path and scored["hidden"] == 8
     assert not (tmp_path / "score" / "rbm.pt").exists()
+    # --seed 1: an independent AIS of the same binarised images (one fixed draw)
+    reseeded = loglik.main(
+        loglik.get_args_parser().parse_args(
+            ["--score", rbm_path, *scoring, "--seed", "1", "--out", str(tmp_path / "seed1")]
+        )
+    )
+    assert reseeded["log_z"] != scored["log_z"]
+    for key in ("test_log_likelihood", "train_log_likelihood"):
+        # the mean -F(v) of the images, the same whatever AIS drew
+        assert reseeded[key] + reseeded["log_z"] == pytest.approx(scored[key] + scored["log_z"])
 
 
 def loglik_command(out, *extra):
