@@ -20,8 +20,9 @@ from dbn.data import load_digits
 from dbn.export import make_classifier
 from dbn.finetune import FinetuneConfig, finetune
 from dbn.mlp import build_mlp
-from dbn.recipes import COMPARE_PRESETS
+from dbn.recipes import COMPARE_PRESETS, FINETUNE_RECIPES
 from dbn.rng import new_generator
+from dbn.runs import RunDirectory
 from dbn.study import run_experiment
 
 
@@ -422,6 +423,19 @@ def test_a_finetuned_classifier_loads_and_scores_as_its_run_said(tmp_path, monke
         )
     )
     assert report["test_error"] == result["test_error"]
+
+
+@pytest.mark.parametrize(
+    "flag, dampened", [("--dampened-momentum", True), ("--no-dampened-momentum", False)]
+)
+def test_a_typed_dampening_flag_overrides_the_recipe(flag, dampened, tmp_path):
+    finetune_script = load_script("finetune")
+    args = finetune_script.get_args_parser().parse_args(
+        ["--dataset", "digits", "--init", "xavier_uniform", "--recipe", "dropout2014", flag]
+    )
+    config = finetune_script.build_config(args, RunDirectory(tmp_path))
+    assert config.finetune.dampened_momentum is dampened
+    assert config.finetune.final_momentum == FINETUNE_RECIPES["dropout2014"]["final_momentum"]
 
 
 def test_notes_synthetic_study_reports_beside_the_notes(tmp_path, monkeypatch, capsys):
