@@ -28,9 +28,17 @@ from torch import Tensor, nn
 from dbn.checkpoint import save_model
 from dbn.validation import check_choice, check_int, check_nonnegative
 
-__all__ = ["RBM", "VISIBLE_TYPES", "bernoulli_sample", "check_visible_data"]
+__all__ = [
+    "DEFAULT_WEIGHT_STD",
+    "RBM",
+    "VISIBLE_TYPES",
+    "bernoulli_sample",
+    "check_visible_data",
+]
 
 VISIBLE_TYPES = ("bernoulli", "gaussian")
+# The initial weights' standard deviation of Hinton's practical guide.
+DEFAULT_WEIGHT_STD = 0.01
 
 
 def check_visible_data(
@@ -132,7 +140,7 @@ class RBM(nn.Module):
         n_visible: int,
         n_hidden: int,
         visible: Literal["bernoulli", "gaussian"] = "bernoulli",
-        weight_std: float = 0.01,
+        weight_std: float = DEFAULT_WEIGHT_STD,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()

@@ -8,6 +8,7 @@ pretrains its DBNs, so that ``make demo`` pretrains exactly what it says.
 
 from __future__ import annotations
 
+from dbn.rbm import DEFAULT_WEIGHT_STD
 from dbn.train import TrainConfig
 
 __all__ = [
@@ -20,12 +21,32 @@ __all__ = [
 ]
 
 _HINTON_GUIDE = dict(
-    method="cd", k=1, lr=0.1, batch_size=100, momentum=0.5, final_momentum=0.9, weight_decay=2e-4
+    weight_std=DEFAULT_WEIGHT_STD,
+    method="cd",
+    k=1,
+    lr=0.1,
+    batch_size=100,
+    momentum=0.5,
+    final_momentum=0.9,
+    weight_decay=2e-4,
 )
+
+# A pretraining recipe's values that shape the stack (the data set, the layer sizes, the
+# initial weights' std for :class:`~dbn.stack.DBN`); the others are TrainConfig fields.
+_STACK_KEYS = ("dataset", "sizes", "weight_std")
 
 PRETRAIN_RECIPES: dict[str, dict] = {
     # Hinton & Salakhutdinov (2006), Science: the MATLAB code's classification recipe.
-    "hinton2006": dict(dataset="mnist", sizes=[784, 500, 500, 2000], epochs=50, **_HINTON_GUIDE),
+    # rbm.m draws the initial weights from N(0, 0.1²) and starts the visible biases at
+    # zero, where the guide has N(0, 0.01²) and the data's log-odds.
+    "hinton2006": dict(
+        _HINTON_GUIDE,
+        dataset="mnist",
+        sizes=[784, 500, 500, 2000],
+        epochs=50,
+        weight_std=0.1,
+        init_visible_bias=False,
+    ),
     # What `make demo` pretrains: the same kind of stack, small enough for a laptop CPU.
     "quick": dict(dataset="mnist", sizes=[784, 500, 500], epochs=3, **_HINTON_GUIDE),
     # scikit-learn's 8x8 digits: seconds, for tests and a first look.
@@ -102,11 +123,7 @@ def default_sizes(dataset: str) -> list[int]:
 
 def recipe_train_config(name: str, **overrides) -> TrainConfig:
     """The :class:`TrainConfig` of recipe ``name``, with ``overrides`` applied."""
-    values = {
-        key: value
-        for key, value in PRETRAIN_RECIPES[name].items()
-        if key not in ("dataset", "sizes")
-    }
+    values = {key: value for key, value in PRETRAIN_RECIPES[name].items() if key not in _STACK_KEYS}
     return TrainConfig(**{**values, **overrides})
 
 

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from dbn.checkpoint import FORMAT_VERSION, CheckpointError, safe_load, save_model
 from dbn.mlp import build_mlp
 from dbn.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
-from dbn.rbm import RBM, check_visible_data
+from dbn.rbm import DEFAULT_WEIGHT_STD, RBM, check_visible_data
 from dbn.train import RBMTrainer, TrainConfig
 
 __all__ = ["DBN", "load", "FORMAT_VERSION"]
@@ -34,6 +34,10 @@ class DBN(nn.Module):
         Units per layer from the data up, e.g. ``[784, 500, 500, 2000]``.
     visible : {"bernoulli", "gaussian"}
         Type of the data layer's units; the higher layers are always Bernoulli.
+    weight_std : float
+        Standard deviation of every layer's initial weights: 0.01 as in Hinton's
+        guide, 0.1 as in Hinton & Salakhutdinov's ``rbm.m``. Only the initial draw
+        depends on it, so checkpoints do not record it.
     generator : torch.Generator, optional
         Source of the initial weights.
 
@@ -47,6 +51,7 @@ class DBN(nn.Module):
         self,
         sizes: Sequence[int],
         visible: Literal["bernoulli", "gaussian"] = "bernoulli",
+        weight_std: float = DEFAULT_WEIGHT_STD,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -56,7 +61,13 @@ class DBN(nn.Module):
         self.sizes = sizes
         self.visible = visible
         self.layers = nn.ModuleList(
-            RBM(n_in, n_out, visible=visible if index == 0 else "bernoulli", generator=generator)
+            RBM(
+                n_in,
+                n_out,
+                visible=visible if index == 0 else "bernoulli",
+                weight_std=weight_std,
+                generator=generator,
+            )
             for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
         )
 

@@ -292,7 +292,11 @@ def pretrained(config: CompareConfig, method: str, splits, device, run, progress
         images = splits["train"].x
         if config.pretrain_on_valid:  # images without their labels
             images = torch.cat([images, splits["valid"].x])
-        model = DBN(config.sizes, generator=new_generator(0))
+        model = DBN(
+            config.sizes,
+            weight_std=PRETRAIN_RECIPES[config.pretrain_recipe]["weight_std"],
+            generator=new_generator(0),
+        )
         model.pretrain(images, config=train, device=device, progress=progress)
         model.save(path, recipe=config.pretrain_recipe, method=method)
     return str(path)

@@ -28,11 +28,12 @@ from dbn.data import DATASETS, load_dataset
 from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
 from dbn.distributed import setup
 from dbn.monitor import layer_reconstruction_errors
-from dbn.recipes import PRETRAIN_RECIPES, default_sizes
+from dbn.rbm import DEFAULT_WEIGHT_STD
+from dbn.recipes import PRETRAIN_RECIPES, default_sizes, recipe_train_config
 from dbn.rng import new_generator
 from dbn.runs import RunDirectory
 from dbn.train import METHODS, STEPS, RBMTrainer, TrainConfig, resolve_step
-from dbn.validation import check_choice, check_int
+from dbn.validation import check_choice, check_int, check_nonnegative
 from dbn.viz import plot_curves, save_filters, save_image_grid
 
 SCRIPT = "pretrain"
@@ -48,6 +49,7 @@ TRAIN_FLAGS = (
     "sparsity_target",
     "sparsity_cost",
     "corruption",
+    "init_visible_bias",
     "autocast",
     "step",
     "monitor_every",
@@ -61,6 +63,7 @@ class PretrainRunConfig:
     sizes: list[int]
     dataset: str = "mnist"
     seed: int = 0
+    weight_std: float = DEFAULT_WEIGHT_STD
     recipe: str | None = None
     use_valid: bool = False
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -72,11 +75,12 @@ class PretrainRunConfig:
         for size in self.sizes:
             check_int("each layer size", size)
         check_int("epochs", self.train.epochs)
+        check_nonnegative("weight_std", self.weight_std)
 
     @classmethod
     def from_dict(cls, values: dict) -> PretrainRunConfig:
         """From a saved ``config.json`` (whose extra entries, like ``step``, are dropped)."""
-        names = ("sizes", "dataset", "seed", "recipe", "use_valid")
+        names = ("sizes", "dataset", "seed", "weight_std", "recipe", "use_valid")
         return cls(
             **{name: values[name] for name in names if name in values},
             train=TrainConfig.from_dict(values["train"]),
@@ -97,6 +101,18 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sparsity-target", type=float, help="target hidden activation")
     parser.add_argument("--sparsity-cost", type=float, help="weight of the sparsity penalty")
     parser.add_argument("--corruption", type=float, help="masking noise for recon")
+    parser.add_argument(
+        "--weight-std",
+        type=float,
+        help="std of the initial weights (default 0.01, or the recipe's)",
+    )
+    parser.add_argument(
+        "--init-visible-bias",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="set the visible biases to the data's log-odds before training (the default "
+        "unless the recipe says otherwise); --no-init-visible-bias starts them at zero",
+    )
     parser.add_argument("--step", choices=STEPS, help="how a step is computed (default auto)")
     parser.add_argument("--monitor-every", type=int, help="epochs between metrics (default 1)")
     add_autocast_argument(parser, help="train in this mixed precision")
@@ -123,20 +139,26 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainRunConf
         saved_values = {**saved["train"], **saved}
         check_resume_options(
             saved_values,
-            {**typed, **given_options(args, ("sizes", "dataset", "recipe", "seed"))},
+            {
+                **typed,
+                **given_options(args, ("sizes", "dataset", "weight_std", "recipe", "seed")),
+            },
             args.out,
         )
         return PretrainRunConfig.from_dict(saved)
-    train_values = dict(PRETRAIN_RECIPES[args.recipe]) if args.recipe else {}
-    dataset = args.dataset or train_values.get("dataset", "mnist")
-    sizes = args.sizes or train_values.get("sizes") or default_sizes(dataset)
-    train_values = {k: v for k, v in train_values.items() if k not in ("dataset", "sizes")}
-    train = TrainConfig(**{**train_values, **typed})
+    recipe = PRETRAIN_RECIPES[args.recipe] if args.recipe else {}
+    dataset = args.dataset or recipe.get("dataset", "mnist")
+    sizes = args.sizes or recipe.get("sizes") or default_sizes(dataset)
+    weight_std = recipe.get("weight_std", DEFAULT_WEIGHT_STD)
+    if args.weight_std is not None:
+        weight_std = args.weight_std
+    train = recipe_train_config(args.recipe, **typed) if args.recipe else TrainConfig(**typed)
     seed = 0 if args.seed is None else args.seed
     return PretrainRunConfig(
         sizes=list(sizes),
         dataset=dataset,
         seed=seed,
+        weight_std=weight_std,
         recipe=args.recipe,
         use_valid=args.use_valid,
         train=train,
@@ -209,7 +231,7 @@ def main(args: argparse.Namespace) -> DBN:
     ]
     run.restart_logs({"metrics.jsonl": rows}, resumed=saved_histories is not None)
 
-    dbn = DBN(config.sizes, generator=new_generator(config.seed))
+    dbn = DBN(config.sizes, weight_std=config.weight_std, generator=new_generator(config.seed))
     started = time.perf_counter()
     if config.use_valid:
         train_x, valid_x = torch.cat([data["train"].x, data["valid"].x]), None

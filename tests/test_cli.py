@@ -49,6 +49,7 @@ PRETRAIN = ["--dataset", "digits", "--sizes", "64", "16", "--epochs", "1", "--no
         (["--lr", "-1"], "lr must be a positive finite number"),
         (["--k", "0"], "k must be an integer >= 1, got 0"),
         (["--corruption", "2"], r"corruption must lie in \[0, 1\)"),
+        (["--weight-std", "-0.1"], "weight_std must be a finite number >= 0, got -0.1"),
         (["--device", "tpu"], "device must be 'auto', 'cpu' or 'cuda"),
     ],
 )
@@ -262,3 +263,28 @@ def test_pretrain_in_mixed_precision_records_it_and_keeps_float32_weights(tmp_pa
     assert config["train"]["autocast"] == "bfloat16" and config["step"] == "fused"
     assert all(layer.weight.dtype == torch.float32 for layer in model.layers)
     assert dbn.load(tmp_path / "dbn.pt").layers[0].weight.dtype == torch.float32
+
+
+def test_pretrain_records_the_initial_weights_scale_and_resume_keeps_it(
+    tmp_path, monkeypatch, capsys
+):
+    module = load_script("pretrain")
+    argv = [*PRETRAIN, "--weight-std", "0.1", "--no-init-visible-bias", "--out", str(tmp_path)]
+    module.main(module.get_args_parser().parse_args(argv))
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["weight_std"] == 0.1 and config["train"]["init_visible_bias"] is False
+    before = (tmp_path / "config.json").read_bytes()
+    argv = [*PRETRAIN, "--weight-std", "0.2", "--resume", "--out", str(tmp_path)]
+    status, err = run_script("pretrain", argv, monkeypatch, capsys)
+    assert status == 2 and "--weight-std 0.2 (the run has 0.1)" in err
+    assert (tmp_path / "config.json").read_bytes() == before
+
+
+def test_pretrain_recipe_sets_the_stacks_initial_weights(tmp_path):
+    module = load_script("pretrain")
+    argv = ["--recipe", "hinton2006", *PRETRAIN, "--out", str(tmp_path)]
+    module.main(module.get_args_parser().parse_args(argv))
+    config = json.loads((tmp_path / "config.json").read_text())
+    recipe = PRETRAIN_RECIPES["hinton2006"]
+    assert config["weight_std"] == recipe["weight_std"] != PRETRAIN_RECIPES["quick"]["weight_std"]
+    assert config["train"]["init_visible_bias"] is recipe["init_visible_bias"]

@@ -36,11 +36,13 @@ def test_zeros_init_keeps_hidden_units_identical_after_training():
         FinetuneConfig(epochs=5, lr=0.5),
         progress=False,
     )
-    first, second = model[0].weight, model[2].weight
-    # the symmetry problem: training changed the weights, yet every unit is a copy
-    assert first.abs().max() > 0
-    assert torch.equal(first, first[:1].expand_as(first))
-    assert torch.equal(second, second[:1].expand_as(second))
+    # the symmetry problem: training changed the weights, yet every unit is a copy.
+    # Copies up to rounding only: a CPU's matmul kernel may sum some rows in another
+    # order than others, so bitwise equality holds on one machine and not the next.
+    for weight in (model[0].weight, model[2].weight):
+        assert weight.abs().max() > 0
+        spread_across_units = (weight - weight[:1]).abs().max()
+        assert spread_across_units <= 1e-4 * weight.abs().max()
     assert result.best_valid_error > 0.5  # a net of identical units cannot learn digits
 
 

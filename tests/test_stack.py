@@ -13,6 +13,7 @@ import dbn
 from dbn import DBN, RBM, TrainConfig, to_mlp
 from dbn.checkpoint import CheckpointError, atomic_save, safe_load
 from dbn.export import save_classifier
+from dbn.rng import new_generator
 from dbn.train import RBMTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,3 +338,12 @@ def test_damaged_or_misused_safetensors_files_are_refused(tmp_path):
     with pytest.raises(ValueError, match="save training checkpoints .* with the .pt suffix"):
         atomic_save({**trainer_state, "state": {}}, tmp_path / "train.safetensors")
     assert not (tmp_path / "train.safetensors").exists()
+
+
+def test_weight_std_sets_every_layers_initial_scale():
+    for weight_std in (0.01, 0.1):
+        stack = DBN([784, 500, 200], weight_std=weight_std, generator=new_generator(0))
+        for rbm in stack.layers:
+            assert abs(rbm.weight.std().item() / weight_std - 1) < 0.02
+            assert not rbm.visible_bias.any() and not rbm.hidden_bias.any()
+    assert DBN([784, 500]).layers[0].weight.std().item() < 0.011  # Hinton's guide
