@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from dbn.checkpoint import atomic_save, safe_load
+from dbn.conjugate_gradient import ConjugateGradient
 from dbn.distributed import all_reduce_mean, is_main_process, rank_batches, world
 from dbn.optim import OPTIMIZERS, make_optimizer
 from dbn.rng import derive_seed, scoped_global_seed
@@ -47,7 +48,10 @@ __all__ = [
     "finetune",
 ]
 
-FINETUNE_OPTIMIZERS = (*OPTIMIZERS, "lbfgs")
+FINETUNE_OPTIMIZERS = (*OPTIMIZERS, "lbfgs", "cg")
+# Optimisers that evaluate the loss several times a step, in a line search: they need a
+# deterministic loss and the true gradient, and restart on every batch.
+LINE_SEARCH_OPTIMIZERS = ("lbfgs", "cg")
 CHECKPOINT_KIND = "finetune-training"
 
 
@@ -57,12 +61,17 @@ class FinetuneConfig:
 
     Parameters
     ----------
-    optimizer : {"sgd", "adam", "lbfgs"}
+    optimizer : {"sgd", "adam", "lbfgs", "cg"}
         SGD uses Nesterov-free classical momentum. ``lbfgs`` (``torch.optim.LBFGS``
         with a strong-Wolfe line search, ``lbfgs_iterations`` iterations per batch)
-        stands in for the conjugate gradient of Hinton & Salakhutdinov (2006); it needs
-        a deterministic loss (no dropout) and no gradient clipping.
+        stands in for the conjugate gradient of Hinton & Salakhutdinov (2006); ``cg``
+        is that conjugate gradient itself (``dbn.conjugate_gradient``, Rasmussen's
+        ``minimize.m``, ``cg_line_searches`` line searches per batch) and minimises the
+        batch's summed loss, as ``backpropclassify.m`` does. Both need a deterministic
+        loss (no dropout) and no gradient clipping, and restart on every batch.
     lr : float
+        For ``cg``, ``minimize.m``'s expected reduction in the first line search of a
+        batch (1.0 in the paper's code).
     momentum : float
         SGD only; the starting value when ``final_momentum`` is set.
     final_momentum : float, optional
@@ -109,13 +118,15 @@ class FinetuneConfig:
         the paper's conjugate gradient did: curvature pairs carried from one batch to
         the next mix two batches' gradients, and on the 784-500-500-2000 net that made
         the training loss jump by four orders of magnitude every few epochs.
+    cg_line_searches : int
+        Conjugate-gradient line searches per batch (3 in ``backpropclassify.m``).
     autocast : {None, "bfloat16", "float16"}
         Mixed precision for the training passes (``torch.autocast``): the matrix
         products run in this dtype, the parameters, gradients and optimiser stay in
         float32, and validation runs in full precision.
     """
 
-    optimizer: Literal["sgd", "adam", "lbfgs"] = "sgd"
+    optimizer: Literal["sgd", "adam", "lbfgs", "cg"] = "sgd"
     lr: float = 0.1
     momentum: float = 0.9
     final_momentum: float | None = None
@@ -134,6 +145,7 @@ class FinetuneConfig:
     head_epochs: int = 0
     max_norm: float | None = None
     lbfgs_iterations: int = 3
+    cg_line_searches: int = 3
     autocast: Literal["bfloat16", "float16"] | None = None
 
     def __post_init__(self) -> None:
@@ -153,9 +165,10 @@ class FinetuneConfig:
         if self.max_norm is not None:
             check_positive("max_norm", self.max_norm)
         check_int("lbfgs_iterations", self.lbfgs_iterations)
-        if self.optimizer == "lbfgs" and self.clip_grad_norm is not None:
+        check_int("cg_line_searches", self.cg_line_searches)
+        if self.optimizer in LINE_SEARCH_OPTIMIZERS and self.clip_grad_norm is not None:
             raise ValueError(
-                "optimizer 'lbfgs' takes no clip_grad_norm (its line search "
+                f"optimizer {self.optimizer!r} takes no clip_grad_norm (its line search "
                 "needs the true gradient)"
             )
         check_positive("lr", self.lr)
@@ -220,8 +233,13 @@ def _weight_matrices(model: nn.Module) -> list[nn.Parameter]:
 
 
 def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:
+    # the weight costs of the line-search optimisers go into their closure: neither has
+    # a weight_decay of its own
+    if config.optimizer == "cg":
+        return ConjugateGradient(
+            model.parameters(), lr=config.lr, line_searches=config.cg_line_searches
+        )
     if config.optimizer == "lbfgs":
-        # the weight costs go into its closure: LBFGS has no weight_decay of its own
         return torch.optim.LBFGS(
             model.parameters(),
             lr=config.lr,
@@ -291,10 +309,12 @@ class FinetuneTrainer:
         _, world_size = world()
         if config.head_epochs and world_size > 1:
             raise ValueError("head_epochs is not available under DDP; train in one process")
-        if config.optimizer == "lbfgs" and any(
+        if config.optimizer in LINE_SEARCH_OPTIMIZERS and any(
             isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules()
         ):
-            raise ValueError("optimizer 'lbfgs' needs a deterministic loss: use no dropout")
+            raise ValueError(
+                f"optimizer {config.optimizer!r} needs a deterministic loss: use no dropout"
+            )
         # Under torchrun, DDP averages the gradients of the ranks' slices of each batch.
         self.network = DistributedDataParallel(model) if world_size > 1 else model
         self.optimizer = _optimizer(model, config)
@@ -354,10 +374,14 @@ class FinetuneTrainer:
         objective = loss
         if config.l1 > 0:
             objective = objective + config.l1 * sum(w.abs().sum() for w in self.weights)
-        if config.optimizer == "lbfgs" and config.weight_decay > 0:
+        if config.optimizer in LINE_SEARCH_OPTIMIZERS and config.weight_decay > 0:
             objective = objective + 0.5 * config.weight_decay * sum(
                 w.pow(2).sum() for w in self.weights
             )
+        if config.optimizer == "cg":
+            # minimize.m's first step, lr / (1 + |g|^2), assumes the summed error of
+            # backpropclassify.m; its Wolfe conditions do not depend on the scale
+            objective = objective * len(index)
         return loss, objective
 
     def _train_epoch(self) -> tuple[float, float]:
@@ -386,7 +410,7 @@ class FinetuneTrainer:
                 closure.loss = loss.detach()
                 return objective
 
-            if config.optimizer == "lbfgs":
+            if config.optimizer in LINE_SEARCH_OPTIMIZERS:
                 optimizer.state.clear()  # a fresh start on every batch (see FinetuneConfig)
                 optimizer.step(closure)
                 grads = [p.grad for p in model.parameters() if p.grad is not None]

@@ -77,6 +77,7 @@ FINETUNE_FLAGS = (
     "head_epochs",
     "max_norm",
     "lbfgs_iterations",
+    "cg_line_searches",
 )
 
 
@@ -176,6 +177,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--head-epochs", type=int, help="first train the output layer alone")
     parser.add_argument("--max-norm", type=float, help="max L2 norm of a unit's weights")
     parser.add_argument("--lbfgs-iterations", type=int, help="per batch (default 3)")
+    parser.add_argument("--cg-line-searches", type=int, help="cg: per batch (default 3)")
     parser.add_argument("--schedule", choices=SCHEDULES, help="default none")
     parser.add_argument("--epochs", type=int, help="default 30")
     parser.add_argument("--batch-size", type=int, help="default 100")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from helpers import binary_digits, load_script, wait_for_checkpoints
 from torch import nn
 
@@ -16,6 +17,7 @@ import dbn.finetune
 import dbn.study
 from dbn import DBN
 from dbn.checkpoint import safe_load
+from dbn.conjugate_gradient import ConjugateGradient
 from dbn.data import load_digits
 from dbn.export import make_classifier
 from dbn.finetune import FinetuneConfig, finetune
@@ -308,12 +310,13 @@ def test_finetune_killed_and_resumed_gives_the_uninterrupted_weights(
     assert json.loads((out / "result.json").read_text())["seconds"] > killed_seconds > 0
 
 
-def test_head_epochs_train_the_output_layer_alone_first():
+@pytest.mark.parametrize(("optimizer", "lr"), [("sgd", 0.3), ("cg", 1.0)])
+def test_head_epochs_train_the_output_layer_alone_first(optimizer, lr):
     splits = load_digits()
     model = build_mlp([64, 32], 10, init="xavier_uniform", generator=new_generator(0))
     body = model[0].weight.detach().clone()
     seen = []
-    config = FinetuneConfig(epochs=2, head_epochs=1, lr=0.3)
+    config = FinetuneConfig(epochs=2, head_epochs=1, lr=lr, optimizer=optimizer)
     trainer = dbn.finetune.FinetuneTrainer(
         model, (splits["train"].x, splits["train"].y), None, config, progress=False
     )
@@ -393,6 +396,46 @@ def test_lbfgs_lowers_the_loss_restarts_on_every_batch_and_refuses_dropout(tmp_p
             dropout=0.5,
             progress=False,
         )
+
+
+def test_cg_lowers_the_loss_and_refuses_dropout_and_clipping():
+    _, _, result, _ = _train_digits(epochs=3, lr=1.0, optimizer="cg", batch_size=400)
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.5 * losses[0]
+    with pytest.raises(ValueError, match="'cg' takes no clip_grad_norm"):
+        FinetuneConfig(optimizer="cg", clip_grad_norm=1.0)
+    with pytest.raises(ValueError, match="'cg' needs a deterministic loss"):
+        run_experiment(
+            load_digits(),
+            [64, 16],
+            "xavier_uniform",
+            FinetuneConfig(optimizer="cg"),
+            dropout=0.5,
+            progress=False,
+        )
+
+
+def test_cg_minimises_the_summed_loss_from_minimize_ms_first_step():
+    # The same lr gives the first step lr / (1 + |g|^2) along -g of the batch's summed
+    # loss: one line search from the same start must match a direct run on that sum.
+    splits = load_digits()
+    x, y = splits["train"].x[:200], splits["train"].y[:200]
+    models = [
+        build_mlp([64, 16], 10, init="xavier_uniform", generator=new_generator(0)) for _ in range(2)
+    ]
+    config = FinetuneConfig(optimizer="cg", lr=1.0, cg_line_searches=1, epochs=1, batch_size=200)
+    dbn.finetune.FinetuneTrainer(models[0], (x, y), None, config, progress=False).fit()
+    direct = ConjugateGradient(models[1].parameters(), lr=1.0, line_searches=1)
+
+    def closure():
+        direct.zero_grad()
+        loss = F.cross_entropy(models[1](x), y, reduction="sum")
+        loss.backward()
+        return loss
+
+    direct.step(closure)
+    for trained, expected in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        torch.testing.assert_close(trained, expected)
 
 
 def test_select_then_refit_trains_on_train_and_valid_for_the_selected_epochs(trainings):
