@@ -67,8 +67,10 @@ class FinetuneConfig:
         stands in for the conjugate gradient of Hinton & Salakhutdinov (2006); ``cg``
         is that conjugate gradient itself (``dbn.conjugate_gradient``, Rasmussen's
         ``minimize.m``, ``cg_line_searches`` line searches per batch) and minimises the
-        batch's summed loss, as ``backpropclassify.m`` does. Both need a deterministic
-        loss (no dropout) and no gradient clipping, and restart on every batch.
+        batch's summed loss, as ``backpropclassify.m`` does, in float64 and without
+        autocast (the losses it reaches are below float32's resolution). Both need a
+        deterministic loss (no dropout) and no gradient clipping, and restart on every
+        batch.
     lr : float
         For ``cg``, ``minimize.m``'s expected reduction in the first line search of a
         batch (1.0 in the paper's code).
@@ -166,6 +168,12 @@ class FinetuneConfig:
             check_positive("max_norm", self.max_norm)
         check_int("lbfgs_iterations", self.lbfgs_iterations)
         check_int("cg_line_searches", self.cg_line_searches)
+        if self.optimizer == "cg" and self.autocast is not None:
+            raise ValueError(
+                "optimizer 'cg' runs without autocast: its line searches need float32 "
+                "logits (bfloat16 ones make the small losses of late training a step "
+                "function, on which every search fails)"
+            )
         if self.optimizer in LINE_SEARCH_OPTIMIZERS and self.clip_grad_norm is not None:
             raise ValueError(
                 f"optimizer {self.optimizer!r} takes no clip_grad_norm (its line search "
@@ -370,6 +378,11 @@ class FinetuneTrainer:
                 logits = self.model[-1](features)
             else:
                 logits = self.network(self.x[index])
+            if config.optimizer == "cg":
+                # float32 rounds a confident example's loss (below about 6e-8) to zero
+                # while its gradient stays, so late in training the searches saw a
+                # flat function and failed; float64, as minimize.m has, resolves it
+                logits = logits.double()
             loss = F.cross_entropy(logits, self.y[index])
         objective = loss
         if config.l1 > 0:

@@ -394,6 +394,31 @@ def test_cg_lowers_the_loss():
     assert losses[-1] < 0.5 * losses[0]
 
 
+def test_cg_keeps_training_where_float32_rounds_the_loss_to_zero():
+    # Logits 20 apart give each example a loss of about 2e-9: zero in float32, while
+    # its gradient is not. The searches must see the float64 loss to make progress.
+    x = torch.cat([torch.eye(2), torch.eye(2)])
+    y = torch.tensor([0, 1, 0, 1])
+    model = nn.Sequential(nn.Linear(2, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[10.0, -10.0], [-10.0, 10.0]]))
+        model[0].bias.zero_()
+    assert F.cross_entropy(model(x), y).item() == 0.0
+
+    def float64_loss():
+        with torch.no_grad():
+            return F.cross_entropy(model(x).double(), y).item()
+
+    before = float64_loss()
+    # minimize.m's first step is lr |g| / (1 + |g|^2) long: with gradients of 1e-8,
+    # lr 1e9 makes it a step of order one, which float32 weights can take
+    config = FinetuneConfig(optimizer="cg", lr=1e9, epochs=1, batch_size=4)
+    dbn.finetune.FinetuneTrainer(model, (x, y), None, config, progress=False).fit()
+    assert float64_loss() < 0.5 * before
+    with pytest.raises(ValueError, match="'cg' runs without autocast"):
+        FinetuneConfig(optimizer="cg", autocast="bfloat16")
+
+
 @pytest.mark.parametrize("optimizer", ["lbfgs", "cg"])
 def test_line_search_optimizers_refuse_dropout_and_clipping(optimizer):
     with pytest.raises(ValueError, match=f"'{optimizer}' takes no clip_grad_norm"):
@@ -411,7 +436,7 @@ def test_line_search_optimizers_refuse_dropout_and_clipping(optimizer):
 
 def test_cg_minimises_the_summed_loss_from_minimize_ms_first_step():
     # The same lr gives the first step lr / (1 + |g|^2) along -g of the batch's summed
-    # loss: one line search from the same start must match a direct run on that sum.
+    # float64 loss: one line search from the same start must match a direct run on it.
     splits = load_digits()
     x, y = splits["train"].x[:200], splits["train"].y[:200]
     models = [
@@ -423,7 +448,7 @@ def test_cg_minimises_the_summed_loss_from_minimize_ms_first_step():
 
     def closure():
         direct.zero_grad()
-        loss = F.cross_entropy(models[1](x), y, reduction="sum")
+        loss = F.cross_entropy(models[1](x).double(), y, reduction="sum")
         loss.backward()
         return loss
 
