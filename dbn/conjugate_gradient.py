@@ -46,10 +46,6 @@ def _copy_into(vector: Tensor, tensors: list[Tensor]) -> None:
         offset += tensor.numel()
 
 
-def _finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))
-
-
 def _cubic_extrapolation(x1: float, f1: float, d1: float, x2: float, f2: float, d2: float) -> float:
     """Where the cubic through (x1, f1, d1) and (x2, f2, d2) has its minimum, or NaN."""
     a = 6 * (f1 - f2) + 3 * (d2 + d1) * (x2 - x1)
@@ -74,7 +70,7 @@ def _interpolation(
     b = 3 * (f4 - f2) - (2 * d2 + d4) * width
     discriminant = b * b - a * d2 * width**2
     # minimize.m's MATLAB gets a complex point here and moves on; NaN bisects instead
-    if not _finite(a) or a == 0 or discriminant < 0:
+    if not math.isfinite(a) or a == 0 or discriminant < 0:
         return math.nan
     return x2 + (math.sqrt(discriminant) - b) / a
 
@@ -207,7 +203,7 @@ class ConjugateGradient(torch.optim.Optimizer):
                 while evaluations_left > 0:
                     evaluations_left -= 1
                     f3, df3 = evaluate(x + x3 * s)
-                    if _finite(f3) and bool(torch.isfinite(df3).all()):
+                    if math.isfinite(f3) and bool(torch.isfinite(df3).all()):
                         break
                     x3 = (x2 + x3) / 2  # the function failed there: bisect and retry
                 if f3 < best_f:
@@ -218,7 +214,7 @@ class ConjugateGradient(torch.optim.Optimizer):
                 x1, f1, d1 = x2, f2, d2
                 x2, f2, d2 = x3, f3, d3
                 x3 = _cubic_extrapolation(x1, f1, d1, x2, f2, d2)
-                if not _finite(x3) or x3 < 0 or x3 > x2 * extrapolation:
+                if not math.isfinite(x3) or x3 < 0 or x3 > x2 * extrapolation:
                     x3 = x2 * extrapolation
                 elif x3 < x2 + margin * (x2 - x1):
                     x3 = x2 + margin * (x2 - x1)
@@ -232,7 +228,7 @@ class ConjugateGradient(torch.optim.Optimizer):
                 else:
                     x2, f2, d2 = x3, f3, d3
                 x3 = _interpolation(x2, f2, d2, x4, f4, d4, f0)
-                if not _finite(x3):
+                if not math.isfinite(x3):
                     x3 = (x2 + x4) / 2
                 x3 = max(min(x3, x4 - margin * (x4 - x2)), x2 + margin * (x4 - x2))
                 f3, df3 = evaluate(x + x3 * s)
