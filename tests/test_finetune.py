@@ -489,6 +489,29 @@ def test_a_finetuned_classifier_loads_and_scores_as_its_run_said(tmp_path, monke
     assert report["test_error"] == result["test_error"]
 
 
+def test_the_hinton2006_recipe_runs_conjugate_gradient_after_head_epochs(tmp_path):
+    finetune_script = load_script("finetune")
+    argv = [
+        *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "16"),
+        *("--recipe", "hinton2006", "--epochs", "4", "--head-epochs", "2"),
+        *("--no-progress", "--out", str(tmp_path)),
+    ]
+    result = finetune_script.main(finetune_script.get_args_parser().parse_args(argv))
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["recipe"] == "hinton2006"
+    recipe = FINETUNE_RECIPES["hinton2006"]
+    for key in ("optimizer", "cg_line_searches", "batch_size"):
+        assert config["finetune"][key] == recipe[key], key
+    assert config["finetune"]["epochs"] == 4 and config["finetune"]["head_epochs"] == 2
+    losses = [
+        json.loads(line)["train_loss"]
+        for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ]
+    # every epoch's line searches lower the loss: head epochs, then the whole net
+    assert len(losses) == 4 and all(map(float.__gt__, losses, losses[1:]))
+    assert result["test_error"] < 0.2
+
+
 @pytest.mark.parametrize(
     "flag, dampened", [("--dampened-momentum", True), ("--no-dampened-momentum", False)]
 )
