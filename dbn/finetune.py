@@ -198,9 +198,10 @@ class FinetuneConfig:
 
 @dataclass
 class FinetuneResult:
-    """What :func:`finetune` returns: the per-epoch history, the best epoch (1-based) and
-    ``seconds``, the time spent in the epochs (training and validation) summed over every
-    process that trained the network, so a resumed run reports its whole cost."""
+    """What :func:`finetune` returns: the per-epoch history (each row with its epoch's
+    ``seconds``), the best epoch (1-based) and ``seconds``, the time spent in the epochs
+    (training and validation) summed over every process that trained the network, so a
+    resumed run reports its whole cost."""
 
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
@@ -493,8 +494,10 @@ class FinetuneTrainer:
                 metrics["grad_norm"] = grad_norm
                 if self.epoch % config.validate_every == 0 or self.epoch == last:
                     self._validate(metrics)
+                # each row's wall time, so a slow stretch of a run shows in its metrics
+                metrics["seconds"] = time.perf_counter() - started
                 result.history.append(metrics)
-                result.seconds += time.perf_counter() - started
+                result.seconds += metrics["seconds"]
                 bar.set_postfix(
                     {k: f"{v:.4g}" for k, v in metrics.items() if k.endswith(("loss", "error"))}
                 )
