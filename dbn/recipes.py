@@ -267,6 +267,15 @@ COMPARE_PRESETS: dict[str, dict] = {
         seeds=[0, 1],
         inits=["dbn-cd:sigmoid", "xavier_uniform:relu"],
     ),
+    # `--preset fidelity-hinton2006 --quick`: conjugate gradient on the digits (seconds).
+    "fidelity-hinton2006-quick": dict(
+        pretrain_recipe="digits",
+        finetune_recipe="hinton2006",
+        refit=True,
+        epochs=8,
+        seeds=[0, 1],
+        inits=["dbn-cd:sigmoid", "xavier_uniform:relu"],
+    ),
     "digits": dict(
         pretrain_recipe="digits",
         train_size=None,

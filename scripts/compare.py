@@ -342,10 +342,12 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 def describe(config: CompareConfig, device) -> str:
     """The protocol, in one paragraph above each table."""
+    optimizer = config.finetune.optimizer
+    if optimizer == "sgd":  # the only optimiser that momentum applies to
+        optimizer += f" (momentum {config.finetune.momentum:g})"
     text = (
         f"Test error on {config.dataset}, {'-'.join(map(str, config.sizes))}-10 MLP, "
-        f"{config.finetune.optimizer} (momentum {config.finetune.momentum:g}), batch "
-        f"{config.finetune.batch_size}, {config.finetune.epochs} epochs"
+        f"{optimizer}, batch {config.finetune.batch_size}, {config.finetune.epochs} epochs"
     )
     if config.min_examples:
         text += f" or {config.min_examples:,} examples, whichever is more"

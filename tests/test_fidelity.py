@@ -3,10 +3,11 @@
 import csv
 import json
 
+import pytest
 from helpers import load_script
 
 from dbn.data import load_digits
-from dbn.recipes import COMPARE_PRESETS, FINETUNE_RECIPES
+from dbn.recipes import COMPARE_PRESETS, split_finetune_recipe
 
 
 def read_rows(path):
@@ -14,17 +15,21 @@ def read_rows(path):
         return list(csv.DictReader(handle))
 
 
-def test_fidelity_study_selects_on_seed_0_then_refits_every_seed(tmp_path, trainings):
+@pytest.mark.parametrize("recipe_name", ["dropout2014", "hinton2006"])
+def test_fidelity_study_selects_on_seed_0_then_refits_every_seed(recipe_name, tmp_path, trainings):
     compare = load_script("compare")
-    argv = ["--preset", "fidelity-dropout2014", "--quick", "--no-progress", "--out", str(tmp_path)]
+    argv = [f"--preset=fidelity-{recipe_name}", "--quick", "--no-progress", "--out", str(tmp_path)]
     compare.main(compare.get_args_parser().parse_args(argv))
-    preset = COMPARE_PRESETS["fidelity-dropout2014-quick"]
+    preset = COMPARE_PRESETS[f"fidelity-{recipe_name}-quick"]
     config = json.loads((tmp_path / "config.json").read_text())["config"]
-    recipe = FINETUNE_RECIPES["dropout2014"]
-    assert config["refit"] and config["finetune_recipe"] == "dropout2014"
-    assert config["dropout"] == recipe["dropout"]
-    assert config["input_dropout"] == recipe["input_dropout"]
-    assert config["finetune"]["final_momentum"] == recipe["final_momentum"]
+    assert config["refit"] and config["finetune_recipe"] == recipe_name
+    layers, values = split_finetune_recipe(recipe_name)
+    for key, value in layers.items():
+        assert config[key] == value, key
+    # every recipe value reaches the runs, but those the preset sets (its grid, the lr)
+    overridden = {"epochs", "lr"} if preset.get("lr_grid") else {"epochs"}
+    for key, value in values.items():
+        assert key in overridden or config["finetune"][key] == value, key
     assert config["finetune"]["epochs"] == preset["epochs"]
 
     splits = load_digits()
@@ -32,7 +37,8 @@ def test_fidelity_study_selects_on_seed_0_then_refits_every_seed(tmp_path, train
     grid, results = read_rows(tmp_path / "lr_grid.csv"), read_rows(tmp_path / "results.csv")
     selections = [t for t in trainings if t[:2] == (n_train, False)]
     refits = [t for t in trainings if t[:2] == (n_train + n_valid, True)]
-    n_inits, n_lrs, n_seeds = len(preset["inits"]), len(preset["lr_grid"]), len(preset["seeds"])
+    n_lrs = len(preset.get("lr_grid") or [None])  # no grid: the recipe's lr alone
+    n_inits, n_seeds = len(preset["inits"]), len(preset["seeds"])
     assert len(selections) == n_inits * n_lrs == len(grid)  # no selection beyond the grid
     assert len(refits) == n_inits * n_seeds == len(results)
     assert len(trainings) == len(selections) + len(refits)
