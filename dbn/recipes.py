@@ -68,7 +68,7 @@ FINETUNE_RECIPES: dict[str, dict] = {
     # layer alone on frozen features, then all layers; conjugate gradient (minimize.m)
     # with 3 line searches per batch of 1,000, no weight cost, no validation-based
     # stopping. The paper ran 200 epochs; here 40: by epoch 30 the training loss is near
-    # float64's floor (about 1e-12 an image) and each later epoch costs 3 to 6 times an
+    # float64's floor (about 1e-12 an image) and each later epoch costs 5 to 6 times an
     # early one (README). ``epochs=200`` gives the paper's count; the recipe as first
     # defined is ``optimizer="lbfgs", epochs=200`` (L-BFGS, 3 iterations a batch).
     "hinton2006": dict(
