@@ -13,6 +13,7 @@ fixed monitoring subset, so the loop never waits for the device.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
@@ -549,7 +550,8 @@ class RBMTrainer:
         list of dict
             Per-epoch metrics: ``epoch``, ``step`` (the step that ran), ``loss``
             (``recon`` only), ``recon_error``, ``pseudo_likelihood`` (Bernoulli only),
-            ``free_energy_gap`` (with ``valid``).
+            ``free_energy_gap`` (with ``valid``), ``seconds`` (the epoch's wall time,
+            monitoring included).
         """
         remaining = max(self.config.epochs - self.epoch, 0)
         return self.train_epochs(data, remaining, valid, progress, on_epoch_end)
@@ -606,6 +608,7 @@ class RBMTrainer:
         bar: tqdm[Any],
         on_epoch_end: Callable[[RBMTrainer], None] | None,
     ) -> None:
+        started = time.perf_counter()
         loss = self.train_epoch(data)
         metrics: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
         group = self.optimizer.param_groups[0]  # this epoch's lr (and momentum)
@@ -623,9 +626,14 @@ class RBMTrainer:
         if done % self.config.monitor_every == 0 or done >= self.config.epochs:
             monitor_seed = self.seed * MONITOR_SEED_STRIDE + self.epoch
             metrics.update(epoch_metrics(self.rbm, monitor_data, monitor_valid, monitor_seed))
+        if self.device.type == "cuda":  # kernels run asynchronously: time them, not their launch
+            torch.cuda.synchronize(self.device)
+        # each row's wall time (training and monitoring), so a slow stretch shows in the metrics
+        metrics["seconds"] = time.perf_counter() - started
         self.history.append(metrics)
         self.epoch += 1
-        bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k not in ("epoch", "step")})
+        shown = {k: v for k, v in metrics.items() if k not in ("epoch", "step", "seconds")}
+        bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
         bar.update(1)
         if on_epoch_end is not None:
             on_epoch_end(self)

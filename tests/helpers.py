@@ -27,6 +27,12 @@ def random_rbm(n_visible, n_hidden, visible="bernoulli", seed=0, scale=1.0, dtyp
     return rbm
 
 
+def without_timings(history):
+    """A training history's rows without their wall time (``seconds``): what two runs
+    of the same seed must agree on."""
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in history]
+
+
 def load_script(name):
     """Import ``scripts/<name>.py`` (or ``examples/<name>.py`` for a ``*_example`` name)."""
     root = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import binary_digits, load_script, wait_for_checkpoints
+from helpers import binary_digits, load_script, wait_for_checkpoints, without_timings
 from torch import nn
 
 import dbn
@@ -256,10 +256,7 @@ def test_finetuning_is_bit_identical_for_the_same_seed():
         outcome = run_experiment(
             splits, [64, 32], "xavier_uniform", config, seed=seed, dropout=0.2, progress=False
         )
-        # every metric but the epochs' wall time
-        history = [
-            {k: v for k, v in row.items() if k != "seconds"} for row in outcome.finetune.history
-        ]
+        history = without_timings(outcome.finetune.history)
         return [p.detach().clone() for p in outcome.model.parameters()], history
 
     (first, history), (second, again), (other, _) = weights(0), weights(0), weights(1)
