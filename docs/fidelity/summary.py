@@ -1,0 +1,65 @@
+"""The seeds of fine-tuning runs, side by side, as a Markdown table.
+
+Each argument is a run name's prefix: the runs are the directories ``PREFIX-s<seed>``
+(each holding the ``result.json`` and ``metrics.jsonl`` of ``scripts/finetune.py``)::
+
+    python docs/fidelity/summary.py docs/fidelity/hinton2006-cg-e40 \\
+        docs/fidelity/hinton2006-cg-he-relu
+
+Prints a row per prefix: each seed's test error (%), their mean and sample standard
+deviation, the last epoch's training loss of each seed, and each run's wall time in
+minutes. A prefix without a finished run is an error, not a shorter row.
+"""
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+
+def seed_of(run: Path) -> int:
+    """The seed in a run directory's name ``PREFIX-s<seed>``."""
+    return int(run.name.rsplit("-s", 1)[1])
+
+
+def runs_of(prefix: str) -> list[Path]:
+    """The run directories ``PREFIX-s<seed>``, in seed order."""
+    prefix_path = Path(prefix)
+    runs = [
+        path
+        for path in prefix_path.parent.glob(f"{prefix_path.name}-s*")
+        if path.name.rsplit("-s", 1)[1].isdigit()
+    ]
+    if not runs:
+        raise SystemExit(f"no run directories {prefix}-s<seed>")
+    return sorted(runs, key=seed_of)
+
+
+def row(prefix: str) -> str:
+    """A table row for the runs ``PREFIX-s<seed>``."""
+    errors, losses, minutes, seeds = [], [], [], []
+    for run in runs_of(prefix):
+        result = json.loads((run / "result.json").read_text())
+        last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+        seeds.append(str(seed_of(run)))
+        errors.append(100 * result["test_error"])
+        losses.append(f"{last['train_loss']:.2g}")
+        minutes.append(f"{result['seconds'] / 60:.0f}")
+    spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
+    return (
+        f"| {Path(prefix).name} | {', '.join(seeds)} | "
+        f"{', '.join(f'{error:.2f}' for error in errors)} | "
+        f"**{statistics.mean(errors):.2f}{spread}** ({statistics.mean(errors):.3f}) | "
+        f"{', '.join(losses)} | {', '.join(minutes)} |"
+    )
+
+
+def main(prefixes: list[str]) -> None:
+    print("| runs | seeds | test error % | mean ± std | last training loss | minutes |")
+    print("|---|---|---|---|---|---|")
+    for prefix in prefixes:
+        print(row(prefix))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
