@@ -39,6 +39,8 @@ def row(prefix: str) -> str:
     """A table row for the runs ``PREFIX-s<seed>``."""
     errors, losses, minutes, seeds = [], [], [], []
     for run in runs_of(prefix):
+        if not (run / "result.json").is_file():
+            raise SystemExit(f"{run} has no result.json: the run has not finished")
         result = json.loads((run / "result.json").read_text())
         last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
         seeds.append(str(seed_of(run)))
