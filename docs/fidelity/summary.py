@@ -57,10 +57,10 @@ def row(prefix: str) -> str:
 
 
 def main(prefixes: list[str]) -> None:
+    rows = [row(prefix) for prefix in prefixes]  # every run read before anything prints
     print("| runs | seeds | test error % | mean ± std | last training loss | minutes |")
     print("|---|---|---|---|---|---|")
-    for prefix in prefixes:
-        print(row(prefix))
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
