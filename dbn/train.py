@@ -7,7 +7,8 @@ initial weights N(0, 0.01²) and visible biases log(p / (1 - p)) from the data.
 
 The hot loop keeps the whole data set on the training device, shuffles it with one
 gather per epoch and takes batches as slices; metrics are computed once per epoch on a
-fixed monitoring subset, so the loop never waits for the device.
+fixed monitoring subset, so the loop waits for the device only once an epoch (at its end,
+to time it).
 """
 
 from __future__ import annotations
