@@ -7,8 +7,9 @@ Each argument is a run name's prefix: the runs are the directories ``PREFIX-s<se
         docs/fidelity/hinton2006-cg-he-relu
 
 Prints a row per prefix: each seed's test error (%), their mean and sample standard
-deviation, the last epoch's training loss of each seed, and each run's wall time in
-minutes. A prefix without a finished run is an error, not a shorter row.
+deviation, each seed's epoch count (the selected one for a ``--refit`` run), the last
+epoch's training loss of each seed, and each run's wall time in minutes. A prefix
+without a finished run is an error, not a shorter row.
 """
 
 import json
@@ -37,7 +38,7 @@ def runs_of(prefix: str) -> list[Path]:
 
 def row(prefix: str) -> str:
     """A table row for the runs ``PREFIX-s<seed>``."""
-    errors, losses, minutes, seeds = [], [], [], []
+    errors, epochs, losses, minutes, seeds = [], [], [], [], []
     for run in runs_of(prefix):
         if not (run / "result.json").is_file():
             raise SystemExit(f"{run} has no result.json: the run has not finished")
@@ -45,6 +46,7 @@ def row(prefix: str) -> str:
         last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
         seeds.append(str(seed_of(run)))
         errors.append(100 * result["test_error"])
+        epochs.append(str(result["epochs_trained"]))
         losses.append(f"{last['train_loss']:.2g}")
         minutes.append(f"{result['seconds'] / 60:.0f}")
     spread = f" ± {statistics.stdev(errors):.2f}" if len(errors) > 1 else ""
@@ -52,14 +54,15 @@ def row(prefix: str) -> str:
         f"| {Path(prefix).name} | {', '.join(seeds)} | "
         f"{', '.join(f'{error:.2f}' for error in errors)} | "
         f"**{statistics.mean(errors):.2f}{spread}** ({statistics.mean(errors):.3f}) | "
+        f"{', '.join(epochs)} | "
         f"{', '.join(losses)} | {', '.join(minutes)} |"
     )
 
 
 def main(prefixes: list[str]) -> None:
     rows = [row(prefix) for prefix in prefixes]  # every run read before anything prints
-    print("| runs | seeds | test error % | mean ± std | last training loss | minutes |")
-    print("|---|---|---|---|---|---|")
+    print("| runs | seeds | test error % | mean ± std | epochs | last training loss | minutes |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 
