@@ -63,6 +63,7 @@ def run_experiment(
     selection_checkpoint_path=None,
     refit_epochs: int | None = None,
     on_selection_epoch_end=None,
+    on_selection_end=None,
 ) -> ExperimentResult:
     """Build the classifier for ``init``, fine-tune it, then test it once.
 
@@ -90,6 +91,10 @@ def run_experiment(
         seed's, say); the selection run is skipped and ``selection`` is None.
     on_selection_epoch_end : callable, optional
         Called with each selection epoch's metrics (``on_epoch_end`` gets the refit's).
+    on_selection_end : callable, optional
+        Called with the selection's :class:`FinetuneResult` once the selection has
+        ended, before the refit starts (again on resuming a run past its selection), so
+        that other seeds may refit for its epochs while this run's refit trains.
 
     Returns
     -------
@@ -139,6 +144,8 @@ def run_experiment(
                 on_selection_epoch_end,
                 " (select)",
             )
+            if on_selection_end is not None:
+                on_selection_end(selection)
             refit_epochs = max(selection.best_epoch, 1)
         everything = DataSplit(
             torch.cat([splits["train"].x, splits["valid"].x]),

@@ -31,7 +31,7 @@ from dbn.data import DATASETS, DataSplit, load_dataset
 from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
 from dbn.distributed import setup
 from dbn.export import save_classifier
-from dbn.finetune import CHECKPOINT_KIND, FINETUNE_OPTIMIZERS, FinetuneConfig
+from dbn.finetune import CHECKPOINT_KIND, FINETUNE_OPTIMIZERS, FinetuneConfig, FinetuneResult
 from dbn.mlp import NORMS, check_layer_options
 from dbn.recipes import FINETUNE_RECIPES, default_sizes, split_finetune_recipe
 from dbn.runs import RunDirectory
@@ -43,6 +43,8 @@ from dbn.viz import plot_curves
 SCRIPT = "finetune"
 # Where a --refit run logs its selection's epochs (metrics.jsonl holds the refit's).
 SELECTION_LOG = "select-metrics.jsonl"
+# What a --refit run's selection chose, written as soon as the selection ends.
+SELECTION_FILE = "selection.json"
 # The FinetuneRunConfig fields this script has flags for.
 RUN_FLAGS = (
     "init",
@@ -158,8 +160,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--select-from",
         metavar="DIR",
-        help="refit with the epochs chosen by the finished --refit run in DIR (another "
-        "seed, the same options), skipping this run's own selection",
+        help="refit with the epochs chosen by the --refit run in DIR (another seed, the "
+        "same options), skipping this run's own selection; DIR's selection must have "
+        "ended (its selection.json), its refit need not",
     )
     parser.add_argument("--optimizer", choices=FINETUNE_OPTIMIZERS, help="default sgd")
     parser.add_argument("--lr", type=float, help="default 0.1")
@@ -233,16 +236,16 @@ def shared_options(values: dict) -> dict:
 
 def borrowed_selection(config: FinetuneRunConfig) -> dict:
     """The selection (best epoch, its validation error, whether it stopped early) of the
-    run in ``config.select_from``, refusing a run that is unfinished, had no selection
-    of its own, or differs from ``config`` in anything but the seed."""
+    run in ``config.select_from``, refusing a run that is no fine-tuning run, had no
+    selection of its own, has not ended its selection yet, or differs from ``config`` in
+    anything but the seed. The run's refit may still be training."""
     source = Path(config.select_from)
     try:
         saved = json.loads((source / "config.json").read_text())
-        result = json.loads((source / "result.json").read_text())
     except (OSError, ValueError):
-        saved = result = None
-    if not isinstance(saved, dict) or saved.get("script") != SCRIPT or not result:
-        raise ValueError(f"--select-from {config.select_from!r} is not a finished finetune run")
+        saved = None
+    if not isinstance(saved, dict) or saved.get("script") != SCRIPT:
+        raise ValueError(f"--select-from {config.select_from!r} is not a fine-tuning run")
     if not saved.get("refit") or saved.get("select_from"):
         raise ValueError(
             f"--select-from {config.select_from!r} did not select its own epochs "
@@ -255,7 +258,23 @@ def borrowed_selection(config: FinetuneRunConfig) -> dict:
             f"--select-from {config.select_from!r} was run with other options "
             f"({', '.join(differing)}); only the seed may differ"
         )
-    return {key: result[key] for key in ("best_epoch", "best_valid_error", "stopped_early")}
+    try:
+        return json.loads((source / SELECTION_FILE).read_text())
+    except (OSError, ValueError):
+        raise ValueError(
+            f"--select-from {config.select_from!r} has not ended its selection "
+            f"(no {SELECTION_FILE} yet)"
+        ) from None
+
+
+def chosen_epochs(selection: FinetuneResult) -> dict:
+    """What a selection chose: its best epoch, that epoch's validation error, and
+    whether it stopped early."""
+    return {
+        "best_epoch": selection.best_epoch,
+        "best_valid_error": selection.best_valid_error,
+        "stopped_early": selection.stopped_early,
+    }
 
 
 def refit_epochs(config: FinetuneRunConfig) -> int | None:
@@ -324,6 +343,7 @@ def main(args: argparse.Namespace) -> dict:
         checkpoint_path=state_path,
         resume=args.resume,
         on_selection_epoch_end=lambda metrics: run.log_metrics(metrics, SELECTION_LOG),
+        on_selection_end=lambda selection: run.write_json(SELECTION_FILE, chosen_epochs(selection)),
         refit=config.refit or config.use_valid,
         selection_checkpoint_path=run / "select-state.pt",
         refit_epochs=refit_epochs(config),
@@ -332,11 +352,9 @@ def main(args: argparse.Namespace) -> dict:
     if not context.is_main:
         return {}
     selected_run = outcome.selection or outcome.finetune
-    selection = config.selection or {
-        "best_epoch": None if config.use_valid else selected_run.best_epoch,
-        "best_valid_error": None if config.use_valid else selected_run.best_valid_error,
-        "stopped_early": selected_run.stopped_early,
-    }
+    selection = config.selection or chosen_epochs(selected_run)
+    if config.use_valid:  # a fixed epoch count: nothing was selected
+        selection = dict(selection, best_epoch=None, best_valid_error=None)
     save_classifier(
         outcome.model,
         run / "model.pt",

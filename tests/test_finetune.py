@@ -609,6 +609,35 @@ def test_select_from_refits_another_seed_for_the_epochs_a_selection_chose(tmp_pa
         run_experiment(splits, [64, 16], "xavier_uniform", finetune_config, refit_epochs=3)
 
 
+def test_select_from_needs_the_selection_ended_not_the_refit(tmp_path):
+    finetune_script = load_script("finetune")
+    options = [
+        *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "16"),
+        *("--epochs", "4", "--lr", "0.3", "--no-progress"),
+    ]
+
+    def run(*extra):
+        return finetune_script.main(
+            finetune_script.get_args_parser().parse_args([*options, *extra])
+        )
+
+    chosen = run("--refit", "--out", str(tmp_path / "seed0"))
+    selection = json.loads((tmp_path / "seed0" / "selection.json").read_text())
+    assert selection == {k: chosen[k] for k in ("best_epoch", "best_valid_error", "stopped_early")}
+    # seed 0's refit still training: no result.json yet, its selection is borrowable
+    (tmp_path / "seed0" / "result.json").unlink()
+    borrowed = run(
+        "--select-from", str(tmp_path / "seed0"), "--seed", "1", "--out", str(tmp_path / "s1")
+    )
+    assert borrowed["best_epoch"] == chosen["best_epoch"]
+    assert borrowed["epochs_trained"] == chosen["best_epoch"]
+    # seed 0 stopped during its selection: refused, and nothing written for seed 2
+    (tmp_path / "seed0" / "selection.json").unlink()
+    with pytest.raises(ValueError, match="has not ended its selection"):
+        run("--select-from", str(tmp_path / "seed0"), "--seed", "2", "--out", str(tmp_path / "s2"))
+    assert not (tmp_path / "s2").exists()
+
+
 def test_use_valid_trains_on_train_and_valid_for_the_fixed_epochs(tmp_path, trainings):
     finetune_script = load_script("finetune")
     argv = [

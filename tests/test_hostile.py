@@ -214,8 +214,8 @@ CASES = [
     ("finetune", [*FINETUNE, "--use-valid", "--refit"], "new", "takes no --refit or --sel"),
     ("finetune", [*FINETUNE, "--use-valid", "--patience", "2"], "new", "no validation images"),
     # finetune: a selection to borrow that is not one
-    ("finetune", [*FINETUNE, "--select-from", "{ckpt}/missing"], "new", "not a finished fine"),
-    ("finetune", [*FINETUNE, "--select-from", "{root}/pretrain"], "new", "not a finished fine"),
+    ("finetune", [*FINETUNE, "--select-from", "{ckpt}/missing"], "new", "not a fine-tuning run"),
+    ("finetune", [*FINETUNE, "--select-from", "{root}/pretrain"], "new", "not a fine-tuning run"),
     ("finetune", [*FINETUNE, "--select-from", "{root}/finetune"], "new", "did not select its"),
     (
         "finetune",
