@@ -82,17 +82,31 @@ def _finish(figure, axes, path: str | os.PathLike, title: str | None = None) -> 
 def plot_comparison(histories: dict[str, list[list[dict]]], path: str | os.PathLike) -> None:
     """Training loss and validation error per epoch, mean over seeds.
 
+    The validation panel is left out when no run validated (runs trained on the
+    training and validation images together, ``--use-valid``).
+
     Parameters
     ----------
     histories : dict
-        ``"SPEC lr LR"`` → one fine-tuning history (list of per-epoch dicts) per seed.
+        ``"SPEC LABEL"`` (``SPEC`` is ``NAME:KIND``, which sets the line's style) → one
+        fine-tuning history (list of per-epoch dicts) per seed.
     """
-    figure, (loss_axis, error_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
+    validated = any("valid_error" in m for runs in histories.values() for h in runs for m in h)
+    figure, axes = plt.subplots(1, 2 if validated else 1, figsize=(12 if validated else 7, 4.5))
+    loss_axis, error_axis = (axes[0], axes[1]) if validated else (axes, None)
+    seen: list[str] = []
     for label, runs in histories.items():
         n = min(len(h) for h in runs)
-        style = contender_style(label.split(" ")[0])
+        spec = label.split(" ")[0]
+        style = contender_style(spec)
+        if spec in seen:  # another run of a contender already drawn: its own colour
+            repeat = seen.count(spec)
+            style |= dict(color=f"C{repeat % 10}", marker=_MARKERS[repeat % len(_MARKERS)])
+        seen.append(spec)
         loss = [statistics.mean(h[e]["train_loss"] for h in runs) for e in range(n)]
         loss_axis.plot(range(1, n + 1), loss, label=label, markevery=max(1, n // 8), **style)
+        if error_axis is None:
+            continue
         # epochs that validated (every one unless the run validates less often)
         epochs = [e for e in range(n) if all("valid_error" in h[e] for h in runs)]
         error = [statistics.mean(100 * h[e]["valid_error"] for h in runs) for e in epochs]
@@ -101,10 +115,13 @@ def plot_comparison(histories: dict[str, list[list[dict]]], path: str | os.PathL
         )
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy", title="Training loss (mean over seeds)")
     loss_axis.set_yscale("log")
+    loss_axis.grid(alpha=0.3)
+    if error_axis is None:
+        _finish(figure, [loss_axis], path)
+        return
     error_axis.set(xlabel="epoch", ylabel="error %", title="Validation error (mean over seeds)")
     error_axis.set_yscale("log")
-    for axis in (loss_axis, error_axis):
-        axis.grid(alpha=0.3)
+    error_axis.grid(alpha=0.3)
     _finish(figure, [loss_axis, error_axis], path)
 
 

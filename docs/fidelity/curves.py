@@ -1,0 +1,58 @@
+"""The training curves of fine-tuning run groups, mean over each group's seeds, as a PNG.
+
+Each argument after the output path is a run name's prefix, as for ``summary.py``: the
+runs are the directories ``PREFIX-s<seed>`` (each holding the ``config.json`` and
+``metrics.jsonl`` of ``scripts/finetune.py``)::
+
+    python docs/fidelity/curves.py docs/fidelity/hinton2006-curves.png \\
+        docs/fidelity/hinton2006-cg-e40 docs/fidelity/hinton2006-cg-he-relu
+
+A line per prefix, named by its initialisation, activation and run name; the curves end
+at the shortest seed's last epoch. Validation error is drawn beside the training loss
+when the runs validated (not for ``--use-valid`` runs).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from summary import runs_of
+
+from dbn.plots import plot_comparison
+
+
+def spec_of(run: Path) -> str:
+    """``INIT:ACTIVATION``, the DBN named ``dbn-cd`` as in ``compare.py``'s figures."""
+    config = json.loads((run / "config.json").read_text())
+    init = "dbn-cd" if config["init"] == "dbn" else config["init"]
+    return f"{init}:{config['activation']}"
+
+
+def histories_of(prefix: str) -> tuple[str, list[list[dict]]]:
+    """The group's label and each seed's per-epoch metrics."""
+    runs = runs_of(prefix)
+    specs = {spec_of(run) for run in runs}
+    if len(specs) != 1:
+        raise SystemExit(f"the runs {prefix}-s<seed> differ in init or activation")
+    histories = [
+        [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        for run in runs
+    ]
+    return (
+        f"{specs.pop()} {Path(prefix).name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})",
+        histories,
+    )
+
+
+def main(out: str, prefixes: list[str]) -> None:
+    if len(set(prefixes)) != len(prefixes):
+        raise SystemExit(f"a prefix is given twice: {prefixes}")
+    groups = dict(histories_of(prefix) for prefix in prefixes)  # all read before writing
+    plot_comparison(groups, out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        raise SystemExit("usage: curves.py OUT.png PREFIX [PREFIX ...]")
+    main(sys.argv[1], sys.argv[2:])

@@ -1,0 +1,76 @@
+"""The fine-tuning curves: what is drawn, and the script that draws committed runs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dbn import plots
+
+CURVES = Path(__file__).parents[1] / "docs" / "fidelity" / "curves.py"
+
+
+def history(epochs, validated):
+    """A fine-tuning history whose loss halves an epoch."""
+    rows = [{"epoch": e, "train_loss": 2.0**-e} for e in range(1, epochs + 1)]
+    for row in rows if validated else []:
+        row |= {"valid_error": 0.1 / row["epoch"], "valid_loss": 1.0 / row["epoch"]}
+    return rows
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """Records, instead of saving, each figure's axes and their lines' colours."""
+    figures = []
+
+    def record(figure, axes, path, title=None):
+        figures.append([[line.get_color() for line in axis.get_lines()] for axis in figure.axes])
+
+    monkeypatch.setattr(plots, "_finish", record)
+    return figures
+
+
+def test_runs_without_validation_get_the_loss_panel_only(drawn, tmp_path):
+    plots.plot_comparison({"dbn-cd:sigmoid a": [history(5, False)]}, tmp_path / "x.png")
+    plots.plot_comparison({"dbn-cd:sigmoid a": [history(5, True)]}, tmp_path / "y.png")
+    assert [len(axes) for axes in drawn] == [1, 2]
+
+
+def test_several_runs_of_one_contender_get_their_own_colours(drawn, tmp_path):
+    histories = {f"he_normal:relu run{i}": [history(4, True)] for i in range(3)}
+    plots.plot_comparison(histories, tmp_path / "x.png")
+    loss_colours, error_colours = drawn[0]
+    assert len(set(loss_colours)) == 3 and loss_colours == error_colours
+
+
+def write_run(directory, init, activation, epochs):
+    directory.mkdir(parents=True)
+    config = {"init": init, "activation": activation, "recipe": "hinton2006"}
+    (directory / "config.json").write_text(json.dumps(config))
+    lines = [json.dumps(row) for row in history(epochs, False)]
+    (directory / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def run_curves(*args):
+    return subprocess.run(
+        [sys.executable, str(CURVES), *map(str, args)], capture_output=True, text=True
+    )
+
+
+def test_curves_script_draws_each_group_of_seeds(tmp_path):
+    for seed in range(2):
+        write_run(tmp_path / f"dbn-s{seed}", "dbn", "sigmoid", 6 + seed)
+    write_run(tmp_path / "he-s0", "he_normal", "relu", 6)
+    done = run_curves(tmp_path / "out.png", tmp_path / "dbn", tmp_path / "he")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.png").stat().st_size > 0
+
+
+def test_curves_script_refuses_a_group_that_mixes_contenders(tmp_path):
+    write_run(tmp_path / "mixed-s0", "dbn", "sigmoid", 3)
+    write_run(tmp_path / "mixed-s1", "he_normal", "relu", 3)
+    done = run_curves(tmp_path / "out.png", tmp_path / "mixed")
+    assert done.returncode != 0 and "differ in init or activation" in done.stderr
+    assert not (tmp_path / "out.png").exists()
