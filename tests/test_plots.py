@@ -74,3 +74,11 @@ def test_curves_script_refuses_a_group_that_mixes_contenders(tmp_path):
     done = run_curves(tmp_path / "out.png", tmp_path / "mixed")
     assert done.returncode != 0 and "differ in init or activation" in done.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+def test_curves_script_names_a_run_without_metrics(tmp_path):
+    write_run(tmp_path / "dbn-s0", "dbn", "sigmoid", 3)
+    (tmp_path / "dbn-s0" / "metrics.jsonl").unlink()
+    done = run_curves(tmp_path / "out.png", tmp_path / "dbn")
+    assert done.returncode != 0 and "dbn-s0 is not a readable fine-tuning run" in done.stderr
+    assert not (tmp_path / "out.png").exists()

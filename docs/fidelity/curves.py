@@ -21,27 +21,26 @@ from summary import runs_of
 from dbn.plots import plot_comparison
 
 
-def spec_of(run: Path) -> str:
-    """``INIT:ACTIVATION``, the DBN named ``dbn-cd`` as in ``compare.py``'s figures."""
-    config = json.loads((run / "config.json").read_text())
-    init = "dbn-cd" if config["init"] == "dbn" else config["init"]
-    return f"{init}:{config['activation']}"
+def read_run(run: Path) -> tuple[str, list[dict]]:
+    """A run's ``INIT:ACTIVATION`` (the DBN named ``dbn-cd`` as in ``compare.py``'s
+    figures) and its per-epoch metrics."""
+    try:
+        config = json.loads((run / "config.json").read_text())
+        metrics = (run / "metrics.jsonl").read_text().splitlines()
+        history = [json.loads(line) for line in metrics]
+        init = "dbn-cd" if config["init"] == "dbn" else config["init"]
+        return f"{init}:{config['activation']}", history
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"{run} is not a readable fine-tuning run: {error}") from None
 
 
 def histories_of(prefix: str) -> tuple[str, list[list[dict]]]:
     """The group's label and each seed's per-epoch metrics."""
-    runs = runs_of(prefix)
-    specs = {spec_of(run) for run in runs}
-    if len(specs) != 1:
+    specs, histories = zip(*(read_run(run) for run in runs_of(prefix)), strict=True)
+    if len(set(specs)) != 1:
         raise SystemExit(f"the runs {prefix}-s<seed> differ in init or activation")
-    histories = [
-        [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        for run in runs
-    ]
-    return (
-        f"{specs.pop()} {Path(prefix).name} ({len(runs)} seed{'s' if len(runs) > 1 else ''})",
-        histories,
-    )
+    seeds = f"{len(histories)} seed{'s' if len(histories) > 1 else ''}"
+    return f"{specs[0]} {Path(prefix).name} ({seeds})", list(histories)
 
 
 def main(out: str, prefixes: list[str]) -> None:
