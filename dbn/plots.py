@@ -116,13 +116,11 @@ def plot_comparison(histories: dict[str, list[list[dict]]], path: str | os.PathL
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy", title="Training loss (mean over seeds)")
     loss_axis.set_yscale("log")
     loss_axis.grid(alpha=0.3)
-    if error_axis is None:
-        _finish(figure, [loss_axis], path)
-        return
-    error_axis.set(xlabel="epoch", ylabel="error %", title="Validation error (mean over seeds)")
-    error_axis.set_yscale("log")
-    error_axis.grid(alpha=0.3)
-    _finish(figure, [loss_axis, error_axis], path)
+    if error_axis is not None:
+        error_axis.set(xlabel="epoch", ylabel="error %", title="Validation error (mean over seeds)")
+        error_axis.set_yscale("log")
+        error_axis.grid(alpha=0.3)
+    _finish(figure, figure.axes, path)
 
 
 def plot_init_stats(stats: dict[str, list[dict]], path: str | os.PathLike) -> None:
