@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test test-gpu lint bench clean
+.PHONY: venv demo test test-gpu lint docs results bench clean
 
 venv: $(VENV)/.installed
 
@@ -20,11 +20,22 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: venv
 	$(BIN)/python scripts/compare.py --preset quick --out runs/demo
 
+# The suite includes the doctests of dbn/ (pytest --doctest-modules), a check that the
+# results tables match their data, and the documentation build with its gallery.
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The documentation site, warnings as errors, the gallery executed: docs/_build/html.
+docs: venv
+	rm -rf docs/_build docs/gallery docs/api/generated
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# Every results table and the README's headline, regenerated from results/.
+results: venv
+	$(BIN)/python scripts/results.py
 
 # On a machine with a CUDA GPU: every test marked `gpu` (skipped elsewhere).
 test-gpu: venv
@@ -37,4 +48,4 @@ bench: venv
 	$(BIN)/python scripts/bench.py --autocast bfloat16
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache docs/_build docs/gallery docs/api/generated

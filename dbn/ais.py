@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dbn.rbm import RBM, check_visible_data
-from dbn.validation import check_int
+from dbn._utils.checks import check_int
+from dbn.models.rbm import RBM, check_visible_data
 
 __all__ = [
     "AISResult",
@@ -72,6 +72,15 @@ def exact_log_partition(
     ------
     ValueError
         If the enumerated layer has more than ``MAX_ENUMERATED_UNITS`` units.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> rbm = dbn.RBM(3, 2)
+    >>> with torch.no_grad():
+    ...     _ = rbm.weight.zero_()
+    >>> round(dbn.ais.exact_log_partition(rbm), 4)  # log(2**3 * 2**2) with zero parameters
+    3.4657
     """
     if enumerate_layer not in ("auto", "hidden", "visible"):
         raise ValueError(
@@ -124,6 +133,14 @@ class AISResult:
         ``log_z_low`` is ``-inf`` when Ẑ - 3σ̂ <= 0 (too few runs to bound it below).
     log_weights : Tensor of shape (n_runs,)
         The log importance weights, for diagnostics.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> g = torch.Generator().manual_seed(0)
+    >>> result = dbn.ais.log_partition(dbn.RBM(8, 4), n_betas=100, generator=g)
+    >>> result.log_z_low <= result.log_z <= result.log_z_high
+    True
     """
 
     log_z: float
@@ -146,6 +163,13 @@ def beta_schedule(n_betas: int) -> Tensor:
     Returns
     -------
     Tensor of shape (n_betas,), float64
+
+    Examples
+    --------
+    >>> from dbn.ais import beta_schedule
+    >>> betas = beta_schedule(100)
+    >>> betas.shape, betas[0].item(), betas[-1].item()
+    (torch.Size([100]), 0.0, 1.0)
     """
     check_int("n_betas", n_betas, minimum=3)
     first = max(1, round(n_betas / 15))
@@ -258,6 +282,17 @@ def log_partition(
     Returns
     -------
     AISResult
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.bernoulli(dbn.load_digits()["train"].x, generator=g)
+    >>> rbm = dbn.RBM(64, 10, generator=torch.Generator().manual_seed(0))
+    >>> _ = dbn.train_rbm(rbm, x, epochs=5, lr=0.05, progress=False)
+    >>> result = dbn.ais.log_partition(rbm, x, n_betas=1000, generator=g)
+    >>> abs(result.log_z - dbn.ais.exact_log_partition(rbm)) < 0.1
+    True
     """
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
@@ -304,6 +339,15 @@ class RAISEResult:
         Standard error of that mean over the examples.
     per_example : Tensor of shape (n_examples,)
         log p̂(v) of each example.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> v = torch.bernoulli(torch.full((5, 8), 0.5), generator=torch.Generator().manual_seed(0))
+    >>> g = torch.Generator().manual_seed(1)
+    >>> result = dbn.ais.reverse_log_likelihood(dbn.RBM(8, 4), v, n_betas=100, generator=g)
+    >>> result.per_example.shape
+    torch.Size([5])
     """
 
     log_likelihood: float
@@ -350,6 +394,18 @@ def reverse_log_likelihood(
     Returns
     -------
     RAISEResult
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.bernoulli(dbn.load_digits()["train"].x, generator=g)
+    >>> rbm = dbn.RBM(64, 10, generator=torch.Generator().manual_seed(0))
+    >>> _ = dbn.train_rbm(rbm, x, epochs=5, lr=0.05, progress=False)
+    >>> raised = dbn.ais.reverse_log_likelihood(rbm, x[:20], n_betas=300, generator=g)
+    >>> exact = dbn.ais.log_likelihood(rbm, x[:20], log_z=dbn.ais.exact_log_partition(rbm))
+    >>> raised.log_likelihood <= exact + 3 * raised.standard_error  # conservative on average
+    True
     """
     check_visible_data(data, rbm.n_visible, rbm.visible)
     check_int("n_runs", n_runs)
@@ -399,6 +455,19 @@ def log_likelihood(
     -------
     float
         ``mean(-F(v)) - log Z``.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> digits, g = dbn.load_digits(), torch.Generator().manual_seed(0)
+    >>> train, test = (torch.bernoulli(digits[name].x, generator=g) for name in ("train", "test"))
+    >>> rbm = dbn.RBM(64, 10, generator=torch.Generator().manual_seed(0))
+    >>> _ = dbn.train_rbm(rbm, train, epochs=5, lr=0.05, progress=False)
+    >>> exact = dbn.ais.log_likelihood(rbm, test, log_z=dbn.ais.exact_log_partition(rbm))
+    >>> by_ais = dbn.ais.log_likelihood(rbm, test, train_data=train, n_betas=1000,
+    ...                                  generator=torch.Generator().manual_seed(1))
+    >>> abs(exact - by_ais) < 0.1  # nats per example
+    True
     """
     check_visible_data(data, rbm.n_visible, rbm.visible)
     if log_z is None:

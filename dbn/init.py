@@ -25,8 +25,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from dbn.activations import ACTIVATIONS, ActivationName
-from dbn.validation import check_choice, check_positive
+from dbn._utils.checks import check_choice, check_positive
+from dbn.models._activations import ACTIVATIONS, ActivationName
 
 __all__ = ["apply", "initializer", "INITIALIZERS", "names"]
 
@@ -133,7 +133,14 @@ INITIALIZERS: dict[str, Callable[[torch.Tensor, _Scheme], None]] = {
 
 
 def names() -> list[str]:
-    """Every scheme :func:`apply` accepts."""
+    """Every scheme :func:`apply` accepts.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> "xavier_uniform" in dbn.init.names() and "he_normal" in dbn.init.names()
+    True
+    """
     return [*INITIALIZERS, "default"]
 
 
@@ -234,6 +241,16 @@ def apply(
     -------
     nn.Module
         ``model``, for chaining.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 10))
+    >>> g = torch.Generator().manual_seed(0)
+    >>> _ = dbn.init.apply(model, "he_normal", activation="relu", generator=g)
+    >>> round(model[0].weight.var().item() * 400, 1)  # He: variance 2 / fan_in
+    2.0
     """
     init = initializer(name, activation, gain=gain, mode=mode, value=value, generator=generator)
     if not any(isinstance(module, nn.Linear) for module in model.modules()):

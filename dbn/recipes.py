@@ -1,18 +1,25 @@
-"""Recipes (paper protocols for pretraining) and presets (studies), as data.
+"""The papers' protocols, as data: how to pretrain a stack and how to fine-tune it.
 
-Scripts read these tables; a run's ``config.json`` records every resolved value. A
-recipe holds the layer sizes, the data set and the :class:`~dbn.train.TrainConfig`
-fields of every layer; a preset of ``scripts/compare.py`` names the recipe that
-pretrains its DBNs, so that ``make demo`` pretrains exactly what it says.
+Scripts read these tables and a run's ``config.json`` records every resolved value. A
+pretraining recipe holds the layer sizes, the data set and the
+:class:`~dbn.training.TrainConfig` fields of every layer; a fine-tuning recipe holds
+:class:`~dbn.training.FinetuneConfig` fields and the classifier's dropout.
+
+Examples
+--------
+>>> from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config
+>>> PRETRAIN_RECIPES["hinton2006"]["sizes"]
+[784, 500, 500, 2000]
+>>> recipe_train_config("hinton2006", epochs=1).epochs
+1
 """
 
 from __future__ import annotations
 
-from dbn.rbm import DEFAULT_WEIGHT_STD
-from dbn.train import TrainConfig
+from dbn.models.rbm import DEFAULT_WEIGHT_STD
+from dbn.training.rbm_trainer import TrainConfig
 
 __all__ = [
-    "COMPARE_PRESETS",
     "FINETUNE_RECIPES",
     "PRETRAIN_RECIPES",
     "default_sizes",
@@ -32,7 +39,7 @@ _HINTON_GUIDE = dict(
 )
 
 # A pretraining recipe's values that shape the stack (the data set, the layer sizes, the
-# initial weights' std for :class:`~dbn.stack.DBN`); the others are TrainConfig fields.
+# initial weights' std for :class:`~dbn.models.dbn.DBN`); the others are TrainConfig fields.
 _STACK_KEYS = ("dataset", "sizes", "weight_std")
 
 PRETRAIN_RECIPES: dict[str, dict] = {
@@ -109,7 +116,17 @@ _LAYER_OPTIONS = ("dropout", "input_dropout")
 
 def split_finetune_recipe(name: str | None) -> tuple[dict, dict]:
     """Fine-tuning recipe ``name``'s values as (the classifier's layer options, the
-    :class:`~dbn.finetune.FinetuneConfig` fields); two empty dicts for None."""
+    :class:`~dbn.training.finetuning.FinetuneConfig` fields); two empty dicts for None.
+
+    Examples
+    --------
+    >>> from dbn.recipes import split_finetune_recipe
+    >>> layers, config = split_finetune_recipe("dropout2014")
+    >>> layers
+    {'dropout': 0.5, 'input_dropout': 0.2}
+    >>> config["optimizer"], config["epochs"]
+    ('sgd', 500)
+    """
     values = dict(FINETUNE_RECIPES[name]) if name else {}
     layers = {key: values.pop(key) for key in _LAYER_OPTIONS if key in values}
     return layers, values
@@ -120,168 +137,26 @@ _DEFAULT_RECIPE = {"mnist": "hinton2006", "digits": "digits"}
 
 
 def default_sizes(dataset: str) -> list[int]:
-    """Layer sizes (input first) used for ``dataset`` when the user gives none."""
+    """Layer sizes (input first) used for ``dataset`` when the user gives none.
+
+    Examples
+    --------
+    >>> from dbn.recipes import default_sizes
+    >>> default_sizes("digits")
+    [64, 32, 16]
+    """
     return list(PRETRAIN_RECIPES[_DEFAULT_RECIPE[dataset]]["sizes"])
 
 
 def recipe_train_config(name: str, **overrides) -> TrainConfig:
-    """The :class:`TrainConfig` of recipe ``name``, with ``overrides`` applied."""
+    """The :class:`TrainConfig` of recipe ``name``, with ``overrides`` applied.
+
+    Examples
+    --------
+    >>> from dbn.recipes import recipe_train_config
+    >>> config = recipe_train_config("hinton2006", epochs=1)
+    >>> config.method, config.epochs, config.weight_decay
+    ('cd', 1, 0.0002)
+    """
     values = {key: value for key, value in PRETRAIN_RECIPES[name].items() if key not in _STACK_KEYS}
     return TrainConfig(**{**values, **overrides})
-
-
-_SIGMOID_INITS = [
-    "dbn-cd",
-    "dbn-recon",
-    "xavier_uniform",
-    "xavier_normal",
-    "he_uniform",
-    "he_normal",
-    "orthogonal",
-    "normal",
-    "zeros",
-    "default",
-]
-_RELU_INITS = ["xavier_uniform", "he_uniform", "he_normal", "orthogonal", "default"]
-_ALL_INITS = [f"{name}:sigmoid" for name in _SIGMOID_INITS] + [
-    f"{name}:relu" for name in _RELU_INITS
-]
-
-# The study notes' experiment 2: Adam lr 1e-3, batch 100, 15 epochs, Xavier as the notes
-# write it, beside He, PyTorch's default and a DBN-initialised sigmoid net.
-_NOTES_MNIST = dict(
-    train_size=None,
-    optimizer="adam",
-    epochs=15,
-    lr=1e-3,
-    seeds=[0, 1, 2],
-    inits=["xavier_uniform:relu", "he_uniform:relu", "default:relu", "dbn-cd:sigmoid"],
-)
-
-# The initialisation study's presets: the DBNs come from ``pretrain_recipe`` (or from
-# ``checkpoint``), the fine-tuned MLP has the recipe's sizes plus a 10-way output.
-# The label-budget study: every contender fine-tuned (or fitted) on class-balanced
-# subsets of N labelled images; SGD, its lr chosen per contender and N on 1,000
-# validation images; at least 10 epochs and 100,000 examples (1,000 updates of 100),
-# validated every 5,000 examples, stopped after 10 validations without improvement.
-_LABELS = dict(
-    pretrain_recipe="labels",
-    pretrain_on_valid=True,
-    epochs=10,
-    lr=0.1,
-    lr_grid=[0.01, 0.03, 0.1, 0.3],
-    shared_lr=False,
-    valid_size=1000,
-    min_examples=100_000,
-    validate_examples=5000,
-    patience=10,
-)
-
-# The shipped DBN against Xavier and He, sigmoid and ReLU, in the 784-500-500-2000 net.
-_DBN_AGAINST_XAVIER_HE = [
-    "dbn-cd:sigmoid",
-    "xavier_uniform:sigmoid",
-    "he_normal:sigmoid",
-    "xavier_uniform:relu",
-    "he_normal:relu",
-]
-_FIDELITY = dict(
-    pretrain_recipe="hinton2006",
-    checkpoint="pretrained/mnist-784-500-500-2000.safetensors",
-    train_size=None,
-    refit=True,
-    seeds=[0, 1, 2],
-    inits=_DBN_AGAINST_XAVIER_HE,
-)
-
-COMPARE_PRESETS: dict[str, dict] = {
-    "quick": dict(
-        pretrain_recipe="quick",
-        train_size=10000,
-        epochs=8,
-        lr=0.1,
-        seeds=[0, 1, 2],
-        inits=_ALL_INITS,
-    ),
-    "hinton2006": dict(
-        pretrain_recipe="hinton2006",
-        train_size=None,
-        epochs=30,
-        lr=0.1,
-        seeds=[0, 1, 2],
-        checkpoint="pretrained/mnist-784-500-500-2000.safetensors",
-        inits=_DBN_AGAINST_XAVIER_HE,
-    ),
-    # The study notes' experiment 2 at both depths (_NOTES_MNIST above).
-    "notes-mnist": {**_NOTES_MNIST, "pretrain_recipe": "notes-256"},
-    "notes-mnist-deep": {**_NOTES_MNIST, "pretrain_recipe": "notes-512x4"},
-    "labels": dict(
-        **_LABELS,
-        label_sizes=[100, 300, 1000, 3000, 10000, None],
-        seeds=[0, 1, 2, 3, 4],
-        seeds_above_1000=3,
-        inits=[
-            "dbn-cd:sigmoid",
-            "dbn-recon:sigmoid",
-            "xavier_uniform:sigmoid",
-            "he_normal:sigmoid",
-            "orthogonal:sigmoid",
-            "xavier_uniform:relu",
-            "he_normal:relu",
-            "logreg:dbn-cd",
-            "logreg:pixels",
-        ],
-    ),
-    # `--preset labels --quick`: the same study on the 8x8 digits, for CI (seconds).
-    "labels-quick": dict(
-        {**_LABELS, "pretrain_recipe": "digits"},
-        label_sizes=[50, 200, None],
-        seeds=[0, 1],
-        valid_size=100,
-        min_examples=2000,
-        validate_examples=200,
-        patience=5,
-        lr_grid=[0.1, 0.5],
-        inits=["dbn-cd:sigmoid", "xavier_uniform:sigmoid", "he_normal:relu", "logreg:dbn-cd"],
-    ),
-    # The fidelity issue's fair comparison: the papers' fine-tuning protocols applied to
-    # the shipped DBN and to Xavier and He baselines of the same 784-500-500-2000 net,
-    # select-then-refit (seed 0 picks the lr and the epochs on validation, every seed
-    # then trains on all 60,000 labelled images for them), 3 seeds. Conjugate gradient
-    # takes no lr grid (its line searches set the step).
-    "fidelity-dropout2014": dict(
-        _FIDELITY,
-        finetune_recipe="dropout2014",
-        shared_lr=False,
-        lr_grid=[0.5, 1.0, 2.0, 4.0],
-    ),
-    "fidelity-hinton2006": dict(_FIDELITY, finetune_recipe="hinton2006"),
-    # `--preset fidelity-dropout2014 --quick`: the same protocol on the 8x8 digits (seconds).
-    "fidelity-dropout2014-quick": dict(
-        pretrain_recipe="digits",
-        finetune_recipe="dropout2014",
-        refit=True,
-        shared_lr=False,
-        lr_grid=[0.1, 0.5],
-        epochs=30,
-        seeds=[0, 1],
-        inits=["dbn-cd:sigmoid", "xavier_uniform:relu"],
-    ),
-    # `--preset fidelity-hinton2006 --quick`: conjugate gradient on the digits (seconds).
-    "fidelity-hinton2006-quick": dict(
-        pretrain_recipe="digits",
-        finetune_recipe="hinton2006",
-        refit=True,
-        epochs=8,
-        seeds=[0, 1],
-        inits=["dbn-cd:sigmoid", "xavier_uniform:relu"],
-    ),
-    "digits": dict(
-        pretrain_recipe="digits",
-        train_size=None,
-        epochs=12,
-        lr=0.5,
-        seeds=[0, 1],
-        inits=_ALL_INITS,
-    ),
-}

@@ -25,15 +25,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dbn.checkpoint import CheckpointError, atomic_save, safe_load
-from dbn.export import make_classifier
-from dbn.finetune import FinetuneConfig, finetune
-from dbn.monitor import pseudo_likelihood
-from dbn.rbm import RBM
-from dbn.rng import new_generator
-from dbn.stack import DBN
-from dbn.train import RBMTrainer, TrainConfig
-from dbn.validation import check_fraction
+from dbn._utils.checks import check_fraction
+from dbn._utils.rng import new_generator
+from dbn.io import CheckpointError, atomic_save, safe_load
+from dbn.models.dbn import DBN
+from dbn.models.export import make_classifier
+from dbn.models.rbm import RBM
+from dbn.training.finetuning import FinetuneConfig, finetune
+from dbn.training.monitors import pseudo_likelihood
+from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
 
 __all__ = ["RBMTransformer", "DBNClassifier"]
 
@@ -151,8 +151,17 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     random_state_ : RandomState instance
         The generator ``gibbs`` draws from.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in\\_,)
         Only when X has feature names that are all strings.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from dbn.sklearn import RBMTransformer
+    >>> X = load_digits().data / 16
+    >>> features = RBMTransformer(n_components=32, n_iter=2, random_state=0).fit_transform(X)
+    >>> features.shape
+    (1797, 32)
     """
 
     def __init__(
@@ -403,6 +412,15 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     model_ : torch.nn.Sequential
     scaler_ : sklearn.preprocessing.MinMaxScaler
     n_features_in_ : int
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from dbn.sklearn import DBNClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> classifier = DBNClassifier((32,), pretrain_epochs=2, epochs=3, random_state=0)
+    >>> classifier.fit(X / 16, y).predict(X[:5] / 16).shape
+    (5,)
     """
 
     def __init__(

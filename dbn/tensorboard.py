@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torchvision.utils import make_grid
 
-from dbn.rbm import RBM
+from dbn.models.rbm import RBM
 
 __all__ = ["EXTRA_HINT", "TensorBoard", "require_tensorboard"]
 
@@ -30,6 +30,12 @@ def require_tensorboard() -> type:
     ------
     ValueError
         When the package is missing: one line naming the extra.
+
+    Examples
+    --------
+    >>> from dbn.tensorboard import require_tensorboard
+    >>> require_tensorboard().__name__  # the writer class, or one clear error naming the extra
+    'SummaryWriter'
     """
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -61,6 +67,17 @@ class TensorBoard:
     ----------
     log_dir : path
         Where the event files go (the run directory).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from dbn.tensorboard import TensorBoard
+    >>> folder = tempfile.mkdtemp()
+    >>> board = TensorBoard(folder)
+    >>> board.epoch({"epoch": 1, "recon_error": 2.5}, "layer1/")
+    >>> board.close()
+    >>> any(name.startswith("events.out.tfevents") for name in os.listdir(folder))
+    True
     """
 
     def __init__(self, log_dir: str | os.PathLike[str]) -> None:

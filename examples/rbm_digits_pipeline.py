@@ -1,4 +1,8 @@
-"""scikit-learn's "RBM features for digit classification", with dbn's RBMTransformer beside
+"""
+RBM features for digit classification, beside scikit-learn's
+=============================================================
+
+scikit-learn's "RBM features for digit classification", with dbn's RBMTransformer beside
 scikit-learn's BernoulliRBM: the same pipeline, the same parameters, one run.
 
     python examples/rbm_digits_pipeline.py

@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from studies.cli import ArgumentParser, add_autocast_argument, positive_int, run_cli
 
 from dbn import DBN, RBM, TrainConfig
-from dbn.cli import ArgumentParser, add_autocast_argument, positive_int, run_cli
-from dbn.data import DataUnavailableError, load_mnist
-from dbn.rng import new_generator
-from dbn.train import RBMTrainer
+from dbn._utils.rng import new_generator
+from dbn.datasets._loading import DataUnavailableError, load_mnist
+from dbn.training.rbm_trainer import RBMTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
 # What BernoulliRBM does: plain SGD on the mean gradient.

@@ -18,43 +18,45 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
-
-from dbn import DBN, load
-from dbn import init as initializers
-from dbn.activations import ACTIVATIONS
-from dbn.cli import (
+from studies.cli import (
     ArgumentParser,
     add_common_arguments,
     add_tensorboard_argument,
     given_options,
     run_cli,
 )
-from dbn.data import DataSplit, load_dataset
-from dbn.device import resolve_device
-from dbn.export import make_classifier
-from dbn.finetune import FinetuneConfig
-from dbn.labels import (
+from studies.comparison import initial_statistics, run_experiment
+from studies.device import resolve_device
+from studies.labels import (
     LOGREG_FEATURES,
     balanced_subset,
     budget_epochs,
     fit_logistic_regression,
     validation_interval,
 )
-from dbn.notes import NOTES_PRINTED, depth_statistics, synthetic_study
-from dbn.optim import OPTIMIZERS
-from dbn.plots import plot_comparison, plot_depth, plot_init_stats, plot_labels, plot_notes_losses
-from dbn.recipes import (
-    COMPARE_PRESETS,
-    PRETRAIN_RECIPES,
-    recipe_train_config,
-    split_finetune_recipe,
+from studies.notes import NOTES_PRINTED, depth_statistics, synthetic_study
+from studies.plots import (
+    plot_comparison,
+    plot_depth,
+    plot_init_stats,
+    plot_labels,
+    plot_notes_losses,
 )
-from dbn.rng import SUBSET_SEED_STRIDE, new_generator
-from dbn.runs import RunDirectory
-from dbn.study import initial_statistics, run_experiment
+from studies.presets import COMPARE_PRESETS
+from studies.runs import RunDirectory
+
+from dbn import DBN, load
+from dbn import init as initializers
+from dbn._utils.checks import check_fraction, check_int, check_positive
+from dbn._utils.rng import SUBSET_SEED_STRIDE, new_generator
+from dbn.datasets._loading import DataSplit, load_dataset
+from dbn.models._activations import ACTIVATIONS
+from dbn.models.export import make_classifier
+from dbn.optim._factory import OPTIMIZERS
+from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config, split_finetune_recipe
 from dbn.tensorboard import TensorBoard
-from dbn.train import TrainingDivergedError
-from dbn.validation import check_fraction, check_int, check_positive
+from dbn.training.finetuning import FinetuneConfig
+from dbn.training.rbm_trainer import TrainingDivergedError
 
 SCRIPT = "compare"
 # The study notes' small experiments, run by their own code path (no DBN, no MNIST).

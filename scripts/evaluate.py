@@ -12,13 +12,13 @@ import argparse
 import json
 from pathlib import Path
 
+from studies.cli import ArgumentParser, run_cli
 from torch import nn
 
 import dbn
-from dbn.checkpoint import sha256_file
-from dbn.cli import ArgumentParser, run_cli
-from dbn.data import DATASETS, load_dataset
-from dbn.finetune import evaluate
+from dbn.datasets._loading import DATASETS, load_dataset
+from dbn.io import sha256_file
+from dbn.training.finetuning import evaluate
 
 
 def get_args_parser() -> argparse.ArgumentParser:

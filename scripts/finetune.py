@@ -9,36 +9,41 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-
-from dbn import init as initializers
-from dbn import load
-from dbn.activations import ACTIVATIONS
-from dbn.checkpoint import safe_load
-from dbn.cli import (
+from studies.cli import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
     add_tensorboard_argument,
-    check_resume_options,
     given_options,
     run_cli,
 )
-from dbn.data import DATASETS, DataSplit, load_dataset
-from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
-from dbn.distributed import setup
-from dbn.export import save_classifier
-from dbn.finetune import CHECKPOINT_KIND, FINETUNE_OPTIMIZERS, FinetuneConfig, FinetuneResult
-from dbn.mlp import NORMS, check_layer_options
+from studies.comparison import run_experiment
+from studies.device import check_fits_in_memory, mlp_parameter_count, resolve_device
+from studies.runs import RunDirectory
+
+from dbn import init as initializers
+from dbn import load
+from dbn._utils.checks import check_choice, check_int
+from dbn._utils.config import JSONConfig
+from dbn.datasets._loading import DATASETS, DataSplit, load_dataset
+from dbn.io import safe_load
+from dbn.models._activations import ACTIVATIONS
+from dbn.models.export import save_classifier
+from dbn.models.mlp import NORMS, check_layer_options
+from dbn.optim.schedules import SCHEDULES
 from dbn.recipes import FINETUNE_RECIPES, default_sizes, split_finetune_recipe
-from dbn.runs import RunDirectory
-from dbn.schedules import SCHEDULES
-from dbn.study import run_experiment
-from dbn.validation import check_choice, check_int
-from dbn.viz import plot_curves
+from dbn.training.distributed import setup
+from dbn.training.finetuning import (
+    CHECKPOINT_KIND,
+    FINETUNE_OPTIMIZERS,
+    FinetuneConfig,
+    FinetuneResult,
+)
+from dbn.visual import plot_curves
 
 SCRIPT = "finetune"
 # Where a --refit run logs its selection's epochs (metrics.jsonl holds the refit's).
@@ -84,7 +89,7 @@ FINETUNE_FLAGS = (
 
 
 @dataclass
-class FinetuneRunConfig:
+class FinetuneRunConfig(JSONConfig):
     init: str = "dbn"
     checkpoint: str | None = None
     sizes: list[int] = field(default_factory=lambda: default_sizes("mnist"))
@@ -102,13 +107,6 @@ class FinetuneRunConfig:
     # with select_from: that run's best_epoch, best_valid_error and stopped_early
     selection: dict | None = None
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> FinetuneRunConfig:
-        """From a saved ``config.json`` (whose extra entries are dropped)."""
-        names = {f.name for f in fields(cls)} - {"finetune"}
-        known = {name: values[name] for name in names if name in values}
-        return cls(**known, finetune=FinetuneConfig(**values["finetune"]))
 
     def __post_init__(self) -> None:
         if len(self.sizes) < 2:
@@ -209,10 +207,10 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConf
         typed["select_from"] = args.select_from
     if args.use_valid:
         typed["use_valid"] = True
-    saved = run.saved_config(SCRIPT) if args.resume else None
-    if saved is not None:
-        check_resume_options({**saved["finetune"], **saved}, {**typed, **typed_finetune}, args.out)
-        return FinetuneRunConfig.from_dict(saved)
+    if args.resume:
+        saved = run.resumed_config(SCRIPT, FinetuneRunConfig, {**typed, **typed_finetune})
+        if saved is not None:
+            return saved
     if "recipe" in typed:
         layers, recipe = split_finetune_recipe(typed["recipe"])
         typed = {**layers, **typed}

@@ -22,29 +22,29 @@ from __future__ import annotations
 import argparse
 import csv
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-
-from dbn import RBM, ais, load
-from dbn.checkpoint import atomic_save, safe_load, sha256_file
-from dbn.cli import (
+from studies.cli import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
     add_tensorboard_argument,
-    check_resume_options,
     given_options,
     run_cli,
 )
-from dbn.data import load_mnist
-from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
-from dbn.rng import new_generator
-from dbn.runs import RunDirectory
-from dbn.train import LR_DECAYS, METHODS, RBMTrainer, TrainConfig
-from dbn.validation import check_choice, check_int
-from dbn.viz import plot_curves
+from studies.device import check_fits_in_memory, mlp_parameter_count, resolve_device
+from studies.runs import RunDirectory
+
+from dbn import RBM, ais, load
+from dbn._utils.checks import check_choice, check_int
+from dbn._utils.config import JSONConfig
+from dbn._utils.rng import new_generator
+from dbn.datasets._loading import load_mnist
+from dbn.io import atomic_save, safe_load, sha256_file
+from dbn.training.rbm_trainer import LR_DECAYS, METHODS, RBMTrainer, TrainConfig
+from dbn.visual import plot_curves
 
 # The TrainConfig fields this script has flags for (same names, dashes for underscores).
 TRAIN_FLAGS = (
@@ -84,7 +84,7 @@ CHECKPOINT_KIND = "loglik-training"
 
 
 @dataclass
-class LoglikConfig:
+class LoglikConfig(JSONConfig):
     train: TrainConfig = field(default_factory=lambda: TrainConfig(**TRAIN_DEFAULTS))
     hidden: int = 500
     binarize: str = "stochastic"
@@ -95,13 +95,6 @@ class LoglikConfig:
     eval_betas: int = 1000
     raise_examples: int = 1000
     score: str | None = None
-
-    @classmethod
-    def from_dict(cls, values: dict) -> LoglikConfig:
-        """From a saved ``config.json`` (whose extra entries are dropped)."""
-        names = {f.name for f in fields(cls)} - {"train"}
-        known = {name: values[name] for name in names if name in values}
-        return cls(**known, train=TrainConfig(**values["train"]))
 
     def __post_init__(self) -> None:
         check_choice("binarize", self.binarize, ("stochastic", "threshold"))
@@ -123,10 +116,13 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> LoglikConfig:
     typed_train = given_options(args, TRAIN_FLAGS)
     if args.resume and typed.get("score"):
         raise ValueError("--score trains nothing, so there is nothing to --resume")
-    saved = run.saved_config("loglik") if args.resume else None
+    saved = (
+        run.resumed_config("loglik", LoglikConfig, {**typed, **typed_train})
+        if args.resume
+        else None
+    )
     if saved is not None:
-        check_resume_options({**saved["train"], **saved}, {**typed, **typed_train}, args.out)
-        return LoglikConfig.from_dict(saved)
+        return saved
     return LoglikConfig(**typed, train=TrainConfig(**{**TRAIN_DEFAULTS, **typed_train}))
 
 

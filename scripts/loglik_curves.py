@@ -1,6 +1,6 @@
 """Held-out log-likelihood curves of several `loglik.py --eval-every` runs, in one plot.
 
-python scripts/loglik_curves.py runs/curve-* --out docs/loglik-curves.png
+python scripts/loglik_curves.py runs/curve-* --out results/loglik/curves.png
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen before pyplot loads)
-
-from dbn.cli import ArgumentParser, run_cli  # noqa: E402
+from studies.cli import ArgumentParser, run_cli  # noqa: E402
 
 STYLES = ["-", "--", "-.", ":"]
 MARKERS = "osD^v<>"
 
 
-def read_run(path: Path) -> tuple[str, list[dict]]:
+def read_loglik_run(path: Path) -> tuple[str, list[dict]]:
     """The run's label (its method, and its learning rate and epochs where the run
     directory keeps its ``config.json``) and its curve rows (epoch, held-out log-likelihood)."""
     curve, result, config = path / "curve.csv", path / "result.json", path / "config.json"
@@ -45,7 +44,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    curves = [read_run(path) for path in args.runs]  # all read before anything is written
+    curves = [read_loglik_run(path) for path in args.runs]  # all read before anything is written
     figure, axis = plt.subplots(figsize=(8, 5))
     for index, (label, rows) in enumerate(curves):
         axis.plot(

@@ -12,29 +12,29 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import torch
-
-from dbn import DBN
-from dbn.checkpoint import safe_load
-from dbn.cli import (
+from studies.cli import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
     add_tensorboard_argument,
-    check_resume_options,
     given_options,
     run_cli,
 )
-from dbn.data import DATASETS, load_dataset
-from dbn.device import check_fits_in_memory, mlp_parameter_count, resolve_device
-from dbn.distributed import setup
-from dbn.monitor import layer_reconstruction_errors
-from dbn.rbm import DEFAULT_WEIGHT_STD
+from studies.device import check_fits_in_memory, mlp_parameter_count, resolve_device
+from studies.runs import RunDirectory
+
+from dbn import DBN
+from dbn._utils.checks import check_choice, check_int, check_nonnegative
+from dbn._utils.config import JSONConfig
+from dbn._utils.rng import new_generator
+from dbn.datasets._loading import DATASETS, load_dataset
+from dbn.io import safe_load
+from dbn.models.rbm import DEFAULT_WEIGHT_STD
 from dbn.recipes import PRETRAIN_RECIPES, default_sizes, recipe_train_config
-from dbn.rng import new_generator
-from dbn.runs import RunDirectory
-from dbn.train import METHODS, STEPS, RBMTrainer, TrainConfig, resolve_step
-from dbn.validation import check_choice, check_int, check_nonnegative
-from dbn.viz import plot_curves, save_filters, save_image_grid
+from dbn.training.distributed import setup
+from dbn.training.monitors import layer_reconstruction_errors
+from dbn.training.rbm_trainer import METHODS, STEPS, RBMTrainer, TrainConfig, resolve_step
+from dbn.visual import plot_curves, save_filters, save_image_grid
 
 SCRIPT = "pretrain"
 # The TrainConfig fields this script has flags for (same names, dashes for underscores).
@@ -57,7 +57,7 @@ TRAIN_FLAGS = (
 
 
 @dataclass
-class PretrainRunConfig:
+class PretrainRunConfig(JSONConfig):
     """One pretraining run: the stack, the data and how every layer trains."""
 
     sizes: list[int]
@@ -76,15 +76,6 @@ class PretrainRunConfig:
             check_int("each layer size", size)
         check_int("epochs", self.train.epochs)
         check_nonnegative("weight_std", self.weight_std)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> PretrainRunConfig:
-        """From a saved ``config.json`` (whose extra entries, like ``step``, are dropped)."""
-        names = ("sizes", "dataset", "seed", "weight_std", "recipe", "use_valid")
-        return cls(
-            **{name: values[name] for name in names if name in values},
-            train=TrainConfig.from_dict(values["train"]),
-        )
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -134,18 +125,11 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainRunConf
     """The run's configuration: the saved one for ``--resume`` (refusing options that
     differ from it), else the recipe's values with the typed options on top."""
     typed = given_options(args, TRAIN_FLAGS)
-    saved = run.saved_config(SCRIPT) if args.resume else None
-    if saved is not None:
-        saved_values = {**saved["train"], **saved}
-        check_resume_options(
-            saved_values,
-            {
-                **typed,
-                **given_options(args, ("sizes", "dataset", "weight_std", "recipe", "seed")),
-            },
-            args.out,
-        )
-        return PretrainRunConfig.from_dict(saved)
+    if args.resume:
+        stack_options = given_options(args, ("sizes", "dataset", "weight_std", "recipe", "seed"))
+        saved = run.resumed_config(SCRIPT, PretrainRunConfig, {**typed, **stack_options})
+        if saved is not None:
+            return saved
     recipe = PRETRAIN_RECIPES[args.recipe] if args.recipe else {}
     dataset = args.dataset or recipe.get("dataset", "mnist")
     sizes = args.sizes or recipe.get("sizes") or default_sizes(dataset)

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 from sklearn.linear_model import LogisticRegression
+from studies.cli import ArgumentParser, run_cli
 
 import dbn
-from dbn.checkpoint import sha256_file
-from dbn.cli import ArgumentParser, run_cli
-from dbn.data import DATASETS, load_dataset
-from dbn.monitor import layer_reconstruction_errors
+from dbn.datasets._loading import DATASETS, load_dataset
+from dbn.io import sha256_file
+from dbn.training.monitors import layer_reconstruction_errors
 
 
 def get_args_parser() -> argparse.ArgumentParser:

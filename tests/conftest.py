@@ -3,8 +3,8 @@ import os
 import pytest
 import torch
 
-import dbn.finetune
-from dbn.data import DataUnavailableError, load_mnist
+import dbn.training.finetuning
+from dbn.datasets._loading import DataUnavailableError, load_mnist
 
 
 @pytest.fixture(scope="session")
@@ -32,11 +32,11 @@ def pytest_collection_modifyitems(config, items):
 def trainings(monkeypatch):
     """Each FinetuneTrainer made: (training examples, no validation?, stop_after)."""
     seen = []
-    original = dbn.finetune.FinetuneTrainer.__init__
+    original = dbn.training.finetuning.FinetuneTrainer.__init__
 
     def recording(self, model, train, valid, config, *args, **kwargs):
         seen.append((len(train[0]), valid is None, config.stop_after))
         original(self, model, train, valid, config, *args, **kwargs)
 
-    monkeypatch.setattr(dbn.finetune.FinetuneTrainer, "__init__", recording)
+    monkeypatch.setattr(dbn.training.finetuning.FinetuneTrainer, "__init__", recording)
     return seen

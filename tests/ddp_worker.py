@@ -12,9 +12,9 @@ from helpers import binary_digits  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 from dbn import RBM, TrainConfig  # noqa: E402
-from dbn.distributed import rank_batches, setup, teardown  # noqa: E402
-from dbn.losses import RBMObjective  # noqa: E402
-from dbn.train import RBMTrainer  # noqa: E402
+from dbn.training.distributed import rank_batches, setup, teardown  # noqa: E402
+from dbn.training.objectives import RBMObjective  # noqa: E402
+from dbn.training.rbm_trainer import RBMTrainer  # noqa: E402
 
 
 def main(out: str, per_rank: int) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from dbn.data import load_digits
+from dbn.datasets._loading import load_digits
 
 
 def binary_digits(seed: int = 0):

@@ -58,7 +58,7 @@ def test_ais_is_within_a_tenth_of_a_nat_of_exact(trained_digits_rbm):
 
 
 def test_ais_for_gaussian_units_matches_exact():
-    from dbn.data import load_digits
+    from dbn.datasets._loading import load_digits
 
     x = load_digits()["train"].x
     x = (x - x.mean(0)) / (x.std(0) + 1e-3)

@@ -33,10 +33,12 @@ def test_every_contender_gets_float32_data_unless_its_name_says_otherwise():
 def test_the_public_api_row_pays_for_monitoring(monkeypatch):
     bench = load_script("bench")
     calls = []
-    import dbn.train
+    import dbn.training.rbm_trainer
 
-    original = dbn.train.epoch_metrics
-    monkeypatch.setattr(dbn.train, "epoch_metrics", lambda *a: calls.append(1) or original(*a))
+    original = dbn.training.rbm_trainer.epoch_metrics
+    monkeypatch.setattr(
+        dbn.training.rbm_trainer, "epoch_metrics", lambda *a: calls.append(1) or original(*a)
+    )
     x = torch.bernoulli(torch.full((40, 16), 0.3), generator=torch.Generator().manual_seed(0))
     public = bench.public_api_contender(x, 4, 10, "cd", None, "reference")
     bare = bench.bare_step_contender(x, 4, 10, "cd", "fused", "reference")

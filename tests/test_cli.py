@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import load_script, wait_for_checkpoints
+from studies.cli import run_cli
 
 import dbn
-from dbn.cli import run_cli
 from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,7 +172,7 @@ def test_debug_flag_shows_the_traceback(tmp_path, monkeypatch, capsys):
 
 
 def test_divergence_names_layer_and_epoch_and_keeps_the_checkpoint(tmp_path, monkeypatch, capsys):
-    from dbn.data import load_digits
+    from dbn.datasets._loading import load_digits
 
     x = load_digits()["train"].x
     model = dbn.DBN([64, 16], visible="gaussian")
@@ -183,7 +183,7 @@ def test_divergence_names_layer_and_epoch_and_keeps_the_checkpoint(tmp_path, mon
             trainer.rbm.weight.data.fill_(float("nan"))
 
     with pytest.raises(
-        dbn.train.TrainingDivergedError,
+        dbn.training.rbm_trainer.TrainingDivergedError,
         match=r"layer 1/1 \(64-16\) diverged in epoch 3.*Lower the learning rate",
     ):
         model.pretrain(
@@ -193,7 +193,7 @@ def test_divergence_names_layer_and_epoch_and_keeps_the_checkpoint(tmp_path, mon
             checkpoint_path=checkpoint,
             on_epoch_end=poison_after_epoch_2,
         )
-    state = dbn.checkpoint.safe_load(checkpoint, kind="dbn-training")
+    state = dbn.io.safe_load(checkpoint, kind="dbn-training")
     assert state["trainer"]["epoch"] == 2
     assert all(torch.isfinite(t).all() for t in state["state"].values())
 
@@ -231,7 +231,7 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
     err = err.decode()
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
-    state = dbn.checkpoint.safe_load(out / "train-state.pt", kind="dbn-training")
+    state = dbn.io.safe_load(out / "train-state.pt", kind="dbn-training")
     assert 1 <= state["trainer"]["epoch"] < 12 and not (out / "dbn.pt").exists()
     resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr

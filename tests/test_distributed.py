@@ -13,8 +13,8 @@ from helpers import binary_digits, wait_for_checkpoints
 
 import dbn
 from dbn import RBM, TrainConfig
-from dbn.losses import contrastive_divergence_loss
-from dbn.train import RBMTrainer
+from dbn.training.objectives import contrastive_divergence_loss
+from dbn.training.rbm_trainer import RBMTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(
@@ -129,7 +129,7 @@ def test_distributed_run_killed_and_resumed_finishes_with_one_writer(tmp_path):
     kill_everything_mentioning(str(killed))  # the agent and its workers, like a power cut
     process.wait()
     assert not (killed / "dbn.pt").exists()
-    dbn.checkpoint.safe_load(killed / "train-state.pt", kind="dbn-training")
+    dbn.io.safe_load(killed / "train-state.pt", kind="dbn-training")
 
     command, env = pretrain(killed, "--resume")
     run_to_completion(command, env)

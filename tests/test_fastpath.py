@@ -3,13 +3,13 @@ import math
 import pytest
 import torch
 from helpers import binary_digits, random_rbm, without_timings
+from studies.device import resolve_device
 
 from dbn import RBM, TrainConfig
-from dbn.cudagraph import GraphedCD, RerunRecorder
-from dbn.device import resolve_device
-from dbn.fastpath import FastCD
-from dbn.losses import RBMObjective, contrastive_divergence_loss
-from dbn.train import RBMTrainer, resolve_step
+from dbn.training._cudagraph import GraphedCD, RerunRecorder
+from dbn.training._fused import FastCD
+from dbn.training.objectives import RBMObjective, contrastive_divergence_loss
+from dbn.training.rbm_trainer import RBMTrainer, resolve_step
 
 
 @pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])

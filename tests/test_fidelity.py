@@ -5,9 +5,10 @@ import json
 
 import pytest
 from helpers import load_script
+from studies.presets import COMPARE_PRESETS
 
-from dbn.data import load_digits
-from dbn.recipes import COMPARE_PRESETS, split_finetune_recipe
+from dbn.datasets._loading import load_digits
+from dbn.recipes import split_finetune_recipe
 
 
 def read_rows(path):

@@ -7,25 +7,26 @@ import sys
 from pathlib import Path
 
 import pytest
+import studies.comparison
 import torch
 import torch.nn.functional as F
 from helpers import binary_digits, load_script, wait_for_checkpoints, without_timings
+from studies.comparison import run_experiment
+from studies.presets import COMPARE_PRESETS
+from studies.runs import RunDirectory
 from torch import nn
 
 import dbn
-import dbn.finetune
-import dbn.study
+import dbn.training.finetuning
 from dbn import DBN
-from dbn.checkpoint import safe_load
-from dbn.conjugate_gradient import ConjugateGradient
-from dbn.data import load_digits
-from dbn.export import make_classifier
-from dbn.finetune import FinetuneConfig, finetune
-from dbn.mlp import build_mlp
-from dbn.recipes import COMPARE_PRESETS, FINETUNE_RECIPES
-from dbn.rng import new_generator
-from dbn.runs import RunDirectory
-from dbn.study import run_experiment
+from dbn._utils.rng import new_generator
+from dbn.datasets._loading import load_digits
+from dbn.io import safe_load
+from dbn.models.export import make_classifier
+from dbn.models.mlp import build_mlp
+from dbn.optim.conjugate_gradient import ConjugateGradient
+from dbn.recipes import FINETUNE_RECIPES
+from dbn.training.finetuning import FinetuneConfig, finetune
 
 
 def test_zeros_init_keeps_hidden_units_identical_after_training():
@@ -65,7 +66,7 @@ def test_dbn_initialised_mlp_equals_checkpoint_before_training(tmp_path):
 def test_test_split_is_read_once_and_only_after_training(monkeypatch):
     splits = load_digits()
     calls = []
-    for module in (dbn.finetune, dbn.study):
+    for module in (dbn.training.finetuning, studies.comparison):
         original = module.evaluate
 
         def recording(model, x, y, *args, _original=original, **kwargs):
@@ -92,7 +93,7 @@ def test_early_stopping_restores_the_best_epoch():
         progress=False,
     )
     assert result.stopped_early and len(result.history) == result.best_epoch + 3
-    _, error = dbn.finetune.evaluate(model, splits["valid"].x, splits["valid"].y)
+    _, error = dbn.training.finetuning.evaluate(model, splits["valid"].x, splits["valid"].y)
     assert error == result.best_valid_error
 
 
@@ -321,7 +322,7 @@ def test_head_epochs_train_the_output_layer_alone_first(optimizer, lr):
     body = model[0].weight.detach().clone()
     seen = []
     config = FinetuneConfig(epochs=2, head_epochs=1, lr=lr, optimizer=optimizer)
-    trainer = dbn.finetune.FinetuneTrainer(
+    trainer = dbn.training.finetuning.FinetuneTrainer(
         model, (splits["train"].x, splits["train"].y), None, config, progress=False
     )
     head = model[-1].weight.detach().clone()
@@ -417,7 +418,7 @@ def test_cg_keeps_training_where_float32_rounds_the_loss_to_zero():
     # minimize.m's first step is lr |g| / (1 + |g|^2) long: with gradients of 1e-8,
     # lr 1e9 makes it a step of order one, which float32 weights can take
     config = FinetuneConfig(optimizer="cg", lr=1e9, epochs=1, batch_size=4)
-    dbn.finetune.FinetuneTrainer(model, (x, y), None, config, progress=False).fit()
+    dbn.training.finetuning.FinetuneTrainer(model, (x, y), None, config, progress=False).fit()
     assert float64_loss() < 0.5 * before
     with pytest.raises(ValueError, match="'cg' runs without autocast"):
         FinetuneConfig(optimizer="cg", autocast="bfloat16")
@@ -447,7 +448,7 @@ def test_cg_minimises_the_summed_loss_from_minimize_ms_first_step():
         build_mlp([64, 16], 10, init="xavier_uniform", generator=new_generator(0)) for _ in range(2)
     ]
     config = FinetuneConfig(optimizer="cg", lr=1.0, cg_line_searches=1, epochs=1, batch_size=200)
-    dbn.finetune.FinetuneTrainer(models[0], (x, y), None, config, progress=False).fit()
+    dbn.training.finetuning.FinetuneTrainer(models[0], (x, y), None, config, progress=False).fit()
     direct = ConjugateGradient(models[1].parameters(), lr=1.0, line_searches=1)
 
     def closure():

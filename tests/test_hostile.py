@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import load_script, wait_for_checkpoints
+from studies.cli import run_cli
 
 import dbn
-from dbn.checkpoint import atomic_save
-from dbn.cli import run_cli
+from dbn.io import atomic_save
 
 HUGE = "100000000"
 

@@ -7,18 +7,18 @@ import pytest
 import torch
 from helpers import load_script
 from sklearn.linear_model import LogisticRegression
-
-from dbn.data import load_digits
-from dbn.finetune import FinetuneConfig, finetune
-from dbn.labels import (
+from studies.labels import (
     balanced_subset,
     budget_epochs,
     fit_logistic_regression,
     validation_interval,
 )
-from dbn.mlp import build_mlp
-from dbn.recipes import COMPARE_PRESETS
-from dbn.rng import new_generator
+from studies.presets import COMPARE_PRESETS
+
+from dbn._utils.rng import new_generator
+from dbn.datasets._loading import load_digits
+from dbn.models.mlp import build_mlp
+from dbn.training.finetuning import FinetuneConfig, finetune
 
 
 def _labels(counts):

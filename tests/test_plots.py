@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from studies import plots
 
-from dbn import plots
-
-CURVES = Path(__file__).parents[1] / "docs" / "fidelity" / "curves.py"
+CURVES = Path(__file__).parents[1] / "scripts" / "finetune_curves.py"
 
 
 def history(epochs, validated):

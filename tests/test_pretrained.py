@@ -15,7 +15,7 @@ from helpers import load_script
 
 import dbn
 from dbn import ais
-from dbn.monitor import layer_reconstruction_errors
+from dbn.training.monitors import layer_reconstruction_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "pretrained" / "mnist-784-500-500-2000.safetensors"
@@ -50,16 +50,6 @@ def test_shipped_weights_reproduce_the_dbn_features():
     mlp = dbn.to_mlp(CHECKPOINT, num_classes=None)
     x = torch.rand(5, 784)
     torch.testing.assert_close(mlp(x), model.transform(x), rtol=0, atol=0)
-
-
-def test_the_readme_python_example_runs(mnist, tmp_path):
-    readme = (ROOT / "README.md").read_text()
-    example = re.search(r"## Python API.*?```python\n(.*?)```", readme, re.S).group(1)
-    result = subprocess.run(
-        [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "test log-likelihood" in result.stdout and (tmp_path / "my-dbn.pt").is_file()
 
 
 def test_shipped_reconstruction_errors_are_the_readme_ones(mnist):

@@ -13,8 +13,8 @@ import torch
 from helpers import binary_digits, wait_for_checkpoints
 
 from dbn import RBM, ais, train_rbm
-from dbn.checkpoint import safe_load
-from dbn.data import load_digits
+from dbn.datasets._loading import load_digits
+from dbn.io import safe_load
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import check_estimator
 
-from dbn.checkpoint import CheckpointError
+from dbn.io import CheckpointError
 from dbn.sklearn import DBNClassifier, RBMTransformer
 
 # BernoulliRBM is excused from the same two checks in scikit-learn's own test suite:

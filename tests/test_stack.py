@@ -11,10 +11,10 @@ from helpers import binary_digits, wait_for_checkpoints
 
 import dbn
 from dbn import DBN, RBM, TrainConfig, to_mlp
-from dbn.checkpoint import CheckpointError, atomic_save, safe_load
-from dbn.export import save_classifier
-from dbn.rng import new_generator
-from dbn.train import RBMTrainer
+from dbn._utils.rng import new_generator
+from dbn.io import CheckpointError, atomic_save, safe_load
+from dbn.models.export import save_classifier
+from dbn.training.rbm_trainer import RBMTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,7 @@ def test_transform_and_generate_shapes(pretrained_digits):
 
 
 def test_gaussian_first_layer():
-    from dbn.data import load_digits
+    from dbn.datasets._loading import load_digits
 
     x = load_digits()["train"].x
     x = (x - x.mean(0)) / (x.std(0) + 1e-3)
@@ -230,7 +230,7 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(uninterrupted_run, tmp_
 
 
 def test_temp_files_of_a_killed_writer_are_cleaned_up(tmp_path):
-    from dbn.checkpoint import atomic_save
+    from dbn.io import atomic_save
 
     (tmp_path / ".state.pt.abc123.tmp").write_bytes(b"half a checkpoint")
     atomic_save({"x": torch.ones(2)}, tmp_path / "state.pt")

@@ -8,8 +8,8 @@ from helpers import random_rbm
 
 from dbn import RBM, TrainConfig
 from dbn.ais import exact_log_partition, log_likelihood
-from dbn.tempering import ParallelTempering
-from dbn.train import RBMTrainer, resolve_step
+from dbn.training.rbm_trainer import RBMTrainer, resolve_step
+from dbn.training.tempering import ParallelTempering
 
 STATES = torch.tensor(list(itertools.product([0.0, 1.0], repeat=4)), dtype=torch.float64)
 PLACES = torch.tensor([8.0, 4.0, 2.0, 1.0], dtype=torch.float64)

@@ -3,9 +3,9 @@ import torch
 from helpers import binary_digits, random_rbm, without_timings
 
 from dbn import RBM, TrainConfig, ais, train_rbm
-from dbn.losses import contrastive_divergence_loss, reconstruction_loss
-from dbn.monitor import reconstruction_error
-from dbn.train import RBMTrainer, TrainingDivergedError
+from dbn.training.monitors import reconstruction_error
+from dbn.training.objectives import contrastive_divergence_loss, reconstruction_loss
+from dbn.training.rbm_trainer import RBMTrainer, TrainingDivergedError
 
 
 def test_cd_loss_gradient_is_textbook_cd_statistics():
@@ -57,7 +57,7 @@ def test_reconstruction_training_lowers_reconstruction_loss():
 
 
 def test_gaussian_rbm_trains_on_standardised_data():
-    from dbn.data import load_digits
+    from dbn.datasets._loading import load_digits
 
     x = load_digits()["train"].x
     x = (x - x.mean(0)) / (x.std(0) + 1e-3)

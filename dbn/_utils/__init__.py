@@ -1,0 +1,1 @@
+"""Private helpers: argument checks and random-number plumbing."""

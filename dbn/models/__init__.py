@@ -1,0 +1,26 @@
+"""The models: the RBM, the DBN that stacks them, and their export into a plain MLP.
+
+=====================  ========================================================
+:class:`RBM`           Bernoulli or Gaussian visible units, Bernoulli hidden units
+:class:`DBN`           a stack of RBMs, pretrained greedily layer by layer
+:func:`load`           read back what :meth:`DBN.save` or :meth:`RBM.save` wrote
+:func:`build_mlp`      a feed-forward classifier of given sizes
+:func:`to_mlp`         that classifier, its layers holding a pretrained stack
+:func:`save_classifier`  a fine-tuned classifier with its architecture, pickle-free
+=====================  ========================================================
+"""
+
+from dbn.models.dbn import DBN, load
+from dbn.models.export import make_classifier, save_classifier, to_mlp
+from dbn.models.mlp import build_mlp
+from dbn.models.rbm import RBM
+
+__all__ = [
+    "DBN",
+    "RBM",
+    "build_mlp",
+    "load",
+    "make_classifier",
+    "save_classifier",
+    "to_mlp",
+]

@@ -1,0 +1,67 @@
+"""The optimiser factory shared by RBM training and fine-tuning.
+
+Both put the weight matrices and the other parameters (biases, norm scales) in two
+groups, so that the L2 weight cost applies to the weights only, as Hinton's guide and
+the fine-tuning papers do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+__all__ = ["OPTIMIZERS", "make_optimizer"]
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_optimizer(
+    name: str,
+    weights: Iterable[nn.Parameter],
+    others: Iterable[nn.Parameter],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    capturable: bool = False,
+) -> torch.optim.Optimizer:
+    """SGD with classical momentum, or Adam, with ``weight_decay`` on ``weights`` only.
+
+    Parameters
+    ----------
+    name : {"sgd", "adam"}
+    weights : iterable of Parameter
+        Penalised by ``weight_decay``.
+    others : iterable of Parameter
+        Not penalised.
+    lr, momentum, weight_decay : float
+        ``momentum`` applies to SGD only.
+    capturable : bool
+        Adam keeps its step count on the device so that its step can be captured in a
+        CUDA graph (SGD's step needs nothing for that).
+
+    Returns
+    -------
+    torch.optim.Optimizer
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.optim import make_optimizer
+    >>> rbm = dbn.RBM(64, 16)
+    >>> weights, biases = [rbm.weight], [rbm.hidden_bias, rbm.visible_bias]
+    >>> optimizer = make_optimizer("sgd", weights, biases, lr=0.1, momentum=0.5, weight_decay=2e-4)
+    >>> [group["weight_decay"] for group in optimizer.param_groups]
+    [0.0002, 0.0]
+    """
+    groups = [
+        {"params": list(weights), "weight_decay": weight_decay},
+        {"params": list(others), "weight_decay": 0.0},
+    ]
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, capturable=capturable)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+    raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")

@@ -1,0 +1,50 @@
+"""Training: one RBM, a greedy stack, and the fine-tuning of the classifier built from it.
+
+========================  =====================================================
+:func:`train_rbm`         train one RBM by CD-k, persistent CD, tempering or reconstruction
+:class:`TrainConfig`      every option of that training, validated, JSON-able
+:class:`RBMTrainer`       the same training an epoch at a time, checkpointable
+:class:`RBMObjective`     the loss whose gradient is the CD/PCD update, with penalties
+:class:`ParallelTempering`  the tempered negative phase
+:func:`finetune`          train a classifier by SGD, Adam, L-BFGS or conjugate gradient
+:class:`FinetuneConfig`   every option of that fine-tuning, validated, JSON-able
+:class:`FinetuneTrainer`  the same fine-tuning an epoch at a time, checkpointable
+:func:`evaluate`          a classifier's loss and error on a labelled set
+========================  =====================================================
+
+Greedy pretraining is :meth:`dbn.DBN.pretrain`; the closed-form and CUDA-graph steps
+behind ``TrainConfig(step=...)`` are private implementations of :class:`RBMObjective`'s
+gradient.
+"""
+
+from dbn.training.finetuning import (
+    FinetuneConfig,
+    FinetuneResult,
+    FinetuneTrainer,
+    evaluate,
+    finetune,
+)
+from dbn.training.objectives import RBMObjective
+from dbn.training.rbm_trainer import (
+    RBMTrainer,
+    TrainConfig,
+    TrainingDivergedError,
+    resolve_step,
+    train_rbm,
+)
+from dbn.training.tempering import ParallelTempering
+
+__all__ = [
+    "FinetuneConfig",
+    "FinetuneResult",
+    "FinetuneTrainer",
+    "ParallelTempering",
+    "RBMObjective",
+    "RBMTrainer",
+    "TrainConfig",
+    "TrainingDivergedError",
+    "evaluate",
+    "finetune",
+    "resolve_step",
+    "train_rbm",
+]

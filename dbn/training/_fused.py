@@ -1,0 +1,203 @@
+"""The fast CD/PCD step: the loss's gradient written straight into ``.grad``.
+
+Autograd on ``contrastive_divergence_loss`` recomputes the positive-phase hidden
+probabilities that the Gibbs chain already needs, and allocates every intermediate.
+This step computes the same gradient by its closed form (Hinton 2002) ::
+
+    ∂loss/∂W   = ⟨p(h|v) vᵀ⟩_model - ⟨p(h|v) vᵀ⟩_data
+    ∂loss/∂b_h = ⟨p(h|v)⟩_model    - ⟨p(h|v)⟩_data
+    ∂loss/∂b_v = ⟨v⟩_model         - ⟨v⟩_data          (Bernoulli and Gaussian alike)
+
+into preallocated buffers, draws Bernoulli samples as ``uniform < p`` in place, and
+consumes the generator in exactly the order of the plain path (``RBM.gibbs``), so both
+paths give the same numbers for the same seed up to float rounding. Any
+``torch.optim`` optimiser then takes the step.
+
+The weight gradient is one matrix product: the data and model rows are stacked, with
+the scales ``-1/n_data`` and ``1/n_model`` folded into the hidden side, so the
+difference of the two statistics is accumulated inside the product. In bfloat16 or
+float16 that difference is rounded once, instead of the two large, nearly equal
+terms being rounded and then subtracted.
+
+The penalties of :class:`dbn.training.objectives.RBMObjective` have closed forms too: the L1 cost
+adds ``l1 · sign(W)`` to the weight gradient, and the sparsity target ``p`` with cost
+``c`` adds ``c (q - p)`` per data row to the hidden side (``q = p(h|v_data)``), which
+folds into the same product as the data rows' scale ``(c - 1) q - c p``.
+
+With a ``compute_dtype`` below the parameters' own (mixed precision), the chain and the
+products run in that dtype on cast copies of the parameters, while the parameters,
+their gradients and the optimiser stay in full precision.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from dbn.models.rbm import RBM, noise_dtype
+
+__all__ = ["FastCD"]
+
+
+def _threshold_(noise: Tensor, probs: Tensor) -> Tensor:
+    """Overwrite uniform ``noise`` with ``1.0 where noise < probs else 0.0``.
+
+    sign(p - u) clamped at 0 equals ``u < p`` exactly (x - y == 0 only when x == y in
+    IEEE arithmetic) and runs several times faster than an in-place ``lt_``.
+    """
+    return torch.sub(probs, noise, out=noise).sign_().clamp_(min=0)
+
+
+class FastCD:
+    """Reusable buffers and the fused CD-k / PCD-k gradient for one RBM.
+
+    Parameters
+    ----------
+    rbm : RBM
+    compute_dtype : torch.dtype, optional
+        The dtype of the chain and of the products; defaults to the parameters' dtype.
+        ``torch.bfloat16`` or ``torch.float16`` give mixed precision.
+    l1 : float
+        L1 weight cost (as :func:`dbn.training.objectives.weight_l1_penalty`).
+    sparsity_target : float, optional
+        Target hidden probability of
+        :func:`dbn.training.objectives.sparsity_penalty`; None for none.
+    sparsity_cost : float
+        Weight of the sparsity penalty.
+    """
+
+    def __init__(
+        self,
+        rbm: RBM,
+        compute_dtype: torch.dtype | None = None,
+        l1: float = 0.0,
+        sparsity_target: float | None = None,
+        sparsity_cost: float = 0.0,
+    ) -> None:
+        self.rbm = rbm
+        self.compute_dtype = compute_dtype or rbm.weight.dtype
+        self.l1 = l1
+        self.sparsity = (
+            (sparsity_target, sparsity_cost)
+            if sparsity_target is not None and sparsity_cost > 0
+            else None
+        )
+        self._buffers: dict[tuple, Tensor] = {}
+
+    def _buffer(
+        self, name: str, shape: tuple[int, ...], like: Tensor, dtype: torch.dtype | None = None
+    ) -> Tensor:
+        """A tensor of ``shape`` kept between steps on ``like``'s device, in ``dtype``
+        (default ``compute_dtype``)."""
+        key = (name, shape)
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            dtype = dtype or self.compute_dtype
+            buffer = torch.empty(shape, device=like.device, dtype=dtype)
+            self._buffers[key] = buffer
+        return buffer
+
+    def _sample(
+        self, name: str, mean: Tensor, bernoulli: bool, generator: torch.Generator | None
+    ) -> Tensor:
+        """Bernoulli(mean) or N(mean, 1) samples in ``compute_dtype``, with the noise drawn
+        in at least float32 (see :func:`dbn.models.rbm.noise_dtype`)."""
+        noise = self._buffer(f"{name}_noise", tuple(mean.shape), mean, noise_dtype(mean.dtype))
+        if bernoulli:
+            _threshold_(noise.uniform_(generator=generator), mean)
+        else:
+            noise.normal_(generator=generator).add_(mean)
+        return self._in_compute_dtype(name, noise)
+
+    def _in_compute_dtype(self, name: str, tensor: Tensor) -> Tensor:
+        """``tensor`` itself when it has the compute dtype, else a copy in a reused buffer."""
+        if tensor.dtype == self.compute_dtype:
+            return tensor
+        return self._buffer(name, tuple(tensor.shape), tensor).copy_(tensor)
+
+    def _hidden_probs(self, v: Tensor, weight: Tensor, bias: Tensor, out: Tensor) -> Tensor:
+        """p(h=1 | v) into ``out``: (batch, n_hidden)."""
+        torch.addmm(bias, v, weight.T, out=out)
+        return out.sigmoid_()
+
+    def _sample_visible(
+        self, h: Tensor, weight: Tensor, bias: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        mean = self._buffer("visible_mean", (h.shape[0], self.rbm.n_visible), h)
+        torch.addmm(bias, h, weight, out=mean)
+        bernoulli = self.rbm.visible == "bernoulli"
+        if bernoulli:
+            mean.sigmoid_()
+        return self._sample("visible_sample", mean, bernoulli, generator)
+
+    @torch.no_grad()
+    def step(
+        self, v_data: Tensor, start: Tensor | None, k: int, generator: torch.Generator | None
+    ) -> Tensor:
+        """Run the chain, set the parameters' ``.grad`` and return the negative samples.
+
+        Parameters
+        ----------
+        v_data : Tensor of shape (batch, n_visible)
+        start : Tensor of shape (n_chains, n_visible) or None
+            Persistent chains for PCD; ``None`` starts at ``v_data`` (CD), reusing the
+            positive phase's hidden probabilities as the first Gibbs step's.
+        k : int
+            Gibbs steps.
+        generator : torch.Generator, optional
+
+        Returns
+        -------
+        Tensor of shape (n_chains, n_visible)
+            The chain's final visible states in ``v_data``'s dtype (a fresh tensor: safe
+            to keep as chains).
+        """
+        rbm = self.rbm
+        weight = self._in_compute_dtype("weight", rbm.weight)
+        hidden_bias = self._in_compute_dtype("hidden_bias", rbm.hidden_bias)
+        visible_bias = self._in_compute_dtype("visible_bias", rbm.visible_bias)
+        data = self._in_compute_dtype("data", v_data)
+        chain = data if start is None else self._in_compute_dtype("start", start)
+        n_data, n_model = data.shape[0], chain.shape[0]
+        stacked_hidden = self._buffer("stacked_hidden", (n_data + n_model, rbm.n_hidden), data)
+        stacked_visible = self._buffer("stacked_visible", (n_data + n_model, rbm.n_visible), data)
+        data_probs, model_probs = stacked_hidden[:n_data], stacked_hidden[n_data:]
+        data_rows, negatives = stacked_visible[:n_data], stacked_visible[n_data:]
+
+        self._hidden_probs(data, weight, hidden_bias, out=data_probs)
+        for step in range(k):
+            if step == 0 and start is None:
+                probs = data_probs
+            else:
+                probs = self._buffer("chain_probs", (n_model, rbm.n_hidden), data)
+                self._hidden_probs(chain, weight, hidden_bias, out=probs)
+            hidden = self._sample("hidden_sample", probs, True, generator)
+            chain = self._sample_visible(hidden, weight, visible_bias, generator)
+        negatives.copy_(chain)
+        data_rows.copy_(data)
+        self._hidden_probs(negatives, weight, hidden_bias, out=model_probs)
+
+        for parameter in rbm.parameters():
+            if parameter.grad is None:
+                parameter.grad = torch.empty_like(parameter)
+        full = rbm.weight.dtype  # the bias statistics are accumulated in full precision
+        data_mean = data_probs.mean(0, dtype=full)
+        torch.sub(model_probs.mean(0, dtype=full), data_mean, out=rbm.hidden_bias.grad)
+        torch.sub(
+            negatives.mean(0, dtype=full), data.mean(0, dtype=full), out=rbm.visible_bias.grad
+        )
+        if self.sparsity is None:
+            data_probs.mul_(-1.0 / n_data)
+        else:
+            target, cost = self.sparsity
+            rbm.hidden_bias.grad.add_(data_mean - target, alpha=cost)
+            data_probs.mul_((cost - 1.0) / n_data).sub_(cost * target / n_data)
+        model_probs.mul_(1.0 / n_model)
+        if self.compute_dtype == full:
+            torch.mm(stacked_hidden.T, stacked_visible, out=rbm.weight.grad)
+        else:
+            product = self._buffer("weight_grad", tuple(rbm.weight.shape), data)
+            rbm.weight.grad.copy_(torch.mm(stacked_hidden.T, stacked_visible, out=product))
+        if self.l1 > 0:
+            rbm.weight.grad.add_(rbm.weight.sign(), alpha=self.l1)
+        return negatives.to(v_data.dtype, copy=True)

@@ -1,0 +1,630 @@
+"""Supervised training of an MLP classifier, shared by the scripts and the sklearn estimator.
+
+The loop sees only the training and validation splits: early stopping picks the epoch
+with the lowest validation error, and the caller evaluates the test split once, on the
+model it gets back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from dbn._utils.checks import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+from dbn._utils.config import JSONConfig
+from dbn._utils.rng import derive_seed, scoped_global_seed
+from dbn.io import atomic_save, safe_load
+from dbn.optim._factory import OPTIMIZERS, make_optimizer
+from dbn.optim.conjugate_gradient import ConjugateGradient
+from dbn.optim.schedules import SCHEDULES, make_scheduler, ramped_momentum
+from dbn.training.distributed import all_reduce_mean, is_main_process, rank_batches, world
+from dbn.training.rbm_trainer import AUTOCAST_DTYPES, TrainingDivergedError
+
+__all__ = [
+    "CHECKPOINT_KIND",
+    "FinetuneConfig",
+    "FinetuneResult",
+    "FinetuneTrainer",
+    "FINETUNE_OPTIMIZERS",
+    "evaluate",
+    "finetune",
+]
+
+FINETUNE_OPTIMIZERS = (*OPTIMIZERS, "lbfgs", "cg")
+# Optimisers that evaluate the loss several times a step, in a line search: they need a
+# deterministic loss and the true gradient, and restart on every batch.
+LINE_SEARCH_OPTIMIZERS = ("lbfgs", "cg")
+CHECKPOINT_KIND = "finetune-training"
+
+
+@dataclass
+class FinetuneConfig(JSONConfig):
+    """How to fine-tune a classifier.
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "adam", "lbfgs", "cg"}
+        SGD uses Nesterov-free classical momentum. ``lbfgs`` (``torch.optim.LBFGS``
+        with a strong-Wolfe line search, ``lbfgs_iterations`` iterations per batch)
+        stands in for the conjugate gradient of Hinton & Salakhutdinov (2006); ``cg``
+        is that conjugate gradient itself (``dbn.optim.conjugate_gradient``, Rasmussen's
+        ``minimize.m``, ``cg_line_searches`` line searches per batch) and minimises the
+        batch's summed loss, as ``backpropclassify.m`` does, in float64 and without
+        autocast (the losses it reaches are below float32's resolution). Both need a
+        deterministic loss (no dropout) and no gradient clipping, and restart on every
+        batch.
+    lr : float
+        For ``cg``, ``minimize.m``'s expected reduction in the first line search of a
+        batch (1.0 in the paper's code).
+    momentum : float
+        SGD only; the starting value when ``final_momentum`` is set.
+    final_momentum : float, optional
+        Momentum reached linearly after ``momentum_epochs`` epochs (Srivastava et al.
+        2014 ramp it from 0.5 to 0.99).
+    momentum_epochs : int
+    dampened_momentum : bool
+        SGD only: scale each gradient by ``1 - momentum`` as it enters the velocity
+        (torch's ``dampening`` set to the momentum), the update of Hinton et al. (2012)
+        and Srivastava et al. (2014), ``v <- p v + (1 - p) g``. A steady gradient then
+        moves the weights by ``lr * g`` a step whatever the momentum; with torch's
+        undampened default it moves them by ``lr * g / (1 - p)``, 100 times ``lr * g``
+        at p = 0.99, so a momentum ramp also ramps the step size.
+    schedule : {"none", "cosine", "step", "linear", "exponential"}
+        Per-epoch learning-rate schedule (:mod:`dbn.optim.schedules`).
+    lr_gamma : float
+        The per-epoch factor of ``exponential``.
+    epochs : int
+        The schedules' length.
+    stop_after : int, optional
+        Stop after this many epochs while the schedules keep their length ``epochs``
+        (the refit of select-then-refit repeats the selected run's first epochs).
+    batch_size : int
+    weight_decay : float
+        L2 penalty on weights (not biases).
+    l1 : float
+        L1 penalty on weights, added to the loss.
+    clip_grad_norm : float, optional
+        Clip the global gradient norm to this value.
+    patience : int, optional
+        Stop after this many epochs without a better validation error.
+    validate_every : int
+        Validate (keep the best weights, check patience) after every this many epochs
+        and after the last one: tiny training sets take an epoch per update or two, and
+        validating each one would cost more than the training.
+    head_epochs : int
+        Train only the output layer, on the frozen features below, for this many first
+        epochs (Hinton & Salakhutdinov 2006 train the new softmax layer for 5).
+    max_norm : float, optional
+        After every update, rescale each hidden unit's incoming weight vector to at most
+        this L2 norm (Srivastava et al. 2014; ``torch.renorm``).
+    lbfgs_iterations : int
+        L-BFGS iterations (line searches) per batch. L-BFGS restarts on every batch, as
+        the paper's conjugate gradient did: curvature pairs carried from one batch to
+        the next mix two batches' gradients, and on the 784-500-500-2000 net that made
+        the training loss jump by four orders of magnitude every few epochs.
+    cg_line_searches : int
+        Conjugate-gradient line searches per batch (3 in ``backpropclassify.m``).
+    autocast : {None, "bfloat16", "float16"}
+        Mixed precision for the training passes (``torch.autocast``): the matrix
+        products run in this dtype, the parameters, gradients and optimiser stay in
+        float32, and validation runs in full precision.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> config = dbn.FinetuneConfig(epochs=20, lr=0.5, optimizer="sgd")
+    >>> config.batch_size
+    100
+    """
+
+    optimizer: Literal["sgd", "adam", "lbfgs", "cg"] = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    final_momentum: float | None = None
+    momentum_epochs: int = 0
+    dampened_momentum: bool = False
+    schedule: Literal["none", "cosine", "step", "linear", "exponential"] = "none"
+    lr_gamma: float = 0.998
+    epochs: int = 30
+    stop_after: int | None = None
+    batch_size: int = 100
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    clip_grad_norm: float | None = None
+    patience: int | None = None
+    validate_every: int = 1
+    head_epochs: int = 0
+    max_norm: float | None = None
+    lbfgs_iterations: int = 3
+    cg_line_searches: int = 3
+    autocast: Literal["bfloat16", "float16"] | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("optimizer", self.optimizer, FINETUNE_OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_positive("lr_gamma", self.lr_gamma)
+        if self.final_momentum is not None:
+            check_fraction("final_momentum", self.final_momentum)
+        check_int("momentum_epochs", self.momentum_epochs, minimum=0)
+        if self.dampened_momentum and self.optimizer != "sgd":
+            raise ValueError(
+                f"dampened_momentum applies to optimizer 'sgd' only, not {self.optimizer!r}"
+            )
+        if self.stop_after is not None:
+            check_int("stop_after", self.stop_after)
+        check_int("head_epochs", self.head_epochs, minimum=0)
+        if self.max_norm is not None:
+            check_positive("max_norm", self.max_norm)
+        check_int("lbfgs_iterations", self.lbfgs_iterations)
+        check_int("cg_line_searches", self.cg_line_searches)
+        if self.optimizer == "cg" and self.autocast is not None:
+            raise ValueError(
+                "optimizer 'cg' runs without autocast: its line searches need float32 "
+                "logits (bfloat16 ones make the small losses of late training a step "
+                "function, on which every search fails)"
+            )
+        if self.optimizer in LINE_SEARCH_OPTIMIZERS and self.clip_grad_norm is not None:
+            raise ValueError(
+                f"optimizer {self.optimizer!r} takes no clip_grad_norm (its line search "
+                "needs the true gradient)"
+            )
+        check_positive("lr", self.lr)
+        check_int("epochs", self.epochs)
+        check_int("batch_size", self.batch_size)
+        check_fraction("momentum", self.momentum)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_nonnegative("l1", self.l1)
+        if self.clip_grad_norm is not None:
+            check_positive("clip_grad_norm", self.clip_grad_norm)
+        if self.patience is not None:
+            check_int("patience", self.patience)
+        check_int("validate_every", self.validate_every)
+        check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
+
+
+@dataclass
+class FinetuneResult:
+    """What :func:`finetune` returns: the per-epoch history (each row with its epoch's
+    ``seconds``), the best epoch (1-based) and ``seconds``, the time spent in the epochs
+    (training and validation) summed over every process that trained the network, so a
+    resumed run reports its whole cost.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.models import build_mlp
+    >>> train, valid = dbn.load_digits()["train"], dbn.load_digits()["valid"]
+    >>> model = build_mlp([64, 32], num_classes=10)
+    >>> config = dbn.FinetuneConfig(epochs=3)
+    >>> result = dbn.finetune(model, (train.x, train.y), (valid.x, valid.y), config, progress=False)
+    >>> {'epoch', 'train_loss', 'valid_error', 'seconds'} <= set(result.history[0])
+    True
+    >>> 1 <= result.best_epoch <= 3
+    True
+    """
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_valid_error: float = math.inf
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 2000) -> tuple[float, float]:
+    """Mean cross-entropy and error rate of ``model`` on ``(x, y)``, in eval mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x : Tensor of shape (n, n_features), on the model's device
+    y : Tensor of shape (n,), int64
+
+    Returns
+    -------
+    (loss, error) : tuple of float
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> test = dbn.load_digits()["test"]
+    >>> untrained = torch.nn.Linear(64, 10)
+    >>> loss, error = dbn.evaluate(untrained, test.x, test.y)
+    >>> 0.0 <= error <= 1.0
+    True
+    """
+    was_training = model.training
+    model.eval()
+    loss, wrong = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
+    for begin in range(0, len(x), batch_size):
+        logits = model(x[begin : begin + batch_size])
+        target = y[begin : begin + batch_size]
+        loss += F.cross_entropy(logits, target, reduction="sum")
+        wrong += (logits.argmax(1) != target).sum()
+    model.train(was_training)
+    return loss.item() / len(x), wrong.item() / len(x)
+
+
+def _weight_matrices(model: nn.Module) -> list[nn.Parameter]:
+    """The weight matrices that L2 and L1 penalise (not biases or norm scales)."""
+    return [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
+
+
+def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:
+    # the weight costs of the line-search optimisers go into their closure: neither has
+    # a weight_decay of its own
+    if config.optimizer == "cg":
+        return ConjugateGradient(
+            model.parameters(), lr=config.lr, line_searches=config.cg_line_searches
+        )
+    if config.optimizer == "lbfgs":
+        return torch.optim.LBFGS(
+            model.parameters(),
+            lr=config.lr,
+            max_iter=config.lbfgs_iterations,
+            # torch's default budget (1.25 evaluations an iteration) cuts the line
+            # searches short; each may take up to its own 25 evaluations, as in the paper's
+            # minimize.m (up to 20 a line search)
+            max_eval=25 * config.lbfgs_iterations,
+            history_size=config.lbfgs_iterations,
+            line_search_fn="strong_wolfe",
+        )
+    weights = _weight_matrices(model)
+    chosen = {id(p) for p in weights}
+    others = [p for p in model.parameters() if id(p) not in chosen]
+    return make_optimizer(
+        config.optimizer,
+        weights,
+        others,
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+
+
+class FinetuneTrainer:
+    """Fine-tunes a classifier epoch by epoch and can save and restore its whole state.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        Maps (batch, n_features) to (batch, n_classes) logits, its last module the
+        output ``Linear``; moved to ``device``.
+    train : (x, y)
+        ``x`` of shape (n, n_features) float, ``y`` of shape (n,) int64.
+    valid : (x, y) or None
+        For early stopping and the best-epoch weights; None trains blind and keeps
+        the last epoch's weights (the refit of select-then-refit).
+    config : FinetuneConfig
+    device : str or torch.device
+    generator : torch.Generator, optional
+        Shuffles the training data (on ``device``; seed it alike on every rank) and
+        seeds dropout; without it both use PyTorch's global generator.
+    progress : bool
+        A tqdm bar over epochs.
+    name : str
+        The bar's label, and the name in error messages.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.models import build_mlp
+    >>> from dbn.training import FinetuneTrainer
+    >>> train = dbn.load_digits()["train"]
+    >>> model = build_mlp([64, 32], num_classes=10)
+    >>> config = dbn.FinetuneConfig(epochs=2)
+    >>> trainer = FinetuneTrainer(model, (train.x, train.y), None, config, progress=False)
+    >>> result = trainer.fit()
+    >>> trainer.epoch, len(result.history)
+    (2, 2)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train: tuple[Tensor, Tensor],
+        valid: tuple[Tensor, Tensor] | None,
+        config: FinetuneConfig,
+        device: str | torch.device = "cpu",
+        generator: torch.Generator | None = None,
+        progress: bool = True,
+        name: str = "fine-tune",
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.x, self.y = (t.to(self.device) for t in train)
+        self.valid = None if valid is None else tuple(t.to(self.device) for t in valid)
+        if self.x.shape[0] == 0:
+            raise ValueError("the training split is empty")
+        self.config, self.generator, self.progress, self.name = config, generator, progress, name
+        _, world_size = world()
+        if config.head_epochs and world_size > 1:
+            raise ValueError("head_epochs is not available under DDP; train in one process")
+        if config.optimizer in LINE_SEARCH_OPTIMIZERS and any(
+            isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules()
+        ):
+            raise ValueError(
+                f"optimizer {config.optimizer!r} needs a deterministic loss: use no dropout"
+            )
+        # Under torchrun, DDP averages the gradients of the ranks' slices of each batch.
+        self.network = DistributedDataParallel(model) if world_size > 1 else model
+        self.optimizer = _optimizer(model, config)
+        self.scheduler = make_scheduler(
+            self.optimizer, config.schedule, config.epochs, config.lr_gamma
+        )
+        self.weights = _weight_matrices(model)
+        # max-norm applies to hidden units: every weight matrix but the output layer's
+        self.hidden_weights = self.weights[:-1]
+        # nn.Dropout draws from the global generator (torch offers no per-module one):
+        # each epoch seeds it from this seed and the epoch's number inside a fork, so the
+        # caller's global state is untouched and a resumed run draws the same masks.
+        self.dropout_seed = derive_seed(generator) if generator is not None else None
+        self.epoch = 0
+        self.result = FinetuneResult()
+        self.best_state = copy.deepcopy(model.state_dict())
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit for bit: tensors and plain values."""
+        return {
+            "epoch": self.epoch,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "best_state": {k: v.detach().cpu() for k, v in self.best_state.items()},
+            "result": asdict(self.result),
+            "generator": None if self.generator is None else self.generator.get_state(),
+            "dropout_seed": self.dropout_seed,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from what :meth:`state_dict` returned (model, optimiser, RNG, history)."""
+        self.epoch = int(state["epoch"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.best_state = {k: v.to(self.device) for k, v in state["best_state"].items()}
+        # A checkpoint from before the epochs were timed cannot say what they cost: NaN,
+        # not a total that silently leaves them out.
+        self.result = FinetuneResult(**{"seconds": math.nan, **state["result"]})
+        if self.generator is not None and state["generator"] is not None:
+            self.generator.set_state(state["generator"])
+        self.dropout_seed = state["dropout_seed"]
+
+    def _objective(self, index: Tensor, head_only: bool) -> tuple[Tensor, Tensor]:
+        """(cross-entropy, cross-entropy plus the L1 cost) of one batch."""
+        config = self.config
+        dtype = AUTOCAST_DTYPES[config.autocast]
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            if head_only:
+                with torch.no_grad():
+                    features = self.model[:-1](self.x[index])
+                logits = self.model[-1](features)
+            else:
+                logits = self.network(self.x[index])
+            if config.optimizer == "cg":
+                # float32 rounds a confident example's loss (below about 6e-8) to zero
+                # while its gradient stays, so late in training the searches saw a
+                # flat function and failed; float64, as minimize.m has, resolves it
+                logits = logits.double()
+            loss = F.cross_entropy(logits, self.y[index])
+        objective = loss
+        if config.l1 > 0:
+            objective = objective + config.l1 * sum(w.abs().sum() for w in self.weights)
+        if config.optimizer in LINE_SEARCH_OPTIMIZERS and config.weight_decay > 0:
+            objective = objective + 0.5 * config.weight_decay * sum(
+                w.pow(2).sum() for w in self.weights
+            )
+        if config.optimizer == "cg":
+            # minimize.m's first step, lr / (1 + |g|^2), assumes the summed error of
+            # backpropclassify.m; its Wolfe conditions do not depend on the scale
+            objective = objective * len(index)
+        return loss, objective
+
+    def _train_epoch(self) -> tuple[float, float]:
+        """One pass; returns the mean training loss and the mean gradient norm."""
+        config, model, optimizer = self.config, self.model, self.optimizer
+        if config.optimizer == "sgd":
+            momentum = ramped_momentum(
+                config.momentum, config.final_momentum, config.momentum_epochs, self.epoch
+            )
+            for group in optimizer.param_groups:
+                group["momentum"] = momentum
+                group["dampening"] = momentum if config.dampened_momentum else 0.0
+        head_only = self.epoch < config.head_epochs
+        model.train()
+        total_loss = torch.zeros((), device=self.device)
+        total_grad = torch.zeros((), device=self.device)
+        n_batches = 0
+        max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
+        order = torch.randperm(len(self.x), generator=self.generator, device=self.device)
+        for index in rank_batches(order, config.batch_size):
+
+            def closure(index: Tensor = index) -> Tensor:
+                optimizer.zero_grad(set_to_none=True)
+                loss, objective = self._objective(index, head_only)
+                objective.backward()
+                closure.loss = loss.detach()
+                return objective
+
+            if config.optimizer in LINE_SEARCH_OPTIMIZERS:
+                optimizer.state.clear()  # a fresh start on every batch (see FinetuneConfig)
+                optimizer.step(closure)
+                grads = [p.grad for p in model.parameters() if p.grad is not None]
+                total_grad += torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+            else:
+                closure()
+                total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+                optimizer.step()
+            if config.max_norm is not None:
+                with torch.no_grad():
+                    for weight in self.hidden_weights:
+                        weight.copy_(torch.renorm(weight, p=2, dim=0, maxnorm=config.max_norm))
+            total_loss += closure.loss
+            n_batches += 1
+        return all_reduce_mean(total_loss / n_batches).item(), total_grad.item() / n_batches
+
+    def fit(self, on_epoch_end: Callable[[FinetuneTrainer], None] | None = None) -> FinetuneResult:
+        """Train until ``config.epochs`` (or ``stop_after``, or early stopping), continuing
+        a restored state; the model then holds the best-validation weights (the last
+        epoch's without validation data).
+
+        Parameters
+        ----------
+        on_epoch_end : callable, optional
+            Called with the trainer after every epoch (e.g. to write a checkpoint).
+
+        Returns
+        -------
+        FinetuneResult
+            Per epoch: ``train_loss`` (running mean over batches), ``valid_loss`` and
+            ``valid_error`` (in the epochs that validate), ``lr``, ``momentum``, ``grad_norm``
+            (mean global gradient norm, before clipping).
+        """
+        config, result = self.config, self.result
+        last = min(config.stop_after or config.epochs, config.epochs)
+        bar = tqdm(
+            total=last,
+            initial=self.epoch,
+            desc=self.name,
+            unit="epoch",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        with bar:
+            while self.epoch < last and not result.stopped_early:
+                started = time.perf_counter()
+                lr = self.optimizer.param_groups[0]["lr"]
+                scope = (
+                    scoped_global_seed(self.dropout_seed + self.epoch, self.device)
+                    if self.dropout_seed is not None
+                    else contextlib.nullcontext()
+                )
+                with scope:
+                    train_loss, grad_norm = self._train_epoch()
+                if not math.isfinite(train_loss):
+                    raise TrainingDivergedError(
+                        f"{self.name}: the training loss became {train_loss} in epoch "
+                        f"{self.epoch + 1}; lower the learning rate (now {lr:g}) or clip "
+                        f"gradients"
+                    )
+                if self.scheduler is not None:
+                    self.scheduler.step()
+                self.epoch += 1
+                metrics = {"epoch": self.epoch, "train_loss": train_loss, "lr": lr}
+                if "momentum" in self.optimizer.param_groups[0]:
+                    metrics["momentum"] = self.optimizer.param_groups[0]["momentum"]
+                metrics["grad_norm"] = grad_norm
+                if self.epoch % config.validate_every == 0 or self.epoch == last:
+                    self._validate(metrics)
+                # each row's wall time, so a slow stretch of a run shows in its metrics
+                metrics["seconds"] = time.perf_counter() - started
+                result.history.append(metrics)
+                result.seconds += metrics["seconds"]
+                bar.set_postfix(
+                    {k: f"{v:.4g}" for k, v in metrics.items() if k.endswith(("loss", "error"))}
+                )
+                bar.update(1)
+                if on_epoch_end is not None:
+                    on_epoch_end(self)
+        self.model.load_state_dict(
+            self.best_state if self.valid is not None else self.model.state_dict()
+        )
+        return result
+
+    def _validate(self, metrics: dict) -> None:
+        """Validation loss and error into ``metrics``; keep the best weights; early stop."""
+        if self.valid is None:
+            return
+        result, patience = self.result, self.config.patience
+        valid_loss, valid_error = evaluate(self.model, *self.valid)
+        metrics.update(valid_loss=valid_loss, valid_error=valid_error)
+        if valid_error < result.best_valid_error:
+            result.best_valid_error, result.best_epoch = valid_error, self.epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        if patience is not None and self.epoch - result.best_epoch >= patience:
+            result.stopped_early = True
+
+
+def finetune(
+    model: nn.Module,
+    train: tuple[Tensor, Tensor],
+    valid: tuple[Tensor, Tensor] | None,
+    config: FinetuneConfig,
+    device: str | torch.device = "cpu",
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    name: str = "fine-tune",
+    on_epoch_end: Callable[[dict], None] | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume: bool = False,
+) -> FinetuneResult:
+    """Train ``model`` with cross-entropy; leave it holding the best-validation weights.
+
+    Parameters
+    ----------
+    model, train, valid, config, device, generator, progress, name
+        As in :class:`FinetuneTrainer`.
+    on_epoch_end : callable, optional
+        Called with each epoch's metrics (after the epoch's checkpoint is written).
+    checkpoint_path : path, optional
+        Written atomically after every epoch with everything needed to resume.
+    resume : bool
+        Continue from ``checkpoint_path`` if it exists.
+
+    Returns
+    -------
+    FinetuneResult
+        Per epoch: ``train_loss`` (running mean over batches), ``valid_loss``,
+        ``valid_error``, ``lr``, ``grad_norm`` (mean global gradient norm).
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> digits = dbn.load_digits()
+    >>> train, valid = digits["train"], digits["valid"]
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> model = dbn.to_mlp(dbn.DBN([64, 32]), num_classes=10)
+    >>> config = dbn.FinetuneConfig(epochs=5, lr=0.5)
+    >>> result = dbn.finetune(model, (train.x, train.y), (valid.x, valid.y), config, progress=False)
+    >>> len(result.history), result.best_valid_error < 0.5
+    (5, True)
+    """
+    trainer = FinetuneTrainer(model, train, valid, config, device, generator, progress, name)
+    if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
+        trainer.load_state_dict(safe_load(checkpoint_path, kind=CHECKPOINT_KIND)["trainer"])
+
+    def after_epoch(trainer: FinetuneTrainer) -> None:
+        if checkpoint_path is not None and is_main_process():
+            atomic_save(
+                {
+                    "kind": CHECKPOINT_KIND,
+                    "config": config.to_dict(),
+                    "trainer": trainer.state_dict(),
+                },
+                checkpoint_path,
+            )
+        if on_epoch_end is not None:
+            on_epoch_end(trainer.result.history[-1])
+
+    return trainer.fit(after_epoch)

@@ -1,0 +1,699 @@
+"""Training of one RBM: CD-k, persistent CD and reconstruction, with per-epoch monitoring.
+
+The defaults follow Hinton's "A Practical Guide to Training Restricted Boltzmann
+Machines" (2010): SGD with learning rate 0.1, momentum 0.5 raised to 0.9 after five
+epochs, an L2 weight cost of 2e-4 on the weights (not the biases), mini-batches of 100,
+initial weights N(0, 0.01²) and visible biases log(p / (1 - p)) from the data.
+
+The hot loop keeps the whole data set on the training device, shuffles it with one
+gather per epoch and takes batches as slices; metrics are computed once per epoch on a
+fixed monitoring subset, so the loop waits for the device only once an epoch (at its end,
+to time it).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from dbn._utils.checks import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+from dbn._utils.config import JSONConfig
+from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, new_generator
+from dbn.models.rbm import RBM, check_visible_data
+from dbn.optim._factory import OPTIMIZERS, make_optimizer
+from dbn.training._cudagraph import GraphedCD
+from dbn.training._fused import FastCD
+from dbn.training.distributed import all_reduce_mean, rank_batches, world
+from dbn.training.monitors import epoch_metrics
+from dbn.training.objectives import RBMObjective, mask_corrupt
+from dbn.training.tempering import ParallelTempering
+
+__all__ = [
+    "STEPS",
+    "TrainConfig",
+    "RBMTrainer",
+    "TrainingDivergedError",
+    "resolve_step",
+    "train_rbm",
+]
+
+METHODS = ("cd", "pcd", "pt", "recon")
+LR_DECAYS = ("none", "linear")
+AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# "auto" takes the fused step where it applies and the loss step elsewhere.
+STEPS = ("auto", "loss", "fused", "cuda_graph")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The parameters or the loss became NaN or infinite during training.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> from dbn.training import TrainingDivergedError
+    >>> x = dbn.load_digits()["train"].x
+    >>> try:
+    ...     dbn.train_rbm(dbn.RBM(64, 16), x, epochs=1, lr=1e30, progress=False)
+    ... except TrainingDivergedError:
+    ...     print("diverged")
+    diverged
+    """
+
+
+@dataclass
+class TrainConfig(JSONConfig):
+    """How to train one RBM.
+
+    Parameters
+    ----------
+    method : {"cd", "pcd", "pt", "recon"}
+        Contrastive divergence, persistent CD, parallel tempering
+        (:class:`dbn.training.tempering.ParallelTempering`: persistent chains at
+        ``n_temperatures`` temperatures that swap states; the β = 1 chains give the
+        negative phase), or tied-weight autoencoder training.
+    k : int
+        Gibbs steps per update for ``cd``, ``pcd`` and ``pt`` (at every temperature);
+        the first epoch's when ``k_final`` is set.
+    k_final : int, optional
+        Grow k linearly over the epochs from ``k`` (first epoch) to ``k_final`` (last),
+        as Salakhutdinov & Murray (2008) trained their CD-25 models; None keeps k.
+    n_temperatures : int
+        ``pt``: number of inverse temperatures, evenly spaced from 1 to ``min_beta``.
+    min_beta : float
+        ``pt``: the hottest inverse temperature, in [0, 1).
+    epochs : int
+        Passes over the training data.
+    batch_size : int
+        Examples per update.
+    lr : float
+        Learning rate.
+    optimizer : {"sgd", "adam"}
+    momentum, final_momentum : float
+        SGD momentum before and from ``momentum_switch_epoch`` on.
+    momentum_switch_epoch : int
+        First epoch (0-based) that uses ``final_momentum``.
+    weight_decay : float
+        L2 cost applied to the weights only (the optimiser's ``weight_decay``).
+    l1 : float
+        L1 cost on the weights, added to the loss (Hinton's guide, section 10).
+    sparsity_target : float in (0, 1), optional
+        Target probability of each hidden unit on the data (Hinton's guide, section 11);
+        None for no sparsity penalty.
+    sparsity_cost : float
+        Weight of the sparsity penalty (used with ``sparsity_target``).
+    lr_decay : {"none", "linear"}
+        ``"linear"`` lowers the learning rate each epoch towards zero at the last
+        epoch, as Tieleman (2008) does for PCD; it lets the chains settle.
+    n_chains : int, optional
+        Number of persistent chains for ``pcd`` (per temperature for ``pt``); defaults
+        to ``batch_size``.
+    corruption : float
+        Masking-noise level for denoising ``recon`` training, in [0, 1).
+    init_visible_bias : bool
+        Set the visible biases from the data before the first epoch.
+    monitor_size : int
+        Examples (of the training and of the held-out data) used for the epoch metrics.
+    monitor_every : int
+        Compute the epoch metrics every this many epochs and after the last one; the
+        other epochs' history rows carry only ``epoch``, ``step`` (and ``loss``).
+    step : {"auto", "loss", "fused", "cuda_graph"}
+        How a training step is computed. ``"loss"``: autograd on
+        :class:`dbn.training.objectives.RBMObjective` (the reference; extensions of the loss go
+        here). ``"fused"``: the same gradient in closed form (:mod:`dbn.training._fused`;
+        equal to the loss step for the same seed up to float rounding; faster).
+        ``"cuda_graph"``: the fused step and the optimiser step replayed as one CUDA
+        graph (:mod:`dbn.training._cudagraph`; CUDA only). ``"auto"`` takes ``"fused"`` where it
+        applies (CD and PCD in one process) and ``"loss"`` elsewhere. A requested
+        ``"fused"`` that does not apply falls back to ``"loss"`` with a warning; the
+        step that ran is in the trainer's ``step`` and in every history row.
+    allow_tf32 : bool
+        Let CUDA matmuls use TF32 while this RBM trains (faster on Ampere and newer,
+        about 3 fewer significant digits).
+    autocast : {None, "bfloat16", "float16"}
+        Mixed precision: the Gibbs chain and the gradient's products run in this dtype
+        (the plain path under ``torch.autocast``), while the parameters, gradients,
+        optimiser and epoch metrics stay in full precision. Worth it on GPUs with
+        bfloat16/float16 tensor cores; probabilities then carry about 3 significant
+        digits (bfloat16), and samples follow those rounded probabilities (their noise
+        is drawn in float32, see :func:`dbn.models.rbm.noise_dtype`).
+
+    Examples
+    --------
+    >>> import dbn
+    >>> config = dbn.TrainConfig(method="pcd", epochs=5, lr=0.05)
+    >>> config.momentum, config.batch_size  # Hinton's guide's defaults
+    (0.5, 100)
+    >>> dbn.TrainConfig(method="gibbs")
+    Traceback (most recent call last):
+        ...
+    ValueError: method must be one of ['cd', 'pcd', 'pt', 'recon'], got 'gibbs'
+    """
+
+    method: Literal["cd", "pcd", "pt", "recon"] = "cd"
+    k: int = 1
+    k_final: int | None = None
+    n_temperatures: int = 10
+    min_beta: float = 0.0
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.1
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    momentum: float = 0.5
+    final_momentum: float = 0.9
+    momentum_switch_epoch: int = 5
+    weight_decay: float = 2e-4
+    l1: float = 0.0
+    sparsity_target: float | None = None
+    sparsity_cost: float = 0.0
+    lr_decay: Literal["none", "linear"] = "none"
+    n_chains: int | None = None
+    corruption: float = 0.0
+    init_visible_bias: bool = True
+    monitor_size: int = 1000
+    monitor_every: int = 1
+    step: Literal["auto", "loss", "fused", "cuda_graph"] = "auto"
+    allow_tf32: bool = False
+    autocast: Literal["bfloat16", "float16"] | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, METHODS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("lr_decay", self.lr_decay, LR_DECAYS)
+        check_choice("step", self.step, STEPS)
+        check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
+        for name in ("k", "batch_size", "monitor_size", "monitor_every"):
+            check_int(name, getattr(self, name))
+        if self.n_chains is not None:
+            check_int("n_chains", self.n_chains)
+        if self.k_final is not None:
+            check_int("k_final", self.k_final)
+        check_int("n_temperatures", self.n_temperatures, minimum=2)
+        if not 0.0 <= self.min_beta < 1.0:
+            raise ValueError(f"min_beta must lie in [0, 1), got {self.min_beta!r}")
+        check_int("epochs", self.epochs, minimum=0)
+        check_int("momentum_switch_epoch", self.momentum_switch_epoch, minimum=0)
+        check_positive("lr", self.lr)
+        check_fraction("momentum", self.momentum)
+        check_fraction("final_momentum", self.final_momentum)
+        check_fraction("corruption", self.corruption)
+        for name in ("weight_decay", "l1", "sparsity_cost"):
+            check_nonnegative(name, getattr(self, name))
+        if self.sparsity_target is not None and not 0 < self.sparsity_target < 1:
+            raise ValueError(f"sparsity_target must lie in (0, 1), got {self.sparsity_target!r}")
+
+    def k_at(self, epoch: int) -> int:
+        """Gibbs steps per update in ``epoch`` (0-based): ``k``, or the linear schedule
+        from ``k`` to ``k_final``."""
+        if self.k_final is None or self.epochs <= 1:
+            return self.k if self.k_final is None else self.k_final
+        return round(self.k + (self.k_final - self.k) * epoch / (self.epochs - 1))
+
+    @property
+    def compute_dtype(self) -> torch.dtype | None:
+        """The reduced dtype of ``autocast``, or None for the parameters' own dtype."""
+        return AUTOCAST_DTYPES[self.autocast]
+
+
+def resolve_step(config: TrainConfig, device: torch.device, world_size: int = 1) -> str:
+    """The step that will run for ``config`` on ``device``: the one place it is chosen.
+
+    Returns
+    -------
+    {"loss", "fused", "cuda_graph"}
+
+    Raises
+    ------
+    ValueError
+        ``"cuda_graph"`` where it cannot run (no CUDA device, reconstruction, DDP).
+
+    Warns
+    -----
+    UserWarning
+        A requested ``"fused"`` that does not apply; the loss step runs instead.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> from dbn.training import resolve_step
+    >>> resolve_step(dbn.TrainConfig(method="pcd"), torch.device("cpu"))
+    'fused'
+    >>> resolve_step(dbn.TrainConfig(method="recon"), torch.device("cpu"))
+    'loss'
+    """
+    if config.step == "loss":
+        return "loss"
+    unfused = None
+    if config.method == "recon":
+        unfused = "the reconstruction objective has no fused step"
+    elif world_size > 1:
+        unfused = "under DDP the gradients are averaged through autograd"
+    if config.step == "cuda_graph":
+        if device.type != "cuda":
+            raise ValueError(f"step 'cuda_graph' needs a CUDA device, got {str(device)!r}")
+        if unfused is not None:
+            raise ValueError(f"step 'cuda_graph' cannot run: {unfused}")
+        if config.method == "pt":
+            raise ValueError("step 'cuda_graph' runs CD and PCD; parallel tempering needs 'fused'")
+        if config.k_final is not None:
+            raise ValueError("step 'cuda_graph' replays a fixed k; a k schedule needs 'fused'")
+        return "cuda_graph"
+    if unfused is None:
+        return "fused"
+    if config.step == "fused":
+        warnings.warn(f"step 'fused' does not apply ({unfused}); the loss step runs", stacklevel=3)
+    return "loss"
+
+
+def _check_autocast_device(config: TrainConfig, device: torch.device) -> None:
+    """Refuse bfloat16 mixed precision on a GPU without bfloat16 arithmetic."""
+    if (
+        config.autocast == "bfloat16"
+        and device.type == "cuda"
+        and not torch.cuda.is_bf16_supported(including_emulation=False)
+    ):
+        raise ValueError(
+            f"autocast 'bfloat16' needs a GPU with bfloat16 support; {device} "
+            f"({torch.cuda.get_device_name(device)}) has none: use 'float16' or None"
+        )
+
+
+def _initial_visible_bias(rbm: RBM, data: Tensor) -> Tensor:
+    """log(p / (1 - p)) of each unit's mean for Bernoulli units, the mean for Gaussian ones."""
+    mean = data.mean(dim=0)
+    if rbm.visible == "gaussian":
+        return mean
+    # Clamp so that always-off pixels (MNIST's border) get a large, finite negative bias.
+    p = mean.clamp(1e-3, 1 - 1e-3)
+    return torch.log(p) - torch.log1p(-p)
+
+
+class RBMTrainer:
+    """Trains one RBM epoch by epoch and can save and restore its whole state.
+
+    Parameters
+    ----------
+    rbm : RBM
+        The model; moved to ``device``.
+    config : TrainConfig
+    seed : int
+        Seeds the shuffling (the same on every rank of a distributed run) and the
+        sampling (Gibbs chains and corruption; different on every rank).
+    device : str or torch.device, optional
+        Where to train; defaults to the RBM's current device.
+    name : str
+        Shown on the progress bar and in error messages.
+    check_range : bool
+        Refuse data outside [0, 1] for Bernoulli units. Only the scikit-learn wrapper
+        turns this off, to accept what ``BernoulliRBM`` accepts.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.training import RBMTrainer
+    >>> trainer = RBMTrainer(dbn.RBM(64, 16), dbn.TrainConfig(epochs=2), seed=0)
+    >>> history = trainer.fit(dbn.load_digits()["train"].x, progress=False)
+    >>> trainer.epoch, trainer.step
+    (2, 'fused')
+    """
+
+    def __init__(
+        self,
+        rbm: RBM,
+        config: TrainConfig,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+        name: str = "RBM",
+        check_range: bool = True,
+    ) -> None:
+        self.device = torch.device(device) if device is not None else rbm.weight.device
+        self.rbm = rbm.to(self.device)
+        self.config = config
+        self.seed = seed
+        self.name = name
+        self.check_range = check_range
+        self.rank, self.world_size = world()
+        self.step = resolve_step(config, self.device, self.world_size)
+        _check_autocast_device(config, self.device)
+        self.shuffle_generator = new_generator(seed, self.device)
+        sampling_seed = seed + SAMPLING_SEED_STRIDE * (self.rank + 1)
+        self.generator = new_generator(sampling_seed, self.device)
+        self.optimizer = make_optimizer(
+            config.optimizer,
+            [self.rbm.weight],
+            [self.rbm.hidden_bias, self.rbm.visible_bias],
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            capturable=self.step == "cuda_graph",
+        )
+        penalties: dict[str, Any] = dict(
+            l1=config.l1,
+            sparsity_target=config.sparsity_target,
+            sparsity_cost=config.sparsity_cost,
+        )
+        objective = RBMObjective(self.rbm, config.method, **penalties)
+        # Under torchrun the loss goes through DDP, whose all-reduce averages the
+        # gradients over ranks; the fused step writes .grad itself, so it is single-process.
+        self.objective = DistributedDataParallel(objective) if self.world_size > 1 else objective
+        self.fast_cd: FastCD | None = None
+        if self.step != "loss":
+            self.fast_cd = FastCD(self.rbm, config.compute_dtype, **penalties)
+        self.graphed: GraphedCD | None = None
+        if self.step == "cuda_graph" and self.fast_cd is not None:
+            self.graphed = GraphedCD(self.fast_cd, self.optimizer, config.k, self.generator)
+        self.chains: Tensor | None = None
+        self.tempering: ParallelTempering | None = None
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    # --- state for checkpoints ----------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training bit for bit: tensors and plain values.
+
+        In a distributed run this is a collective call (every rank must make it): the
+        per-rank sampling generators and PCD chains are gathered, so that each rank
+        resumes its own.
+        """
+        per_rank = {
+            "chains": None if self.chains is None else self.chains.cpu(),
+            "tempering": None if self.tempering is None else self.tempering.state_dict(),
+            "generator": self.generator.get_state(),
+        }
+        ranks: list[Any] = [per_rank]
+        if self.world_size > 1:
+            ranks = [None] * self.world_size
+            dist.all_gather_object(ranks, per_rank)
+        return {
+            "epoch": self.epoch,
+            "seed": self.seed,
+            "rbm": {key: value.detach().cpu() for key, value in self.rbm.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "shuffle_generator": self.shuffle_generator.get_state(),
+            "ranks": ranks,
+            "history": list(self.history),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from what :meth:`state_dict` returned, with as many processes."""
+        if len(state["ranks"]) != self.world_size:
+            raise ValueError(
+                f"the checkpoint was written by {len(state['ranks'])} process(es); resume it "
+                f"with the same number, not {self.world_size}"
+            )
+        self.epoch = int(state["epoch"])
+        self.seed = int(state["seed"])
+        self.rbm.load_state_dict(state["rbm"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.shuffle_generator.set_state(state["shuffle_generator"])
+        mine = state["ranks"][self.rank]
+        self.chains = None if mine["chains"] is None else mine["chains"].to(self.device)
+        if mine.get("tempering") is not None:
+            self.tempering = self._new_tempering(mine["tempering"]["visible"][0].to(self.device))
+            self.tempering.load_state_dict(mine["tempering"])
+        self.generator.set_state(mine["generator"])
+        self.history = list(state["history"])
+
+    # --- training -----------------------------------------------------------------------
+
+    def _prepare(self, data: Tensor, name: str) -> Tensor:
+        check_visible_data(
+            data, self.rbm.n_visible, self.rbm.visible, name, check_range=self.check_range
+        )
+        return data.to(self.device, self.rbm.weight.dtype)
+
+    def start(self, data: Tensor) -> None:
+        """First-epoch set-up: visible biases from the data and the persistent chains.
+
+        :meth:`fit` and :meth:`train_epochs` call it before epoch 1; call it yourself
+        only to drive :meth:`train_epoch` directly.
+
+        Parameters
+        ----------
+        data : Tensor of shape (n_samples, n_visible)
+            Validated training data on the trainer's device.
+        """
+        config = self.config
+        with torch.no_grad():
+            if config.init_visible_bias:
+                self.rbm.visible_bias.copy_(_initial_visible_bias(self.rbm, data))
+            if config.method in ("pcd", "pt"):
+                n_chains = config.n_chains or config.batch_size
+                start = torch.randint(
+                    len(data), (n_chains,), generator=self.generator, device=self.device
+                )
+                if config.method == "pt":
+                    self.tempering = self._new_tempering(data[start])
+                else:
+                    self.chains = data[start].clone()
+
+    def _new_tempering(self, start: Tensor) -> ParallelTempering:
+        config = self.config
+        return ParallelTempering(self.rbm, start, config.n_temperatures, config.min_beta)
+
+    def _train_step(self, batch: Tensor, k: int) -> Tensor | None:
+        config, rbm = self.config, self.rbm
+        tempered = None
+        if self.tempering is not None:  # PT samples first; the step takes its states
+            tempered = self.tempering.sample(k, self.generator)
+        if self.fast_cd is not None:
+            if tempered is not None:
+                self.fast_cd.step(batch, tempered, 0, self.generator)
+                self.optimizer.step()
+                return None
+            start = self.chains if config.method == "pcd" else None
+            if self.graphed is not None:
+                negatives = self.graphed.step(batch, start)
+            else:
+                negatives = self.fast_cd.step(batch, start, k, self.generator)
+                self.optimizer.step()
+            if config.method == "pcd":
+                self.chains = negatives
+            return None
+        dtype = config.compute_dtype
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            if config.method == "recon":
+                corrupted = mask_corrupt(batch, config.corruption, self.generator)
+                loss = self.objective(batch, corrupted)
+            elif tempered is not None:
+                loss = self.objective(batch, tempered.to(batch.dtype))
+            else:
+                with torch.no_grad():
+                    # PCD continues its chains (set up by start()); CD starts at the data
+                    start = batch if config.method != "pcd" or self.chains is None else self.chains
+                    negatives = rbm.gibbs(start, k, self.generator).to(batch.dtype)
+                if config.method == "pcd":
+                    self.chains = negatives
+                loss = self.objective(batch, negatives)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        # the CD loss value says nothing about the fit; only recon reports its objective
+        return loss.detach() if config.method == "recon" else None
+
+    def train_epoch(self, data: Tensor) -> Tensor | None:
+        """One pass over ``data`` (validated, on the device), without monitoring.
+
+        Returns
+        -------
+        Tensor of shape () or None
+            The mean reconstruction loss (``recon`` only), on the device.
+        """
+        config = self.config
+        lr = config.lr
+        if config.lr_decay == "linear":
+            lr *= 1 - self.epoch / max(config.epochs, 1)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if config.optimizer == "sgd":
+            momentum = (
+                config.final_momentum
+                if self.epoch >= config.momentum_switch_epoch
+                else config.momentum
+            )
+            for group in self.optimizer.param_groups:
+                group["momentum"] = momentum
+        total = torch.zeros((), device=self.device)
+        n_batches = 0
+        k = config.k_at(self.epoch)
+        for batch in self._batches(data):
+            loss = self._train_step(batch, k)
+            if loss is not None:
+                total += loss
+            n_batches += 1
+        return all_reduce_mean(total / n_batches) if config.method == "recon" else None
+
+    def _batches(self, data: Tensor) -> Iterator[Tensor]:
+        """This rank's mini-batches for one epoch, in a shuffled order shared by all ranks."""
+        size = self.config.batch_size
+        order = torch.randperm(len(data), generator=self.shuffle_generator, device=self.device)
+        if self.world_size == 1:
+            shuffled = data[order]  # one gather, then slices
+            return (shuffled[begin : begin + size] for begin in range(0, len(data), size))
+        return (data[index] for index in rank_batches(order, size))
+
+    def _check_finite(self, loss: float) -> None:
+        finite = all(torch.isfinite(p).all() for p in self.rbm.parameters())
+        if not (finite and math.isfinite(loss)):
+            raise TrainingDivergedError(
+                f"{self.name} diverged in epoch {self.epoch + 1}: the "
+                f"{'parameters' if not finite else 'loss'} became NaN or infinite. "
+                f"Lower the learning rate (now {self.config.lr:g}), or standardise the data "
+                f"for Gaussian units."
+            )
+
+    def fit(
+        self,
+        data: Tensor,
+        valid: Tensor | None = None,
+        progress: bool = True,
+        on_epoch_end: Callable[[RBMTrainer], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Train until ``config.epochs`` epochs are done (continuing a restored state).
+
+        Parameters
+        ----------
+        data : Tensor of shape (n_samples, n_visible)
+            Training data: in [0, 1] for Bernoulli units, standardised for Gaussian ones.
+        valid : Tensor of shape (n_valid, n_visible), optional
+            Held-out data for the free-energy gap (Hinton's overfitting signal).
+        progress : bool
+            Show a tqdm bar over epochs with the live metrics.
+        on_epoch_end : callable, optional
+            Called with the trainer after every epoch (e.g. to write a checkpoint).
+
+        Returns
+        -------
+        list of dict
+            Per-epoch metrics: ``epoch``, ``step`` (the step that ran), ``loss``
+            (``recon`` only), ``recon_error``, ``pseudo_likelihood`` (Bernoulli only),
+            ``free_energy_gap`` (with ``valid``), ``seconds`` (the epoch's wall time,
+            monitoring included).
+        """
+        remaining = max(self.config.epochs - self.epoch, 0)
+        return self.train_epochs(data, remaining, valid, progress, on_epoch_end)
+
+    def train_epochs(
+        self,
+        data: Tensor,
+        n_epochs: int,
+        valid: Tensor | None = None,
+        progress: bool = True,
+        on_epoch_end: Callable[[RBMTrainer], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Train ``n_epochs`` more epochs, with monitoring, past ``config.epochs`` if need
+        be (``partial_fit`` style). Arguments and return value as in :meth:`fit`."""
+        check_int("n_epochs", n_epochs, minimum=0)
+        data = self._prepare(data, "data")
+        if self.config.batch_size > len(data):
+            warnings.warn(
+                f"{self.name}: batch_size {self.config.batch_size} exceeds the "
+                f"{len(data)} training examples; each epoch is a single batch",
+                stacklevel=2,
+            )
+        if valid is not None:
+            valid = self._prepare(valid, "valid")
+        if self.epoch == 0:
+            self.start(data)
+        monitor_data = data[: self.config.monitor_size]
+        monitor_valid = None if valid is None else valid[: self.config.monitor_size]
+        last = self.epoch + n_epochs
+        bar = tqdm(
+            total=max(last, self.config.epochs),
+            initial=self.epoch,
+            desc=self.name,
+            unit="epoch",
+            disable=not progress or self.rank != 0,
+            dynamic_ncols=True,
+        )
+        tf32 = self.config.allow_tf32 and self.device.type == "cuda"
+        previous_tf32 = torch.backends.cuda.matmul.allow_tf32
+        with bar:
+            torch.backends.cuda.matmul.allow_tf32 = tf32 or previous_tf32
+            try:
+                while self.epoch < last:
+                    self._monitored_epoch(data, monitor_data, monitor_valid, bar, on_epoch_end)
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = previous_tf32
+        return self.history
+
+    def _monitored_epoch(
+        self,
+        data: Tensor,
+        monitor_data: Tensor,
+        monitor_valid: Tensor | None,
+        bar: tqdm[Any],
+        on_epoch_end: Callable[[RBMTrainer], None] | None,
+    ) -> None:
+        started = time.perf_counter()
+        loss = self.train_epoch(data)
+        metrics: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
+        group = self.optimizer.param_groups[0]  # this epoch's lr (and momentum)
+        metrics["lr"] = group["lr"]
+        if "momentum" in group:
+            metrics["momentum"] = group["momentum"]
+        if self.config.method in ("cd", "pcd", "pt"):
+            metrics["k"] = self.config.k_at(self.epoch)
+        if self.tempering is not None:
+            metrics["swap_rate"] = self.tempering.swap_rate()
+        if loss is not None:
+            metrics["loss"] = loss.item()
+        self._check_finite(metrics.get("loss", 0.0))
+        done = self.epoch + 1
+        if done % self.config.monitor_every == 0 or done >= self.config.epochs:
+            monitor_seed = self.seed * MONITOR_SEED_STRIDE + self.epoch
+            metrics.update(epoch_metrics(self.rbm, monitor_data, monitor_valid, monitor_seed))
+        if self.device.type == "cuda":  # kernels run asynchronously: time them, not their launch
+            torch.cuda.synchronize(self.device)
+        # each row's wall time (training and monitoring), so a slow stretch shows in the metrics
+        metrics["seconds"] = time.perf_counter() - started
+        self.history.append(metrics)
+        self.epoch += 1
+        shown = {k: v for k, v in metrics.items() if k not in ("epoch", "step", "seconds")}
+        bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
+        bar.update(1)
+        if on_epoch_end is not None:
+            on_epoch_end(self)
+
+
+def train_rbm(
+    rbm: RBM,
+    data: Tensor,
+    config: TrainConfig | None = None,
+    valid: Tensor | None = None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Train ``rbm`` in place on ``data``; keyword ``options`` override ``config`` fields.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> x = dbn.load_digits()["train"].x
+    >>> rbm = dbn.RBM(64, 32, generator=torch.Generator().manual_seed(0))
+    >>> history = dbn.train_rbm(rbm, x, method="pcd", epochs=3, lr=0.05, progress=False)
+    >>> len(history), history[-1]["recon_error"] < history[0]["recon_error"]
+    (3, True)
+    """
+    values = (config or TrainConfig()).to_dict()
+    values.update(options)
+    trainer = RBMTrainer(rbm, TrainConfig.from_dict(values), seed=seed, device=device)
+    return trainer.fit(data, valid=valid, progress=progress)

@@ -1,0 +1,96 @@
+"""Pictures of a run: filters, reconstructions, samples and training curves (PNG)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torchvision.utils import save_image  # noqa: E402
+
+__all__ = ["save_image_grid", "save_filters", "plot_curves"]
+
+
+def _as_images(rows: torch.Tensor) -> torch.Tensor:
+    """(n, side*side) → (n, 1, side, side) for square images."""
+    side = math.isqrt(rows.shape[1])
+    if side * side != rows.shape[1]:
+        raise ValueError(f"cannot draw {rows.shape[1]} features as a square image")
+    return rows.detach().float().cpu().reshape(-1, 1, side, side)
+
+
+def save_image_grid(rows: torch.Tensor, path: str | os.PathLike, n_columns: int = 10) -> None:
+    """Save (n, side²) intensities in [0, 1] as one grid image.
+
+    Examples
+    --------
+    >>> import os, tempfile, dbn
+    >>> from dbn.visual import save_image_grid
+    >>> path = os.path.join(tempfile.mkdtemp(), "digits.png")
+    >>> save_image_grid(dbn.load_digits()["train"].x[:20], path)
+    >>> os.path.getsize(path) > 0
+    True
+    """
+    save_image(_as_images(rows).clamp(0, 1), path, nrow=n_columns, padding=1, pad_value=1.0)
+
+
+def save_filters(weight: torch.Tensor, path: str | os.PathLike, n_filters: int = 100) -> None:
+    """Save the first ``n_filters`` rows of a (n_hidden, side²) weight, each scaled to [0, 1].
+
+    Examples
+    --------
+    >>> import os, tempfile, dbn
+    >>> from dbn.visual import save_filters
+    >>> path = os.path.join(tempfile.mkdtemp(), "filters.png")
+    >>> save_filters(dbn.RBM(64, 16).weight.detach(), path)
+    >>> os.path.getsize(path) > 0
+    True
+    """
+    images = _as_images(weight[:n_filters])
+    low = images.amin(dim=(1, 2, 3), keepdim=True)
+    high = images.amax(dim=(1, 2, 3), keepdim=True)
+    save_image((images - low) / (high - low + 1e-12), path, nrow=10, padding=1, pad_value=1.0)
+
+
+def plot_curves(
+    series: dict[str, Sequence[float]],
+    path: str | os.PathLike,
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    title: str = "",
+    log_y: bool = False,
+    x: Sequence[float] | None = None,
+) -> None:
+    """One line per named series against ``x`` (default: the 1-based index); NaN entries
+    (epochs that were not measured) are left out of the line rather than breaking it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from dbn.visual import plot_curves
+    >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+    >>> plot_curves({"train": [0.9, 0.5, 0.3], "valid": [1.0, float("nan"), 0.4]}, path)
+    >>> os.path.getsize(path) > 0
+    True
+    """
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for name, values in series.items():
+        where = x if x is not None else range(1, len(values) + 1)
+        points = [(i, v) for i, v in zip(where, values, strict=True) if v == v]
+        axis.plot([i for i, _ in points], [v for _, v in points], marker="o", label=name)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    if log_y:
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    if len(series) > 1:
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,70 @@
+"""Sphinx configuration of dbn's documentation site.
+
+Built offline with warnings as errors (``make docs``): no intersphinx, MathJax from the
+``sphinx-mathjax-offline`` package, the gallery executed from ``examples/``, the
+command-line reference read from the scripts' own parsers.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))  # the scripts' parsers import their studies
+
+import dbn  # noqa: E402
+
+project = "dbn"
+author = "the dbn developers"
+copyright = "the dbn developers"
+release = version = dbn.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",
+    "numpydoc",
+    "myst_parser",
+    "sphinx_gallery.gen_gallery",
+    "sphinxarg.ext",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "gallery/*.ipynb", "gallery/*.py", "gallery/*.json"]
+myst_heading_anchors = 3
+html_theme = "alabaster"
+html_static_path: list[str] = []
+templates_path = ["_templates"]
+
+autosummary_generate = True
+# scikit-learn's own methods of the estimators (metadata routing, score) are documented
+# by scikit-learn, whose glossary this offline build cannot link to.
+autodoc_default_options = {
+    "members": True,
+    "exclude-members": "score, set_fit_request, set_partial_fit_request, set_score_request, "
+    "set_transform_request, set_predict_request, set_output",
+}
+autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+# Every public object has a docstring that starts with a summary line; that every public
+# class and function has an executed example is tests/test_docstrings.py's check.
+numpydoc_validation_checks = {"GL08", "SS01"}
+# torch.nn.Module and torch.optim.Optimizer methods are documented by PyTorch.
+numpydoc_validation_exclude = {
+    r"\._",
+    r"\.__",
+    r"\.forward$",
+    r"\.extra_repr$",
+    r"\.profile_hook_step$",
+}
+
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "gallery",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+    "write_computation_times": False,  # its page loads DataTables from a CDN
+}

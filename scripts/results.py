@@ -1,0 +1,208 @@
+"""Every results table, regenerated from the committed run files under ``results/``.
+
+    python scripts/results.py            # rewrite each table and the README's headline
+    python scripts/results.py --check    # rewrite nothing; exit 1 naming what differs
+
+The tables are Markdown files beside their data (``results/<study>/*.md``); the
+documentation's results pages include them and ``README.md`` carries the headline table
+between two markers. Nothing here is typed by hand: a figure that changes in the data
+changes here, and ``tests/test_results.py`` fails until the pages are regenerated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from studies.finetune_summary import TABLE_HEADER, row
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+README = ROOT / "README.md"
+HEADLINE_BEGIN = "<!-- results:headline begin (scripts/results.py writes this table) -->"
+HEADLINE_END = "<!-- results:headline end -->"
+
+# The fine-tuning rows of the hinton2006 protocol: the DBN and the four random baselines.
+FINETUNE_GROUPS = {
+    "hinton2006-comparison.md": [
+        "hinton2006-cg-rbmm-e40",
+        "hinton2006-cg-e40",
+        "hinton2006-cg-he-relu",
+        "hinton2006-cg-xavier-relu",
+        "hinton2006-cg-he-sigmoid",
+        "hinton2006-cg-xavier-sigmoid",
+    ],
+    "dropout2014-comparison.md": ["dropout2014", "dropout2014-damped"],
+}
+# The label-budget runs (scripts/compare.py --preset labels, and its hinton2006 variant).
+LABEL_TABLES = {"results.csv": "table.md", "hinton2006-results.csv": "hinton2006-table.md"}
+# The RBM-500 likelihood runs (scripts/loglik.py), in the order the page discusses them.
+LOGLIK_RUNS = [
+    "cdk1",
+    "cdk1kfinal25",
+    "pcdk1",
+    "ptk1",
+    "pcdk1-600epochs",
+    "pcdk1-600epochs-lr001",
+    "pcdk1-600epochs-lr003",
+    "pcdk1-1000epochs-lr001",
+    "pcdk1-1000epochs-lr001-60k",
+    "pcdk1-2000epochs-lr001",
+]
+
+
+def finetune_table(prefixes: list[str]) -> str:
+    """The seeds of each fine-tuning run group, one row a group."""
+    lines = TABLE_HEADER + [row(str(RESULTS / "finetune" / prefix)) for prefix in prefixes]
+    return "\n".join(lines) + "\n"
+
+
+def _mean_std(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {spread:.2f}"
+
+
+def _seeds_cell(values: list[float]) -> str:
+    """Mean ± std of the finished seeds; a diverged run (NaN error) is counted, not hidden."""
+    finished = [value for value in values if not math.isnan(value)]
+    diverged = len(values) - len(finished)
+    note = f"; {diverged} diverged" if diverged else ""
+    if not finished:
+        return f"all {diverged} diverged"
+    return f"{_mean_std(finished)} ({len(finished)} seeds{note})"
+
+
+def label_errors(path: Path) -> dict[str, dict[int, list[float]]]:
+    """Test error % of every run of a label-budget ``results.csv``: contender → N → seeds."""
+    errors: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    with path.open(newline="") as file:
+        for run in csv.DictReader(file):
+            contender = f"{run['init']}:{run['activation']}"
+            errors[contender][int(run["labels"])].append(100 * float(run["test_error"]))
+    return errors
+
+
+def label_table(path: Path) -> str:
+    """Test error %, mean ± std over seeds, a row a contender and a column a label count."""
+    errors = label_errors(path)
+    budgets = sorted({n for by_n in errors.values() for n in by_n})
+    lines = [
+        "| contender | " + " | ".join(f"{n:,} labels" for n in budgets) + " |",
+        "|---|" + "---|" * len(budgets),
+    ]
+    for contender, by_n in errors.items():
+        cells = [_seeds_cell(by_n[n]) if n in by_n else "" for n in budgets]
+        lines.append(f"| {contender} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def loglik_result(name: str) -> dict:
+    return json.loads((RESULTS / "loglik" / f"{name}-result.json").read_text())
+
+
+def loglik_table() -> str:
+    """Each RBM-500 run's AIS log Z, test and train log-likelihood and training time."""
+    lines = [
+        "| run | method | epochs | training images | log Z (±3σ) | test nats | "
+        "train nats | RAISE nats | train time (min) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in LOGLIK_RUNS:
+        result = loglik_result(name)
+        low, high = result["log_z_interval"]
+        raise_nats = result.get("raise_log_likelihood")
+        lines.append(
+            f"| {name} | {result['method']} | {result['epochs']} | "
+            f"{result['training_images']:,} | {result['log_z']:.2f} ({low:.2f} – {high:.2f}) | "
+            f"{result['test_log_likelihood']:.2f} | {result['train_log_likelihood']:.2f} | "
+            f"{'' if raise_nats is None else f'{raise_nats:.2f}'} | "
+            f"{result['train_seconds'] / 60:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _group_errors(prefix: str) -> list[float]:
+    runs = sorted((RESULTS / "finetune").glob(f"{prefix}-s[0-9]*"))
+    return [100 * json.loads((run / "result.json").read_text())["test_error"] for run in runs]
+
+
+def headline_table() -> str:
+    """The README's table: one row per question, each cell computed from results/."""
+    dbn_full = _group_errors("hinton2006-cg-rbmm-e40")
+    he_full = _group_errors("hinton2006-cg-he-relu")
+    labels = label_errors(RESULTS / "labels" / "hinton2006-results.csv")
+    random_inits = [name for name in labels if not name.startswith(("dbn", "logreg"))]
+    random_name = min(random_inits, key=lambda name: statistics.mean(labels[name][100]))
+    best_rbm = loglik_result("pcdk1-2000epochs-lr001")
+    lines = [
+        "| question | dbn | strongest random-init baseline | paper | details |",
+        "|---|---|---|---|---|",
+        f"| MNIST test error %, 60,000 labels, 784-500-500-2000 (`hinton2006` recipe) | "
+        f"{_mean_std(dbn_full)} ({len(dbn_full)} seeds) | He/ReLU {_mean_std(he_full)} | "
+        "1.2 (Hinton & Salakhutdinov 2006) | [fine-tuning](docs/results/finetune.md) |",
+        f"| MNIST test error %, 100 labels, 784-500-500-2000 | "
+        f"{_seeds_cell(labels['dbn-cd:sigmoid'][100])} | {random_name} "
+        f"{_seeds_cell(labels[random_name][100])} | — | "
+        "[label budgets](docs/results/labels.md) |",
+        f"| MNIST test log-likelihood, RBM-500 (PCD-1, {best_rbm['epochs']} epochs), AIS | "
+        f"{best_rbm['test_log_likelihood']:.2f} nats (on {best_rbm['raise_examples']} of the "
+        f"test images: AIS {best_rbm['ais_log_likelihood_same_examples']:.2f}, RAISE "
+        f"{best_rbm['raise_log_likelihood']:.2f}) | — | -86.34 (Salakhutdinov & Murray 2008, "
+        "CD-25) | "
+        "[likelihood](docs/results/loglik.md) |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def rendered() -> dict[Path, str]:
+    """Every generated file's path and the text it should hold."""
+    pages = {
+        RESULTS / "finetune" / name: finetune_table(prefixes)
+        for name, prefixes in FINETUNE_GROUPS.items()
+    }
+    for data, table in LABEL_TABLES.items():
+        pages[RESULTS / "labels" / table] = label_table(RESULTS / "labels" / data)
+    pages[RESULTS / "loglik" / "table.md"] = loglik_table()
+    pages[README] = with_headline(README.read_text(), headline_table())
+    return pages
+
+
+def with_headline(readme: str, table: str) -> str:
+    """``readme`` with the text between the headline markers replaced by ``table``."""
+    if HEADLINE_BEGIN not in readme or HEADLINE_END not in readme:
+        raise SystemExit(f"{README} lacks the headline markers {HEADLINE_BEGIN!r}")
+    before, rest = readme.split(HEADLINE_BEGIN, 1)
+    _, after = rest.split(HEADLINE_END, 1)
+    return f"{before}{HEADLINE_BEGIN}\n{table}{HEADLINE_END}{after}"
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 naming each stale file"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    pages = rendered()  # every table computed before anything is written
+    stale = [path for path, text in pages.items() if not path.is_file() or path.read_text() != text]
+    if args.check:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} differs from what results/ gives", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(pages[path])
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""What the scripts share: one-line errors instead of tracebacks, a clean Ctrl-C, and a
+clean exit from torchrun's process group."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+
+import torch
+
+from dbn.datasets._loading import DataUnavailableError
+from dbn.io import CheckpointError
+from dbn.training.distributed import teardown
+from dbn.training.rbm_trainer import AUTOCAST_DTYPES, TrainingDivergedError
+
+__all__ = [
+    "ArgumentParser",
+    "add_autocast_argument",
+    "add_common_arguments",
+    "check_resume_options",
+    "given_options",
+    "positive_int",
+    "run_cli",
+    "seed_value",
+]
+
+EXPECTED_ERRORS = (
+    ValueError,
+    CheckpointError,
+    DataUnavailableError,
+    TrainingDivergedError,
+    OSError,
+)
+
+
+# numpy's range; leaves room for the seed strides of dbn._utils.rng
+MAX_SEED = 2**32 - 1
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line on stderr (``prog: error: ...``,
+    exit status 2), like every other expected failure of the scripts."""
+
+    def error(self, message: str):  # noqa: D401  (argparse's hook)
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def seed_value(text: str) -> int:
+    """An argparse type: an integer seed that a ``torch.Generator`` accepts."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: not an integer") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seed must lie in 0..2**32-1, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=seed_value, help="random seed (default 0)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+
+
+def add_tensorboard_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tensorboard``: event files in the run directory (:class:`studies.runs.RunDirectory`)."""
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also write TensorBoard event files into the run directory "
+        "(needs the tensorboard extra)",
+    )
+
+
+def add_autocast_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--autocast`` with the mixed-precision dtypes that ``TrainConfig`` accepts."""
+    names = [name for name in AUTOCAST_DTYPES if name is not None]
+    parser.add_argument("--autocast", choices=names, help=help)
+
+
+def given_options(args: argparse.Namespace, names: Iterable[str]) -> dict:
+    """The options among ``names`` that the user gave (those not None), by name: the
+    overrides a script applies to a recipe's or a config's values."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def check_resume_options(saved: dict, typed: dict, out: str) -> None:
+    """Refuse ``--resume`` with options that differ from the saved run's.
+
+    Parameters
+    ----------
+    saved : dict
+        The saved run's resolved values, by option name.
+    typed : dict
+        The options the user gave on this command line, by name.
+    out : str
+        The run directory, for the message.
+    """
+    differing = [
+        f"--{name.replace('_', '-')} {value!r} (the run has {saved.get(name)!r})"
+        for name, value in typed.items()
+        if saved.get(name) != value
+    ]
+    if differing:
+        raise ValueError(
+            f"--resume continues the run in {out!r} with its own options, but these differ: "
+            f"{', '.join(differing)}; drop them, or start a new run with another --out"
+        )
+
+
+def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser) -> None:
+    """Parse arguments and run ``main``; expected failures print one line and exit 2."""
+    args = parser.parse_args()
+    finished = False
+    try:
+        main(args)
+        finished = True
+    except EXPECTED_ERRORS as error:
+        if args.debug:
+            raise
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except RuntimeError as error:
+        # CUDA raises OutOfMemoryError; the CPU allocator a RuntimeError saying so
+        out_of_memory = isinstance(error, torch.OutOfMemoryError) or (
+            "can't allocate memory" in str(error)
+        )
+        if args.debug or not out_of_memory:
+            raise
+        reason = str(error).strip().splitlines()[0]
+        print(
+            f"{parser.prog}: error: out of memory: the model or the data is too large for "
+            f"the device ({reason}); use smaller layers or another --device",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    except KeyboardInterrupt:
+        resumable = "resume" in vars(args)
+        kept = "the last checkpoint is kept (use --resume)" if resumable else "it has no --resume"
+        print(f"{parser.prog}: interrupted; {kept}", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        teardown(wait_for_all=finished)

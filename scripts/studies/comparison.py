@@ -1,0 +1,210 @@
+"""One fine-tuning experiment of the initialisation study, and what it looks like at the start.
+
+Shared by ``scripts/finetune.py`` (one run) and ``scripts/compare.py`` (the table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dbn._utils.rng import new_generator
+from dbn.datasets._loading import DataSplit
+from dbn.models._activations import ACTIVATIONS
+from dbn.models.export import make_classifier
+from dbn.training.finetuning import FinetuneConfig, FinetuneResult, evaluate, finetune
+
+__all__ = ["ExperimentResult", "run_experiment", "initial_statistics"]
+
+
+@dataclass
+class ExperimentResult:
+    """A fine-tuned model with its history, its one test evaluation and its training time.
+
+    With select-then-refit, ``selection`` is the run on train/valid that chose the
+    number of epochs, and ``finetune`` the refit on train ∪ valid.
+    """
+
+    model: nn.Module
+    finetune: FinetuneResult
+    test_loss: float
+    test_error: float
+    selection: FinetuneResult | None = None
+
+    @property
+    def seconds(self) -> float:
+        """The epochs' time of the selection and the fine-tuning, summed over every
+        process that trained them (resumed runs included)."""
+        selection = self.selection.seconds if self.selection is not None else 0.0
+        return self.finetune.seconds + selection
+
+
+def run_experiment(
+    splits: dict[str, DataSplit],
+    sizes: Sequence[int],
+    init: str,
+    config: FinetuneConfig,
+    activation: str = "sigmoid",
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    checkpoint=None,
+    dropout: float = 0.0,
+    input_dropout: float = 0.0,
+    norm: str | None = None,
+    progress: bool = True,
+    on_epoch_end=None,
+    checkpoint_path=None,
+    resume: bool = False,
+    refit: bool = False,
+    selection_checkpoint_path=None,
+    refit_epochs: int | None = None,
+    on_selection_epoch_end=None,
+    on_selection_end=None,
+) -> ExperimentResult:
+    """Build the classifier for ``init``, fine-tune it, then test it once.
+
+    Parameters
+    ----------
+    splits : dict with ``train``, ``valid`` and ``test`` DataSplits
+    sizes : sequence of int
+        Input and hidden layer sizes.
+    init : str
+        ``"dbn"`` or a :mod:`dbn.init` scheme.
+    config : FinetuneConfig
+    seed : int
+        Seeds the initialisation, the shuffling and dropout (each its own generator).
+    checkpoint_path, resume
+        As in :func:`dbn.training.finetuning.finetune`.
+    refit : bool
+        Select, then refit: train on ``train`` with early stopping on ``valid`` to
+        choose the number of epochs, then train the same initial network afresh on
+        ``train`` ∪ ``valid`` for that many epochs (the schedules keep their length)
+        and keep its last weights. The test split is still read once, at the end.
+    selection_checkpoint_path : path, optional
+        The selection run's training checkpoint (``checkpoint_path`` is the refit's).
+    refit_epochs : int, optional
+        With ``refit``: the number of epochs an earlier selection chose (another
+        seed's, say); the selection run is skipped and ``selection`` is None.
+    on_selection_epoch_end : callable, optional
+        Called with each selection epoch's metrics (``on_epoch_end`` gets the refit's).
+    on_selection_end : callable, optional
+        Called with the selection's :class:`FinetuneResult` once the selection has
+        ended, before the refit starts (again on resuming a run past its selection), so
+        that other seeds may refit for its epochs while this run's refit trains.
+
+    Returns
+    -------
+    ExperimentResult
+    """
+    device = torch.device(device)
+    num_classes = int(splits["train"].y.max().item()) + 1
+    name = f"{init}/{activation} seed {seed}"
+
+    def train(config, train_split, valid_split, path, on_epoch_end, label):
+        model = make_classifier(
+            sizes,
+            num_classes,
+            init=init,
+            activation=activation,
+            checkpoint=checkpoint,
+            generator=new_generator(seed),
+            dropout=dropout,
+            input_dropout=input_dropout,
+            norm=norm,
+        )
+        result = finetune(
+            model,
+            (train_split.x, train_split.y),
+            None if valid_split is None else (valid_split.x, valid_split.y),
+            config,
+            device=device,
+            generator=new_generator(seed, device),
+            progress=progress,
+            name=f"{name}{label}",
+            on_epoch_end=on_epoch_end,
+            checkpoint_path=path,
+            resume=resume,
+        )
+        return model, result
+
+    selection = None
+    if refit_epochs is not None and not refit:
+        raise ValueError("refit_epochs is for refit=True (the epochs of a refit)")
+    if refit:
+        if refit_epochs is None:
+            _, selection = train(
+                config,
+                splits["train"],
+                splits["valid"],
+                selection_checkpoint_path,
+                on_selection_epoch_end,
+                " (select)",
+            )
+            if on_selection_end is not None:
+                on_selection_end(selection)
+            refit_epochs = max(selection.best_epoch, 1)
+        everything = DataSplit(
+            torch.cat([splits["train"].x, splits["valid"].x]),
+            torch.cat([splits["train"].y, splits["valid"].y]),
+        )
+        refit_config = replace(config, stop_after=refit_epochs, patience=None)
+        model, result = train(
+            refit_config, everything, None, checkpoint_path, on_epoch_end, " (refit)"
+        )
+    else:
+        model, result = train(
+            config, splits["train"], splits["valid"], checkpoint_path, on_epoch_end, ""
+        )
+    # The test split is touched exactly once, after model selection on validation.
+    test_loss, test_error = evaluate(
+        model, splits["test"].x.to(device), splits["test"].y.to(device)
+    )
+    return ExperimentResult(model, result, test_loss, test_error, selection)
+
+
+def initial_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
+    """Per hidden layer, at initialisation: activation mean/std, unit diversity, grad norm.
+
+    ``unit_spread`` is the mean over examples of the standard deviation across a layer's
+    units: exactly 0 when all units compute the same thing (zeros or constant init).
+
+    Parameters
+    ----------
+    model : nn.Sequential
+    x : Tensor of shape (batch, n_features)
+    y : Tensor of shape (batch,)
+
+    Returns
+    -------
+    list of dict, one per ``nn.Linear``
+    """
+    activations: list[torch.Tensor] = []
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    hooks = []
+    for module in model:
+        if isinstance(module, tuple(ACTIVATIONS.values())):
+            hooks.append(module.register_forward_hook(lambda m, i, o: activations.append(o)))
+    was_training = model.training
+    model.eval()
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x), y).backward()
+    model.train(was_training)
+    for hook in hooks:
+        hook.remove()
+    rows = []
+    for index, linear in enumerate(linears):
+        row = {"layer": index + 1, "grad_norm": linear.weight.grad.norm().item()}
+        if index < len(activations):
+            out = activations[index].detach()
+            row.update(
+                activation_mean=out.mean().item(),
+                activation_std=out.std().item(),
+                unit_spread=out.std(dim=1).mean().item(),
+            )
+        rows.append(row)
+    model.zero_grad(set_to_none=True)
+    return rows

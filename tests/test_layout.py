@@ -1,0 +1,79 @@
+"""The package's form: public names documented with examples, internals private, no
+repo-relative paths inside it, a tree small enough to read at a glance."""
+
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import dbn
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC_MODULES = [
+    "dbn",
+    "dbn.models",
+    "dbn.training",
+    "dbn.optim",
+    "dbn.ais",
+    "dbn.init",
+    "dbn.datasets",
+    "dbn.sklearn",
+    "dbn.io",
+    "dbn.recipes",
+    "dbn.visual",
+    "dbn.tensorboard",
+]
+
+
+def public_objects():
+    seen = {}
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        for attribute in getattr(module, "__all__", []):
+            obj = getattr(module, attribute)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                seen.setdefault(id(obj), (f"{name}.{attribute}", obj))
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("name, obj", public_objects(), ids=lambda value: str(value))
+def test_every_public_class_and_function_has_an_example(name, obj):
+    doc = inspect.getdoc(obj) or ""
+    assert "\nExamples\n--------\n>>> " in doc, name
+
+
+def test_there_are_at_least_25_examples():
+    assert len(public_objects()) >= 25
+
+
+def test_the_first_hour_is_in_import_dbn():
+    for name in ["RBM", "DBN", "train_rbm", "TrainConfig", "to_mlp", "finetune",
+                 "FinetuneConfig", "evaluate", "load", "load_mnist", "load_digits",
+                 "init", "ais", "sklearn"]:  # fmt: skip
+        assert hasattr(dbn, name), name
+
+
+def test_the_package_has_at_most_12_top_level_modules():
+    modules = [path.name for path in (ROOT / "dbn").glob("*.py") if path.name != "__init__.py"]
+    assert len(modules) <= 12, modules
+
+
+def test_nothing_installed_refers_to_a_path_of_the_repository():
+    pattern = re.compile(r"""["'](?:pretrained|results|scripts|docs|runs)/""")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / "dbn").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []
+
+
+def test_internal_helpers_are_private():
+    for package in ["models", "training", "optim", "datasets"]:
+        exported = importlib.import_module(f"dbn.{package}").__all__
+        assert all(not name.startswith("_") for name in exported)
+    assert (ROOT / "dbn" / "_utils").is_dir()
+    assert (ROOT / "dbn" / "training" / "_fused.py").is_file()
