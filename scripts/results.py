@@ -6,7 +6,8 @@
 The tables are Markdown files beside their data (``results/<study>/*.md``); the
 documentation's results pages include them and ``README.md`` carries the headline table
 between two markers. Nothing here is typed by hand: a figure that changes in the data
-changes here, and ``tests/test_results.py`` fails until the pages are regenerated.
+changes here, and ``tests/test_results.py`` fails until the pages are regenerated. The
+shipped models' table is read from the cards in their files (``scripts/model_cards.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from pathlib import Path
 
 from studies.finetune_summary import TABLE_HEADER, row
 
+from dbn.io import safe_load, sha256_file
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 README = ROOT / "README.md"
-HEADLINE_BEGIN = "<!-- results:headline begin (scripts/results.py writes this table) -->"
-HEADLINE_END = "<!-- results:headline end -->"
+HEADLINE = "headline"
+SHIPPED = "shipped"
 
 # The fine-tuning rows of the hinton2006 protocol: the DBN and the four random baselines.
 FINETUNE_GROUPS = {
@@ -160,6 +163,31 @@ def headline_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _figure(name: str, value: float) -> str:
+    if name == "test_error":
+        return f"test error {100 * value:.2f} %"
+    if name.endswith("_nats"):
+        return f"{name.removesuffix('_nats').replace('_', ' ')} {value:.2f} nats"
+    return f"{name.replace('_', ' ')} {value:.2f}"
+
+
+def shipped_table() -> str:
+    """The shipped models, each row read from the card in the file's own metadata."""
+    lines = ["| file | what | data | figures | sha256 |", "|---|---|---|---|---|"]
+    for path in sorted((ROOT / "pretrained").glob("*.safetensors")):
+        blob = safe_load(path)
+        card = blob["extra"]["card"]
+        figures = ", ".join(_figure(name, value) for name, value in card["figures"].items())
+        config = blob["config"]
+        sizes = config.get("sizes") or [config["n_visible"], config["n_hidden"]]
+        lines.append(
+            f"| `{path.name}` | {blob['kind']} {'-'.join(map(str, sizes))} | "
+            f"{card['data']} | {figures} ({card['figures_from']}) | "
+            f"`{sha256_file(path)[:12]}…` |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def rendered() -> dict[Path, str]:
     """Every generated file's path and the text it should hold."""
     pages = {
@@ -169,17 +197,33 @@ def rendered() -> dict[Path, str]:
     for data, table in LABEL_TABLES.items():
         pages[RESULTS / "labels" / table] = label_table(RESULTS / "labels" / data)
     pages[RESULTS / "loglik" / "table.md"] = loglik_table()
-    pages[README] = with_headline(README.read_text(), headline_table())
+    pages[RESULTS / "pretrained" / "table.md"] = shipped_table()
+    readme = with_block(README.read_text(), HEADLINE, headline_table())
+    pages[README] = with_block(readme, SHIPPED, shipped_table())
     return pages
 
 
-def with_headline(readme: str, table: str) -> str:
-    """``readme`` with the text between the headline markers replaced by ``table``."""
-    if HEADLINE_BEGIN not in readme or HEADLINE_END not in readme:
-        raise SystemExit(f"{README} lacks the headline markers {HEADLINE_BEGIN!r}")
-    before, rest = readme.split(HEADLINE_BEGIN, 1)
-    _, after = rest.split(HEADLINE_END, 1)
-    return f"{before}{HEADLINE_BEGIN}\n{table}{HEADLINE_END}{after}"
+def markers(block: str) -> tuple[str, str]:
+    """The two comments between which the README holds a generated ``block``."""
+    return (
+        f"<!-- results:{block} begin (scripts/results.py writes this table) -->",
+        f"<!-- results:{block} end -->",
+    )
+
+
+def with_block(readme: str, block: str, table: str) -> str:
+    """``readme`` with the text between ``block``'s markers replaced by ``table``."""
+    begin, end = markers(block)
+    if begin not in readme or end not in readme:
+        raise SystemExit(f"{README} lacks the {block} markers {begin!r} and {end!r}")
+    before, rest = readme.split(begin, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{begin}\n{table}{end}{after}"
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the clone where it lies inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -196,11 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     stale = [path for path, text in pages.items() if not path.is_file() or path.read_text() != text]
     if args.check:
         for path in stale:
-            print(f"{path.relative_to(ROOT)} differs from what results/ gives", file=sys.stderr)
+            print(f"{shown(path)} differs from what results/ gives", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
         path.write_text(pages[path])
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {shown(path)}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 import re
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from helpers import load_script
 
 import dbn
 from dbn import ais
+from dbn.io import safe_load
 from dbn.training.monitors import layer_reconstruction_errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,3 +123,30 @@ def test_every_shipped_file_has_a_readme_section_and_an_rbm_ships():
     shipped = sorted(path.name for path in (ROOT / "pretrained").glob("*.safetensors"))
     assert [name for name in shipped if f"## `{name}`" not in readme] == []
     assert RBMS and CLASSIFIERS
+
+
+SHIPPED = sorted((ROOT / "pretrained").glob("*.safetensors"))
+
+
+def test_every_shipped_file_matches_its_recorded_sha256():
+    sums = dict(
+        reversed(line.split("  "))
+        for line in (ROOT / "pretrained" / "SHA256SUMS").read_text().splitlines()
+    )
+    assert sorted(sums) == [path.name for path in SHIPPED]
+    for path in SHIPPED:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[path.name], path.name
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
+def test_every_shipped_file_carries_its_card(path):
+    card = safe_load(path)["extra"]["card"]
+    assert card["made_by"] and card["data"] and card["figures_from"]
+    assert card["figures"] and all(math.isfinite(value) for value in card["figures"].values())
+
+
+@pytest.mark.parametrize("path", [p for p in SHIPPED if "classifier" in p.name], ids=str)
+def test_a_shipped_classifier_has_the_test_error_its_card_says(path, mnist):
+    card = safe_load(path)["extra"]["card"]
+    test = mnist["test"]
+    assert dbn.evaluate(dbn.load(path), test.x, test.y)[1] == card["figures"]["test_error"]

@@ -85,7 +85,7 @@ def test_loglik_draws_a_held_out_curve_and_brackets_the_test_likelihood(mnist, t
     assert result["method"] == "pt-1"
     assert -784 * math.log(2) < result["held_out_log_likelihood"] < 0
     curves = load_script("loglik_curves")
-    assert curves.read_run(tmp_path)[0] == "pt-1, lr 0.01, 2 epochs"
+    assert curves.read_loglik_run(tmp_path)[0] == "pt-1, lr 0.01, 2 epochs"
     picture = tmp_path / "curves.png"
     curves.main(curves.get_args_parser().parse_args([str(tmp_path), "--out", str(picture)]))
     assert picture.stat().st_size > 0
