@@ -48,7 +48,7 @@ autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # Every public object has a docstring that starts with a summary line; that every public
-# class and function has an executed example is tests/test_docstrings.py's check.
+# class and function has an executed example is tests/test_layout.py's check.
 numpydoc_validation_checks = {"GL08", "SS01"}
 # torch.nn.Module and torch.optim.Optimizer methods are documented by PyTorch.
 numpydoc_validation_exclude = {

@@ -1,4 +1,4 @@
-"""Run by tests/test_distributed.py under torchrun: a few DDP steps whose results rank 0 saves."""
+"""Run by tests/training/test_distributed.py under torchrun: a few DDP steps, saved by rank 0."""
 
 import gc
 import sys

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from studies import plots
 
-CURVES = Path(__file__).parents[1] / "scripts" / "finetune_curves.py"
+CURVES = Path(__file__).resolve().parents[2] / "scripts" / "finetune_curves.py"
 
 
 def history(epochs, validated):

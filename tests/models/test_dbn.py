@@ -16,7 +16,7 @@ from dbn.io import CheckpointError, atomic_save, safe_load
 from dbn.models.export import save_classifier
 from dbn.training.rbm_trainer import RBMTrainer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from studies.cli import run_cli
 import dbn
 from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_script(name, argv, monkeypatch, capsys):

@@ -334,7 +334,7 @@ def test_a_second_process_on_a_run_directory_is_refused_at_once(tmp_path):
     out = tmp_path / "run"
     command = [
         sys.executable,
-        str(Path(__file__).resolve().parent.parent / "scripts" / "pretrain.py"),
+        str(Path(__file__).resolve().parents[2] / "scripts" / "pretrain.py"),
         *PRETRAIN[:-3],
         "--epochs",
         "8",

@@ -16,7 +16,7 @@ from dbn import RBM, TrainConfig
 from dbn.training.objectives import contrastive_divergence_loss
 from dbn.training.rbm_trainer import RBMTrainer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
     not dist.is_available() or not dist.is_gloo_available(),
     reason="torch.distributed with gloo is not available",

@@ -269,7 +269,7 @@ def test_finetuning_is_bit_identical_for_the_same_seed():
 def finetune_command(out, *extra):
     return [
         sys.executable,
-        str(Path(__file__).resolve().parent.parent / "scripts" / "finetune.py"),
+        str(Path(__file__).resolve().parents[2] / "scripts" / "finetune.py"),
         *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "32"),
         *("--dropout", "0.2", "--epochs", "6", "--batch-size", "10", "--no-progress"),
         *("--out", str(out), *extra),
