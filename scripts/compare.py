@@ -61,8 +61,10 @@ from dbn.training.rbm_trainer import TrainingDivergedError
 SCRIPT = "compare"
 # The study notes' small experiments, run by their own code path (no DBN, no MNIST).
 NOTES_STUDIES = ("notes-synthetic", "notes-depth")
-# What identifies one fine-tuning run of the study (a row of results.csv).
+# What identifies one fine-tuning run of the study, and what it measured (a row of
+# results.csv).
 RUN_KEYS = ("init", "activation", "labels", "lr", "lr_choice", "seed")
+RESULT_KEYS = ("test_error", "test_loss", "best_epoch", "best_valid_error", "seconds")
 # The DBN initialisations: each names how its DBN is pretrained.
 DBN_INITS = {"dbn-cd": "cd", "dbn-recon": "recon"}
 # The frozen-features baseline: logistic regression, its inverse L2 strength C chosen
@@ -507,21 +509,10 @@ def show_run(board: TensorBoard, row: dict, history: list[dict], number: int) ->
     board.hyperparameters(options, results, run_name=f"run-{number:04d}")
 
 
-def main(args: argparse.Namespace) -> list[dict]:
-    if args.preset in NOTES_STUDIES:
-        return run_notes_study(args)
-    config = build_config(args)
-    device = resolve_device(args.device)
-    run = RunDirectory(args.out or f"runs/compare-{config.preset}", tensorboard=args.tensorboard)
-    saved = run.saved_config(SCRIPT) if args.resume else None
-    if saved is not None and saved["config"] != config.to_dict():
-        changed = sorted(k for k, v in config.to_dict().items() if saved["config"].get(k) != v)
-        raise ValueError(
-            f"--resume continues the study in {str(run.path)!r} with its own options, but "
-            f"these differ: {', '.join(changed)}; use the same command, or another --out"
-        )
-    progress = not args.no_progress
-    splits = load_dataset(config.dataset, data_dir=args.data_dir)
+def study_splits(config: CompareConfig, data_dir: str | None) -> dict[str, DataSplit]:
+    """The data set's splits, cut to the study's sizes; a size the data cannot meet is
+    refused before anything is written."""
+    splits = load_dataset(config.dataset, data_dir=data_dir)
     n_train = len(splits["train"])
     asked = [("train_size", config.train_size)]
     asked += [("the label budget", n) for n in config.label_sizes or []]
@@ -535,79 +526,106 @@ def main(args: argparse.Namespace) -> list[dict]:
             f"valid_size {config.valid_size} exceeds the {len(splits['valid'])} validation "
             f"images of {config.dataset}"
         )
-    if config.train_size is not None:
-        train = splits["train"]
-        splits = dict(
-            splits, train=DataSplit(train.x[: config.train_size], train.y[: config.train_size])
-        )
-    if config.valid_size is not None:
-        valid = splits["valid"]
-        splits = dict(
-            splits, valid=DataSplit(valid.x[: config.valid_size], valid.y[: config.valid_size])
-        )
-    run.claim(SCRIPT, args.resume)  # the first write to the run directory
-    run.write_json("config.json", {"script": SCRIPT, "config": config.to_dict()})
-    done_rows = read_csv(run / "results.csv") if args.resume else []
-    done_grid = read_csv(run / "lr_grid.csv") if args.resume else []
-    done_histories = run.read_metrics("histories.jsonl") if args.resume else []
-    if not args.resume:
-        run.remove("histories.jsonl")
+    for part, size in (("train", config.train_size), ("valid", config.valid_size)):
+        if size is not None:
+            split = splits[part]
+            splits = dict(splits, **{part: DataSplit(split.x[:size], split.y[:size])})
+    return splits
 
-    def checkpoint_of(name: str) -> str:
-        return pretrained(config, DBN_INITS[name], splits, device, run, progress)
+
+class Study:
+    """One study in its run directory: every contender, seed and label budget, run in
+    order and recorded as it goes (``results.csv``, ``lr_grid.csv`` and
+    ``histories.jsonl``), so that a resumed study skips what is done."""
+
+    def __init__(self, config, splits, device, run: RunDirectory, progress, resume) -> None:
+        self.config, self.splits, self.device = config, splits, device
+        self.run, self.progress = run, progress
+        self.rows = read_csv(run / "results.csv") if resume else []
+        self.grid_rows = read_csv(run / "lr_grid.csv") if resume else []
+        self.histories: dict[str, list[list[dict]]] = {}
+        for entry in run.read_metrics("histories.jsonl") if resume else []:
+            self.histories.setdefault(entry["key"], []).append(entry["history"])
+        if not resume:
+            run.remove("histories.jsonl")
+        self.features: dict[str, dict[str, DataSplit]] = {"pixels": splits}
+
+    def run_all(self) -> None:
+        """Each label budget, each contender: a shared lr, an lr chosen on validation, or
+        both, as the preset says."""
+        config = self.config
+        for n_labels in config.label_sizes or [None]:
+            for spec in config.inits:
+                if spec.startswith("logreg:"):
+                    self.tune(spec, LOGREG_C_GRID, n_labels)
+                    continue
+                if config.shared_lr and config.refit:
+                    self.tune(spec, [config.finetune.lr], n_labels, "shared")  # then refits
+                elif config.shared_lr:
+                    self.run_seeds(spec, config.finetune.lr, "shared", n_labels)
+                if config.lr_grid:
+                    self.tune(spec, config.lr_grid, n_labels)
+
+    def checkpoint_of(self, name: str) -> str:
+        """The DBN of initialisation ``name``, pretrained once per study."""
+        return pretrained(
+            self.config, DBN_INITS[name], self.splits, self.device, self.run, self.progress
+        )
 
     def labelled(
-        n_labels: int | None, seed: int, source: dict[str, DataSplit] = splits
+        self, n_labels: int | None, seed: int, source: dict[str, DataSplit] | None = None
     ) -> dict[str, DataSplit]:
         """``source`` (the splits, or features of them) with ``n_labels`` class-balanced
         training examples drawn for ``seed`` (the same for every contender), or all."""
+        source = self.splits if source is None else source
         if n_labels is None:
             return source
         generator = new_generator(seed * SUBSET_SEED_STRIDE + n_labels)
         index = balanced_subset(source["train"].y, n_labels, generator)
         return dict(source, train=DataSplit(source["train"].x[index], source["train"].y[index]))
 
-    features: dict[str, dict[str, DataSplit]] = {"pixels": splits}
-
-    def frozen(kind: str) -> dict[str, DataSplit]:
+    def frozen(self, kind: str) -> dict[str, DataSplit]:
         """The splits as logistic regression reads them: pixels, or a DBN's top-layer
         features, computed once per study."""
-        if kind not in features:
-            top = load(checkpoint_of(kind))
-            features[kind] = {
+        if kind not in self.features:
+            top = load(self.checkpoint_of(kind))
+            self.features[kind] = {
                 part: DataSplit(top.transform(split.x).detach(), split.y)
-                for part, split in splits.items()
+                for part, split in self.splits.items()
             }
-        return features[kind]
+        return self.features[kind]
 
-    batch = splits["train"]
-    stats, histories, rows, grid_rows = {}, {}, list(done_rows), list(done_grid)
-    for entry in done_histories:
-        histories.setdefault(entry["key"], []).append(entry["history"])
-    for spec in config.inits:
-        name, _, activation = spec.partition(":")
-        if name == "logreg":
-            continue
-        model = make_classifier(
-            config.sizes,
-            int(batch.y.max()) + 1,
-            generator=new_generator(0),
-            **(
-                dict(init="dbn", checkpoint=checkpoint_of(name), activation=activation)
-                if name in DBN_INITS
-                else dict(init=name, activation=activation)
-            ),
-        )
-        stats[spec] = initial_statistics(model, batch.x[:500], batch.y[:500])
+    def initial_statistics(self) -> dict[str, list[dict]]:
+        """Each network contender's per-layer activations and gradients at the start."""
+        batch, stats = self.splits["train"], {}
+        for spec in self.config.inits:
+            name, _, activation = spec.partition(":")
+            if name == "logreg":
+                continue
+            model = make_classifier(
+                self.config.sizes,
+                int(batch.y.max()) + 1,
+                generator=new_generator(0),
+                **self.init_arguments(name),
+                activation=activation,
+            )
+            stats[spec] = initial_statistics(model, batch.x[:500], batch.y[:500])
+        return stats
+
+    def init_arguments(self, name: str) -> dict:
+        """How :func:`make_classifier` builds contender ``name``'s first layers."""
+        if name in DBN_INITS:
+            return dict(init="dbn", checkpoint=self.checkpoint_of(name))
+        return dict(init=name)
 
     def train(
-        spec: str, lr: float, seed: int, n_labels: int | None, refit_epochs: int | None = None
+        self, spec: str, lr: float, seed: int, n_labels: int | None, refit_epochs=None
     ) -> dict:
         """One run (with ``refit_epochs``: a refit on train + valid for that many epochs);
         its test error, best validation error and history."""
         name, _, activation = spec.partition(":")
         if name == "logreg":
-            data = labelled(n_labels, seed, frozen(activation))
+            data = self.labelled(n_labels, seed, self.frozen(activation))
             fitted = fit_logistic_regression(data["train"], data["valid"], data["test"], C=lr)
             return dict(
                 fitted,
@@ -616,25 +634,20 @@ def main(args: argparse.Namespace) -> list[dict]:
                 history=[],
                 n_train=len(data["train"]),
             )
-        data = labelled(n_labels, seed)
-        arguments = (
-            dict(init="dbn", checkpoint=checkpoint_of(name))
-            if name in DBN_INITS
-            else dict(init=name)
-        )
+        data = self.labelled(n_labels, seed)
         outcome = run_experiment(
             data,
-            config.sizes,
-            config=config.finetune_for(len(data["train"]), lr),
+            self.config.sizes,
+            config=self.config.finetune_for(len(data["train"]), lr),
             activation=activation,
             seed=seed,
-            device=device,
-            dropout=config.dropout,
-            input_dropout=config.input_dropout,
-            progress=progress,
+            device=self.device,
+            dropout=self.config.dropout,
+            input_dropout=self.config.input_dropout,
+            progress=self.progress,
             refit=refit_epochs is not None,
             refit_epochs=refit_epochs,
-            **arguments,
+            **self.init_arguments(name),
         )
         return dict(
             test_error=outcome.test_error,
@@ -647,115 +660,124 @@ def main(args: argparse.Namespace) -> list[dict]:
         )
 
     def run_seeds(
-        spec: str, lr: float, choice: str, n_labels: int | None, selection: dict | None = None
+        self, spec: str, lr: float, choice: str, n_labels: int | None, selection=None
     ) -> None:
         """Every seed of ``spec`` at ``lr``; with ``selection`` (seed 0's grid row at this
         lr) each one is a refit for the epochs that selection chose."""
         name, _, activation = spec.partition(":")
-        labels = n_labels or len(splits["train"])
-        for seed in config.seeds_for(n_labels):
+        labels = n_labels or len(self.splits["train"])
+        for seed in self.config.seeds_for(n_labels):
             done = (name, activation, labels, lr, choice, seed)
-            if any(tuple(row[k] for k in RUN_KEYS) == done for row in rows):
+            if any(tuple(row[k] for k in RUN_KEYS) == done for row in self.rows):
                 continue  # finished before the study was resumed
-            try:
-                if selection is not None and not math.isfinite(selection["best_valid_error"]):
-                    raise TrainingDivergedError(f"{spec}: every lr diverged in the selection")
-                if selection is None:
-                    outcome = train(spec, lr, seed, n_labels)
-                else:
-                    outcome = train(spec, lr, seed, n_labels, selection["best_epoch"])
-                    # the refit has no validation: the selection's numbers stand for it
-                    outcome.update(
-                        best_epoch=selection["best_epoch"],
-                        best_valid_error=selection["best_valid_error"],
-                    )
-            except TrainingDivergedError as error:
-                # kept as a failed run (NaN error), counted in the table, never dropped
-                print(f"{spec} {labels} labels, lr {lr:g} seed {seed}: {error}", flush=True)
-                outcome = dict(DIVERGED, history=[])
+            outcome = self.outcome(spec, lr, seed, n_labels, selection)
             if outcome["history"]:
-                key = f"{spec} lr {lr:g}" + (f" {labels} labels" if config.label_sizes else "")
-                histories.setdefault(key, []).append(outcome["history"])
-                run.log_metrics({"key": key, "history": outcome["history"]}, "histories.jsonl")
-            rows.append(
-                {
-                    "init": name,
-                    "activation": activation,
-                    "labels": labels,
-                    "lr": lr,
-                    "lr_choice": choice,
-                    "seed": seed,
-                    **{
-                        k: outcome[k]
-                        for k in ("test_error", "test_loss", "best_epoch", "best_valid_error")
-                    },
-                    "seconds": outcome["seconds"],
-                }
-            )
-            write_csv(run / "results.csv", rows)  # after every run: a stopped study keeps its rows
-            if run.board is not None:
-                show_run(run.board, rows[-1], outcome["history"], len(rows))
+                key = f"{spec} lr {lr:g}" + (f" {labels} labels" if self.config.label_sizes else "")
+                self.histories.setdefault(key, []).append(outcome["history"])
+                self.run.log_metrics({"key": key, "history": outcome["history"]}, "histories.jsonl")
+            row = dict(zip(RUN_KEYS, done, strict=True))
+            row.update({k: outcome[k] for k in RESULT_KEYS})
+            self.rows.append(row)
+            write_csv(self.run / "results.csv", self.rows)  # a stopped study keeps its rows
+            if self.run.board is not None:
+                show_run(self.run.board, row, outcome["history"], len(self.rows))
             print(
                 f"{spec:24s} {labels:>6} labels, lr {lr:<6g} seed {seed}: test error "
                 f"{100 * outcome['test_error']:.2f}% (best epoch {outcome['best_epoch']})",
                 flush=True,
             )
 
-    def grid_score(spec: str, lr: float, n_labels: int | None) -> dict:
+    def outcome(self, spec, lr, seed, n_labels, selection) -> dict:
+        """One seed's run; a run that diverged is kept as a failure (NaN error), counted
+        in the table, never dropped."""
+        labels = n_labels or len(self.splits["train"])
+        try:
+            if selection is not None and not math.isfinite(selection["best_valid_error"]):
+                raise TrainingDivergedError(f"{spec}: every lr diverged in the selection")
+            if selection is None:
+                return self.train(spec, lr, seed, n_labels)
+            outcome = self.train(spec, lr, seed, n_labels, selection["best_epoch"])
+            # the refit has no validation: the selection's numbers stand for it
+            return dict(
+                outcome,
+                best_epoch=selection["best_epoch"],
+                best_valid_error=selection["best_valid_error"],
+            )
+        except TrainingDivergedError as error:
+            print(f"{spec} {labels} labels, lr {lr:g} seed {seed}: {error}", flush=True)
+            return dict(DIVERGED, history=[])
+
+    def grid_score(self, spec: str, lr: float, n_labels: int | None) -> dict:
         """Seed 0's run at ``lr`` on train/valid, computed once per study: its best
         validation error and epoch."""
-        labels = n_labels or len(splits["train"])
-        for row in grid_rows:
+        labels = n_labels or len(self.splits["train"])
+        for row in self.grid_rows:
             if (row["spec"], row["labels"], row["lr"]) == (spec, labels, lr):
                 return row
         try:
-            outcome = train(spec, lr, 0, n_labels)
+            outcome = self.train(spec, lr, 0, n_labels)
         except TrainingDivergedError:
             outcome = DIVERGED  # never chosen while any lr trains
         row = {"spec": spec, "labels": labels, "lr": lr}
         row.update({key: outcome[key] for key in ("best_valid_error", "best_epoch")})
-        grid_rows.append(row)
-        write_csv(run / "lr_grid.csv", grid_rows)
+        self.grid_rows.append(row)
+        write_csv(self.run / "lr_grid.csv", self.grid_rows)
         return row
 
-    def tune(spec: str, grid, n_labels: int | None, choice: str = "tuned") -> None:
+    def tune(self, spec: str, grid, n_labels: int | None, choice: str = "tuned") -> None:
         """Choose the contender's setting on validation alone (seed 0), run its seeds
         (refits for the chosen run's epochs, with ``config.refit``)."""
-        scores = {value: grid_score(spec, value, n_labels) for value in grid}
+        scores = {value: self.grid_score(spec, value, n_labels) for value in grid}
         chosen = min(scores, key=lambda value: scores[value]["best_valid_error"])
-        selection = scores[chosen] if config.refit and not spec.startswith("logreg:") else None
-        run_seeds(spec, chosen, choice, n_labels, selection)
+        refit = self.config.refit and not spec.startswith("logreg:")
+        self.run_seeds(spec, chosen, choice, n_labels, scores[chosen] if refit else None)
 
-    for n_labels in config.label_sizes or [None]:
-        for spec in config.inits:
-            if spec.startswith("logreg:"):
-                tune(spec, LOGREG_C_GRID, n_labels)
-                continue
-            if config.shared_lr and config.refit:
-                tune(spec, [config.finetune.lr], n_labels, "shared")  # selection, then refits
-            elif config.shared_lr:
-                run_seeds(spec, config.finetune.lr, "shared", n_labels)
-            if config.lr_grid:
-                tune(spec, config.lr_grid, n_labels)
+    def report(self, stats: dict[str, list[dict]]) -> list[dict]:
+        """The table (mean ± std over seeds) and the figures, written and printed."""
+        config, run = self.config, self.run
+        table = summarise(self.rows)
+        write_csv(run / "table.csv", table)
+        text = markdown(table, config, self.device)
+        (run / "table.md").write_text(text)
+        run.write_json("init_stats.json", stats)
+        if config.label_sizes:
+            title = f"{config.dataset}: test error by label budget (mean ± std over seeds)"
+            plot_labels(table, run / "labels.png", title)
+        else:
+            plot_comparison(self.histories, run / "curves.png")
+        plot_init_stats(stats, run / "init_stats.png")
+        print()
+        print(text)
+        print(f"tables and plots in {run.path}/")
+        return table
 
-    table = summarise(rows)
-    write_csv(run / "table.csv", table)
-    text = markdown(table, config, device)
-    (run / "table.md").write_text(text)
-    run.write_json("init_stats.json", stats)
-    if config.label_sizes:
-        plot_labels(
-            table,
-            run / "labels.png",
-            f"{config.dataset}: test error by label budget (mean ± std over seeds)",
+
+def check_same_study(run: RunDirectory, config: CompareConfig, resume: bool) -> None:
+    """A resumed study must be the saved one: refuse options that changed."""
+    saved = run.saved_config(SCRIPT) if resume else None
+    if saved is not None and saved["config"] != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if saved["config"].get(k) != v)
+        raise ValueError(
+            f"--resume continues the study in {str(run.path)!r} with its own options, but "
+            f"these differ: {', '.join(changed)}; use the same command, or another --out"
         )
-    else:
-        plot_comparison(histories, run / "curves.png")
-    plot_init_stats(stats, run / "init_stats.png")
+
+
+def main(args: argparse.Namespace) -> list[dict]:
+    if args.preset in NOTES_STUDIES:
+        return run_notes_study(args)
+    config = build_config(args)
+    device = resolve_device(args.device)
+    run = RunDirectory(args.out or f"runs/compare-{config.preset}", tensorboard=args.tensorboard)
+    check_same_study(run, config, args.resume)
+    splits = study_splits(config, args.data_dir)
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    run.write_json("config.json", {"script": SCRIPT, "config": config.to_dict()})
+    study = Study(config, splits, device, run, not args.no_progress, args.resume)
+    stats = study.initial_statistics()
+    study.run_all()
+    table = study.report(stats)
     run.close()
-    print()
-    print(text)
-    print(f"tables and plots in {run.path}/")
     return table
 
 

@@ -18,6 +18,7 @@ from studies.cli import (
     add_autocast_argument,
     add_common_arguments,
     add_tensorboard_argument,
+    check_input_size,
     given_options,
     run_cli,
 )
@@ -296,11 +297,7 @@ def main(args: argparse.Namespace) -> dict:
     run = RunDirectory(args.out, enabled=context.is_main, tensorboard=args.tensorboard)
     config = build_config(args, run)
     splits = subset(load_dataset(config.dataset, data_dir=args.data_dir), config.train_size)
-    if splits["train"].x.shape[1] != config.sizes[0]:
-        raise ValueError(
-            f"sizes start with {config.sizes[0]} but {config.dataset} has "
-            f"{splits['train'].x.shape[1]} features"
-        )
+    check_input_size(config.sizes, config.dataset, splits["train"].x.shape[1])
     if config.init == "dbn":
         pretrained_sizes = list(load(config.checkpoint).sizes)
         if pretrained_sizes != config.sizes:

@@ -17,6 +17,7 @@ from studies.cli import (
     add_autocast_argument,
     add_common_arguments,
     add_tensorboard_argument,
+    check_input_size,
     given_options,
     run_cli,
 )
@@ -195,11 +196,7 @@ def main(args: argparse.Namespace) -> DBN:
     run = RunDirectory(args.out, enabled=context.is_main, tensorboard=args.tensorboard)
     config = build_config(args, run)
     data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)
-    n_features = data["train"].x.shape[1]
-    if config.sizes[0] != n_features:
-        raise ValueError(
-            f"sizes start with {config.sizes[0]} but {config.dataset} has {n_features} features"
-        )
+    check_input_size(config.sizes, config.dataset, data["train"].x.shape[1])
     step = resolve_step(config.train, device, context.world_size)
     check_fits_in_memory(mlp_parameter_count(config.sizes), device)
     state_path = run / "train-state.pt"

@@ -18,6 +18,7 @@ __all__ = [
     "ArgumentParser",
     "add_autocast_argument",
     "add_common_arguments",
+    "check_input_size",
     "check_resume_options",
     "given_options",
     "positive_int",
@@ -96,6 +97,12 @@ def given_options(args: argparse.Namespace, names: Iterable[str]) -> dict:
     """The options among ``names`` that the user gave (those not None), by name: the
     overrides a script applies to a recipe's or a config's values."""
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def check_input_size(sizes: list[int], dataset: str, n_features: int) -> None:
+    """Refuse layer sizes whose input layer does not match the data's features."""
+    if sizes[0] != n_features:
+        raise ValueError(f"sizes start with {sizes[0]} but {dataset} has {n_features} features")
 
 
 def check_resume_options(saved: dict, typed: dict, out: str) -> None:
