@@ -296,7 +296,7 @@ def log_partition(
     """
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
-        check_visible_data(data, rbm.n_visible, rbm.visible)
+        data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
     path = _AnnealingPath(rbm, data)
     betas = beta_schedule(n_betas).tolist()
     v = path.sample_base(n_runs, generator)
@@ -407,10 +407,12 @@ def reverse_log_likelihood(
     >>> raised.log_likelihood <= exact + 3 * raised.standard_error  # conservative on average
     True
     """
-    check_visible_data(data, rbm.n_visible, rbm.visible)
+    data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
     check_int("n_runs", n_runs)
     if train_data is not None:
-        check_visible_data(train_data, rbm.n_visible, rbm.visible)
+        train_data = check_visible_data(
+            train_data, rbm.n_visible, rbm.visible, "train_data", dtype=rbm.weight.dtype
+        )
     path = _AnnealingPath(rbm, train_data)
     betas = beta_schedule(n_betas).tolist()
     v = data.to(rbm.weight).repeat_interleave(n_runs, dim=0)
@@ -469,7 +471,7 @@ def log_likelihood(
     >>> abs(exact - by_ais) < 0.1  # nats per example
     True
     """
-    check_visible_data(data, rbm.n_visible, rbm.visible)
+    data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
     if log_z is None:
         log_z = log_partition(rbm, train_data, **ais_options).log_z
     data = data.to(rbm.weight)

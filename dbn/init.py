@@ -28,7 +28,7 @@ from torch import nn
 from dbn._utils.checks import check_choice, check_positive
 from dbn.models._activations import ACTIVATIONS, ActivationName
 
-__all__ = ["apply", "initializer", "INITIALIZERS", "names"]
+__all__ = ["apply", "activation_of", "initializer", "INITIALIZERS", "names"]
 
 MODES = ("fan_in", "fan_out")
 
@@ -132,6 +132,36 @@ INITIALIZERS: dict[str, Callable[[torch.Tensor, _Scheme], None]] = {
 }
 
 
+# The schemes whose scale depends on the activation's gain.
+GAINED = (
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",
+    "trunc_normal",
+)
+
+
+def activation_of(model: nn.Module) -> ActivationName:
+    """The one kind of activation module in ``model``, by name.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from dbn.init import activation_of
+    >>> activation_of(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))
+    'relu'
+    """
+    found = sorted(
+        {name for name, kind in ACTIVATIONS.items() for m in model.modules() if type(m) is kind}
+    )
+    if len(found) != 1:
+        what = "no activation module" if not found else f"several activations {found}"
+        raise ValueError(f"the model has {what}: give activation= to choose the gain")
+    return found[0]  # type: ignore[return-value]
+
+
 def names() -> list[str]:
     """Every scheme :func:`apply` accepts.
 
@@ -155,7 +185,7 @@ def _default(linear: nn.Linear, generator: torch.Generator | None) -> None:
 
 def initializer(
     name: str,
-    activation: ActivationName = "sigmoid",
+    activation: ActivationName | None = None,
     *,
     gain: float | None = None,
     mode: Literal["fan_in", "fan_out"] = "fan_in",
@@ -168,8 +198,10 @@ def initializer(
     ----------
     name : str
         One of :func:`names`.
-    activation : {"sigmoid", "relu", "tanh"}
-        The hidden activation; sets the gain when ``gain`` is None.
+    activation : {"sigmoid", "relu", "tanh"}, optional
+        The hidden activation; sets the gain when ``gain`` is None. Required by the
+        schemes with a gain (``xavier_*``, ``he_*``, ``orthogonal``, ``trunc_normal``)
+        unless ``gain`` is given.
     gain : float, optional
         Overrides ``calculate_gain(activation)`` (xavier, he, orthogonal, trunc_normal).
     mode : {"fan_in", "fan_out"}
@@ -190,12 +222,15 @@ def initializer(
     >>> _ = model.apply(initializer("xavier_uniform", activation="tanh"))
     """
     check_choice("initialisation", name, names())
-    check_choice("activation", activation, ACTIVATIONS)
+    if activation is not None:
+        check_choice("activation", activation, ACTIVATIONS)
+    elif gain is None and name in GAINED:
+        raise ValueError(f"{name!r} scales by the activation's gain: give activation= or gain=")
     check_choice("mode", mode, MODES)
     if gain is not None:
         check_positive("gain", gain)
     scheme = _Scheme(
-        gain=nn.init.calculate_gain(activation) if gain is None else gain,
+        gain=gain if gain is not None else nn.init.calculate_gain(activation or "linear"),
         mode=mode,
         value=value,
         generator=generator,
@@ -218,7 +253,7 @@ def initializer(
 def apply(
     model: nn.Module,
     name: str,
-    activation: ActivationName = "sigmoid",
+    activation: ActivationName | None = None,
     *,
     gain: float | None = None,
     mode: Literal["fan_in", "fan_out"] = "fan_in",
@@ -234,7 +269,12 @@ def apply(
         One of :func:`names`: ``zeros``, ``constant``, ``normal``, ``trunc_normal``,
         ``uniform``, ``xavier_uniform``, ``xavier_normal``, ``he_uniform``,
         ``he_normal``, ``orthogonal``, ``sparse`` or ``default`` (PyTorch's own).
-    activation, gain, mode, value, generator
+    activation : {"sigmoid", "relu", "tanh"}, optional
+        The hidden activation whose gain the scheme uses. When None it is read from
+        the model's modules, as ``torch.nn.init.kaiming_normal_`` users expect of
+        ``he_normal`` on a ReLU net (gain √2); a model with several kinds of activation,
+        or none, is refused for the schemes with a gain unless it is given.
+    gain, mode, value, generator
         As in :func:`initializer`.
 
     Returns
@@ -252,8 +292,10 @@ def apply(
     >>> round(model[0].weight.var().item() * 400, 1)  # He: variance 2 / fan_in
     2.0
     """
-    init = initializer(name, activation, gain=gain, mode=mode, value=value, generator=generator)
     if not any(isinstance(module, nn.Linear) for module in model.modules()):
         raise ValueError("the model has no nn.Linear layers to initialise")
+    if activation is None and gain is None and name in GAINED:
+        activation = activation_of(model)
+    init = initializer(name, activation, gain=gain, mode=mode, value=value, generator=generator)
     model.apply(init)
     return model

@@ -43,6 +43,8 @@ FORMAT_VERSION = 1
 
 INTEGRITY_KEY = "content_sha256"
 SAFETENSORS_SUFFIX = ".safetensors"
+# What atomic_save writes: safetensors, or torch's zip format for training checkpoints.
+SUFFIXES = (SAFETENSORS_SUFFIX, ".pt", ".pth")
 # The safetensors metadata entry that holds everything but the tensors, as JSON.
 METADATA_KEY = "dbn"
 
@@ -186,6 +188,11 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     3
     """
     path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise ValueError(
+            f"{str(path)!r}: choose the format by the suffix: {SAFETENSORS_SUFFIX} for "
+            f"weights (pickle-free), .pt for a training checkpoint; got {path.suffix!r}"
+        )
     safetensors_file = path.suffix == SAFETENSORS_SUFFIX
     if safetensors_file:
         obj = _for_safetensors(obj, path)

@@ -31,6 +31,7 @@ from dbn.io import CheckpointError, atomic_save, safe_load
 from dbn.models.dbn import DBN
 from dbn.models.export import make_classifier
 from dbn.models.rbm import RBM
+from dbn.training._budget import FINETUNE_BUDGET, PRETRAIN_BUDGET, budget_epochs
 from dbn.training.finetuning import FinetuneConfig, finetune
 from dbn.training.monitors import pseudo_likelihood
 from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
@@ -381,13 +382,14 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     ----------
     hidden_layer_sizes : tuple of int, default=(256, 128)
     pretrain_method : {"cd", "pcd", "recon"}, default="cd"
-    pretrain_epochs : int, default=10
-        Per layer; 0 skips pretraining (a randomly initialised net, for comparison).
+    pretrain_epochs : int or None, default=None
+        Per layer; None gives each layer at least 5,000 updates and 10 epochs whatever
+        the data's size; 0 skips pretraining (a randomly initialised net, for comparison).
     pretrain_lr : float, default=0.1
     k : int, default=1
     batch_size : int, default=100
-    epochs : int, default=30
-        Fine-tuning epochs.
+    epochs : int or None, default=None
+        Fine-tuning epochs; None gives at least 3,000 updates and 30 epochs.
     learning_rate : float, default=0.1
     optimizer : {"sgd", "adam"}, default="sgd"
     dropout : float, default=0.0
@@ -428,11 +430,11 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         hidden_layer_sizes=(256, 128),
         *,
         pretrain_method="cd",
-        pretrain_epochs=10,
+        pretrain_epochs=None,
         pretrain_lr=0.1,
         k=1,
         batch_size=100,
-        epochs=30,
+        epochs=None,
         learning_rate=0.1,
         optimizer="sgd",
         dropout=0.0,
@@ -471,10 +473,12 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         sizes = [X.shape[1], *self.hidden_layer_sizes]
         self.sizes_ = sizes
         stack = DBN(sizes, generator=new_generator(seed))
-        if self.pretrain_epochs > 0:
+        pretrained = self.pretrain_epochs is None or self.pretrain_epochs > 0
+        if pretrained:
             stack.pretrain(
                 inputs,
-                epochs=self.pretrain_epochs,
+                epochs=self.pretrain_epochs
+                or budget_epochs(len(inputs), self.batch_size, PRETRAIN_BUDGET),
                 method=self.pretrain_method,
                 k=self.k,
                 lr=self.pretrain_lr,
@@ -486,7 +490,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         model = make_classifier(
             sizes,
             max(len(self.classes_), 2),
-            init="dbn" if self.pretrain_epochs > 0 else "default",
+            init="dbn" if pretrained else "default",
             checkpoint=stack,
             generator=new_generator(seed),
             dropout=self.dropout,
@@ -500,7 +504,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         config = FinetuneConfig(
             optimizer=self.optimizer,
             lr=self.learning_rate,
-            epochs=self.epochs,
+            epochs=self.epochs or budget_epochs(len(train_idx), self.batch_size, FINETUNE_BUDGET),
             batch_size=self.batch_size,
         )
         finetune(

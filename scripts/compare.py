@@ -188,10 +188,26 @@ class CompareConfig:
         }
 
 
+def describe_preset(name: str) -> str:
+    """A preset in a few words, for ``--help``."""
+    preset = COMPARE_PRESETS[name]
+    budgets = preset.get("label_sizes")
+    labels = f", label budgets {budgets}" if budgets else ""
+    return (
+        f"{len(preset['inits'])} inits from the {preset['pretrain_recipe']} DBN, "
+        f"{len(preset['seeds'])} seeds{labels}"
+    )
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="Compare initialisations of one MLP.")
     parser.add_argument(
-        "--preset", default="quick", choices=sorted([*COMPARE_PRESETS, *NOTES_STUDIES])
+        "--preset",
+        default="quick",
+        choices=sorted([*COMPARE_PRESETS, *NOTES_STUDIES]),
+        help="the study (default quick): "
+        + "; ".join(f"{name}: {describe_preset(name)}" for name in sorted(COMPARE_PRESETS))
+        + "; notes-synthetic and notes-depth: the study notes' small experiments",
     )
     parser.add_argument(
         "--quick", action="store_true", help="the preset's tiny variant (PRESET-quick), for CI"

@@ -23,8 +23,14 @@ from dbn.training.finetuning import evaluate
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="Test error of a saved classifier.")
-    parser.add_argument("classifier", help="a file written by scripts/finetune.py (model.pt)")
-    parser.add_argument("--dataset", default="mnist", choices=DATASETS)
+    parser.add_argument(
+        "classifier",
+        help="a classifier written by scripts/finetune.py (model.pt), or a shipped one "
+        "(pretrained/mnist-dbn-*-classifier.safetensors)",
+    )
+    parser.add_argument(
+        "--dataset", default="mnist", choices=DATASETS, help="the test split scored (default mnist)"
+    )
     parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser

@@ -141,7 +141,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), help="default sigmoid")
     parser.add_argument("--dropout", type=float, help="after each hidden layer (default 0)")
     parser.add_argument("--input-dropout", type=float, help="on the input (default 0)")
-    parser.add_argument("--norm", choices=[norm for norm in NORMS if norm])
+    parser.add_argument(
+        "--norm",
+        choices=[norm for norm in NORMS if norm],
+        help="after each hidden Linear (default none)",
+    )
     parser.add_argument(
         "--recipe", choices=sorted(FINETUNE_RECIPES), help="a paper's protocol; flags override it"
     )
@@ -185,7 +189,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, help="default 100")
     parser.add_argument("--weight-decay", type=float, help="L2 on weights (default 0)")
     parser.add_argument("--l1", type=float, help="L1 on weights (default 0)")
-    parser.add_argument("--clip-grad-norm", type=float)
+    parser.add_argument(
+        "--clip-grad-norm", type=float, help="clip the global gradient norm (default none)"
+    )
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     add_autocast_argument(parser, help="train in this mixed precision (validation in float32)")
     parser.add_argument("--dataset", choices=DATASETS, help="default mnist")

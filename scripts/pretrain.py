@@ -79,15 +79,41 @@ class PretrainRunConfig(JSONConfig):
         check_nonnegative("weight_std", self.weight_std)
 
 
+def describe_recipe(name: str) -> str:
+    """A recipe in a few words, for ``--help``."""
+    recipe = PRETRAIN_RECIPES[name]
+    sizes = "-".join(map(str, recipe["sizes"]))
+    method, epochs = recipe.get("method", "cd"), recipe["epochs"]
+    return f"{recipe['dataset']} {sizes}, {method}, {epochs} epochs a layer"
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="Greedy layer-wise DBN pretraining.")
-    parser.add_argument("--recipe", choices=sorted(PRETRAIN_RECIPES), help="a named set of options")
+    parser.add_argument(
+        "--recipe",
+        choices=sorted(PRETRAIN_RECIPES),
+        help="a paper's protocol as data (dbn.recipes.PRETRAIN_RECIPES): "
+        + "; ".join(f"{name}: {describe_recipe(name)}" for name in sorted(PRETRAIN_RECIPES)),
+    )
     parser.add_argument("--sizes", type=int, nargs="+", help="units per layer, data first")
-    parser.add_argument("--method", choices=METHODS)
-    parser.add_argument("--k", type=int, help="Gibbs steps for cd/pcd")
-    parser.add_argument("--epochs", type=int, help="epochs per layer")
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--batch-size", type=int)
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        help="cd (contrastive divergence), pcd (persistent), pt (parallel tempering) or "
+        f"recon (tied-weight autoencoder); default {TrainConfig.method}, or the recipe's",
+    )
+    parser.add_argument("--k", type=int, help=f"Gibbs steps for cd/pcd (default {TrainConfig.k})")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help=f"epochs per layer (default {TrainConfig.epochs}, or the recipe's)",
+    )
+    parser.add_argument(
+        "--lr", type=float, help=f"learning rate (default {TrainConfig.lr}, or the recipe's)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, help=f"default {TrainConfig.batch_size}, or the recipe's"
+    )
     parser.add_argument("--weight-decay", type=float, help="L2 cost on the weights")
     parser.add_argument("--l1", type=float, help="L1 cost on the weights")
     parser.add_argument("--sparsity-target", type=float, help="target hidden activation")

@@ -130,6 +130,18 @@ def loglik_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def first_hour_table() -> str:
+    """The defaults on the digits (scripts/first_hour.py): test error % by contender."""
+    errors: dict[str, list[float]] = defaultdict(list)
+    with (RESULTS / "first-hour" / "results.csv").open(newline="") as file:
+        for run in csv.DictReader(file):
+            errors[run["contender"]].append(100 * float(run["test_error"]))
+    lines = ["| contender (every option at its default) | test error % | seeds |", "|---|---|---|"]
+    for contender, values in errors.items():
+        lines.append(f"| {contender} | {_mean_std(values)} | {len(values)} |")
+    return "\n".join(lines) + "\n"
+
+
 def _group_errors(prefix: str) -> list[float]:
     runs = sorted((RESULTS / "finetune").glob(f"{prefix}-s[0-9]*"))
     return [100 * json.loads((run / "result.json").read_text())["test_error"] for run in runs]
@@ -198,6 +210,7 @@ def rendered() -> dict[Path, str]:
         pages[RESULTS / "labels" / table] = label_table(RESULTS / "labels" / data)
     pages[RESULTS / "loglik" / "table.md"] = loglik_table()
     pages[RESULTS / "pretrained" / "table.md"] = shipped_table()
+    pages[RESULTS / "first-hour" / "table.md"] = first_hour_table()
     readme = with_block(README.read_text(), HEADLINE, headline_table())
     pages[README] = with_block(readme, SHIPPED, shipped_table())
     return pages

@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import os
 import struct
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,6 +258,9 @@ def _load_raw(data_dir: Path | None, cache_dir: Path, download: bool) -> dict[st
             )
         )
     for name, read in sources:
+        if name != "local directory":
+            # a download of about 20 MB: say where from and where it goes, once
+            print(f"MNIST: fetching by {name} into {cache_dir}", file=sys.stderr, flush=True)
         raw = attempt(name, lambda read=read: read(local_dir))
         if raw is not None:
             _write_cache(cache_path, raw, name)

@@ -13,12 +13,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from dbn._utils.arrays import as_features
+from dbn._utils.rng import derive_seed
 from dbn.io import FORMAT_VERSION, CheckpointError, safe_load, save_model
 from dbn.models.mlp import build_mlp
 from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM, check_visible_data
+from dbn.training._budget import PRETRAIN_BUDGET, budget_epochs
 from dbn.training.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
 from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
 
@@ -105,7 +109,7 @@ class DBN(nn.Module):
 
         Parameters
         ----------
-        x : Tensor of shape (batch, sizes[0])
+        x : Tensor or ndarray of shape (batch, sizes[0]), any float dtype
         n_layers : int, optional
             How many layers to go up; all by default.
 
@@ -113,6 +117,8 @@ class DBN(nn.Module):
         -------
         Tensor of shape (batch, sizes[n_layers])
         """
+        weight = self.rbms[0].weight
+        x = as_features("x", x, weight.dtype, weight.device)
         for rbm in self.rbms[:n_layers]:
             x = rbm.hidden_probs(x)
         return x
@@ -167,12 +173,13 @@ class DBN(nn.Module):
 
     def pretrain(
         self,
-        data: Tensor,
-        valid: Tensor | None = None,
+        data: Tensor | np.ndarray,
+        valid: Tensor | np.ndarray | None = None,
         config: TrainConfig | Sequence[TrainConfig] | None = None,
         *,
         device: str | torch.device | None = None,
         seed: int = 0,
+        generator: torch.Generator | None = None,
         progress: bool = True,
         checkpoint_path: str | os.PathLike[str] | None = None,
         resume: bool = False,
@@ -183,16 +190,19 @@ class DBN(nn.Module):
 
         Parameters
         ----------
-        data : Tensor of shape (n_samples, sizes[0])
-        valid : Tensor of shape (n_valid, sizes[0]), optional
+        data : Tensor or ndarray of shape (n_samples, sizes[0]), any float dtype
+        valid : Tensor or ndarray of shape (n_valid, sizes[0]), optional
             Held-out data for each layer's free-energy gap.
         config : TrainConfig or list of TrainConfig, optional
             How to train every layer, or each layer; :class:`TrainConfig`'s defaults
-            when None.
+            when None, except the length: without ``config`` or ``epochs=``, each
+            layer trains for at least 5,000 updates and 10 epochs (as :func:`train_rbm`).
         device : str or torch.device, optional
             Where to train; the DBN ends up there.
         seed : int
             Layer ``i`` trains with seed ``seed + i``.
+        generator : torch.Generator, optional
+            Draws ``seed`` instead.
         progress : bool
             A tqdm bar per layer.
         checkpoint_path : path, optional
@@ -221,10 +231,20 @@ class DBN(nn.Module):
         >>> [len(layer) for layer in history]
         [2, 1]
         """
+        if config is None and "epochs" not in options:
+            batch_sizes = options.get("batch_size", TrainConfig.batch_size)
+            options["epochs"] = (
+                [budget_epochs(len(data), size, PRETRAIN_BUDGET) for size in batch_sizes]
+                if isinstance(batch_sizes, Sequence)
+                else budget_epochs(len(data), batch_sizes, PRETRAIN_BUDGET)
+            )
+        if generator is not None:
+            seed = derive_seed(generator)
         configs = layer_configs(config, len(self.layers), **options)
-        check_visible_data(data, self.sizes[0], self.visible, "data")
+        dtype = self.rbms[0].weight.dtype
+        data = check_visible_data(data, self.sizes[0], self.visible, "data", dtype=dtype)
         if valid is not None:
-            check_visible_data(valid, self.sizes[0], self.visible, "valid")
+            valid = check_visible_data(valid, self.sizes[0], self.visible, "valid", dtype=dtype)
         where = torch.device(device) if device is not None else self.rbms[0].weight.device
         self.to(where)
         checkpoint = None

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dbn._utils.arrays import as_features
 from dbn._utils.checks import check_choice, check_int, check_nonnegative
 from dbn.io import save_model
 
@@ -42,13 +43,18 @@ DEFAULT_WEIGHT_STD = 0.01
 
 
 def check_visible_data(
-    data: Tensor, n_visible: int, visible: str, name: str = "data", check_range: bool = True
-) -> None:
+    data: object,
+    n_visible: int,
+    visible: str,
+    name: str = "data",
+    check_range: bool = True,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
     """Validate a whole data set once, at the edge, before it enters a hot loop.
 
     Parameters
     ----------
-    data : Tensor of shape (n_samples, n_visible)
+    data : Tensor or ndarray of shape (n_samples, n_visible), any float dtype
     n_visible : int
         The number of visible units the data must match.
     visible : {"bernoulli", "gaussian"}
@@ -58,15 +64,29 @@ def check_visible_data(
     check_range : bool
         Test the [0, 1] range of Bernoulli data (the scikit-learn wrapper does not, to
         accept what ``BernoulliRBM`` accepts).
+    dtype : torch.dtype, optional
+        The model's dtype, which the returned data takes.
+
+    Returns
+    -------
+    Tensor of shape (n_samples, n_visible)
+        ``data`` as a tensor of ``dtype`` (a tensor already of that dtype is returned
+        as it is, not copied).
 
     Raises
     ------
     ValueError
         On a wrong type, shape or feature count, an empty set, NaN/Inf, or
         values outside [0, 1] for Bernoulli units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dbn.models.rbm import check_visible_data
+    >>> check_visible_data(np.full((3, 4), 0.5), 4, "bernoulli", dtype=torch.float32).dtype
+    torch.float32
     """
-    if not isinstance(data, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor, got {type(data).__name__}")
+    data = as_features(name, data)
     if data.dim() != 2:
         raise ValueError(
             f"{name} must have shape (n_samples, {n_visible}), got {tuple(data.shape)}"
@@ -75,10 +95,6 @@ def check_visible_data(
         raise ValueError(f"{name} has {data.shape[1]} features, the RBM expects {n_visible}")
     if data.shape[0] == 0:
         raise ValueError(f"{name} is empty (0 samples)")
-    if not data.is_floating_point():
-        raise ValueError(f"{name} must be floating point, got {data.dtype}")
-    if not torch.isfinite(data).all():
-        raise ValueError(f"{name} contains NaN or Inf")
     if visible == "bernoulli" and check_range:
         low, high = data.min().item(), data.max().item()
         if low < 0 or high > 1:
@@ -86,6 +102,7 @@ def check_visible_data(
                 f"{name} must lie in [0, 1] for Bernoulli visible units, got values in "
                 f"[{low!r}, {high!r}]; scale it, or use visible='gaussian' on standardised data"
             )
+    return data.to(dtype=dtype)
 
 
 def bernoulli_sample(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:

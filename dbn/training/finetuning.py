@@ -15,14 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from dbn._utils.arrays import as_features, as_labels
 from dbn._utils.checks import (
     check_choice,
     check_fraction,
@@ -36,6 +38,7 @@ from dbn.io import atomic_save, safe_load
 from dbn.optim._factory import OPTIMIZERS, make_optimizer
 from dbn.optim.conjugate_gradient import ConjugateGradient
 from dbn.optim.schedules import SCHEDULES, make_scheduler, ramped_momentum
+from dbn.training._budget import FINETUNE_BUDGET, budget_epochs
 from dbn.training.distributed import all_reduce_mean, is_main_process, rank_batches, world
 from dbn.training.rbm_trainer import AUTOCAST_DTYPES, TrainingDivergedError
 
@@ -230,14 +233,38 @@ class FinetuneResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 2000) -> tuple[float, float]:
+def _dtype_of(model: nn.Module) -> torch.dtype:
+    """The dtype data must take to enter ``model``: its first parameter's."""
+    return next(model.parameters(), torch.empty(0)).dtype
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters(), torch.empty(0)).device
+
+
+def _as_pair(
+    name: str, pair: object, dtype: torch.dtype, device: torch.device | None = None
+) -> tuple[Tensor, Tensor]:
+    """An ``(X, y)`` pair of tensors or arrays as (float features, int64 labels)."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ValueError(f"{name} must be an (X, y) pair, got {type(pair).__name__}")
+    x = as_features(f"{name} X", pair[0], dtype, device)
+    if x.dim() != 2:
+        raise ValueError(f"{name} X must have shape (n_samples, n_features), got {tuple(x.shape)}")
+    return x, as_labels(f"{name} y", pair[1], len(x), device)
+
+
+def evaluate(
+    model: nn.Module, x: Tensor | np.ndarray, y: Tensor | np.ndarray, batch_size: int = 2000
+) -> tuple[float, float]:
     """Mean cross-entropy and error rate of ``model`` on ``(x, y)``, in eval mode.
 
     Parameters
     ----------
     model : nn.Module
-    x : Tensor of shape (n, n_features), on the model's device
-    y : Tensor of shape (n,), int64
+    x : Tensor or ndarray of shape (n, n_features), any float dtype
+        Converted to the model's dtype and device.
+    y : Tensor or ndarray of shape (n,), integer class labels
 
     Returns
     -------
@@ -252,6 +279,7 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 2000) -> 
     >>> 0.0 <= error <= 1.0
     True
     """
+    x, y = _as_pair("x and y", (x, y), _dtype_of(model), _device_of(model))
     was_training = model.training
     model.eval()
     loss, wrong = torch.zeros((), device=x.device), torch.zeros((), device=x.device)
@@ -351,8 +379,9 @@ class FinetuneTrainer:
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
-        self.x, self.y = (t.to(self.device) for t in train)
-        self.valid = None if valid is None else tuple(t.to(self.device) for t in valid)
+        dtype = _dtype_of(model)
+        self.x, self.y = _as_pair("train", train, dtype, self.device)
+        self.valid = None if valid is None else _as_pair("valid", valid, dtype, self.device)
         if self.x.shape[0] == 0:
             raise ValueError("the training split is empty")
         self.config, self.generator, self.progress, self.name = config, generator, progress, name
@@ -567,9 +596,9 @@ class FinetuneTrainer:
 
 def finetune(
     model: nn.Module,
-    train: tuple[Tensor, Tensor],
-    valid: tuple[Tensor, Tensor] | None,
-    config: FinetuneConfig,
+    train: tuple[Tensor | np.ndarray, Tensor | np.ndarray],
+    valid: tuple[Tensor | np.ndarray, Tensor | np.ndarray] | None = None,
+    config: FinetuneConfig | None = None,
     device: str | torch.device = "cpu",
     generator: torch.Generator | None = None,
     progress: bool = True,
@@ -577,12 +606,26 @@ def finetune(
     on_epoch_end: Callable[[dict], None] | None = None,
     checkpoint_path: str | os.PathLike | None = None,
     resume: bool = False,
+    validation_fraction: float = 0.1,
+    **options: Any,
 ) -> FinetuneResult:
     """Train ``model`` with cross-entropy; leave it holding the best-validation weights.
 
     Parameters
     ----------
-    model, train, valid, config, device, generator, progress, name
+    model : nn.Module
+        Maps (batch, n_features) to (batch, n_classes) logits, e.g. from :func:`dbn.to_mlp`.
+    train : (X, y)
+        ``X`` of shape (n, n_features), any float dtype; ``y`` of shape (n,), integer
+        class labels of any integer dtype; tensors or NumPy arrays.
+    valid : (X, y), optional
+        Chooses the kept weights (the best epoch's). When None, a random
+        ``validation_fraction`` of ``train`` is held out for it, as scikit-learn's
+        ``MLPClassifier(early_stopping=True)`` does.
+    config : FinetuneConfig, optional
+        Every option; :class:`FinetuneConfig`'s defaults when None, except the length:
+        without ``config`` or ``epochs=``, at least 3,000 updates and 30 epochs.
+    device, generator, progress, name
         As in :class:`FinetuneTrainer`.
     on_epoch_end : callable, optional
         Called with each epoch's metrics (after the epoch's checkpoint is written).
@@ -590,6 +633,11 @@ def finetune(
         Written atomically after every epoch with everything needed to resume.
     resume : bool
         Continue from ``checkpoint_path`` if it exists.
+    validation_fraction : float
+        The share of ``train`` held out when ``valid`` is None; 0 trains on all of it
+        and keeps the last epoch's weights.
+    **options
+        :class:`FinetuneConfig` fields overriding ``config``'s, e.g. ``lr=0.5``.
 
     Returns
     -------
@@ -610,7 +658,25 @@ def finetune(
     >>> len(result.history), result.best_valid_error < 0.5
     (5, True)
     """
-    trainer = FinetuneTrainer(model, train, valid, config, device, generator, progress, name)
+    check_fraction("validation_fraction", validation_fraction)
+    x, y = _as_pair("train", train, _dtype_of(model))
+    if valid is None and validation_fraction > 0:
+        cpu_generator = (
+            generator if generator is not None and generator.device.type == "cpu" else None
+        )
+        order = torch.randperm(len(x), generator=cpu_generator)
+        n_valid = max(1, int(round(validation_fraction * len(x))))
+        if n_valid >= len(x):
+            raise ValueError(f"validation_fraction {validation_fraction} leaves no training data")
+        valid = (x[order[:n_valid]], y[order[:n_valid]])
+        x, y = x[order[n_valid:]], y[order[n_valid:]]
+    values = {} if config is None else config.to_dict()
+    values.update(options)
+    if config is None and "epochs" not in options:
+        batch_size = values.get("batch_size", FinetuneConfig.batch_size)
+        values["epochs"] = budget_epochs(len(x), batch_size, FINETUNE_BUDGET)
+    config = FinetuneConfig.from_dict(values)
+    trainer = FinetuneTrainer(model, (x, y), valid, config, device, generator, progress, name)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
         trainer.load_state_dict(safe_load(checkpoint_path, kind=CHECKPOINT_KIND)["trainer"])
 

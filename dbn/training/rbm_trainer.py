@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor
@@ -34,9 +35,10 @@ from dbn._utils.checks import (
     check_positive,
 )
 from dbn._utils.config import JSONConfig
-from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, new_generator
+from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, derive_seed, new_generator
 from dbn.models.rbm import RBM, check_visible_data
 from dbn.optim._factory import OPTIMIZERS, make_optimizer
+from dbn.training._budget import PRETRAIN_BUDGET, budget_epochs
 from dbn.training._cudagraph import GraphedCD
 from dbn.training._fused import FastCD
 from dbn.training.distributed import all_reduce_mean, rank_batches, world
@@ -433,10 +435,15 @@ class RBMTrainer:
     # --- training -----------------------------------------------------------------------
 
     def _prepare(self, data: Tensor, name: str) -> Tensor:
-        check_visible_data(
-            data, self.rbm.n_visible, self.rbm.visible, name, check_range=self.check_range
+        data = check_visible_data(
+            data,
+            self.rbm.n_visible,
+            self.rbm.visible,
+            name,
+            check_range=self.check_range,
+            dtype=self.rbm.weight.dtype,
         )
-        return data.to(self.device, self.rbm.weight.dtype)
+        return data.to(self.device)
 
     def start(self, data: Tensor) -> None:
         """First-epoch set-up: visible biases from the data and the persistent chains.
@@ -674,15 +681,42 @@ class RBMTrainer:
 
 def train_rbm(
     rbm: RBM,
-    data: Tensor,
+    data: Tensor | np.ndarray,
     config: TrainConfig | None = None,
-    valid: Tensor | None = None,
+    valid: Tensor | np.ndarray | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
+    generator: torch.Generator | None = None,
     **options: Any,
 ) -> list[dict[str, Any]]:
     """Train ``rbm`` in place on ``data``; keyword ``options`` override ``config`` fields.
+
+    Parameters
+    ----------
+    rbm : RBM
+    data : Tensor or ndarray of shape (n_samples, n_visible), any float dtype
+        In [0, 1] for Bernoulli visible units; converted once to the RBM's dtype.
+    config : TrainConfig, optional
+        Every option; :class:`TrainConfig`'s defaults when None, except the length:
+        without ``config`` or ``epochs=``, the training lasts at least 5,000 updates
+        and 10 epochs (ten epochs of a small data set are too few updates to learn).
+    valid : Tensor or ndarray of shape (n_valid, n_visible), optional
+        Held-out data for the free-energy gap.
+    seed : int
+        Seeds the trainer's own generator (sampling, shuffling, monitoring).
+    device : str or torch.device, optional
+    progress : bool
+        A tqdm bar over epochs.
+    generator : torch.Generator, optional
+        Draws the trainer's seed instead of ``seed``.
+    **options
+        :class:`TrainConfig` fields, e.g. ``method="pcd", lr=0.05``.
+
+    Returns
+    -------
+    list of dict
+        Per-epoch metrics, as :meth:`RBMTrainer.fit` gives them.
 
     Examples
     --------
@@ -695,5 +729,9 @@ def train_rbm(
     """
     values = (config or TrainConfig()).to_dict()
     values.update(options)
+    if config is None and "epochs" not in options:
+        values["epochs"] = budget_epochs(len(data), values["batch_size"], PRETRAIN_BUDGET)
+    if generator is not None:
+        seed = derive_seed(generator)
     trainer = RBMTrainer(rbm, TrainConfig.from_dict(values), seed=seed, device=device)
     return trainer.fit(data, valid=valid, progress=progress)

@@ -128,6 +128,7 @@ def run_experiment(
             on_epoch_end=on_epoch_end,
             checkpoint_path=path,
             resume=resume,
+            validation_fraction=0.0,  # the refit trains blind on train + valid
         )
         return model, result
 
