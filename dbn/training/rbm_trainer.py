@@ -434,7 +434,7 @@ class RBMTrainer:
 
     # --- training -----------------------------------------------------------------------
 
-    def _prepare(self, data: Tensor, name: str) -> Tensor:
+    def _prepare(self, data: Tensor | np.ndarray, name: str) -> Tensor:
         data = check_visible_data(
             data,
             self.rbm.n_visible,
@@ -567,8 +567,8 @@ class RBMTrainer:
 
     def fit(
         self,
-        data: Tensor,
-        valid: Tensor | None = None,
+        data: Tensor | np.ndarray,
+        valid: Tensor | np.ndarray | None = None,
         progress: bool = True,
         on_epoch_end: Callable[[RBMTrainer], None] | None = None,
     ) -> list[dict[str, Any]]:
@@ -576,9 +576,9 @@ class RBMTrainer:
 
         Parameters
         ----------
-        data : Tensor of shape (n_samples, n_visible)
+        data : Tensor or ndarray of shape (n_samples, n_visible), any float dtype
             Training data: in [0, 1] for Bernoulli units, standardised for Gaussian ones.
-        valid : Tensor of shape (n_valid, n_visible), optional
+        valid : Tensor or ndarray of shape (n_valid, n_visible), optional
             Held-out data for the free-energy gap (Hinton's overfitting signal).
         progress : bool
             Show a tqdm bar over epochs with the live metrics.
@@ -598,9 +598,9 @@ class RBMTrainer:
 
     def train_epochs(
         self,
-        data: Tensor,
+        data: Tensor | np.ndarray,
         n_epochs: int,
-        valid: Tensor | None = None,
+        valid: Tensor | np.ndarray | None = None,
         progress: bool = True,
         on_epoch_end: Callable[[RBMTrainer], None] | None = None,
     ) -> list[dict[str, Any]]:
