@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -39,6 +40,29 @@ from dbn.datasets._loading import DataUnavailableError, load_mnist
 from dbn.training.rbm_trainer import RBMTrainer
 
 ROOT = Path(__file__).resolve().parent.parent
+# Variables that force OpenBLAS (numpy's, so scikit-learn's) onto other kernels than the
+# CPU's own: some machines set them; a user's does not. The benchmark never runs with them.
+FORCING_BLAS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def clean_environment(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` without the variables that force numpy's BLAS kernels."""
+    return {key: value for key, value in environ.items() if key not in FORCING_BLAS}
+
+
+def blas_kernels() -> list[str]:
+    """The BLAS libraries loaded in this process and the kernels they run, as
+    threadpoolctl reports them (numpy's OpenBLAS; torch's MKL is not listed there)."""
+    from threadpoolctl import threadpool_info
+
+    return [
+        f"{info.get('internal_api')} {info.get('version')} {info.get('architecture')} "
+        f"({info.get('num_threads')} threads)"
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+
+
 # What BernoulliRBM does: plain SGD on the mean gradient.
 SGD_LIKE_SKLEARN = dict(lr=0.1, momentum=0.0, final_momentum=0.0, weight_decay=0.0)
 
@@ -300,8 +324,8 @@ def profile_epoch(args: argparse.Namespace) -> str:
 
 
 def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 400) -> list[dict]:
-    """GFLOP/s of the products in one CD-1 step, float32, in PyTorch and in numpy (whose
-    BLAS scikit-learn uses): the ceiling of any float32 implementation."""
+    """GFLOP/s of the products in one CD-1 step, float32: torch's default product, its
+    oneDNN linear (the route Inductor emits), and numpy (whose BLAS scikit-learn uses)."""
     shapes = {
         "hidden probabilities (batch x visible) @ (visible x hidden)": (batch, n_visible, hidden),
         "visible means (batch x hidden) @ (hidden x visible)": (batch, hidden, n_visible),
@@ -314,8 +338,12 @@ def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 400
         out = torch.empty(m, n)
         a_np, b_np = a.numpy(), b.numpy()
         rates = {}
+        weight = b.t().contiguous()  # nn.Linear's layout: (out_features, in_features)
         products = {
             "torch": lambda a=a, b=b, out=out: torch.mm(a, b, out=out),
+            "onednn": lambda a=a, w=weight: torch.ops.mkldnn._linear_pointwise(
+                a, w, None, "none", [], ""
+            ),
             "numpy": lambda a=a_np, b=b_np: np.matmul(a, b),
         }
         for library, product in products.items():
@@ -326,14 +354,27 @@ def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 400
                 product()
             rates[library] = 2 * m * k * n * repeats / (time.perf_counter() - started) / 1e9
         rows.append({"product": name, **{f"{lib}_gflops": rate for lib, rate in rates.items()}})
-        print(f"{name:62s} torch {rates['torch']:6.1f}  numpy {rates['numpy']:6.1f} GFLOP/s")
+        print(
+            f"{name:62s} torch.mm {rates['torch']:6.1f}  oneDNN linear {rates['onednn']:6.1f}  "
+            f"numpy {rates['numpy']:6.1f} GFLOP/s"
+        )
     return rows
 
 
 def main(args: argparse.Namespace) -> dict:
+    forced = [name for name in FORCING_BLAS if name in os.environ]
+    if forced:
+        # numpy chose its kernels at import: start afresh without the forcing variables
+        print(f"bench.py: unsetting {', '.join(forced)} and starting again", flush=True)
+        os.execve(sys.executable, [sys.executable, *sys.argv], clean_environment(dict(os.environ)))
+    kernels = blas_kernels()
+    print(f"numpy BLAS: {'; '.join(kernels)}; {', '.join(FORCING_BLAS)} unset", flush=True)
     out = Path(args.out)
     if args.gemm:
-        return {"gemm": gemm_rates(args.batch_sizes[0], args.hidden)}
+        report = {"numpy_blas": kernels, "gemm": gemm_rates(args.batch_sizes[0], args.hidden)}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "gemm.json").write_text(json.dumps(report, indent=2) + "\n")
+        return report
     if args.profile:
         table = profile_epoch(args)
         print(table)
@@ -344,6 +385,8 @@ def main(args: argparse.Namespace) -> dict:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "numpy_blas": kernels,
+        "torch_blas": "MKL" if torch.backends.mkl.is_available() else "other",
     }
     print(json.dumps(machine))
     report = {"machine": machine, "settings": vars(args), "rows": benchmark(args)}

@@ -21,7 +21,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from studies.finetune_summary import TABLE_HEADER, row
+from studies.finetune_summary import TABLE_HEADER
+from studies.finetune_summary import row as finetune_row
 
 from dbn.io import safe_load, sha256_file
 
@@ -62,7 +63,7 @@ LOGLIK_RUNS = [
 
 def finetune_table(prefixes: list[str]) -> str:
     """The seeds of each fine-tuning run group, one row a group."""
-    lines = TABLE_HEADER + [row(str(RESULTS / "finetune" / prefix)) for prefix in prefixes]
+    lines = TABLE_HEADER + [finetune_row(str(RESULTS / "finetune" / prefix)) for prefix in prefixes]
     return "\n".join(lines) + "\n"
 
 
@@ -130,6 +131,40 @@ def loglik_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def bench_rows() -> list[dict]:
+    return json.loads((RESULTS / "speed" / "bench.json").read_text())["rows"]
+
+
+def speed_table() -> str:
+    """``scripts/bench.py``'s rows: samples/s and the ratio each row is compared by."""
+    bench = json.loads((RESULTS / "speed" / "bench.json").read_text())
+    machine = bench["machine"]
+    lines = [
+        f"torch {machine['torch']} ({machine['torch_blas']}), {machine['threads']} threads; "
+        f"numpy BLAS: {'; '.join(machine['numpy_blas'])}",
+        "",
+        "| batch | contender | samples/s | ratio |",
+        "|---|---|---|---|",
+    ]
+    for row in bench["rows"]:
+        ratio = f"{row['ratio']:.2f}× {row['ratio_to']}" if row["ratio"] is not None else "—"
+        lines.append(
+            f"| {row['batch']} | {row['contender']} | {row['samples_per_s']:,.0f} | {ratio} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def gemm_table() -> str:
+    """``scripts/bench.py --gemm``: GFLOP/s of each product of the step, by route."""
+    lines = ["| product | torch.mm | oneDNN linear | numpy |", "|---|---|---|---|"]
+    for row in json.loads((RESULTS / "speed" / "gemm.json").read_text())["gemm"]:
+        lines.append(
+            f"| {row['product']} | {row['torch_gflops']:.0f} | {row['onednn_gflops']:.0f} | "
+            f"{row['numpy_gflops']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def first_hour_table() -> str:
     """The defaults on the digits (scripts/first_hour.py): test error % by contender."""
     errors: dict[str, list[float]] = defaultdict(list)
@@ -156,7 +191,7 @@ def headline_table() -> str:
     random_name = min(random_inits, key=lambda name: statistics.mean(labels[name][100]))
     best_rbm = loglik_result("pcdk1-2000epochs-lr001")
     lines = [
-        "| question | dbn | strongest random-init baseline | paper | details |",
+        "| question | dbn | strongest random-init baseline | reference | details |",
         "|---|---|---|---|---|",
         f"| MNIST test error %, 60,000 labels, 784-500-500-2000 (`hinton2006` recipe) | "
         f"{_mean_std(dbn_full)} ({len(dbn_full)} seeds) | He/ReLU {_mean_std(he_full)} | "
@@ -172,6 +207,16 @@ def headline_table() -> str:
         "CD-25) | "
         "[likelihood](docs/results/loglik.md) |",
     ]
+    speed = {(row["batch"], row["contender"]): row for row in bench_rows()}
+    for batch in (100, 1000):
+        public = speed[(batch, "dbn DBN.pretrain PCD-1")]
+        sklearn = speed[(batch, public["ratio_to"])]
+        lines.append(
+            f"| CPU training speed, RBM 784×500, PCD-1, float32, batch {batch} (samples/s) | "
+            f"{public['samples_per_s']:,.0f} ({public['ratio']:.2f}× scikit-learn) | — | "
+            f"scikit-learn BernoulliRBM {sklearn['samples_per_s']:,.0f} | "
+            "[speed](docs/results/speed.md) |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -211,6 +256,8 @@ def rendered() -> dict[Path, str]:
     pages[RESULTS / "loglik" / "table.md"] = loglik_table()
     pages[RESULTS / "pretrained" / "table.md"] = shipped_table()
     pages[RESULTS / "first-hour" / "table.md"] = first_hour_table()
+    pages[RESULTS / "speed" / "table.md"] = speed_table()
+    pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
     readme = with_block(README.read_text(), HEADLINE, headline_table())
     pages[README] = with_block(readme, SHIPPED, shipped_table())
     return pages

@@ -1,8 +1,15 @@
 """The benchmark's fairness, checked cheaply: not its timings."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 from helpers import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_contender_gets_float32_data_unless_its_name_says_otherwise():
@@ -46,3 +53,28 @@ def test_the_public_api_row_pays_for_monitoring(monkeypatch):
     assert calls == []
     public.run(3)
     assert len(calls) == 3
+
+
+def test_numpy_contenders_never_run_on_forced_blas_kernels():
+    bench = load_script("bench")
+    environ = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "1", "PATH": "/bin"}
+    assert bench.clean_environment(environ) == {"PATH": "/bin"}
+    forced = dict(os.environ, OPENBLAS_CORETYPE="Haswell", OPENBLAS_L2_SIZE="1000000")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench.py"),
+            "--gemm",
+            "--batch-sizes",
+            "8",
+            "--hidden",
+            "16",
+        ],  # fmt: skip
+        env=forced,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "unsetting OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE and starting again" in done.stdout
+    assert "numpy BLAS: openblas" in done.stdout and "GFLOP/s" in done.stdout
