@@ -63,13 +63,16 @@ def as_labels(
 ) -> Tensor:
     """Class labels as an int64 tensor of shape (n_samples,) on ``device``.
 
-    Any integer dtype is taken; floats only when every value is a whole number.
+    Any integer dtype is taken (a list of ints too); floats only when every value is a
+    whole number.
 
     Raises
     ------
     ValueError
         For another length or shape, negative labels, or labels that are not integers.
     """
+    if isinstance(labels, (list, tuple)) and all(isinstance(k, int) for k in labels):
+        labels = torch.tensor(labels, dtype=torch.int64)
     tensor = _as_tensor(name, labels)
     if tensor.dim() != 1 or len(tensor) != n_samples:
         raise ValueError(f"{name} must have shape ({n_samples},), got {tuple(tensor.shape)}")

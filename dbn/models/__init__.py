@@ -7,16 +7,22 @@
 :func:`build_mlp`      a feed-forward classifier of given sizes
 :func:`to_mlp`         that classifier, its layers holding a pretrained stack
 :func:`save_classifier`  a fine-tuned classifier with its architecture, pickle-free
+:class:`LabelRBM`      an RBM with a softmax group of label units beside its features
+:class:`GenerativeDBN`  Hinton, Osindero & Teh's DBN: labels in the top RBM, up-down
 =====================  ========================================================
 """
 
 from dbn.models.dbn import DBN, load
 from dbn.models.export import make_classifier, save_classifier, to_mlp
+from dbn.models.generative_dbn import GenerativeDBN
+from dbn.models.label_rbm import LabelRBM
 from dbn.models.mlp import build_mlp
 from dbn.models.rbm import RBM
 
 __all__ = [
     "DBN",
+    "GenerativeDBN",
+    "LabelRBM",
     "RBM",
     "build_mlp",
     "load",

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from dbn._utils.arrays import as_features
 from dbn._utils.rng import derive_seed
 from dbn.io import FORMAT_VERSION, CheckpointError, safe_load, save_model
+from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.mlp import build_mlp
 from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM, check_visible_data
 from dbn.training._budget import PRETRAIN_BUDGET, budget_epochs
@@ -275,7 +276,7 @@ def _classifier(**architecture: Any) -> nn.Sequential:
     return build_mlp(**architecture).eval()
 
 
-def load(path: str | os.PathLike[str]) -> DBN | RBM | nn.Sequential:
+def load(path: str | os.PathLike[str]) -> DBN | RBM | GenerativeDBN | nn.Sequential:
     """Load what :meth:`DBN.save`, a training checkpoint or
     :func:`dbn.models.export.save_classifier` wrote, without running code.
 
@@ -286,8 +287,10 @@ def load(path: str | os.PathLike[str]) -> DBN | RBM | nn.Sequential:
     Returns
     -------
     DBN, RBM or nn.Sequential
-        A DBN for ``dbn`` and ``dbn-training`` checkpoints, an RBM for ``rbm`` ones, and
-        for a ``classifier`` the ``nn.Sequential`` in eval mode: it maps
+        A DBN for ``dbn`` and ``dbn-training`` checkpoints, an RBM for ``rbm`` ones, a
+        :class:`~dbn.models.GenerativeDBN` ready to ``predict`` and ``generate`` for
+        ``generative-dbn`` ones, and for a ``classifier`` the ``nn.Sequential`` in eval
+        mode: it maps
         (n, n_features) floats (in [0, 1] for MNIST) to (n, num_classes) logits.
 
     Raises
@@ -313,11 +316,12 @@ def load(path: str | os.PathLike[str]) -> DBN | RBM | nn.Sequential:
             f"{str(path)!r} has format version {version}; this dbn reads up to {FORMAT_VERSION}. "
             f"Upgrade dbn."
         )
-    classes: dict[str, Callable[..., DBN | RBM | nn.Sequential]] = {
+    classes: dict[str, Callable[..., DBN | RBM | GenerativeDBN | nn.Sequential]] = {
         "dbn": DBN,
         "dbn-training": DBN,
         "rbm": RBM,
         "classifier": _classifier,
+        "generative-dbn": GenerativeDBN,
     }
     if kind not in classes:
         raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (kind {kind!r})")

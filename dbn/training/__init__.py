@@ -10,6 +10,8 @@
 :class:`FinetuneConfig`   every option of that fine-tuning, validated, JSON-able
 :class:`FinetuneTrainer`  the same fine-tuning an epoch at a time, checkpointable
 :func:`evaluate`          a classifier's loss and error on a labelled set
+:func:`pretrain_generative`  greedy pretraining with labels in the top RBM
+:class:`UpDownTrainer`    the up-down fine-tuning of a generative DBN (:func:`updown_loss`)
 ========================  =====================================================
 
 Greedy pretraining is :meth:`dbn.DBN.pretrain`; the closed-form and CUDA-graph steps
@@ -33,6 +35,7 @@ from dbn.training.rbm_trainer import (
     train_rbm,
 )
 from dbn.training.tempering import ParallelTempering
+from dbn.training.updown import UpDownConfig, UpDownTrainer, pretrain_generative, updown_loss
 
 __all__ = [
     "FinetuneConfig",
@@ -43,8 +46,12 @@ __all__ = [
     "RBMTrainer",
     "TrainConfig",
     "TrainingDivergedError",
+    "UpDownConfig",
+    "UpDownTrainer",
     "evaluate",
     "finetune",
+    "pretrain_generative",
     "resolve_step",
     "train_rbm",
+    "updown_loss",
 ]

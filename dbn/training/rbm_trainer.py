@@ -36,6 +36,7 @@ from dbn._utils.checks import (
 )
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, derive_seed, new_generator
+from dbn.models.label_rbm import LabelRBM
 from dbn.models.rbm import RBM, check_visible_data
 from dbn.optim._factory import OPTIMIZERS, make_optimizer
 from dbn.training._budget import PRETRAIN_BUDGET, budget_epochs
@@ -232,8 +233,14 @@ class TrainConfig(JSONConfig):
         return AUTOCAST_DTYPES[self.autocast]
 
 
-def resolve_step(config: TrainConfig, device: torch.device, world_size: int = 1) -> str:
+def resolve_step(
+    config: TrainConfig, device: torch.device, world_size: int = 1, rbm: RBM | None = None
+) -> str:
     """The step that will run for ``config`` on ``device``: the one place it is chosen.
+
+    ``rbm``, when given, is the model to train: an RBM with a softmax label group
+    (:class:`~dbn.models.LabelRBM`) samples its visible layer in a way the fused step
+    does not, so it takes the loss step.
 
     Returns
     -------
@@ -265,6 +272,8 @@ def resolve_step(config: TrainConfig, device: torch.device, world_size: int = 1)
         unfused = "the reconstruction objective has no fused step"
     elif world_size > 1:
         unfused = "under DDP the gradients are averaged through autograd"
+    elif isinstance(rbm, LabelRBM):
+        unfused = "a softmax label group is sampled by the loss step only"
     if config.step == "cuda_graph":
         if device.type != "cuda":
             raise ValueError(f"step 'cuda_graph' needs a CUDA device, got {str(device)!r}")
@@ -350,7 +359,7 @@ class RBMTrainer:
         self.name = name
         self.check_range = check_range
         self.rank, self.world_size = world()
-        self.step = resolve_step(config, self.device, self.world_size)
+        self.step = resolve_step(config, self.device, self.world_size, rbm)
         _check_autocast_device(config, self.device)
         self.shuffle_generator = new_generator(seed, self.device)
         sampling_seed = seed + SAMPLING_SEED_STRIDE * (self.rank + 1)

@@ -1,0 +1,343 @@
+"""Greedy pretraining with labels, and the up-down fine-tuning of a generative DBN.
+
+The up-down algorithm is the contrastive wake-sleep of Hinton, Osindero & Teh (2006),
+appendix B, one mini-batch at a time:
+
+- **up (wake)**: sample each layer from the recognition weights, from the pixels to the
+  penultimate layer, then the top RBM's hidden units given it and the labels;
+- **top**: k steps of alternating Gibbs sampling in the associative memory from there
+  (the labels as softmax probabilities, everything else sampled);
+- **down (sleep)**: from the chain's penultimate states, sample down the generative
+  weights to the pixels' probabilities.
+
+Its updates are the gradients of one loss, so that any ``torch.optim`` optimiser runs
+it: the generative weights learn to predict each wake layer from the one above
+(cross-entropy, the delta rule), the top RBM takes the CD update from the energies of
+the sampled states, and the recognition weights learn to predict each sleep layer from
+the one below. Every sampled state is a constant of the loss.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from dbn._utils.arrays import as_features, as_labels
+from dbn._utils.checks import check_int, check_nonnegative, check_positive
+from dbn._utils.config import JSONConfig
+from dbn._utils.rng import new_generator
+from dbn.models.generative_dbn import GenerativeDBN
+from dbn.models.rbm import bernoulli_sample
+from dbn.optim import make_optimizer
+from dbn.training.rbm_trainer import TrainConfig, TrainingDivergedError, train_rbm
+
+__all__ = ["UpDownConfig", "UpDownTrainer", "pretrain_generative", "updown_loss"]
+
+
+@dataclass
+class UpDownConfig(JSONConfig):
+    """How to fine-tune a generative DBN by the up-down algorithm.
+
+    Parameters
+    ----------
+    epochs : int
+        The paper's 300.
+    cd_steps : list of int
+        Gibbs steps in the top RBM, the epochs split evenly among the entries: the
+        paper's ``[3, 6, 10]`` (3 for the first 100 epochs, 6, then 10).
+    lr : float
+        The one learning rate of every parameter (the paper's pseudo-code uses one).
+    momentum : float
+    weight_decay : float
+        L2 cost on the weights (not the biases).
+    batch_size : int
+
+    Examples
+    --------
+    >>> from dbn.training import UpDownConfig
+    >>> config = UpDownConfig(epochs=30, cd_steps=[3, 6, 10])
+    >>> [config.k_at(epoch) for epoch in (0, 9, 10, 19, 20, 29)]
+    [3, 3, 6, 6, 10, 10]
+    """
+
+    epochs: int = 300
+    cd_steps: list[int] = field(default_factory=lambda: [3, 6, 10])
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-5
+    batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs)
+        if not self.cd_steps:
+            raise ValueError("cd_steps must name at least one number of Gibbs steps")
+        for k in self.cd_steps:
+            check_int("each cd_steps value", k)
+        check_positive("lr", self.lr)
+        check_nonnegative("momentum", self.momentum)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_int("batch_size", self.batch_size)
+
+    def k_at(self, epoch: int) -> int:
+        """The Gibbs steps of 0-based ``epoch``."""
+        part = min(epoch * len(self.cd_steps) // self.epochs, len(self.cd_steps) - 1)
+        return self.cd_steps[part]
+
+
+def _sample(probs: Tensor, generator: torch.Generator | None) -> Tensor:
+    return bernoulli_sample(probs, generator).to(probs.dtype)
+
+
+def updown_loss(
+    model: GenerativeDBN,
+    x: Tensor,
+    labels: Tensor,
+    k: int,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """The loss whose gradient is one up-down update of ``model`` on a mini-batch.
+
+    Parameters
+    ----------
+    model : GenerativeDBN
+    x : Tensor of shape (batch, sizes[0])
+    labels : Tensor of shape (batch,), int64
+    k : int
+        Gibbs steps in the top RBM.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    Tensor
+        A scalar: the wake, top and sleep terms summed, each a mean over the batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.models import GenerativeDBN
+    >>> from dbn.training import updown_loss
+    >>> model = GenerativeDBN([16, 8, 8, 12], n_labels=3)
+    >>> x = torch.bernoulli(torch.full((4, 16), 0.5))
+    >>> updown_loss(model, x, torch.tensor([0, 1, 2, 0]), k=2).backward()
+    >>> model.generative[0].weight.grad.shape
+    torch.Size([16, 8])
+    """
+    top = model.top
+    with torch.no_grad():
+        wake = [x]  # up: the data, then sampled states of each directed layer
+        for layer in model.recognition:
+            wake.append(_sample(torch.sigmoid(layer(wake[-1])), generator))
+        positive = top.join(wake[-1], labels)
+        top_positive = _sample(top.hidden_probs(positive), generator)
+        top_negative = top_positive
+        for _ in range(k):  # the associative memory's chain, from the wake states
+            means = top.visible_probs(top_negative)
+            pen, label_probs = means.split([top.n_features, top.n_labels], dim=1)
+            negative = torch.cat([_sample(pen, generator), label_probs], dim=1)
+            top_negative = _sample(top.hidden_probs(negative), generator)
+        sleep = [negative[:, : top.n_features]]  # down from the chain's penultimate states
+        for index in reversed(range(len(model.generative))):
+            probs = torch.sigmoid(model.generative[index](sleep[0]))
+            sleep.insert(0, probs if index == 0 else _sample(probs, generator))
+    loss = top.energy(positive, top_positive).mean() - top.energy(negative, top_negative).mean()
+    for index, (generative, recognition) in enumerate(
+        zip(model.generative, model.recognition, strict=True)
+    ):
+        # wake: predict each layer from the sampled one above, with the generative weights
+        loss = loss + _cross_entropy(generative(wake[index + 1]), wake[index])
+        # sleep: predict each sleep layer from the one below, with the recognition weights
+        loss = loss + _cross_entropy(recognition(sleep[index]), sleep[index + 1])
+    return loss
+
+
+def _cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
+    """Summed over units, mean over the batch: its gradient is the delta rule."""
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(target)
+
+
+def pretrain_generative(
+    model: GenerativeDBN,
+    x: Tensor | np.ndarray,
+    labels: Tensor | np.ndarray,
+    config: TrainConfig | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    **options: Any,
+) -> list[list[dict[str, Any]]]:
+    """Greedy layer-wise pretraining with the labels joined to the top RBM.
+
+    Each directed layer is an RBM trained on the layer below's hidden probabilities;
+    the top RBM is trained on the penultimate probabilities and the one-hot labels.
+    The directed layers' recognition and generative weights are then tied to their
+    RBM's.
+
+    Parameters
+    ----------
+    model : GenerativeDBN
+    x : Tensor or ndarray of shape (n, sizes[0])
+    labels : Tensor or ndarray of shape (n,)
+    config : TrainConfig, optional
+    seed : int
+        Layer ``i`` trains with seed ``seed + i``.
+    progress : bool
+    **options
+        :class:`TrainConfig` fields.
+
+    Returns
+    -------
+    list of list of dict
+        Per layer, the per-epoch metrics.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.models import GenerativeDBN
+    >>> from dbn.training import pretrain_generative
+    >>> digits = dbn.load_digits()["train"]
+    >>> model = GenerativeDBN([64, 32, 32, 48], n_labels=10)
+    >>> history = pretrain_generative(model, digits.x, digits.y, epochs=2, progress=False)
+    >>> [len(layer) for layer in history]
+    [2, 2, 2]
+    """
+    weight = model.top.weight
+    h = as_features("x", x, weight.dtype, weight.device)
+    labels = as_labels("labels", labels, len(h), weight.device)
+    if int(labels.max()) >= model.n_labels:
+        raise ValueError(f"labels must be below n_labels={model.n_labels}")
+    histories = []
+    for index in range(len(model.recognition)):
+        rbm = model.as_rbm(index)
+        histories.append(train_rbm(rbm, h, config, seed=seed + index, progress=progress, **options))
+        model.tie(index, rbm)
+        with torch.no_grad():
+            h = rbm.hidden_probs(h)
+    top_data = model.top.join(h.detach(), labels)
+    seed_top = seed + len(model.recognition)
+    histories.append(
+        train_rbm(model.top, top_data, config, seed=seed_top, progress=progress, **options)
+    )
+    return histories
+
+
+class UpDownTrainer:
+    """Up-down fine-tuning epoch by epoch, its whole state saved and restored exactly.
+
+    Parameters
+    ----------
+    model : GenerativeDBN
+    config : UpDownConfig
+    seed : int
+        Seeds the shuffling and every sampled state.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.models import GenerativeDBN
+    >>> from dbn.training import UpDownConfig, UpDownTrainer
+    >>> train = dbn.load_digits()["train"]
+    >>> trainer = UpDownTrainer(GenerativeDBN([64, 32, 32, 48]), UpDownConfig(epochs=3))
+    >>> history = trainer.fit(train.x, train.y, progress=False)
+    >>> [row["k"] for row in history]  # cd_steps [3, 6, 10], a third of the epochs each
+    [3, 6, 10]
+    """
+
+    def __init__(self, model: GenerativeDBN, config: UpDownConfig, seed: int = 0) -> None:
+        self.model, self.config = model, config
+        self.generator = new_generator(seed)
+        weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+        chosen = {id(p) for p in weights}
+        others = [p for p in model.parameters() if id(p) not in chosen]
+        self.optimizer = make_optimizer(
+            "sgd",
+            weights,
+            others,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit for bit: tensors and plain values."""
+        return {
+            "epoch": self.epoch,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "history": list(self.history),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from what :meth:`state_dict` returned."""
+        self.epoch = int(state["epoch"])
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.history = list(state["history"])
+
+    def train_epoch(self, x: Tensor, labels: Tensor) -> dict[str, Any]:
+        """One pass over the shuffled data; the epoch's metrics."""
+        config, started = self.config, time.perf_counter()
+        k = config.k_at(self.epoch)
+        order = torch.randperm(len(x), generator=self.generator)
+        total = 0.0
+        for begin in range(0, len(x), config.batch_size):
+            index = order[begin : begin + config.batch_size]
+            loss = updown_loss(self.model, x[index], labels[index], k, self.generator)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.item() * len(index)
+        if not math.isfinite(total):
+            raise TrainingDivergedError(f"up-down diverged in epoch {self.epoch + 1}")
+        self.epoch += 1
+        row = {
+            "epoch": self.epoch,
+            "k": k,
+            "loss": total / len(x),
+            "seconds": time.perf_counter() - started,
+        }
+        self.history.append(row)
+        return row
+
+    def fit(
+        self,
+        x: Tensor | np.ndarray,
+        labels: Tensor | np.ndarray,
+        progress: bool = True,
+        on_epoch_end=None,
+    ) -> list[dict[str, Any]]:
+        """Train until ``config.epochs`` epochs are done (continuing a restored state).
+
+        Parameters
+        ----------
+        x : Tensor or ndarray of shape (n, sizes[0])
+        labels : Tensor or ndarray of shape (n,)
+        progress : bool
+        on_epoch_end : callable, optional
+            Called with the trainer after every epoch (to checkpoint, to validate).
+
+        Returns
+        -------
+        list of dict
+            Per epoch: ``epoch``, ``k``, ``loss``, ``seconds`` and what
+            ``on_epoch_end`` added to the row.
+        """
+        weight = self.model.top.weight
+        x = as_features("x", x, weight.dtype, weight.device)
+        labels = as_labels("labels", labels, len(x), weight.device)
+        epochs = range(self.epoch, self.config.epochs)
+        for _ in tqdm(epochs, desc="up-down", disable=not progress):
+            self.train_epoch(x, labels)
+            if on_epoch_end is not None:
+                on_epoch_end(self)
+        return self.history

@@ -1,0 +1,171 @@
+"""The generative DBN of Hinton, Osindero & Teh (2006): greedy pretraining with labels,
+then up-down fine-tuning; it classifies by free energy and draws digits of a class.
+
+    python scripts/updown.py --out runs/updown                   # the paper's recipe, MNIST
+    python scripts/updown.py --quick --out runs/updown-quick     # the 8x8 digits, seconds
+
+Writes into ``--out``: ``config.json``; ``greedy.safetensors`` once greedy pretraining
+ends (a resumed run starts from it); ``updown-state.pt`` after every up-down epoch (model,
+optimiser, generator: ``--resume`` continues to the uninterrupted run's weights);
+``metrics.jsonl`` (a row an epoch, with the validation error every ``--eval-every``
+epochs); and at the end ``model.safetensors`` (``dbn.load`` returns it ready to
+``predict`` and ``generate``), ``result.json`` (test error after greedy pretraining and
+after up-down) and ``samples.png`` (ten samples of each class, a row per class).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+
+import torch
+from studies.cli import ArgumentParser, add_common_arguments, check_input_size, run_cli
+from studies.device import resolve_device
+from studies.runs import RunDirectory
+
+from dbn._utils.config import JSONConfig
+from dbn._utils.rng import new_generator
+from dbn.datasets import load_dataset
+from dbn.io import atomic_save, safe_load
+from dbn.models import GenerativeDBN, load
+from dbn.recipes import GENERATIVE_RECIPES
+from dbn.training import TrainConfig, UpDownConfig, UpDownTrainer, pretrain_generative
+from dbn.visual import save_image_grid
+
+SCRIPT = "updown"
+RECIPE = "hinton-osindero-teh2006"
+CHECKPOINT_KIND = "updown-training"
+
+
+@dataclass
+class UpDownRunConfig(JSONConfig):
+    """One run: the recipe's data and sizes, greedy pretraining and up-down."""
+
+    recipe: str = RECIPE
+    dataset: str = "mnist"
+    sizes: list[int] = field(default_factory=lambda: [784, 500, 500, 2000])
+    weight_std: float = 0.01
+    seed: int = 0
+    use_valid: bool = False
+    eval_every: int = 10
+    greedy: TrainConfig = field(default_factory=TrainConfig)
+    updown: UpDownConfig = field(default_factory=UpDownConfig)
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help=f"the recipe's digits variant ({RECIPE}-quick)"
+    )
+    parser.add_argument("--epochs", type=int, help="up-down epochs (default: the recipe's)")
+    parser.add_argument(
+        "--use-valid",
+        action="store_true",
+        help="train on the training and validation images (all 60,000 of MNIST)",
+    )
+    parser.add_argument(
+        "--eval-every", type=int, default=10, help="epochs between validation errors (10)"
+    )
+    parser.add_argument("--out", default="runs/updown", help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_common_arguments(parser)
+    return parser
+
+
+def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig:
+    name = f"{RECIPE}-quick" if args.quick else RECIPE
+    typed = {"recipe": name, "use_valid": args.use_valid, "eval_every": args.eval_every}
+    if args.seed is not None:
+        typed["seed"] = args.seed
+    if args.resume:
+        saved = run.resumed_config(SCRIPT, UpDownRunConfig, typed)
+        if saved is not None:
+            return saved
+    recipe = GENERATIVE_RECIPES[name]
+    greedy = dict(recipe["greedy"])
+    weight_std = greedy.pop("weight_std")
+    updown = dict(recipe["updown"], **({"epochs": args.epochs} if args.epochs else {}))
+    return UpDownRunConfig(
+        **typed,
+        dataset=recipe["dataset"],
+        sizes=list(recipe["sizes"]),
+        weight_std=weight_std,
+        greedy=TrainConfig(**greedy),
+        updown=UpDownConfig(**updown),
+    )
+
+
+def greedy_model(config, run, train, progress) -> GenerativeDBN:
+    """The greedily pretrained model: read back from the run, or trained and saved."""
+    path = run / "greedy.safetensors"
+    if path.is_file():
+        return load(path)
+    model = GenerativeDBN(
+        config.sizes, weight_std=config.weight_std, generator=new_generator(config.seed)
+    )
+    pretrain_generative(model, train.x, train.y, config.greedy, config.seed, progress)
+    model.save(path)
+    return model
+
+
+def main(args: argparse.Namespace) -> dict:
+    device = resolve_device(args.device)
+    if device.type != "cpu":
+        raise ValueError(f"scripts/updown.py runs on the CPU for now, got --device {device}")
+    run = RunDirectory(args.out)
+    config = build_config(args, run)
+    data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)
+    check_input_size(config.sizes, config.dataset, data["train"].x.shape[1])
+    state_path = run / "updown-state.pt"
+    resuming = args.resume and state_path.is_file()
+    state = safe_load(state_path, kind=CHECKPOINT_KIND) if resuming else None
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
+    train, valid, test = data["train"], data["valid"], data["test"]
+    if config.use_valid:
+        train = type(train)(torch.cat([train.x, valid.x]), torch.cat([train.y, valid.y]))
+    started = time.perf_counter()
+    model = greedy_model(config, run, train, not args.no_progress)
+    greedy_error = model.error_rate(test.x, test.y)
+    trainer = UpDownTrainer(model, config.updown, seed=config.seed)
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+    run.restart_logs({"metrics.jsonl": trainer.history}, resumed=state is not None)
+
+    def after_epoch(trainer: UpDownTrainer) -> None:
+        row = trainer.history[-1]
+        if not config.use_valid and (
+            trainer.epoch % config.eval_every == 0 or trainer.epoch == config.updown.epochs
+        ):
+            row["valid_error"] = model.error_rate(valid.x, valid.y)
+        atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, state_path)
+        announce = f"epoch {row['epoch']}: checkpoint written" if args.no_progress else None
+        run.log_epoch(row, announce)
+
+    trainer.fit(train.x, train.y, progress=not args.no_progress, on_epoch_end=after_epoch)
+    seconds = time.perf_counter() - started
+    result = {
+        "greedy_test_error": greedy_error,
+        "test_error": model.error_rate(test.x, test.y),
+        "training_images": len(train),
+        "seconds_this_process": seconds,
+        "torch": torch.__version__,
+    }
+    model.save(run / "model.safetensors", **{"result": result, "recipe": config.recipe})
+    run.write_json("result.json", result)
+    side = int(config.sizes[0] ** 0.5)
+    if side * side == config.sizes[0]:
+        labels = torch.arange(model.n_labels).repeat_interleave(10)
+        samples = model.generate(labels, n_gibbs=1000, generator=new_generator(config.seed))
+        save_image_grid(samples, run / "samples.png", n_columns=10)
+    run.close()
+    print(
+        f"test error: {100 * result['greedy_test_error']:.2f} % after greedy pretraining, "
+        f"{100 * result['test_error']:.2f} % after up-down"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

@@ -1,0 +1,61 @@
+"""scripts/updown.py: the generative DBN's recipe end to end on the digits, and a run
+killed mid-way resumes to the uninterrupted run's weights."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from helpers import wait_for_checkpoints
+
+import dbn
+from dbn.models import GenerativeDBN
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = [sys.executable, str(ROOT / "scripts" / "updown.py"), "--quick", "--no-progress"]
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+
+
+def test_the_quick_recipe_trains_classifies_and_draws_digits(tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run([*COMMAND, "--out", str(out)], env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert 0 <= result["test_error"] < 0.5 and 0 <= result["greedy_test_error"] < 0.5
+    model = dbn.load(out / "model.safetensors")
+    assert isinstance(model, GenerativeDBN)
+    assert (out / "samples.png").stat().st_size > 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == list(range(1, 13))
+    assert [row["k"] for row in rows] == [3] * 4 + [6] * 4 + [10] * 4
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run([*COMMAND, "--out", str(straight)], env=ENV, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [*COMMAND, "--out", str(killed)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    wait_for_checkpoints(process, 5)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert not (killed / "model.safetensors").exists()
+    resumed = subprocess.run(
+        [*COMMAND, "--out", str(killed), "--resume"], env=ENV, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr
+    first = dbn.load(straight / "model.safetensors").state_dict()
+    second = dbn.load(killed / "model.safetensors").state_dict()
+    for name, value in first.items():
+        assert torch.equal(value, second[name]), name
+
+
+def test_a_second_run_in_the_same_folder_is_refused(tmp_path):
+    out = tmp_path / "run"
+    subprocess.run([*COMMAND, "--out", str(out)], env=ENV, check=True, capture_output=True)
+    again = subprocess.run([*COMMAND, "--out", str(out)], env=ENV, capture_output=True, text=True)
+    assert again.returncode == 2 and "error:" in again.stderr
