@@ -59,3 +59,16 @@ def test_a_second_run_in_the_same_folder_is_refused(tmp_path):
     subprocess.run([*COMMAND, "--out", str(out)], env=ENV, check=True, capture_output=True)
     again = subprocess.run([*COMMAND, "--out", str(out)], env=ENV, capture_output=True, text=True)
     assert again.returncode == 2 and "error:" in again.stderr
+
+
+def test_the_report_scores_a_model_and_draws_its_digits(tmp_path, mnist):
+    from helpers import load_script
+
+    path = tmp_path / "model.safetensors"
+    GenerativeDBN([784, 16, 16, 32], generator=torch.Generator().manual_seed(0)).save(path)
+    report_script = load_script("updown_report")
+    args = report_script.get_args_parser().parse_args([str(path), "--out", str(tmp_path / "r")])
+    report = report_script.main(args)
+    assert 0 <= report["test_error"] <= 1 and 0 <= report["samples_recognised"] <= 1
+    for name in ("samples.png", "minds-eye.png", "report.json"):
+        assert (tmp_path / "r" / name).stat().st_size > 0

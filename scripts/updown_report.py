@@ -1,0 +1,83 @@
+"""What a generative DBN has learnt: its test error, class-conditional digits, and the
+top-level chain settling into a digit ("what the associative memory has in mind").
+
+    python scripts/updown_report.py runs/updown/model.safetensors --out results/updown
+    python scripts/updown_report.py runs/updown/updown-state.pt --out ...   # mid-run
+
+Writes ``report.json`` (test error by free energy; the share of generated digits that
+the shipped backprop classifier recognises as their class, 10 per class), ``samples.png``
+(a row per class) and ``minds-eye.png`` (a row per class: the chain after 1, 2, 5, 10,
+20, 50, 100, 200, 500 and 1000 Gibbs steps, each seen through one down pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from studies.cli import ArgumentParser, run_cli
+
+import dbn
+from dbn._utils.rng import new_generator
+from dbn.io import safe_load, sha256_file
+from dbn.models import GenerativeDBN
+from dbn.visual import save_image_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSIFIER = ROOT / "pretrained" / "mnist-dbn-hinton2006-classifier.safetensors"
+CHAIN_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+
+
+def read_model(path: Path) -> tuple[GenerativeDBN, dict]:
+    """The model in ``path``: a saved GenerativeDBN, or the one inside an up-down
+    training checkpoint of ``scripts/updown.py`` (with its epoch)."""
+    if path.suffix == ".pt":
+        state = safe_load(path, kind="updown-training")["trainer"]
+        config = json.loads((path.parent / "config.json").read_text())
+        model = GenerativeDBN(config["sizes"])
+        model.load_state_dict(state["model"])
+        return model, {"source": str(path), "updown_epochs": state["epoch"]}
+    model = dbn.load(path)
+    if not isinstance(model, GenerativeDBN):
+        raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a GenerativeDBN")
+    return model, {"source": str(path), "sha256": sha256_file(path)}
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="model.safetensors or updown-state.pt")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the report")
+    parser.add_argument("--seed", type=int, default=0, help="the samples' generator seed")
+    parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    return parser
+
+
+def main(args: argparse.Namespace) -> dict:
+    model, report = read_model(args.model)
+    mnist = dbn.load_mnist("hinton", data_dir=args.data_dir)
+    test = mnist["test"]
+    report["test_error"] = model.error_rate(test.x, test.y)
+    labels = torch.arange(model.n_labels).repeat_interleave(10)
+    samples = model.generate(labels, n_gibbs=1000, generator=new_generator(args.seed))
+    classifier = dbn.load(CLASSIFIER)
+    with torch.no_grad():
+        recognised = (classifier(samples).argmax(dim=1) == labels).double().mean().item()
+    report["samples_recognised"] = recognised
+    report["samples_recognised_by"] = CLASSIFIER.name
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_image_grid(samples, args.out / "samples.png", n_columns=10)
+    frames = model.top_chain(
+        torch.arange(model.n_labels), CHAIN_STEPS, generator=new_generator(args.seed + 1)
+    )
+    strip = torch.stack(frames, dim=1).reshape(-1, model.sizes[0])  # a row per class
+    save_image_grid(strip, args.out / "minds-eye.png", n_columns=len(CHAIN_STEPS))
+    (args.out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(report, indent=2, sort_keys=True))
+    return report
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())
