@@ -4,6 +4,7 @@ clean exit from torchrun's process group."""
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Iterable
 
@@ -161,4 +162,8 @@ def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.Argum
         print(f"{parser.prog}: interrupted; {kept}", file=sys.stderr)
         sys.exit(130)
     finally:
+        # main's trainers may hold DistributedDataParallel wrappers in reference cycles,
+        # which only the cyclic collector frees: collect them now, while the process
+        # group they belong to still exists (freed after it, a wrapper aborts its rank)
+        gc.collect()
         teardown(wait_for_all=finished)
