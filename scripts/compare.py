@@ -25,7 +25,7 @@ from studies.cli import (
     given_options,
     run_cli,
 )
-from studies.comparison import initial_statistics, run_experiment
+from studies.comparison import Classifier, Refit, initial_statistics, run_experiment
 from studies.device import resolve_device
 from studies.labels import (
     LOGREG_FEATURES,
@@ -651,19 +651,21 @@ class Study:
                 n_train=len(data["train"]),
             )
         data = self.labelled(n_labels, seed)
-        outcome = run_experiment(
-            data,
+        classifier = Classifier(
             self.config.sizes,
-            config=self.config.finetune_for(len(data["train"]), lr),
             activation=activation,
-            seed=seed,
-            device=self.device,
             dropout=self.config.dropout,
             input_dropout=self.config.input_dropout,
-            progress=self.progress,
-            refit=refit_epochs is not None,
-            refit_epochs=refit_epochs,
             **self.init_arguments(name),
+        )
+        outcome = run_experiment(
+            data,
+            classifier,
+            self.config.finetune_for(len(data["train"]), lr),
+            seed=seed,
+            device=self.device,
+            progress=self.progress,
+            refit=None if refit_epochs is None else Refit(epochs=refit_epochs),
         )
         return dict(
             test_error=outcome.test_error,

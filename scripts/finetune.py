@@ -22,7 +22,7 @@ from studies.cli import (
     given_options,
     run_cli,
 )
-from studies.comparison import run_experiment
+from studies.comparison import Classifier, Refit, run_experiment
 from studies.device import check_fits_in_memory, mlp_parameter_count, resolve_device
 from studies.runs import RunDirectory
 
@@ -325,29 +325,34 @@ def main(args: argparse.Namespace) -> dict:
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.restart_logs(saved_histories, resumed)
     run.write_json("config.json", {**asdict(config), "script": SCRIPT})
-    outcome = run_experiment(
-        splits,
+    classifier = Classifier(
         config.sizes,
         config.init,
-        config.finetune,
         activation=config.activation,
-        seed=config.seed,
-        device=device,
         checkpoint=config.checkpoint,
         dropout=config.dropout,
         input_dropout=config.input_dropout,
         norm=config.norm,
+    )
+    refit = Refit(
+        epochs=refit_epochs(config),
+        selection_checkpoint_path=run / "select-state.pt",
+        on_selection_epoch_end=lambda metrics: run.log_metrics(metrics, SELECTION_LOG),
+        on_selection_end=lambda selection: run.write_json(SELECTION_FILE, chosen_epochs(selection)),
+    )
+    outcome = run_experiment(
+        splits,
+        classifier,
+        config.finetune,
+        seed=config.seed,
+        device=device,
         progress=not args.no_progress,
         on_epoch_end=lambda metrics: run.log_epoch(
             metrics, f"epoch {metrics['epoch']}: checkpoint written" if args.no_progress else None
         ),
         checkpoint_path=state_path,
         resume=args.resume,
-        on_selection_epoch_end=lambda metrics: run.log_metrics(metrics, SELECTION_LOG),
-        on_selection_end=lambda selection: run.write_json(SELECTION_FILE, chosen_epochs(selection)),
-        refit=config.refit or config.use_valid,
-        selection_checkpoint_path=run / "select-state.pt",
-        refit_epochs=refit_epochs(config),
+        refit=refit if config.refit or config.use_valid else None,
     )
     history = outcome.finetune.history
     if not context.is_main:

@@ -5,7 +5,7 @@ Shared by ``scripts/finetune.py`` (one run) and ``scripts/compare.py`` (the tabl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -18,7 +18,7 @@ from dbn.models._activations import ACTIVATIONS
 from dbn.models.export import make_classifier
 from dbn.training.finetuning import FinetuneConfig, FinetuneResult, evaluate, finetune
 
-__all__ = ["ExperimentResult", "run_experiment", "initial_statistics"]
+__all__ = ["Classifier", "ExperimentResult", "Refit", "initial_statistics", "run_experiment"]
 
 
 @dataclass
@@ -43,58 +43,94 @@ class ExperimentResult:
         return self.finetune.seconds + selection
 
 
+@dataclass(frozen=True)
+class Classifier:
+    """The network a run fine-tunes: its sizes, how it starts, and its layers' options.
+
+    ``init`` is ``"dbn"`` (with ``checkpoint``: a DBN, RBMs or their file) or a
+    :mod:`dbn.init` scheme; the other fields are :func:`dbn.models.make_classifier`'s.
+    """
+
+    sizes: Sequence[int]
+    init: str
+    activation: str = "sigmoid"
+    checkpoint: object = None
+    dropout: float = 0.0
+    input_dropout: float = 0.0
+    norm: str | None = None
+
+    def build(self, num_classes: int, seed: int) -> nn.Sequential:
+        """The network, its random parts drawn from ``seed``."""
+        return make_classifier(
+            self.sizes,
+            num_classes,
+            init=self.init,
+            activation=self.activation,
+            checkpoint=self.checkpoint,
+            generator=new_generator(seed),
+            dropout=self.dropout,
+            input_dropout=self.input_dropout,
+            norm=self.norm,
+        )
+
+
+@dataclass(frozen=True)
+class Refit:
+    """Select, then refit: train on ``train`` with early stopping on ``valid`` to choose
+    the number of epochs, then train the same initial network afresh on ``train`` ∪
+    ``valid`` for that many epochs (the schedules keep their length) and keep its last
+    weights. The test split is still read once, at the end.
+
+    Parameters
+    ----------
+    epochs : int, optional
+        The number of epochs an earlier selection chose (another seed's, say); the
+        selection run is skipped.
+    selection_checkpoint_path : path, optional
+        The selection run's training checkpoint.
+    on_selection_epoch_end : callable, optional
+        Called with each selection epoch's metrics.
+    on_selection_end : callable, optional
+        Called with the selection's :class:`FinetuneResult` once it has ended, before
+        the refit starts (again on resuming a run past its selection), so that other
+        seeds may refit for its epochs while this run's refit trains.
+    """
+
+    epochs: int | None = None
+    selection_checkpoint_path: object = None
+    on_selection_epoch_end: Callable[[dict], None] | None = None
+    on_selection_end: Callable[[FinetuneResult], None] | None = None
+
+
 def run_experiment(
     splits: dict[str, DataSplit],
-    sizes: Sequence[int],
-    init: str,
+    classifier: Classifier,
     config: FinetuneConfig,
-    activation: str = "sigmoid",
     seed: int = 0,
     device: str | torch.device = "cpu",
-    checkpoint=None,
-    dropout: float = 0.0,
-    input_dropout: float = 0.0,
-    norm: str | None = None,
     progress: bool = True,
-    on_epoch_end=None,
+    on_epoch_end: Callable[[dict], None] | None = None,
     checkpoint_path=None,
     resume: bool = False,
-    refit: bool = False,
-    selection_checkpoint_path=None,
-    refit_epochs: int | None = None,
-    on_selection_epoch_end=None,
-    on_selection_end=None,
+    refit: Refit | None = None,
 ) -> ExperimentResult:
-    """Build the classifier for ``init``, fine-tune it, then test it once.
+    """Build ``classifier``, fine-tune it, then test it once.
 
     Parameters
     ----------
     splits : dict with ``train``, ``valid`` and ``test`` DataSplits
-    sizes : sequence of int
-        Input and hidden layer sizes.
-    init : str
-        ``"dbn"`` or a :mod:`dbn.init` scheme.
+    classifier : Classifier
     config : FinetuneConfig
     seed : int
         Seeds the initialisation, the shuffling and dropout (each its own generator).
+    device : str or torch.device
+    progress : bool
+    on_epoch_end : callable, optional
+        Called with each epoch's metrics (the refit's, with ``refit``).
     checkpoint_path, resume
         As in :func:`dbn.training.finetuning.finetune`.
-    refit : bool
-        Select, then refit: train on ``train`` with early stopping on ``valid`` to
-        choose the number of epochs, then train the same initial network afresh on
-        ``train`` ∪ ``valid`` for that many epochs (the schedules keep their length)
-        and keep its last weights. The test split is still read once, at the end.
-    selection_checkpoint_path : path, optional
-        The selection run's training checkpoint (``checkpoint_path`` is the refit's).
-    refit_epochs : int, optional
-        With ``refit``: the number of epochs an earlier selection chose (another
-        seed's, say); the selection run is skipped and ``selection`` is None.
-    on_selection_epoch_end : callable, optional
-        Called with each selection epoch's metrics (``on_epoch_end`` gets the refit's).
-    on_selection_end : callable, optional
-        Called with the selection's :class:`FinetuneResult` once the selection has
-        ended, before the refit starts (again on resuming a run past its selection), so
-        that other seeds may refit for its epochs while this run's refit trains.
+    refit : Refit, optional
+        Select, then refit (see :class:`Refit`); None trains once with early stopping.
 
     Returns
     -------
@@ -102,20 +138,10 @@ def run_experiment(
     """
     device = torch.device(device)
     num_classes = int(splits["train"].y.max().item()) + 1
-    name = f"{init}/{activation} seed {seed}"
+    name = f"{classifier.init}/{classifier.activation} seed {seed}"
 
     def train(config, train_split, valid_split, path, on_epoch_end, label):
-        model = make_classifier(
-            sizes,
-            num_classes,
-            init=init,
-            activation=activation,
-            checkpoint=checkpoint,
-            generator=new_generator(seed),
-            dropout=dropout,
-            input_dropout=input_dropout,
-            norm=norm,
-        )
+        model = classifier.build(num_classes, seed)
         result = finetune(
             model,
             (train_split.x, train_split.y),
@@ -133,20 +159,19 @@ def run_experiment(
         return model, result
 
     selection = None
-    if refit_epochs is not None and not refit:
-        raise ValueError("refit_epochs is for refit=True (the epochs of a refit)")
-    if refit:
+    if refit is not None:
+        refit_epochs = refit.epochs
         if refit_epochs is None:
             _, selection = train(
                 config,
                 splits["train"],
                 splits["valid"],
-                selection_checkpoint_path,
-                on_selection_epoch_end,
+                refit.selection_checkpoint_path,
+                refit.on_selection_epoch_end,
                 " (select)",
             )
-            if on_selection_end is not None:
-                on_selection_end(selection)
+            if refit.on_selection_end is not None:
+                refit.on_selection_end(selection)
             refit_epochs = max(selection.best_epoch, 1)
         everything = DataSplit(
             torch.cat([splits["train"].x, splits["valid"].x]),

@@ -11,7 +11,7 @@ import studies.comparison
 import torch
 import torch.nn.functional as F
 from helpers import binary_digits, load_script, wait_for_checkpoints, without_timings
-from studies.comparison import run_experiment
+from studies.comparison import Classifier, Refit, run_experiment
 from studies.presets import COMPARE_PRESETS
 from studies.runs import RunDirectory
 from torch import nn
@@ -75,7 +75,7 @@ def test_test_split_is_read_once_and_only_after_training(monkeypatch):
 
         monkeypatch.setattr(module, "evaluate", recording)
     config = FinetuneConfig(epochs=4, lr=0.3)
-    run_experiment(splits, [64, 16], "xavier_uniform", config, progress=False)
+    run_experiment(splits, Classifier([64, 16], "xavier_uniform"), config, progress=False)
     test_pointer = splits["test"].x.data_ptr()
     assert calls.count(test_pointer) == 1 and calls[-1] == test_pointer
     assert len(calls) == 5  # four validation passes, then the one test pass
@@ -115,17 +115,10 @@ def test_bad_finetune_options(options, message):
 def test_all_layer_options_run_together():
     splits = load_digits()
     config = FinetuneConfig(optimizer="adam", lr=1e-3, schedule="cosine", epochs=3)
-    outcome = run_experiment(
-        splits,
-        [64, 32, 32],
-        "orthogonal",
-        config,
-        activation="tanh",
-        dropout=0.2,
-        input_dropout=0.1,
-        norm="batch",
-        progress=False,
+    classifier = Classifier(
+        [64, 32, 32], "orthogonal", activation="tanh", dropout=0.2, input_dropout=0.1, norm="batch"
     )
+    outcome = run_experiment(splits, classifier, config, progress=False)
     assert len(outcome.finetune.history) == 3
     assert outcome.test_error < 0.5  # it learned: chance is 0.9
 
@@ -254,9 +247,8 @@ def test_finetuning_is_bit_identical_for_the_same_seed():
     config = FinetuneConfig(epochs=3, lr=0.3)
 
     def weights(seed):
-        outcome = run_experiment(
-            splits, [64, 32], "xavier_uniform", config, seed=seed, dropout=0.2, progress=False
-        )
+        classifier = Classifier([64, 32], "xavier_uniform", dropout=0.2)
+        outcome = run_experiment(splits, classifier, config, seed=seed, progress=False)
         history = without_timings(outcome.finetune.history)
         return [p.detach().clone() for p in outcome.model.parameters()], history
 
@@ -431,10 +423,8 @@ def test_line_search_optimizers_refuse_dropout_and_clipping(optimizer):
     with pytest.raises(ValueError, match=f"'{optimizer}' needs a deterministic loss"):
         run_experiment(
             load_digits(),
-            [64, 16],
-            "xavier_uniform",
+            Classifier([64, 16], "xavier_uniform", dropout=0.5),
             FinetuneConfig(optimizer=optimizer),
-            dropout=0.5,
             progress=False,
         )
 
@@ -465,7 +455,8 @@ def test_cg_minimises_the_summed_loss_from_minimize_ms_first_step():
 def test_select_then_refit_trains_on_train_and_valid_for_the_selected_epochs(trainings):
     splits = load_digits()
     config = FinetuneConfig(epochs=6, lr=0.3, patience=2)
-    outcome = run_experiment(splits, [64, 16], "xavier_uniform", config, refit=True, progress=False)
+    classifier = Classifier([64, 16], "xavier_uniform")
+    outcome = run_experiment(splits, classifier, config, refit=Refit(), progress=False)
     best = outcome.selection.best_epoch
     n_train, n_valid = len(splits["train"].x), len(splits["valid"].x)
     assert trainings == [(n_train, False, None), (n_train + n_valid, True, best)]
@@ -596,18 +587,14 @@ def test_select_from_refits_another_seed_for_the_epochs_a_selection_chose(tmp_pa
     finetune_config = FinetuneConfig(epochs=8, lr=0.3, patience=2)
     direct = run_experiment(
         splits,
-        [64, 16],
-        "xavier_uniform",
+        Classifier([64, 16], "xavier_uniform"),
         finetune_config,
         seed=1,
-        refit=True,
-        refit_epochs=chosen["best_epoch"],
+        refit=Refit(epochs=chosen["best_epoch"]),
         progress=False,
     )
     assert direct.selection is None
     assert direct.test_error == borrowed["test_error"]
-    with pytest.raises(ValueError, match="refit_epochs is for refit=True"):
-        run_experiment(splits, [64, 16], "xavier_uniform", finetune_config, refit_epochs=3)
 
 
 def test_select_from_needs_the_selection_ended_not_the_refit(tmp_path):
