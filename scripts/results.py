@@ -131,6 +131,29 @@ def loglik_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def initialisation_table(path: Path) -> str:
+    """A ``compare.py`` study's ``results.csv``: test error % by initialisation, mean ± std
+    over seeds, best first."""
+    runs: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    with path.open(newline="") as file:
+        for run in csv.DictReader(file):
+            runs[(run["init"], run["activation"], run["lr"])].append(run)
+    rows = []
+    for (init, activation, lr), seeds in runs.items():
+        errors = [100 * float(run["test_error"]) for run in seeds]
+        epochs = statistics.mean(float(run["best_epoch"]) for run in seeds)
+        rows.append((statistics.mean(errors), init, activation, lr, errors, epochs))
+    lines = [
+        "| init | activation | lr | test error % (mean ± std) | best epoch (mean) | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, init, activation, lr, errors, epochs in sorted(rows):
+        lines.append(
+            f"| {init} | {activation} | {lr} | {_mean_std(errors)} | {epochs:.1f} | {len(errors)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def bench_rows() -> list[dict]:
     return json.loads((RESULTS / "speed" / "bench.json").read_text())["rows"]
 
@@ -284,6 +307,8 @@ def rendered() -> dict[Path, str]:
     pages[RESULTS / "first-hour" / "table.md"] = first_hour_table()
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
+    quick = RESULTS / "initialisation" / "quick" / "results.csv"
+    pages[quick.with_name("table.md")] = initialisation_table(quick)
     if (RESULTS / "updown" / "updown-report.json").is_file():
         pages[RESULTS / "updown" / "table.md"] = updown_table()
     readme = with_block(README.read_text(), HEADLINE, headline_table())
