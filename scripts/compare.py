@@ -770,6 +770,16 @@ class Study:
         return table
 
 
+def check_given_checkpoints(config: CompareConfig) -> None:
+    """A DBN given by file must be one, of the study's sizes: checked before anything is
+    written, so that a refused command leaves no run behind."""
+    for given in (config.checkpoint, config.recon_checkpoint):
+        if given is not None:
+            sizes = list(load(given, expect=DBN).sizes)
+            if sizes != config.sizes:
+                raise ValueError(f"{given!r} has layer sizes {sizes}, the study {config.sizes}")
+
+
 def check_same_study(run: RunDirectory, config: CompareConfig, resume: bool) -> None:
     """A resumed study must be the saved one: refuse options that changed."""
     saved = run.saved_config(SCRIPT) if resume else None
@@ -788,6 +798,7 @@ def main(args: argparse.Namespace) -> list[dict]:
     device = resolve_device(args.device)
     run = RunDirectory(args.out or f"runs/compare-{config.preset}", tensorboard=args.tensorboard)
     check_same_study(run, config, args.resume)
+    check_given_checkpoints(config)
     splits = study_splits(config, args.data_dir)
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_json("config.json", {"script": SCRIPT, "config": config.to_dict()})

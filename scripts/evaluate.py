@@ -37,9 +37,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> dict:
-    model = dbn.load(args.classifier)
-    if not isinstance(model, nn.Sequential):
-        raise ValueError(f"{args.classifier!r} holds a {type(model).__name__}, not a classifier")
+    model = dbn.load(args.classifier, expect=nn.Sequential)
     test = load_dataset(args.dataset, data_dir=args.data_dir)["test"]
     inputs = next(m for m in model if isinstance(m, nn.Linear)).in_features
     if test.x.shape[1] != inputs:

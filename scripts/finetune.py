@@ -26,8 +26,8 @@ from studies.comparison import Classifier, Refit, run_experiment
 from studies.device import check_fits_in_memory, mlp_parameter_count, resolve_device
 from studies.runs import RunDirectory
 
+from dbn import DBN, load
 from dbn import init as initializers
-from dbn import load
 from dbn._utils.checks import check_choice, check_int
 from dbn._utils.config import JSONConfig
 from dbn.datasets._loading import DATASETS, DataSplit, load_dataset
@@ -224,7 +224,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConf
         typed_finetune = {**recipe, **typed_finetune}
     if "sizes" not in typed:
         if typed.get("init", "dbn") == "dbn" and "checkpoint" in typed:
-            typed["sizes"] = load(typed["checkpoint"]).sizes
+            typed["sizes"] = load(typed["checkpoint"], expect=DBN).sizes
         else:
             typed["sizes"] = default_sizes(typed.get("dataset", "mnist"))
     config = FinetuneRunConfig(**typed, finetune=FinetuneConfig(**typed_finetune))
@@ -305,7 +305,7 @@ def main(args: argparse.Namespace) -> dict:
     splits = subset(load_dataset(config.dataset, data_dir=args.data_dir), config.train_size)
     check_input_size(config.sizes, config.dataset, splits["train"].x.shape[1])
     if config.init == "dbn":
-        pretrained_sizes = list(load(config.checkpoint).sizes)
+        pretrained_sizes = list(load(config.checkpoint, expect=DBN).sizes)
         if pretrained_sizes != config.sizes:
             raise ValueError(
                 f"the checkpoint's layer sizes {pretrained_sizes} differ from {config.sizes}"

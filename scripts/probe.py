@@ -33,9 +33,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> dict:
-    model = dbn.load(args.checkpoint)
-    if not isinstance(model, dbn.DBN):
-        raise ValueError(f"{args.checkpoint!r} holds an RBM, not a DBN")
+    model = dbn.load(args.checkpoint, expect=dbn.DBN)
     splits = load_dataset(args.dataset, data_dir=args.data_dir)
     report = {
         "checkpoint": args.checkpoint,

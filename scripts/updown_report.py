@@ -39,9 +39,7 @@ def read_model(path: Path) -> tuple[GenerativeDBN, dict]:
         model = GenerativeDBN(config["sizes"])
         model.load_state_dict(state["model"])
         return model, {"source": str(path), "updown_epochs": state["epoch"]}
-    model = dbn.load(path)
-    if not isinstance(model, GenerativeDBN):
-        raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a GenerativeDBN")
+    model = dbn.load(path, expect=GenerativeDBN)
     return model, {"source": str(path), "sha256": sha256_file(path)}
 
 
@@ -62,7 +60,7 @@ def main(args: argparse.Namespace) -> dict:
     report["test_error"] = model.error_rate(test.x, test.y)
     labels = torch.arange(model.n_labels).repeat_interleave(10)
     samples = model.generate(labels, n_gibbs=1000, generator=new_generator(args.seed))
-    classifier = dbn.load(CLASSIFIER)
+    classifier = dbn.load(CLASSIFIER, expect=torch.nn.Sequential)
     with torch.no_grad():
         recognised = (classifier(samples).argmax(dim=1) == labels).double().mean().item()
     report["samples_recognised"] = recognised

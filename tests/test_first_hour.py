@@ -139,7 +139,9 @@ def test_to_mlp_names_the_file_that_holds_a_classifier(tmp_path):
 
     path = tmp_path / "classifier.safetensors"
     save_classifier(build_mlp([4, 3], 2), path, sizes=[4, 3], num_classes=2)
-    with pytest.raises(ValueError, match=r"classifier\.safetensors' holds a Sequential"):
+    with pytest.raises(
+        ValueError, match=r"classifier\.safetensors' holds a classifier, not a DBN or an RBM"
+    ):
         dbn.to_mlp(path)
 
 

@@ -276,17 +276,24 @@ def _classifier(**architecture: Any) -> nn.Sequential:
     return build_mlp(**architecture).eval()
 
 
-def load(path: str | os.PathLike[str]) -> DBN | RBM | GenerativeDBN | nn.Sequential:
+def load(
+    path: str | os.PathLike[str], expect: type | tuple[type, ...] | None = None
+) -> DBN | RBM | GenerativeDBN | nn.Sequential:
     """Load what :meth:`DBN.save`, a training checkpoint or
     :func:`dbn.models.export.save_classifier` wrote, without running code.
 
     Parameters
     ----------
     path : path
+    expect : type or tuple of type, optional
+        What the caller needs (``DBN``, ``RBM``, ``nn.Sequential`` for a classifier,
+        ``GenerativeDBN``): a file holding something else is refused with a
+        :class:`~dbn.io.CheckpointError` naming the file, what it holds and what was
+        expected.
 
     Returns
     -------
-    DBN, RBM or nn.Sequential
+    DBN, RBM, GenerativeDBN or nn.Sequential
         A DBN for ``dbn`` and ``dbn-training`` checkpoints, an RBM for ``rbm`` ones, a
         :class:`~dbn.models.GenerativeDBN` ready to ``predict`` and ``generate`` for
         ``generative-dbn`` ones, and for a ``classifier`` the ``nn.Sequential`` in eval
@@ -336,4 +343,17 @@ def load(path: str | os.PathLike[str]) -> DBN | RBM | GenerativeDBN | nn.Sequent
             raise
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise CheckpointError(f"{str(path)!r} does not hold a valid {kind}: {reason}") from None
+    if expect is not None and not isinstance(model, expect):
+        wanted = expect if isinstance(expect, tuple) else (expect,)
+        names = " or ".join(_describe(cls) for cls in wanted)
+        raise CheckpointError(f"{str(path)!r} holds {_describe(type(model))}, not {names}")
     return model
+
+
+def _describe(cls: type) -> str:
+    """A checkpoint's content in words, for error messages."""
+    if issubclass(cls, nn.Sequential):
+        return "a classifier"
+    if issubclass(cls, GenerativeDBN):
+        return "a generative DBN"
+    return f"an {cls.__name__}" if cls.__name__.startswith("RBM") else f"a {cls.__name__}"

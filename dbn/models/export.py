@@ -20,13 +20,7 @@ __all__ = ["CLASSIFIER_KIND", "make_classifier", "save_classifier", "to_mlp"]
 
 def _as_rbms(source: object) -> list[RBM]:
     if isinstance(source, (str, os.PathLike)):
-        loaded = load(source)
-        if not isinstance(loaded, (DBN, RBM)):
-            raise ValueError(
-                f"to_mlp needs a pretrained DBN or RBM, but {str(source)!r} holds a "
-                f"{type(loaded).__name__} (a fine-tuned classifier: load it with dbn.load)"
-            )
-        source = loaded
+        source = load(source, expect=(DBN, RBM))
     if isinstance(source, DBN):
         return source.rbms
     if isinstance(source, RBM):

@@ -223,6 +223,27 @@ CASES = [
         "new",
         r"was run with other options \(lr\); only the seed may differ",
     ),
+    # the wrong kind of file where a DBN is read: refused before anything is written
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{root}/rbm-64.pt"], "new", "holds an RBM, not"),
+    (
+        "finetune",
+        [*FINETUNE_DBN, "--checkpoint", "{root}/finetune/model.pt"],
+        "new",
+        "holds a classifier, not a DBN",
+    ),
+    ("compare", [*COMPARE, "--checkpoint", "{root}/rbm-64.pt"], "new", "holds an RBM, not a DBN"),
+    (
+        "compare",
+        [*COMPARE, "--checkpoint", "{root}/finetune/model.pt"],
+        "new",
+        "holds a classifier, not a DBN",
+    ),
+    (
+        "compare",
+        [*COMPARE, "--checkpoint", "{root}/good.pt"],
+        "new",
+        r"has layer sizes \[64, 16, 8\], the study \[64, 32, 16\]",
+    ),
     # compare
     ("compare", [*COMPARE, "--train-size", "0"], "new", "train_size must be an integer >= 1"),
     ("compare", [*COMPARE, "--train-size", "-1200"], "new", "train_size must be an integer"),
