@@ -27,7 +27,7 @@ from studies.runs import RunDirectory
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
 from dbn.datasets import load_dataset
-from dbn.io import atomic_save, safe_load
+from dbn.io import atomic_save, safe_load, sha256_file
 from dbn.models import GenerativeDBN, load
 from dbn.recipes import GENERATIVE_RECIPES
 from dbn.training import TrainConfig, UpDownConfig, UpDownTrainer, pretrain_generative
@@ -49,6 +49,9 @@ class UpDownRunConfig(JSONConfig):
     seed: int = 0
     use_valid: bool = False
     eval_every: int = 10
+    # a greedily pretrained GenerativeDBN to start from instead of pretraining, and its sha256
+    start_from: str | None = None
+    start_sha256: str | None = None
     greedy: TrainConfig = field(default_factory=TrainConfig)
     updown: UpDownConfig = field(default_factory=UpDownConfig)
 
@@ -59,6 +62,14 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help=f"the recipe's digits variant ({RECIPE}-quick)"
     )
     parser.add_argument("--epochs", type=int, help="up-down epochs (default: the recipe's)")
+    parser.add_argument("--lr", type=float, help="up-down learning rate (default: the recipe's)")
+    parser.add_argument("--momentum", type=float, help="up-down momentum (default: the recipe's)")
+    parser.add_argument(
+        "--start-from",
+        metavar="MODEL",
+        help="a greedily pretrained GenerativeDBN (another run's greedy.safetensors) to "
+        "fine-tune instead of pretraining afresh",
+    )
     parser.add_argument(
         "--use-valid",
         action="store_true",
@@ -85,9 +96,19 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
     recipe = GENERATIVE_RECIPES[name]
     greedy = dict(recipe["greedy"])
     weight_std = greedy.pop("weight_std")
-    updown = dict(recipe["updown"], **({"epochs": args.epochs} if args.epochs else {}))
+    overrides = {"epochs": args.epochs, "lr": args.lr, "momentum": args.momentum}
+    updown = dict(recipe["updown"], **{k: v for k, v in overrides.items() if v is not None})
+    start = {}
+    if args.start_from:
+        model = load(args.start_from, expect=GenerativeDBN)
+        if model.sizes != list(recipe["sizes"]):
+            raise ValueError(
+                f"{args.start_from!r} has sizes {model.sizes}, the recipe {recipe['sizes']}"
+            )
+        start = {"start_from": args.start_from, "start_sha256": sha256_file(args.start_from)}
     return UpDownRunConfig(
         **typed,
+        **start,
         dataset=recipe["dataset"],
         sizes=list(recipe["sizes"]),
         weight_std=weight_std,
@@ -100,7 +121,13 @@ def greedy_model(config, run, train, progress) -> GenerativeDBN:
     """The greedily pretrained model: read back from the run, or trained and saved."""
     path = run / "greedy.safetensors"
     if path.is_file():
-        return load(path)
+        return load(path, expect=GenerativeDBN)
+    if config.start_from is not None:
+        if sha256_file(config.start_from) != config.start_sha256:
+            raise ValueError(f"{config.start_from!r} changed since the run started")
+        model = load(config.start_from, expect=GenerativeDBN)
+        model.save(path)
+        return model
     model = GenerativeDBN(
         config.sizes, weight_std=config.weight_std, generator=new_generator(config.seed)
     )

@@ -72,3 +72,26 @@ def test_the_report_scores_a_model_and_draws_its_digits(tmp_path, mnist):
     assert 0 <= report["test_error"] <= 1 and 0 <= report["samples_recognised"] <= 1
     for name in ("samples.png", "minds-eye.png", "report.json"):
         assert (tmp_path / "r" / name).stat().st_size > 0
+
+
+def test_a_run_can_start_from_another_runs_greedy_model(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    subprocess.run([*COMMAND, "--out", str(first)], env=ENV, check=True, capture_output=True)
+    start = ["--start-from", str(first / "greedy.safetensors"), "--lr", "0.001"]
+    done = subprocess.run(
+        [*COMMAND, "--out", str(second), *start], env=ENV, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert (second / "greedy.safetensors").read_bytes() == (
+        first / "greedy.safetensors"
+    ).read_bytes()
+    results = [json.loads((run / "result.json").read_text()) for run in (first, second)]
+    assert results[0]["greedy_test_error"] == results[1]["greedy_test_error"]
+    assert json.loads((second / "config.json").read_text())["updown"]["lr"] == 0.001
+    refused = subprocess.run(
+        [*COMMAND, "--out", str(tmp_path / "third"), "--start-from", str(first / "result.json")],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and not (tmp_path / "third").exists()
