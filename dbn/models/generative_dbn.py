@@ -12,7 +12,9 @@ generates images of a chosen class.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from torch import Tensor, nn
 
 from dbn._utils.arrays import as_features, as_labels
 from dbn._utils.checks import check_int
+from dbn.io import save_model
 from dbn.models.label_rbm import LabelRBM
 from dbn.models.rbm import RBM, bernoulli_sample
 
@@ -117,11 +120,9 @@ class GenerativeDBN(nn.Module):
         """The constructor arguments, JSON-able, for checkpoints."""
         return {"sizes": self.sizes, "n_labels": self.n_labels}
 
-    def save(self, path, **extra: Any):
+    def save(self, path: str | os.PathLike[str], **extra: Any) -> Path:
         """Write the model atomically (``.safetensors``: pickle-free); :func:`dbn.load`
         reads it back ready to call."""
-        from dbn.io import save_model
-
         return save_model("generative-dbn", self, path, **extra)
 
     # --- inference ----------------------------------------------------------------------
