@@ -63,9 +63,9 @@ def _extra(blob: dict) -> dict:
     return ast.literal_eval(extra) if isinstance(extra, str) else dict(extra)
 
 
-def card_of(path: Path, mnist: dict) -> dict:
-    """The card of ``path``: its command, its data and its figures, measured or read."""
-    blob, model = safe_load(path), dbn.load(path)
+def card_of(path: Path, blob: dict, model: torch.nn.Module, mnist: dict) -> dict:
+    """The card of ``path`` (read as ``blob`` and ``model``): its command, its data and
+    its figures, measured or read."""
     extra, wanted = _extra(blob), CARDS[path.name]
     if "loglik" in wanted:
         result_path = ROOT / "results" / "loglik" / f"{wanted['loglik']}-result.json"
@@ -89,9 +89,9 @@ def card_of(path: Path, mnist: dict) -> dict:
     return dict(wanted, figures=figures, figures_from=f"measured on {MNIST_TEST}")
 
 
-def rewrite(path: Path, card: dict) -> None:
-    """Save ``path`` again with ``card`` in its metadata; the tensors are unchanged."""
-    blob, model = safe_load(path), dbn.load(path)
+def rewrite(path: Path, blob: dict, model: torch.nn.Module, card: dict) -> None:
+    """Save ``path`` (read as ``blob`` and ``model``) again with ``card`` in its metadata;
+    the tensors are unchanged."""
     extra = {**_extra(blob), "card": card}
     if blob["kind"] == "classifier":
         save_classifier(model, path, **blob["config"], **extra)
@@ -115,9 +115,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     mnist = dbn.load_mnist("hinton", data_dir=args.data_dir)
     paths = [PRETRAINED / name for name in CARDS]
-    cards = {path: card_of(path, mnist) for path in paths}  # all measured before writing
+    files = {path: (safe_load(path), dbn.load(path)) for path in paths}
+    cards = {path: card_of(path, *files[path], mnist) for path in paths}  # before writing
     for path, card in cards.items():
-        rewrite(path, card)
+        rewrite(path, *files[path], card)
         print(f"wrote the card of {path.relative_to(ROOT)}")
     SUMS.write_text("".join(f"{sha256_file(path)}  {path.name}\n" for path in paths))
     print(f"wrote {SUMS.relative_to(ROOT)}")

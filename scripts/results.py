@@ -154,14 +154,15 @@ def initialisation_table(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bench_rows() -> list[dict]:
-    return json.loads((RESULTS / "speed" / "bench.json").read_text())["rows"]
+def bench() -> dict:
+    """``scripts/bench.py``'s committed report: its machine and its rows."""
+    return json.loads((RESULTS / "speed" / "bench.json").read_text())
 
 
 def speed_table() -> str:
     """``scripts/bench.py``'s rows: samples/s and the ratio each row is compared by."""
-    bench = json.loads((RESULTS / "speed" / "bench.json").read_text())
-    machine = bench["machine"]
+    report = bench()
+    machine = report["machine"]
     lines = [
         f"torch {machine['torch']} ({machine['torch_blas']}), {machine['threads']} threads; "
         f"numpy BLAS: {'; '.join(machine['numpy_blas'])}",
@@ -169,7 +170,7 @@ def speed_table() -> str:
         "| batch | contender | samples/s | ratio |",
         "|---|---|---|---|",
     ]
-    for row in bench["rows"]:
+    for row in report["rows"]:
         ratio = f"{row['ratio']:.2f}× {row['ratio_to']}" if row["ratio"] is not None else "—"
         lines.append(
             f"| {row['batch']} | {row['contender']} | {row['samples_per_s']:,.0f} | {ratio} |"
@@ -275,7 +276,7 @@ def headline_table() -> str:
         "CD-25) | "
         "[likelihood](docs/results/loglik.md) |",
     ]
-    speed = {(row["batch"], row["contender"]): row for row in bench_rows()}
+    speed = {(row["batch"], row["contender"]): row for row in bench()["rows"]}
     for batch in (100, 1000):
         public = speed[(batch, "dbn DBN.pretrain PCD-1")]
         sklearn = speed[(batch, public["ratio_to"])]

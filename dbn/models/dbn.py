@@ -23,7 +23,7 @@ from dbn.io import FORMAT_VERSION, CheckpointError, safe_load, save_model
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.mlp import build_mlp
 from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM, check_visible_data
-from dbn.training._budget import PRETRAIN_BUDGET, budget_epochs
+from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
 from dbn.training.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
 from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
 
@@ -232,12 +232,9 @@ class DBN(nn.Module):
         >>> [len(layer) for layer in history]
         [2, 1]
         """
-        if config is None and "epochs" not in options:
-            batch_sizes = options.get("batch_size", TrainConfig.batch_size)
-            options["epochs"] = (
-                [budget_epochs(len(data), size, PRETRAIN_BUDGET) for size in batch_sizes]
-                if isinstance(batch_sizes, Sequence)
-                else budget_epochs(len(data), batch_sizes, PRETRAIN_BUDGET)
+        if config is None:
+            options = with_budget_epochs(
+                options, len(data), TrainConfig.batch_size, PRETRAIN_BUDGET
             )
         if generator is not None:
             seed = derive_seed(generator)

@@ -11,8 +11,10 @@ pretrained for 5,000 updates and fine-tuned for 3,000 reached 2.78 % test error,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["FINETUNE_BUDGET", "PRETRAIN_BUDGET", "budget_epochs"]
+__all__ = ["FINETUNE_BUDGET", "PRETRAIN_BUDGET", "budget_epochs", "with_budget_epochs"]
 
 # (min_updates, min_epochs): MNIST's 50,000 images in batches of 100 keep the former
 # defaults, 10 epochs of pretraining and 30 of fine-tuning.
@@ -26,3 +28,19 @@ def budget_epochs(n_samples: int, batch_size: int, budget: tuple[int, int]) -> i
     min_updates, min_epochs = budget
     per_epoch = math.ceil(n_samples / batch_size)
     return max(min_epochs, math.ceil(min_updates / max(per_epoch, 1)))
+
+
+def with_budget_epochs(
+    options: dict[str, Any], n_samples: int, default_batch_size: int, budget: tuple[int, int]
+) -> dict[str, Any]:
+    """``options`` with ``epochs`` taken from the budget when they name none: the public
+    entry points' default length. A per-layer list of batch sizes gives a per-layer list
+    of epochs."""
+    if "epochs" in options:
+        return options
+    sizes = options.get("batch_size", default_batch_size)
+    if isinstance(sizes, Sequence):
+        epochs: int | list[int] = [budget_epochs(n_samples, size, budget) for size in sizes]
+    else:
+        epochs = budget_epochs(n_samples, sizes, budget)
+    return {**options, "epochs": epochs}

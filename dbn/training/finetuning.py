@@ -38,7 +38,7 @@ from dbn.io import atomic_save, safe_load
 from dbn.optim._factory import OPTIMIZERS, make_optimizer
 from dbn.optim.conjugate_gradient import ConjugateGradient
 from dbn.optim.schedules import SCHEDULES, make_scheduler, ramped_momentum
-from dbn.training._budget import FINETUNE_BUDGET, budget_epochs
+from dbn.training._budget import FINETUNE_BUDGET, with_budget_epochs
 from dbn.training.distributed import all_reduce_mean, is_main_process, rank_batches, world
 from dbn.training.rbm_trainer import AUTOCAST_DTYPES, TrainingDivergedError
 
@@ -670,11 +670,10 @@ def finetune(
             raise ValueError(f"validation_fraction {validation_fraction} leaves no training data")
         valid = (x[order[:n_valid]], y[order[:n_valid]])
         x, y = x[order[n_valid:]], y[order[n_valid:]]
+    if config is None:
+        options = with_budget_epochs(options, len(x), FinetuneConfig.batch_size, FINETUNE_BUDGET)
     values = {} if config is None else config.to_dict()
     values.update(options)
-    if config is None and "epochs" not in options:
-        batch_size = values.get("batch_size", FinetuneConfig.batch_size)
-        values["epochs"] = budget_epochs(len(x), batch_size, FINETUNE_BUDGET)
     config = FinetuneConfig.from_dict(values)
     trainer = FinetuneTrainer(model, (x, y), valid, config, device, generator, progress, name)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():

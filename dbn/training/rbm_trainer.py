@@ -39,7 +39,7 @@ from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, derive_see
 from dbn.models.label_rbm import LabelRBM
 from dbn.models.rbm import RBM, check_visible_data
 from dbn.optim._factory import OPTIMIZERS, make_optimizer
-from dbn.training._budget import PRETRAIN_BUDGET, budget_epochs
+from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
 from dbn.training._cudagraph import GraphedCD
 from dbn.training._fused import FastCD
 from dbn.training.distributed import all_reduce_mean, rank_batches, world
@@ -736,10 +736,10 @@ def train_rbm(
     >>> len(history), history[-1]["recon_error"] < history[0]["recon_error"]
     (3, True)
     """
+    if config is None:
+        options = with_budget_epochs(options, len(data), TrainConfig.batch_size, PRETRAIN_BUDGET)
     values = (config or TrainConfig()).to_dict()
     values.update(options)
-    if config is None and "epochs" not in options:
-        values["epochs"] = budget_epochs(len(data), values["batch_size"], PRETRAIN_BUDGET)
     if generator is not None:
         seed = derive_seed(generator)
     trainer = RBMTrainer(rbm, TrainConfig.from_dict(values), seed=seed, device=device)
