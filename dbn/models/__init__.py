@@ -9,21 +9,30 @@
 :func:`save_classifier`  a fine-tuned classifier with its architecture, pickle-free
 :class:`LabelRBM`      an RBM with a softmax group of label units beside its features
 :class:`GenerativeDBN`  Hinton, Osindero & Teh's DBN: labels in the top RBM, up-down
+:class:`DBM`           Salakhutdinov & Hinton's Deep Boltzmann Machine
+:class:`ReplicatedRBM`  an RBM with tied copies of a layer: a DBM's end layers' pretraining
+:class:`DBMClassifier`  the pixels and a DBM's top marginals into an MLP the DBM initialises
 =====================  ========================================================
 """
 
+from dbn.models.dbm import DBM
+from dbn.models.dbm_classifier import DBMClassifier
 from dbn.models.dbn import DBN, load
 from dbn.models.export import make_classifier, save_classifier, to_mlp
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.label_rbm import LabelRBM
 from dbn.models.mlp import build_mlp
 from dbn.models.rbm import RBM
+from dbn.models.replicated_rbm import ReplicatedRBM
 
 __all__ = [
+    "DBM",
+    "DBMClassifier",
     "DBN",
     "GenerativeDBN",
     "LabelRBM",
     "RBM",
+    "ReplicatedRBM",
     "build_mlp",
     "load",
     "make_classifier",

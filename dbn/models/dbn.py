@@ -20,6 +20,8 @@ from torch import Tensor, nn
 from dbn._utils.arrays import as_features
 from dbn._utils.rng import derive_seed
 from dbn.io import FORMAT_VERSION, CheckpointError, safe_load, save_model
+from dbn.models.dbm import DBM
+from dbn.models.dbm_classifier import DBMClassifier
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.mlp import build_mlp
 from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM, check_visible_data
@@ -275,7 +277,7 @@ def _classifier(**architecture: Any) -> nn.Sequential:
 
 def load(
     path: str | os.PathLike[str], expect: type | tuple[type, ...] | None = None
-) -> DBN | RBM | GenerativeDBN | nn.Sequential:
+) -> DBN | RBM | GenerativeDBN | DBM | DBMClassifier | nn.Sequential:
     """Load what :meth:`DBN.save`, a training checkpoint or
     :func:`dbn.models.export.save_classifier` wrote, without running code.
 
@@ -284,18 +286,20 @@ def load(
     path : path
     expect : type or tuple of type, optional
         What the caller needs (``DBN``, ``RBM``, ``nn.Sequential`` for a classifier,
-        ``GenerativeDBN``): a file holding something else is refused with a
-        :class:`~dbn.io.CheckpointError` naming the file, what it holds and what was
-        expected.
+        ``GenerativeDBN``, ``DBM``, ``DBMClassifier``): a file holding something else
+        is refused with a :class:`~dbn.io.CheckpointError` naming the file, what it
+        holds and what was expected.
 
     Returns
     -------
-    DBN, RBM, GenerativeDBN or nn.Sequential
+    DBN, RBM, GenerativeDBN, DBM, DBMClassifier or nn.Sequential
         A DBN for ``dbn`` and ``dbn-training`` checkpoints, an RBM for ``rbm`` ones, a
         :class:`~dbn.models.GenerativeDBN` ready to ``predict`` and ``generate`` for
-        ``generative-dbn`` ones, and for a ``classifier`` the ``nn.Sequential`` in eval
-        mode: it maps
-        (n, n_features) floats (in [0, 1] for MNIST) to (n, num_classes) logits.
+        ``generative-dbn`` ones, a :class:`~dbn.models.DBM` for ``dbm`` ones, a
+        :class:`~dbn.models.DBMClassifier` in eval mode for ``dbm-classifier`` ones
+        (images to logits), and for a ``classifier`` the ``nn.Sequential`` in eval
+        mode: it maps (n, n_features) floats (in [0, 1] for MNIST) to (n, num_classes)
+        logits.
 
     Raises
     ------
@@ -320,12 +324,14 @@ def load(
             f"{str(path)!r} has format version {version}; this dbn reads up to {FORMAT_VERSION}. "
             f"Upgrade dbn."
         )
-    classes: dict[str, Callable[..., DBN | RBM | GenerativeDBN | nn.Sequential]] = {
+    classes: dict[str, Callable[..., nn.Module]] = {
         "dbn": DBN,
         "dbn-training": DBN,
         "rbm": RBM,
         "classifier": _classifier,
         "generative-dbn": GenerativeDBN,
+        "dbm": DBM,
+        "dbm-classifier": lambda **config: DBMClassifier(**config).eval(),
     }
     if kind not in classes:
         raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (kind {kind!r})")
@@ -353,4 +359,6 @@ def _describe(cls: type) -> str:
         return "a classifier"
     if issubclass(cls, GenerativeDBN):
         return "a generative DBN"
+    if issubclass(cls, DBMClassifier):
+        return "a DBM classifier"
     return f"an {cls.__name__}" if cls.__name__.startswith("RBM") else f"a {cls.__name__}"

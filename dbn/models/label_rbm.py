@@ -57,6 +57,9 @@ class LabelRBM(RBM):
     (torch.Size([5, 3]), True)
     """
 
+    # The label group is sampled as a softmax, which the fused step does not do.
+    plain_conditionals = False
+
     def __init__(
         self,
         n_features: int,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -161,6 +161,10 @@ class RBM(nn.Module):
     >>> rbm.free_energy(v).shape, rbm.hidden_probs(v).shape
     (torch.Size([5]), torch.Size([5, 16]))
     """
+
+    # Whether the conditionals are exactly the ones above, which the fused training step
+    # hard-codes; a subclass that changes them sets False and trains by the loss step.
+    plain_conditionals: ClassVar[bool] = True
 
     def __init__(
         self,

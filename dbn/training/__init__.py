@@ -12,6 +12,8 @@
 :func:`evaluate`          a classifier's loss and error on a labelled set
 :func:`pretrain_generative`  greedy pretraining with labels in the top RBM
 :class:`UpDownTrainer`    the up-down fine-tuning of a generative DBN (:func:`updown_loss`)
+:func:`pretrain_dbm`      greedy DBM pretraining, corrected for double counting
+:class:`DBMTrainer`       joint DBM training: mean-field and persistent chains (:func:`dbm_loss`)
 ========================  =====================================================
 
 Greedy pretraining is :meth:`dbn.DBN.pretrain`; the closed-form and CUDA-graph steps
@@ -19,6 +21,8 @@ behind ``TrainConfig(step=...)`` are private implementations of :class:`RBMObjec
 gradient.
 """
 
+from dbn.training.dbm_pretraining import layer_rbms, pretrain_dbm
+from dbn.training.dbm_trainer import DBMConfig, DBMTrainer, dbm_loss, reconstruction_error
 from dbn.training.finetuning import (
     FinetuneConfig,
     FinetuneResult,
@@ -38,6 +42,8 @@ from dbn.training.tempering import ParallelTempering
 from dbn.training.updown import UpDownConfig, UpDownTrainer, pretrain_generative, updown_loss
 
 __all__ = [
+    "DBMConfig",
+    "DBMTrainer",
     "FinetuneConfig",
     "FinetuneResult",
     "FinetuneTrainer",
@@ -48,9 +54,13 @@ __all__ = [
     "TrainingDivergedError",
     "UpDownConfig",
     "UpDownTrainer",
+    "dbm_loss",
     "evaluate",
     "finetune",
+    "layer_rbms",
+    "pretrain_dbm",
     "pretrain_generative",
+    "reconstruction_error",
     "resolve_step",
     "train_rbm",
     "updown_loss",

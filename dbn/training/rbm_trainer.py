@@ -36,7 +36,6 @@ from dbn._utils.checks import (
 )
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, derive_seed, new_generator
-from dbn.models.label_rbm import LabelRBM
 from dbn.models.rbm import RBM, check_visible_data
 from dbn.optim._factory import OPTIMIZERS, make_optimizer
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
@@ -238,9 +237,10 @@ def resolve_step(
 ) -> str:
     """The step that will run for ``config`` on ``device``: the one place it is chosen.
 
-    ``rbm``, when given, is the model to train: an RBM with a softmax label group
-    (:class:`~dbn.models.LabelRBM`) samples its visible layer in a way the fused step
-    does not, so it takes the loss step.
+    ``rbm``, when given, is the model to train: one whose conditionals are not the plain
+    RBM's (``plain_conditionals`` False: a softmax label group,
+    :class:`~dbn.models.LabelRBM`, or a DBM's :class:`~dbn.models.ReplicatedRBM`)
+    takes the loss step, which samples through the model's own methods.
 
     Returns
     -------
@@ -272,8 +272,10 @@ def resolve_step(
         unfused = "the reconstruction objective has no fused step"
     elif world_size > 1:
         unfused = "under DDP the gradients are averaged through autograd"
-    elif isinstance(rbm, LabelRBM):
-        unfused = "a softmax label group is sampled by the loss step only"
+    elif rbm is not None and not rbm.plain_conditionals:
+        unfused = (
+            f"{type(rbm).__name__} samples by its own conditionals, which only the loss step uses"
+        )
     if config.step == "cuda_graph":
         if device.type != "cuda":
             raise ValueError(f"step 'cuda_graph' needs a CUDA device, got {str(device)!r}")

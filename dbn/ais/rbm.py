@@ -1,4 +1,7 @@
-"""The partition function of an RBM: exactly by enumeration, or by annealed importance sampling.
+"""The partition function of an RBM (or a DBM): exactly by enumeration, or by AIS.
+
+Each public function also accepts a :class:`~dbn.models.DBM` and hands it to
+:mod:`dbn.ais.dbm`.
 
 AIS follows Salakhutdinov & Murray (2008), "On the Quantitative Analysis of Deep Belief
 Networks". It anneals from a base-rate model A (no weights; visible biases fitted to the
@@ -23,6 +26,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dbn._utils.checks import check_int
+from dbn.ais._common import (
+    MAX_ENUMERATED_UNITS,
+    AISResult,
+    base_visible_bias,
+    beta_schedule,
+    binary_states,
+    summarise_log_weights,
+)
+from dbn.ais.dbm import (
+    dbm_exact_log_partition,
+    dbm_log_partition,
+    variational_bound,
+)
+from dbn.models.dbm import DBM
 from dbn.models.rbm import RBM, check_visible_data
 
 __all__ = [
@@ -36,30 +53,21 @@ __all__ = [
     "MAX_ENUMERATED_UNITS",
 ]
 
-MAX_ENUMERATED_UNITS = 25
-
-
-def _binary_states(
-    n_units: int, begin: int, end: int, device: torch.device, dtype: torch.dtype
-) -> Tensor:
-    """Rows ``begin..end-1`` of the table of all 2^n_units binary vectors: (end-begin, n)."""
-    codes = torch.arange(begin, end, device=device)
-    bits = torch.arange(n_units, device=device)
-    return ((codes.unsqueeze(1) >> bits) & 1).to(dtype)
-
 
 @torch.no_grad()
 def exact_log_partition(
-    rbm: RBM, enumerate_layer: str = "auto", chunk_size: int = 1 << 14
+    rbm: RBM | DBM, enumerate_layer: str = "auto", chunk_size: int = 1 << 14
 ) -> float:
     """log Z of a small RBM by summing over every state of one layer.
 
     Parameters
     ----------
-    rbm : RBM
+    rbm : RBM or DBM
+        A DBM is enumerated over its smaller parity (odd or even layers), the other
+        summed out: :func:`dbn.ais.dbm.dbm_exact_log_partition`.
     enumerate_layer : {"auto", "hidden", "visible"}
-        Which layer to enumerate; ``"auto"`` takes the smaller one (always the hidden
-        layer for Gaussian visible units, whose states cannot be listed).
+        Which layer of an RBM to enumerate; ``"auto"`` takes the smaller one (always the
+        hidden layer for Gaussian visible units, whose states cannot be listed).
     chunk_size : int
         States evaluated at a time, which bounds memory.
 
@@ -82,6 +90,8 @@ def exact_log_partition(
     >>> round(dbn.ais.exact_log_partition(rbm), 4)  # log(2**3 * 2**2) with zero parameters
     3.4657
     """
+    if isinstance(rbm, DBM):
+        return dbm_exact_log_partition(rbm, chunk_size)
     if enumerate_layer not in ("auto", "hidden", "visible"):
         raise ValueError(
             f"enumerate_layer must be 'auto', 'hidden' or 'visible', got {enumerate_layer!r}"
@@ -102,7 +112,7 @@ def exact_log_partition(
     partial_sums = []
     for begin in range(0, 1 << n_units, chunk_size):
         end = min(begin + chunk_size, 1 << n_units)
-        states = _binary_states(n_units, begin, end, weight.device, torch.float64)
+        states = binary_states(n_units, begin, end, weight.device, torch.float64)
         if enumerate_layer == "visible":
             log_terms = states @ visible_bias + F.softplus(states @ weight.T + hidden_bias).sum(1)
         else:
@@ -122,87 +132,13 @@ def exact_log_partition(
     return log_z
 
 
-@dataclass(frozen=True)
-class AISResult:
-    """An AIS estimate of log Z with the interval log(Ẑ ± 3σ̂) of Salakhutdinov & Murray.
-
-    Attributes
-    ----------
-    log_z : float
-    log_z_low, log_z_high : float
-        ``log_z_low`` is ``-inf`` when Ẑ - 3σ̂ <= 0 (too few runs to bound it below).
-    log_weights : Tensor of shape (n_runs,)
-        The log importance weights, for diagnostics.
-
-    Examples
-    --------
-    >>> import torch, dbn
-    >>> g = torch.Generator().manual_seed(0)
-    >>> result = dbn.ais.log_partition(dbn.RBM(8, 4), n_betas=100, generator=g)
-    >>> result.log_z_low <= result.log_z <= result.log_z_high
-    True
-    """
-
-    log_z: float
-    log_z_low: float
-    log_z_high: float
-    log_weights: Tensor
-
-
-def beta_schedule(n_betas: int) -> Tensor:
-    """Inverse temperatures from 0 to 1, dense near 1 where the distributions change most.
-
-    The proportions follow Salakhutdinov & Murray (2008): 1/15 of the steps on [0, 0.5),
-    4/15 on [0.5, 0.9) and 10/15 on [0.9, 1] (their 1,000 / 4,000 / 10,000).
-
-    Parameters
-    ----------
-    n_betas : int
-        Number of inverse temperatures including both ends, at least 3.
-
-    Returns
-    -------
-    Tensor of shape (n_betas,), float64
-
-    Examples
-    --------
-    >>> from dbn.ais import beta_schedule
-    >>> betas = beta_schedule(100)
-    >>> betas.shape, betas[0].item(), betas[-1].item()
-    (torch.Size([100]), 0.0, 1.0)
-    """
-    check_int("n_betas", n_betas, minimum=3)
-    first = max(1, round(n_betas / 15))
-    second = max(1, round(4 * n_betas / 15))
-    third = n_betas - first - second
-    return torch.cat(
-        [
-            torch.linspace(0.0, 0.5, first + 1, dtype=torch.float64)[:-1],
-            torch.linspace(0.5, 0.9, second + 1, dtype=torch.float64)[:-1],
-            torch.linspace(0.9, 1.0, third, dtype=torch.float64),
-        ]
-    )
-
-
-def _base_visible_bias(rbm: RBM, data: Tensor | None) -> Tensor:
-    """Visible biases of the base-rate model: fitted to the data's means, else zeros."""
-    if data is None:
-        return torch.zeros_like(rbm.visible_bias)
-    mean = data.to(rbm.visible_bias).mean(dim=0)
-    if rbm.visible == "gaussian":
-        return mean
-    # Smoothed as in Salakhutdinov's code so that constant pixels give finite biases.
-    p = (mean * len(data) + 0.05) / (len(data) + 0.1)
-    return torch.log(p) - torch.log1p(-p)
-
-
 class _AnnealingPath:
     """The intermediate distributions p*_β from the base-rate model to the RBM, and a
     Gibbs transition that leaves each invariant: what AIS and RAISE share."""
 
     def __init__(self, rbm: RBM, data: Tensor | None) -> None:
         self.rbm = rbm
-        self.base_bias = _base_visible_bias(rbm, data)
+        self.base_bias = base_visible_bias(rbm.visible_bias, data, rbm.visible)
         self.gaussian = rbm.visible == "gaussian"
         if self.gaussian:
             log_z_base = 0.5 * rbm.n_visible * math.log(2 * math.pi)
@@ -258,7 +194,7 @@ class _AnnealingPath:
 
 @torch.no_grad()
 def log_partition(
-    rbm: RBM,
+    rbm: RBM | DBM,
     data: Tensor | None = None,
     n_betas: int = 15000,
     n_runs: int = 100,
@@ -268,7 +204,9 @@ def log_partition(
 
     Parameters
     ----------
-    rbm : RBM
+    rbm : RBM or DBM
+        A DBM is annealed over its even layers, the odd ones summed out
+        (:func:`dbn.ais.dbm.dbm_log_partition`; the paper ran 20,000 temperatures).
     data : Tensor of shape (n_samples, n_visible), optional
         Training data that fits the base-rate model (strongly recommended: a base model
         close to the data makes the estimate far more accurate).
@@ -294,6 +232,8 @@ def log_partition(
     >>> abs(result.log_z - dbn.ais.exact_log_partition(rbm)) < 0.1
     True
     """
+    if isinstance(rbm, DBM):
+        return dbm_log_partition(rbm, data, n_betas, n_runs, generator)
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
         data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
@@ -307,21 +247,7 @@ def log_partition(
         log_w += path.log_ratio(v, beta, previous, hidden_input)
         v = path.transition(v, beta, generator, hidden_input)
 
-    log_mean_w = (torch.logsumexp(log_w, 0) - math.log(n_runs)).item()
-    shift = log_w.max()
-    scaled = torch.exp(log_w - shift)
-    std_of_mean = (scaled.std() / math.sqrt(n_runs)).item()
-    mean_scaled = scaled.mean().item()
-
-    def log_shifted(value: float) -> float:
-        return math.log(value) + shift.item() + path.log_z_base if value > 0 else -math.inf
-
-    return AISResult(
-        log_z=log_mean_w + path.log_z_base,
-        log_z_low=log_shifted(mean_scaled - 3 * std_of_mean),
-        log_z_high=log_shifted(mean_scaled + 3 * std_of_mean),
-        log_weights=log_w.cpu(),
-    )
+    return summarise_log_weights(log_w, path.log_z_base)
 
 
 @dataclass(frozen=True)
@@ -434,17 +360,21 @@ def reverse_log_likelihood(
 
 @torch.no_grad()
 def log_likelihood(
-    rbm: RBM,
+    rbm: RBM | DBM,
     data: Tensor,
     log_z: float | None = None,
     train_data: Tensor | None = None,
     **ais_options: Any,
 ) -> float:
-    """Mean log-probability of ``data`` under the RBM, in nats per example.
+    """Mean log-probability of ``data`` under the RBM, in nats per example; for a DBM
+    its mean variational lower bound.
 
     Parameters
     ----------
-    rbm : RBM
+    rbm : RBM or DBM
+        For a DBM the result is the mean of
+        :func:`dbn.ais.dbm.variational_bound` (mean-field entropy plus expected
+        log p*, minus log Z), a lower bound on the mean log-probability.
     data : Tensor of shape (n_samples, n_visible)
         The examples to score (e.g. the test set).
     log_z : float, optional
@@ -456,7 +386,7 @@ def log_likelihood(
     Returns
     -------
     float
-        ``mean(-F(v)) - log Z``.
+        ``mean(-F(v)) - log Z`` (an RBM).
 
     Examples
     --------
@@ -471,9 +401,11 @@ def log_likelihood(
     >>> abs(exact - by_ais) < 0.1  # nats per example
     True
     """
-    data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
     if log_z is None:
         log_z = log_partition(rbm, train_data, **ais_options).log_z
+    if isinstance(rbm, DBM):
+        return variational_bound(rbm, data, log_z).mean().item()
+    data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
     data = data.to(rbm.weight)
     chunks = torch.split(data, 10000)
     total = math.fsum(float(rbm.free_energy(chunk).double().sum()) for chunk in chunks)

@@ -1,0 +1,347 @@
+"""Joint training of a DBM: mean-field for the data, persistent chains for the model.
+
+Salakhutdinov & Hinton (2009), section 2.2 and 4. For each mini-batch the data-dependent
+statistics come from the fully factorised mean-field posterior q(h | v) (a fixed number
+of updates from a bottom-up start, optionally damped); the model's statistics come from
+persistent Markov chains ("fantasy particles") advanced by k block Gibbs sweeps per
+update, the stochastic approximation procedure. The update is the gradient of
+
+    mean_batch E(v, q) - mean_chains E(x),
+
+with every state held constant (the energy is bilinear, so the expected energy under a
+factorised q is the energy of its marginals), plus an optional sparsity penalty on the
+mean-field marginals. Any ``torch.optim`` optimiser runs it; the recipe uses SGD with
+momentum and an L2 weight cost, its learning rate falling linearly over the epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from dbn._utils.checks import check_fraction, check_int, check_nonnegative, check_positive
+from dbn._utils.config import JSONConfig
+from dbn._utils.rng import new_generator
+from dbn.models.dbm import DBM
+from dbn.models.rbm import bernoulli_sample
+from dbn.optim import make_optimizer
+from dbn.training.rbm_trainer import TrainingDivergedError
+
+__all__ = ["DBMConfig", "DBMTrainer", "dbm_loss", "reconstruction_error"]
+
+
+@dataclass
+class DBMConfig(JSONConfig):
+    """How to train a DBM jointly.
+
+    Parameters
+    ----------
+    epochs : int
+    lr : float
+        Initial learning rate; it falls linearly, epoch by epoch, to ``lr_final``.
+    lr_final : float
+    momentum, final_momentum : float
+        SGD momentum before and from ``momentum_switch_epoch`` on.
+    momentum_switch_epoch : int
+    weight_decay : float
+        L2 cost on the weights (not the biases).
+    batch_size : int
+    n_chains : int
+        Persistent chains (fantasy particles).
+    gibbs_steps : int
+        Block Gibbs sweeps of the chains per update.
+    mean_field_steps : int
+        Mean-field updates per mini-batch.
+    damping : float in [0, 1)
+        Share of the old marginals each mean-field update keeps.
+    sparsity_target : float, optional
+        Target mean activation of every hidden layer; no penalty when None.
+    sparsity_cost : float
+
+    Examples
+    --------
+    >>> from dbn.training import DBMConfig
+    >>> config = DBMConfig(epochs=10, lr=0.005, lr_final=0.0)
+    >>> [round(config.lr_at(epoch), 4) for epoch in (0, 5, 9)]
+    [0.005, 0.0025, 0.0005]
+    """
+
+    epochs: int = 300
+    lr: float = 0.005
+    lr_final: float = 0.0
+    momentum: float = 0.5
+    final_momentum: float = 0.9
+    momentum_switch_epoch: int = 5
+    weight_decay: float = 2e-4
+    batch_size: int = 100
+    n_chains: int = 100
+    gibbs_steps: int = 5
+    mean_field_steps: int = 10
+    damping: float = 0.0
+    sparsity_target: float | None = None
+    sparsity_cost: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs)
+        check_positive("lr", self.lr)
+        check_nonnegative("lr_final", self.lr_final)
+        check_fraction("momentum", self.momentum)
+        check_fraction("final_momentum", self.final_momentum)
+        check_int("momentum_switch_epoch", self.momentum_switch_epoch, minimum=0)
+        check_nonnegative("weight_decay", self.weight_decay)
+        check_int("batch_size", self.batch_size)
+        check_int("n_chains", self.n_chains)
+        check_int("gibbs_steps", self.gibbs_steps)
+        check_int("mean_field_steps", self.mean_field_steps, minimum=0)
+        if not 0 <= self.damping < 1:
+            raise ValueError(f"damping must be in [0, 1), got {self.damping!r}")
+        if self.sparsity_target is not None and not 0 < self.sparsity_target < 1:
+            raise ValueError(f"sparsity_target must be in (0, 1), got {self.sparsity_target!r}")
+        check_nonnegative("sparsity_cost", self.sparsity_cost)
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of 0-based ``epoch``."""
+        return self.lr + (self.lr_final - self.lr) * epoch / self.epochs
+
+
+def dbm_loss(
+    dbm: DBM,
+    v: Tensor,
+    chains: list[Tensor],
+    config: DBMConfig,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, list[Tensor], Tensor]:
+    """The loss whose gradient is one joint-training update, and the advanced chains.
+
+    Parameters
+    ----------
+    dbm : DBM
+    v : Tensor of shape (batch, sizes[0])
+    chains : list of Tensor
+        The persistent chains' states, ``chains[i]`` of shape (n_chains, sizes[i]).
+    config : DBMConfig
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    loss : Tensor
+        A scalar.
+    chains : list of Tensor
+        The chains after ``config.gibbs_steps`` sweeps.
+    reconstruction : Tensor
+        The batch's mean squared error of p(v | q_1), summed over pixels: a scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.models import DBM
+    >>> from dbn.training import DBMConfig, dbm_loss
+    >>> dbm = DBM([16, 8, 4])
+    >>> v = torch.bernoulli(torch.full((6, 16), 0.5))
+    >>> loss, chains, _ = dbm_loss(dbm, v, dbm.random_states(10), DBMConfig())
+    >>> loss.backward()
+    >>> dbm.weights[1].grad.shape, chains[2].shape
+    (torch.Size([4, 8]), torch.Size([10, 4]))
+    """
+    with torch.no_grad():
+        marginals = dbm.mean_field(v, config.mean_field_steps, config.damping)
+        for _ in range(config.gibbs_steps):
+            chains = dbm.sweep(chains, generator)
+        # p(v | q_1): the pixels' input comes from the first hidden layer only
+        reconstruction = torch.sigmoid(dbm.layer_input([v, marginals[0]], 0))
+        error = (reconstruction - v).pow(2).sum(dim=1).mean()
+    positive = [v, *marginals]
+    loss = dbm.energy(positive).mean() - dbm.energy(chains).mean()
+    if config.sparsity_target is not None and config.sparsity_cost > 0:
+        for index in range(1, dbm.n_layers):
+            logits = dbm.layer_input(positive, index)
+            target = torch.full_like(logits, config.sparsity_target)
+            penalty = F.binary_cross_entropy_with_logits(logits, target, reduction="sum")
+            loss = loss + config.sparsity_cost * penalty / len(v)
+    return loss, chains, error
+
+
+class DBMTrainer:
+    """Joint DBM training epoch by epoch, its whole state saved and restored exactly.
+
+    Parameters
+    ----------
+    dbm : DBM
+        Pretrained (:func:`~dbn.training.pretrain_dbm`) or not.
+    config : DBMConfig
+    seed : int
+        Seeds the shuffling, the chains' start and every sampled state.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.models import DBM
+    >>> from dbn.training import DBMConfig, DBMTrainer
+    >>> train = dbn.load_digits()["train"]
+    >>> trainer = DBMTrainer(DBM([64, 32, 16]), DBMConfig(epochs=2, n_chains=20))
+    >>> [row["epoch"] for row in trainer.fit(train.x, progress=False)]
+    [1, 2]
+    """
+
+    def __init__(self, dbm: DBM, config: DBMConfig, seed: int = 0) -> None:
+        self.dbm, self.config = dbm, config
+        self.generator = new_generator(seed)
+        weights, biases = list(dbm.weights), list(dbm.biases)
+        self.optimizer = make_optimizer(
+            "sgd",
+            weights,
+            biases,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+        self.chains: list[Tensor] | None = None
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit for bit: tensors and plain values."""
+        return {
+            "epoch": self.epoch,
+            "model": {k: v.detach().cpu() for k, v in self.dbm.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "chains": None if self.chains is None else [c.cpu() for c in self.chains],
+            "history": list(self.history),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from what :meth:`state_dict` returned."""
+        self.epoch = int(state["epoch"])
+        self.dbm.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        weight = self.dbm.weights[0]
+        chains = state["chains"]
+        self.chains = None if chains is None else [c.to(weight) for c in chains]
+        self.history = list(state["history"])
+
+    def _start_chains(self, x: Tensor) -> list[Tensor]:
+        """Chains started at training images and samples of their bottom-up marginals."""
+        start = x[torch.randperm(len(x), generator=self.generator)[: self.config.n_chains]]
+        if len(start) < self.config.n_chains:
+            raise ValueError(
+                f"n_chains={self.config.n_chains} exceeds the {len(x)} training examples"
+            )
+        with torch.no_grad():
+            hidden = self.dbm.initial_marginals(start)
+        states = [
+            bernoulli_sample(start, self.generator),
+            *(bernoulli_sample(q, self.generator) for q in hidden),
+        ]
+        return [s.to(x.dtype) for s in states]
+
+    def train_epoch(self, x: Tensor) -> dict[str, Any]:
+        """One pass over the shuffled data; the epoch's metrics."""
+        config, started = self.config, time.perf_counter()
+        if self.chains is None:
+            self.chains = self._start_chains(x)
+        momentum = (
+            config.final_momentum if self.epoch >= config.momentum_switch_epoch else config.momentum
+        )
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.lr_at(self.epoch)
+            group["momentum"] = momentum
+        order = torch.randperm(len(x), generator=self.generator)
+        total = torch.zeros((), dtype=torch.float64)
+        for begin in range(0, len(x), config.batch_size):
+            batch = x[order[begin : begin + config.batch_size]]
+            loss, self.chains, error = dbm_loss(
+                self.dbm, batch, self.chains, config, self.generator
+            )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += error.double() * len(batch)
+        if not all(torch.isfinite(p).all() for p in self.dbm.parameters()):
+            raise TrainingDivergedError(f"DBM training diverged in epoch {self.epoch + 1}")
+        self.epoch += 1
+        row = {
+            "epoch": self.epoch,
+            "lr": config.lr_at(self.epoch - 1),
+            "reconstruction": total.item() / len(x),
+            "seconds": time.perf_counter() - started,
+        }
+        self.history.append(row)
+        return row
+
+    def fit(
+        self,
+        x: Tensor | np.ndarray,
+        valid: Tensor | np.ndarray | None = None,
+        progress: bool = True,
+        on_epoch_end=None,
+    ) -> list[dict[str, Any]]:
+        """Train until ``config.epochs`` epochs are done (continuing a restored state).
+
+        Parameters
+        ----------
+        x : Tensor or ndarray of shape (n, sizes[0])
+            Pixels in [0, 1].
+        valid : Tensor or ndarray of shape (m, sizes[0]), optional
+            Held-out pixels: each epoch's row gets their ``valid_reconstruction``.
+        progress : bool
+        on_epoch_end : callable, optional
+            Called with the trainer after every epoch (to checkpoint).
+
+        Returns
+        -------
+        list of dict
+            Per epoch: ``epoch``, ``lr``, ``reconstruction`` (training batches' mean
+            squared error of p(v | q_1), summed over pixels), ``seconds``, and
+            ``valid_reconstruction`` with ``valid``.
+        """
+        x = self.dbm.images(x)
+        valid = None if valid is None else self.dbm.images(valid)
+        for _ in tqdm(range(self.epoch, self.config.epochs), desc="DBM", disable=not progress):
+            row = self.train_epoch(x)
+            if valid is not None:
+                row["valid_reconstruction"] = reconstruction_error(self.dbm, valid, self.config)
+            if on_epoch_end is not None:
+                on_epoch_end(self)
+        return self.history
+
+
+@torch.no_grad()
+def reconstruction_error(dbm: DBM, x: Tensor, config: DBMConfig, batch_size: int = 1000) -> float:
+    """Mean over ``x`` of the squared error of p(v | q_1), summed over pixels.
+
+    Parameters
+    ----------
+    dbm : DBM
+    x : Tensor of shape (n, sizes[0])
+    config : DBMConfig
+        Its mean-field settings.
+    batch_size : int
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.models import DBM
+    >>> from dbn.training import DBMConfig, reconstruction_error
+    >>> reconstruction_error(DBM([16, 8, 4], weight_std=0.0), torch.zeros(3, 16), DBMConfig())
+    4.0
+    """
+    total = 0.0
+    for chunk in torch.split(x, batch_size):
+        q1 = dbm.mean_field(chunk, config.mean_field_steps, config.damping)[0]
+        error = (torch.sigmoid(dbm.layer_input([chunk, q1], 0)) - chunk).pow(2).sum(dim=1)
+        total += math.fsum(error.double().tolist())
+    return total / len(x)
