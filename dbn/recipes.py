@@ -21,6 +21,7 @@ from dbn.training.rbm_trainer import TrainConfig
 
 __all__ = [
     "FINETUNE_RECIPES",
+    "DBM_RECIPES",
     "GENERATIVE_RECIPES",
     "PRETRAIN_RECIPES",
     "default_sizes",
@@ -184,5 +185,45 @@ GENERATIVE_RECIPES: dict[str, dict] = {
         sizes=[64, 100, 100, 200],
         greedy=dict(_HINTON_GUIDE, epochs=100, lr=0.05),
         updown=dict(epochs=12, cd_steps=[3, 6, 10], lr=0.01, momentum=0.9, weight_decay=1e-5),
+    ),
+}
+
+
+# The Deep Boltzmann Machine of Salakhutdinov & Hinton (2009), AISTATS: a 784-500-1000
+# DBM. From the paper: mini-batches of 100, 100 persistent chains advanced by 5 Gibbs
+# sweeps an update, the initial learning rate 0.005 decreased gradually to 0, and greedy
+# pretraining with the bottom RBM's visible and the top RBM's hidden layer doubled. The
+# rest follows Salakhutdinov's published MATLAB code as its re-implementations describe
+# it (no stored copy of the code itself was found; see the DBM results page): RBM 1 for
+# 100 epochs at lr 0.05 with weight cost 0.001, RBM 2 for 200 epochs at lr 0.05, 10
+# mean-field updates, weight cost 0.0002, momentum 0.5 then 0.9 from epoch 5, and 300
+# joint epochs. `pretrain` holds one TrainConfig's fields per RBM.
+DBM_RECIPES: dict[str, dict] = {
+    "salakhutdinov-hinton2009": dict(
+        dataset="mnist",
+        sizes=[784, 500, 1000],
+        pretrain=[
+            dict(_HINTON_GUIDE, epochs=100, lr=0.05, weight_decay=1e-3, init_visible_bias=False),
+            dict(_HINTON_GUIDE, epochs=200, lr=0.05, weight_decay=1e-3, init_visible_bias=False),
+        ],
+        joint=dict(
+            epochs=300,
+            lr=0.005,
+            lr_final=0.0,
+            weight_decay=2e-4,
+            n_chains=100,
+            gibbs_steps=5,
+            mean_field_steps=10,
+        ),
+    ),
+    # `scripts/dbm.py --quick`: the same protocol on the 8x8 digits, in seconds.
+    "salakhutdinov-hinton2009-quick": dict(
+        dataset="digits",
+        sizes=[64, 100, 200],
+        pretrain=[
+            dict(_HINTON_GUIDE, epochs=100, lr=0.05, weight_decay=1e-3),
+            dict(_HINTON_GUIDE, epochs=100, lr=0.05, weight_decay=1e-3),
+        ],
+        joint=dict(epochs=30, lr=0.005, lr_final=0.0, n_chains=100, gibbs_steps=5),
     ),
 }

@@ -12,8 +12,8 @@ Config = TypeVar("Config", bound="JSONConfig")
 
 
 class JSONConfig:
-    """``to_dict`` and ``from_dict`` for a dataclass whose fields are JSON values or other
-    ``JSONConfig`` dataclasses (rebuilt from their nested dicts)."""
+    """``to_dict`` and ``from_dict`` for a dataclass whose fields are JSON values, other
+    ``JSONConfig`` dataclasses or lists of them (rebuilt from their nested dicts)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field by name, nested configs as dicts: what ``json.dumps`` takes.
@@ -54,11 +54,15 @@ class JSONConfig:
             if name not in fields:
                 continue
             nested = hints[name]
-            if (
-                isinstance(value, dict)
-                and isinstance(nested, type)
-                and issubclass(nested, JSONConfig)
-            ):
+            if _is_config(nested) and isinstance(value, dict):
                 value = nested.from_dict(value, strict)
+            elif typing.get_origin(nested) is list and isinstance(value, list):
+                (item,) = typing.get_args(nested)
+                if _is_config(item):  # a list of configs, e.g. one per layer
+                    value = [item.from_dict(v, strict) if isinstance(v, dict) else v for v in value]
             known[name] = value
         return cls(**known)
+
+
+def _is_config(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, JSONConfig)

@@ -1,0 +1,167 @@
+"""The Deep Boltzmann Machine of Salakhutdinov & Hinton (2009): greedy pretraining
+corrected for double counting, then joint training by mean-field and persistent chains.
+
+    python scripts/dbm.py --out runs/dbm                 # the paper's recipe, MNIST
+    python scripts/dbm.py --quick --out runs/dbm-quick   # the 8x8 digits, seconds
+
+Writes into ``--out``: ``config.json``; ``greedy.safetensors`` once greedy pretraining
+ends (a resumed run starts from it); ``dbm-state.pt`` after every joint epoch (model,
+optimiser, generator, chains: ``--resume`` continues to the uninterrupted run's
+weights); ``metrics.jsonl`` (a row an epoch, the validation images' mean-field
+reconstruction error every ``--eval-every`` epochs); and at the end ``model.safetensors``
+(``dbn.load`` returns the DBM) and ``samples.png`` (the persistent chains' pixels).
+Score it with ``scripts/dbm_report.py``; fine-tune its classifier with
+``scripts/dbm_finetune.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+
+import torch
+from studies.cli import ArgumentParser, add_common_arguments, check_input_size, run_cli
+from studies.device import resolve_device
+from studies.runs import RunDirectory
+
+from dbn._utils.config import JSONConfig
+from dbn.datasets import load_dataset
+from dbn.io import atomic_save, safe_load
+from dbn.models import DBM, load
+from dbn.recipes import DBM_RECIPES
+from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain_dbm
+from dbn.training.dbm_trainer import reconstruction_error
+from dbn.visual import save_image_grid
+
+SCRIPT = "dbm"
+RECIPE = "salakhutdinov-hinton2009"
+CHECKPOINT_KIND = "dbm-training"
+
+
+@dataclass
+class DBMRunConfig(JSONConfig):
+    """One run: the recipe's data and sizes, greedy pretraining per RBM, joint training."""
+
+    recipe: str = RECIPE
+    dataset: str = "mnist"
+    sizes: list[int] = field(default_factory=lambda: [784, 500, 1000])
+    seed: int = 0
+    eval_every: int = 10
+    pretrain: list[TrainConfig] = field(default_factory=list)
+    joint: DBMConfig = field(default_factory=DBMConfig)
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help=f"the recipe's digits variant ({RECIPE}-quick)"
+    )
+    parser.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="epochs of each RBM, bottom first (default: the recipe's)",
+    )
+    parser.add_argument("--epochs", type=int, help="joint-training epochs (default: the recipe's)")
+    parser.add_argument(
+        "--eval-every", type=int, default=10, help="epochs between validation errors (10)"
+    )
+    parser.add_argument("--out", default="runs/dbm", help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_common_arguments(parser)
+    return parser
+
+
+def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
+    name = f"{RECIPE}-quick" if args.quick else RECIPE
+    typed = {"recipe": name, "eval_every": args.eval_every}
+    if args.seed is not None:
+        typed["seed"] = args.seed
+    if args.resume:
+        saved = run.resumed_config(SCRIPT, DBMRunConfig, typed)
+        if saved is not None:
+            return saved
+    recipe = DBM_RECIPES[name]
+    layers = [{k: v for k, v in layer.items() if k != "weight_std"} for layer in recipe["pretrain"]]
+    if args.pretrain_epochs is not None:
+        if len(args.pretrain_epochs) != len(layers):
+            raise ValueError(
+                f"--pretrain-epochs needs one number per RBM ({len(layers)}), "
+                f"got {len(args.pretrain_epochs)}"
+            )
+        layers = [
+            dict(layer, epochs=n) for layer, n in zip(layers, args.pretrain_epochs, strict=True)
+        ]
+    joint = dict(recipe["joint"])
+    if args.epochs is not None:
+        joint["epochs"] = args.epochs
+    return DBMRunConfig(
+        **typed,
+        dataset=recipe["dataset"],
+        sizes=list(recipe["sizes"]),
+        pretrain=[TrainConfig(**layer) for layer in layers],
+        joint=DBMConfig(**joint),
+    )
+
+
+def greedy_model(config: DBMRunConfig, run: RunDirectory, x: torch.Tensor, progress: bool) -> DBM:
+    """The greedily pretrained DBM: read back from the run, or trained and saved."""
+    path = run / "greedy.safetensors"
+    if path.is_file():
+        return load(path, expect=DBM)
+    model = DBM(config.sizes)
+    pretrain_dbm(model, x, config.pretrain, config.seed, progress)
+    model.save(path)
+    return model
+
+
+def main(args: argparse.Namespace) -> dict:
+    device = resolve_device(args.device)
+    run = RunDirectory(args.out)
+    config = build_config(args, run)
+    data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)
+    check_input_size(config.sizes, config.dataset, data["train"].x.shape[1])
+    state_path = run / "dbm-state.pt"
+    resuming = args.resume and state_path.is_file()
+    state = safe_load(state_path, kind=CHECKPOINT_KIND) if resuming else None
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
+    train, valid = data["train"].x.to(device), data["valid"].x.to(device)
+    started = time.perf_counter()
+    model = greedy_model(config, run, train, not args.no_progress).to(device)
+    trainer = DBMTrainer(model, config.joint, seed=config.seed)
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+    run.restart_logs({"metrics.jsonl": trainer.history}, resumed=state is not None)
+
+    def after_epoch(trainer: DBMTrainer) -> None:
+        row = trainer.history[-1]
+        if trainer.epoch % config.eval_every == 0 or trainer.epoch == config.joint.epochs:
+            row["valid_reconstruction"] = reconstruction_error(model, valid, config.joint)
+        atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, state_path)
+        announce = f"epoch {row['epoch']}: checkpoint written" if args.no_progress else None
+        run.log_epoch(row, announce)
+
+    trainer.fit(train, progress=not args.no_progress, on_epoch_end=after_epoch)
+    result = {
+        "valid_reconstruction": reconstruction_error(model, valid, config.joint),
+        "training_images": len(train),
+        "seconds_this_process": time.perf_counter() - started,
+        "torch": torch.__version__,
+    }
+    model.save(run / "model.safetensors", **{"result": result, "recipe": config.recipe})
+    run.write_json("result.json", result)
+    side = int(config.sizes[0] ** 0.5)
+    if side * side == config.sizes[0] and trainer.chains is not None:
+        with torch.no_grad():
+            pixels = torch.sigmoid(model.layer_input(trainer.chains, 0))
+        save_image_grid(pixels[:100].cpu(), run / "samples.png", n_columns=10)
+    run.close()
+    print(f"validation reconstruction error: {result['valid_reconstruction']:.3f}")
+    return result
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())
