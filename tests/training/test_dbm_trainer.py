@@ -1,0 +1,137 @@
+"""DBM pretraining and joint training: the update is the paper's statistic, training
+raises the exact likelihood of a model small enough to enumerate, and a checkpointed
+trainer continues bit for bit."""
+
+import pytest
+import torch
+
+import dbn
+from dbn.io import atomic_save, safe_load
+from dbn.models import DBM
+from dbn.training import DBMConfig, DBMTrainer, dbm_loss, pretrain_dbm
+
+
+def patterns(n=400, seed=0) -> torch.Tensor:
+    """Two 8-pixel prototypes with 5 % of the pixels flipped."""
+    g = torch.Generator().manual_seed(seed)
+    prototypes = torch.tensor(
+        [[1, 1, 1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 1, 1, 0, 1]], dtype=torch.float32
+    )
+    x = prototypes[torch.randint(0, 2, (n,), generator=g)]
+    flip = torch.rand(x.shape, generator=g) < 0.05
+    return torch.where(flip, 1 - x, x)
+
+
+def test_the_update_is_mean_field_minus_chain_statistics():
+    dbm = DBM([6, 5, 4], weight_std=0.5, generator=torch.Generator().manual_seed(0))
+    v = torch.bernoulli(torch.full((9, 6), 0.5), generator=torch.Generator().manual_seed(1))
+    chains = dbm.random_states(7, torch.Generator().manual_seed(2))
+    config = DBMConfig(gibbs_steps=2, mean_field_steps=4)
+    loss, advanced, _ = dbm_loss(dbm, v, chains, config, torch.Generator().manual_seed(3))
+    loss.backward()
+    q1, q2 = dbm.mean_field(v, 4)
+    with torch.no_grad():
+        expected = chains
+        g = torch.Generator().manual_seed(3)
+        for _ in range(2):
+            expected = dbm.sweep(expected, g)
+    for got, want in zip(advanced, expected, strict=True):
+        assert torch.equal(got, want)
+    data_w1 = q2.T @ q1 / len(v)
+    model_w1 = advanced[2].T @ advanced[1] / len(advanced[1])
+    torch.testing.assert_close(dbm.weights[1].grad, -(data_w1 - model_w1))
+    torch.testing.assert_close(dbm.biases[0].grad, -(v.mean(0) - advanced[0].mean(0)))
+
+
+def test_joint_training_raises_the_exact_likelihood_and_bounds_stay_below_it():
+    x = patterns()
+    dbm = DBM([8, 6, 4], generator=torch.Generator().manual_seed(0))
+    start = dbn.ais.dbm_exact_log_likelihood(dbm, x).mean().item()
+    pretrain_dbm(dbm, x, epochs=30, lr=0.1, progress=False)
+    pretrained = dbn.ais.dbm_exact_log_likelihood(dbm, x).mean().item()
+    # 200 epochs of 4 updates, the learning rate falling to 0: the chains settle
+    DBMTrainer(dbm, DBMConfig(epochs=200, lr=0.02, n_chains=50), seed=0).fit(x, progress=False)
+    log_z = dbn.ais.exact_log_partition(dbm)
+    exact = dbn.ais.dbm_exact_log_likelihood(dbm, x, log_z)
+    assert start < pretrained - 1.0, (start, pretrained)
+    assert exact.mean().item() > pretrained + 0.1, (pretrained, exact.mean().item())
+    bound = dbn.ais.variational_bound(dbm, x, log_z)
+    assert (bound <= exact + 1e-9).all()
+    assert dbn.ais.log_likelihood(dbm, x, log_z=log_z) == pytest.approx(bound.mean().item())
+
+
+def test_ais_agrees_with_enumeration_on_a_trained_dbm_and_with_itself():
+    x = patterns()
+    dbm = DBM([8, 6, 4], generator=torch.Generator().manual_seed(0))
+    pretrain_dbm(dbm, x, epochs=30, lr=0.1, progress=False)
+    DBMTrainer(dbm, DBMConfig(epochs=10, lr=0.05, n_chains=50), seed=0).fit(x, progress=False)
+    exact = dbn.ais.exact_log_partition(dbm)
+    runs = [
+        dbn.ais.log_partition(dbm, x, n_betas=3000, generator=torch.Generator().manual_seed(s))
+        for s in range(3)
+    ]
+    for result in runs:
+        assert abs(result.log_z - exact) < 0.1, (result.log_z, exact)
+        assert result.log_z_low <= result.log_z <= result.log_z_high
+    estimates = [result.log_z for result in runs]
+    assert max(estimates) - min(estimates) < 0.1
+
+
+def test_a_one_hidden_layer_dbm_has_its_rbms_partition_function():
+    rbm = dbn.RBM(6, 4, weight_std=1.0, generator=torch.Generator().manual_seed(0))
+    dbm = DBM.from_rbms([rbm])
+    assert dbn.ais.exact_log_partition(dbm) == pytest.approx(dbn.ais.exact_log_partition(rbm))
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_checkpointed_trainer_continues_bit_for_bit(tmp_path):
+    x = dbn.load_digits()["train"].x[:300]
+    config = DBMConfig(epochs=4, n_chains=30, sparsity_target=0.1, sparsity_cost=0.01)
+
+    def fresh(seed=5):
+        return DBMTrainer(
+            DBM([64, 16, 8], generator=torch.Generator().manual_seed(0)), config, seed
+        )
+
+    straight = fresh()
+    straight.fit(x, progress=False)
+
+    def checkpoint_then_die_after_two(trainer):
+        atomic_save({"trainer": trainer.state_dict()}, tmp_path / "state.pt")
+        if trainer.epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        fresh().fit(x, progress=False, on_epoch_end=checkpoint_then_die_after_two)
+    resumed = fresh(seed=99)
+    resumed.load_state_dict(safe_load(tmp_path / "state.pt")["trainer"])
+    resumed.fit(x, progress=False)
+    for name, value in straight.dbm.state_dict().items():
+        assert torch.equal(value, resumed.dbm.state_dict()[name]), name
+    assert [row["epoch"] for row in resumed.history] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"lr": -1.0}, "lr"),
+        ({"damping": 1.0}, "damping"),
+        ({"sparsity_target": 1.5}, "sparsity_target"),
+        ({"mean_field_steps": -1}, "mean_field_steps"),
+    ],
+)
+def test_bad_options_are_refused_by_name(options, message):
+    with pytest.raises(ValueError, match=message):
+        DBMConfig(**options)
+
+
+def test_too_many_chains_and_wrong_config_counts_are_refused():
+    x = dbn.load_digits()["train"].x[:50]
+    with pytest.raises(ValueError, match="n_chains=100 exceeds the 50"):
+        DBMTrainer(DBM([64, 8, 4]), DBMConfig(epochs=1)).fit(x, progress=False)
+    with pytest.raises(ValueError, match="one TrainConfig per RBM"):
+        pretrain_dbm(DBM([64, 8, 4]), x, [dbn.TrainConfig()], progress=False)
