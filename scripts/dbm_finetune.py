@@ -1,0 +1,129 @@
+"""Fine-tune the classifier of Salakhutdinov & Hinton (2009) from a trained DBM: the
+image and the DBM's top-layer mean-field marginals in, hidden layers started at the
+DBM's weights, a softmax on top; one run per seed.
+
+    python scripts/dbm_finetune.py runs/dbm/model.safetensors --out runs/dbm-finetune
+
+The mean-field features are computed once from the DBM and held fixed, as in the paper;
+only the MLP trains, by a fine-tuning recipe (``hinton2006`` by default: conjugate
+gradient as for the DBN rows), chosen by validation error and tested once. Writes, per
+seed, ``seed<N>-state.pt`` after every epoch (``--resume`` continues it),
+``seed<N>.safetensors`` (``dbn.load`` returns the classifier: images to logits) and a
+row in ``results.jsonl``; ``summary.json`` holds the mean and std of the test error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+from studies.cli import ArgumentParser, run_cli
+from studies.runs import RunDirectory
+
+import dbn
+from dbn._utils.rng import new_generator
+from dbn.datasets import load_dataset
+from dbn.io import sha256_file
+from dbn.models import DBM, DBMClassifier
+from dbn.recipes import FINETUNE_RECIPES, split_finetune_recipe
+from dbn.training import FinetuneConfig, evaluate, finetune
+
+SCRIPT = "dbm_finetune"
+DATASET_OF_PIXELS = {784: "mnist", 64: "digits"}
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="a DBM (scripts/dbm.py's model.safetensors)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory")
+    parser.add_argument(
+        "--recipe", default="hinton2006", choices=sorted(FINETUNE_RECIPES), help="fine-tuning"
+    )
+    parser.add_argument("--epochs", type=int, help="fine-tuning epochs (default: the recipe's)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="(0 1 2)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    return parser
+
+
+def main(args: argparse.Namespace) -> dict:
+    dbm = dbn.load(args.model, expect=DBM)
+    if dbm.sizes[0] not in DATASET_OF_PIXELS:
+        raise ValueError(
+            f"{str(args.model)!r} models {dbm.sizes[0]} pixels: neither MNIST nor digits"
+        )
+    _, values = split_finetune_recipe(args.recipe)
+    if args.epochs is not None:
+        values["epochs"] = args.epochs
+    config = FinetuneConfig(**values)
+    run = RunDirectory(args.out)
+    run.claim(SCRIPT, args.resume)
+    model_sha256 = sha256_file(args.model)
+    run.write_json(
+        "config.json",
+        {
+            "script": SCRIPT,
+            "model": str(args.model),
+            "model_sha256": model_sha256,
+            "recipe": args.recipe,
+            "finetune": config.to_dict(),
+            "seeds": args.seeds,
+        },
+    )
+    data = load_dataset(DATASET_OF_PIXELS[dbm.sizes[0]], data_dir=args.data_dir)
+    features = DBMClassifier.from_dbm(dbm)
+    split = {name: (features.features(part.x), part.y) for name, part in data.items()}
+    results_path = run / "results.jsonl"
+    done = (
+        [json.loads(line) for line in results_path.read_text().splitlines()]
+        if results_path.is_file()
+        else []
+    )
+    rows = [row for row in done if row["seed"] in args.seeds]
+    for seed in args.seeds:
+        if any(row["seed"] == seed for row in rows):
+            continue
+        classifier = DBMClassifier.from_dbm(dbm, generator=new_generator(seed))
+        outcome = finetune(
+            classifier.mlp,
+            split["train"],
+            split["valid"],
+            config,
+            generator=new_generator(seed),
+            progress=not args.no_progress,
+            name=f"seed {seed}",
+            checkpoint_path=run / f"seed{seed}-state.pt",
+            resume=True,
+        )
+        _, test_error = evaluate(classifier.mlp, *split["test"])
+        row = {
+            "seed": seed,
+            "test_error": test_error,
+            "best_epoch": outcome.best_epoch,
+            "valid_error": outcome.best_valid_error,
+            "seconds": outcome.seconds,
+        }
+        classifier.save(run / f"seed{seed}.safetensors", result=row, dbm_sha256=model_sha256)
+        with results_path.open("a") as log:
+            log.write(json.dumps(row) + "\n")
+        rows.append(row)
+        print(f"seed {seed}: test error {100 * test_error:.2f} %")
+    errors = [row["test_error"] for row in rows]
+    summary = {
+        "test_error_mean": statistics.mean(errors),
+        "test_error_std": statistics.stdev(errors) if len(errors) > 1 else 0.0,
+        "seeds": [row["seed"] for row in rows],
+        "torch": torch.__version__,
+    }
+    run.write_json("summary.json", summary)
+    run.close()
+    return summary
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser())

@@ -1,0 +1,111 @@
+"""scripts/dbm.py, dbm_report.py and dbm_finetune.py: the DBM recipe end to end on the
+digits, a run killed mid-way resumes to the uninterrupted run's weights, and the
+report and the fine-tuned classifier are what dbn.load and the error say."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import load_script, wait_for_checkpoints
+
+import dbn
+from dbn.models import DBM, DBMClassifier
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = [sys.executable, str(ROOT / "scripts" / "dbm.py"), "--quick", "--no-progress"]
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dbm") / "run"
+    done = subprocess.run([*COMMAND, "--out", str(out)], env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_the_quick_recipe_pretrains_trains_and_draws(quick_run):
+    model = dbn.load(quick_run / "model.safetensors", expect=DBM)
+    assert model.sizes == [64, 100, 200]
+    rows = [json.loads(line) for line in (quick_run / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == list(range(1, 31))
+    assert rows[-1]["lr"] < rows[0]["lr"] and "valid_reconstruction" in rows[-1]
+    # joint training improves the mean-field reconstruction of held-out digits
+    greedy = dbn.load(quick_run / "greedy.safetensors", expect=DBM)
+    config = dbn.training.DBMConfig()
+    valid = dbn.load_digits()["valid"].x
+    before = dbn.training.reconstruction_error(greedy, valid, config)
+    assert rows[-1]["valid_reconstruction"] < before
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_weights(quick_run, tmp_path):
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [*COMMAND, "--out", str(killed)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    wait_for_checkpoints(process, 7)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert not (killed / "model.safetensors").exists()
+    resumed = subprocess.run(
+        [*COMMAND, "--out", str(killed), "--resume"], env=ENV, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr
+    first = dbn.load(quick_run / "model.safetensors").state_dict()
+    second = dbn.load(killed / "model.safetensors").state_dict()
+    for name, value in first.items():
+        assert torch.equal(value, second[name]), name
+
+
+def test_the_classifier_fine_tunes_per_seed_and_loads_ready_to_call(quick_run, tmp_path):
+    script = load_script("dbm_finetune")
+    out = tmp_path / "finetune"
+    argv = [str(quick_run / "model.safetensors"), "--out", str(out), "--epochs", "4"]
+    summary = script.main(script.get_args_parser().parse_args([*argv, "--seeds", "0", "1"]))
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [row["seed"] for row in rows] == [0, 1]
+    classifier = dbn.load(out / "seed0.safetensors", expect=DBMClassifier)
+    test = dbn.load_digits()["test"]
+    _, error = dbn.evaluate(classifier, test.x, test.y)
+    assert error == pytest.approx(rows[0]["test_error"])
+    assert error < 0.2
+    assert summary["test_error_mean"] == pytest.approx(
+        (rows[0]["test_error"] + rows[1]["test_error"]) / 2
+    )
+
+
+def test_the_report_brackets_log_z_and_bounds_the_likelihood(tmp_path, mnist):
+    path = tmp_path / "dbm.safetensors"
+    DBM([784, 12, 10], generator=torch.Generator().manual_seed(0)).save(path)
+    script = load_script("dbm_report")
+    argv = [str(path), "--out", str(tmp_path / "r"), "--betas", "200", "--runs", "10"]
+    report = script.main(script.get_args_parser().parse_args([*argv, "--mean-field-steps", "5"]))
+    assert report["log_z_low"] <= report["log_z"] <= report["log_z_high"]
+    # a near-zero DBM gives every binary image about 784 log(1/2) nats
+    assert report["test_bound"] < 0 and report["train_bound"] < 0
+    assert (tmp_path / "r" / "samples.png").stat().st_size > 0
+
+
+def test_a_file_of_the_wrong_kind_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "rbm.safetensors"
+    dbn.RBM(64, 8).save(path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "dbm_finetune.py"),
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "holds an RBM, not a DBM" in done.stderr
+    assert not (tmp_path / "o").exists()
