@@ -55,6 +55,7 @@ from dbn.models.export import make_classifier
 from dbn.optim._factory import OPTIMIZERS
 from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config, split_finetune_recipe
 from dbn.tensorboard import TensorBoard
+from dbn.training import _budget
 from dbn.training.finetuning import FinetuneConfig
 from dbn.training.rbm_trainer import TrainingDivergedError
 
@@ -109,6 +110,10 @@ class CompareConfig:
     validate_examples: int = 0
     patience: int | None = None
     pretrain_on_valid: bool = False
+    # pretrain for the library's default budget of updates (dbn.DBN.pretrain without
+    # epochs) instead of the recipe's epochs: the digits preset, whose recipe's 10
+    # epochs are 130 updates
+    pretrain_budget: bool = False
 
     def __post_init__(self) -> None:
         for spec in self.inits:
@@ -308,10 +313,16 @@ def pretrained(config: CompareConfig, method: str, splits, device, run, progress
         return given
     path = run / f"dbn-{method}.pt"
     if not path.is_file():
-        train = recipe_train_config(config.pretrain_recipe, method=method)
         images = splits["train"].x
         if config.pretrain_on_valid:  # images without their labels
             images = torch.cat([images, splits["valid"].x])
+        options = {"method": method}
+        if config.pretrain_budget:
+            batch_size = PRETRAIN_RECIPES[config.pretrain_recipe]["batch_size"]
+            options["epochs"] = _budget.budget_epochs(
+                len(images), batch_size, _budget.PRETRAIN_BUDGET
+            )
+        train = recipe_train_config(config.pretrain_recipe, **options)
         model = DBN(
             config.sizes,
             weight_std=PRETRAIN_RECIPES[config.pretrain_recipe]["weight_std"],

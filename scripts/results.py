@@ -329,6 +329,8 @@ def rendered() -> dict[Path, str]:
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
     quick = RESULTS / "initialisation" / "quick" / "results.csv"
     pages[quick.with_name("table.md")] = initialisation_table(quick)
+    digits = RESULTS / "initialisation" / "digits" / "results.csv"
+    pages[digits.with_name("table.md")] = initialisation_table(digits)
     pages[RESULTS / "updown" / "table.md"] = updown_table()
     readme = with_block(README.read_text(), HEADLINE, headline_table())
     pages[README] = with_block(readme, SHIPPED, shipped_table())
