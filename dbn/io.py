@@ -47,6 +47,10 @@ SAFETENSORS_SUFFIX = ".safetensors"
 SUFFIXES = (SAFETENSORS_SUFFIX, ".pt", ".pth")
 # The safetensors metadata entry that holds everything but the tensors, as JSON.
 METADATA_KEY = "dbn"
+# dbn's own files nest their values a few levels deep (a training state's optimiser
+# state is the deepest, about six); anything far deeper is crafted, and walking it
+# recursively (the checksum, the finite-value check) would exhaust the stack.
+MAX_NESTING = 32
 
 
 class CheckpointError(ValueError):
@@ -310,6 +314,7 @@ def safe_load(path: str | os.PathLike, kind: str | None = None) -> dict:
         blob = _load_safetensors(path)
     else:
         blob = _load_torch(path)
+    _check_nesting(blob, path)
     _verify_integrity(blob, path)
     if kind is not None and blob.get("kind") != kind:
         raise CheckpointError(
@@ -326,6 +331,11 @@ def _load_safetensors(path: Path) -> dict:
             metadata = handle.metadata() or {}
             state = {key: handle.get_tensor(key) for key in handle.keys()}
         blob = json.loads(metadata[METADATA_KEY])
+    except RecursionError:
+        raise CheckpointError(
+            f"{str(path)!r} is not a dbn checkpoint: its metadata nests deeper than any "
+            f"dbn file does"
+        ) from None
     except (KeyError, ValueError, OSError, safetensors.SafetensorError) as error:
         raise CheckpointError(
             f"checkpoint {str(path)!r} is truncated or corrupt, or not a dbn safetensors file "
@@ -333,6 +343,13 @@ def _load_safetensors(path: Path) -> dict:
         ) from None
     if not isinstance(blob, dict):
         raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (bad metadata)")
+    if INTEGRITY_KEY not in blob:
+        # dbn wrote checksums before it wrote safetensors: such a file was not written
+        # by dbn as it is, so nothing in it is trusted
+        raise CheckpointError(
+            f"{str(path)!r} carries no content checksum, which every dbn safetensors file "
+            f"has: it was not written by dbn or was edited since"
+        )
     return {**blob, "state": state}
 
 
@@ -379,6 +396,22 @@ def _check_regular_file(path: Path) -> None:
         raise CheckpointError(f"checkpoint {str(path)!r} is not a regular file")
     if not os.access(path, os.R_OK):
         raise CheckpointError(f"checkpoint {str(path)!r} is not readable")
+
+
+def _check_nesting(blob: dict, path: Path) -> None:
+    """Refuse values nested deeper than ``MAX_NESTING``, walking without recursion."""
+    pending: list[tuple[Any, int]] = [(blob, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_NESTING:
+            raise CheckpointError(
+                f"{str(path)!r} is not a dbn checkpoint: its values nest more than "
+                f"{MAX_NESTING} levels deep"
+            )
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, (list, tuple)):
+            pending.extend((item, depth + 1) for item in value)
 
 
 def _verify_integrity(blob: dict, path: Path) -> None:

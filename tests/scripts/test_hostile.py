@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import load_script, wait_for_checkpoints
+from safetensors import safe_open
+from safetensors.torch import save_file
 from studies.cli import run_cli
 
 import dbn
@@ -58,6 +60,28 @@ def flip_inside_largest_tensor(source: Path, target: Path) -> None:
     start = entry.header_offset + 30 + name_length + extra_length
     payload[start + entry.file_size // 2] ^= 0xFF
     target.write_bytes(bytes(payload))
+
+
+def craft_nested_and_unsigned_files(good: Path, checkpoints: Path) -> None:
+    """Files no dbn writes: metadata or values nested far too deep, and a safetensors
+    file without its content checksum."""
+    save_file({"x": torch.zeros(1)}, checkpoints / "deep.safetensors", {"dbn": "[" * 100000})
+    nested: list = []
+    for _ in range(5000):
+        nested = [nested]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20000)  # pickling it recurses; reading it back does not
+    try:
+        torch.save({"kind": "dbn", "x": nested}, checkpoints / "deep.pt")
+    finally:
+        sys.setrecursionlimit(limit)
+    model = dbn.load(good)
+    model.save(checkpoints / "signed.safetensors")
+    with safe_open(checkpoints / "signed.safetensors", "pt") as handle:
+        metadata = json.loads(handle.metadata()["dbn"])
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    metadata.pop("content_sha256")
+    save_file(tensors, checkpoints / "unsigned.safetensors", {"dbn": json.dumps(metadata)})
 
 
 def snapshot(root: Path) -> dict:
@@ -107,6 +131,7 @@ def world(tmp_path_factory):
     (checkpoints / "loop.pt").symlink_to(checkpoints / "loop.pt")
     (checkpoints / "broken.pt").symlink_to(checkpoints / "nowhere.pt")
     (checkpoints / "garbage.pt").write_bytes(b"\x00" * 64)
+    craft_nested_and_unsigned_files(root / "good.pt", checkpoints)
     shutil.copytree(root / "pretrain", root / "pretrain-damaged")
     state = root / "pretrain-damaged" / "train-state.pt"
     flip_inside_largest_tensor(root / "pretrain" / "train-state.pt", state)
@@ -200,6 +225,19 @@ CASES = [
     ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/nan.pt"], "new", "NaN or infinite"),
     ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/version.pt"], "new", "invalid format"),
     ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/huge.pt"], "new", "not hold a valid"),
+    # crafted files: bounded, one line, whatever reads them
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/deep.pt"], "new", "nest more than 32"),
+    ("finetune", [*FINETUNE_DBN, "--checkpoint", "{ckpt}/deep.safetensors"], "new", "nests deeper"),
+    (
+        "finetune",
+        [*FINETUNE_DBN, "--checkpoint", "{ckpt}/unsigned.safetensors"],
+        "new",
+        "no content",
+    ),
+    ("evaluate", ["{ckpt}/deep.safetensors"], "none", "metadata nests deeper than any dbn"),
+    ("evaluate", ["{ckpt}/deep.pt"], "none", "values nest more than 32 levels deep"),
+    ("evaluate", ["{ckpt}/unsigned.safetensors"], "none", "carries no content checksum"),
+    ("evaluate", ["{ckpt}/signed.safetensors", "--dataset", "digits"], "none", "holds a DBN, not"),
     (
         "finetune",
         [*FINETUNE_DBN, "--checkpoint", "{root}/good.pt", "--sizes", "64", "32", "8"],
