@@ -126,6 +126,8 @@ def main(args: argparse.Namespace) -> dict:
     state_path = run / "dbm-state.pt"
     resuming = args.resume and state_path.is_file()
     state = safe_load(state_path, kind=CHECKPOINT_KIND) if resuming else None
+    if state is not None and "config" in state["trainer"]:  # before any write
+        config.joint.check_saved(state["trainer"]["config"], repr(str(state_path)))
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
     train, valid = data["train"].x.to(device), data["valid"].x.to(device)

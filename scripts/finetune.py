@@ -320,6 +320,10 @@ def main(args: argparse.Namespace) -> dict:
     for log, path in states.items():
         if args.resume and path.is_file():  # read (and verified) before any write
             state = safe_load(path, kind=CHECKPOINT_KIND)
+            # written under these options? (the selection's and the refit's epochs may
+            # differ from the config's: dbn.finetune compares them once they are known)
+            saved = {**(state.get("config") or {}), "epochs": config.finetune.epochs}
+            config.finetune.check_saved(saved, repr(str(path)))
             saved_histories[log] = state["trainer"]["result"]["history"]
             resumed = True
     run.claim(SCRIPT, args.resume)  # the first write to the run directory

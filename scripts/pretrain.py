@@ -154,7 +154,9 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainRunConf
     typed = given_options(args, TRAIN_FLAGS)
     if args.resume:
         stack_options = given_options(args, ("sizes", "dataset", "weight_std", "recipe", "seed"))
-        saved = run.resumed_config(SCRIPT, PretrainRunConfig, {**typed, **stack_options})
+        saved = run.resumed_config(
+            SCRIPT, PretrainRunConfig, {**typed, **stack_options}, records=("script", "step")
+        )
         if saved is not None:
             return saved
     recipe = PRETRAIN_RECIPES[args.recipe] if args.recipe else {}

@@ -147,6 +147,8 @@ def main(args: argparse.Namespace) -> dict:
     state_path = run / "updown-state.pt"
     resuming = args.resume and state_path.is_file()
     state = safe_load(state_path, kind=CHECKPOINT_KIND) if resuming else None
+    if state is not None and "config" in state["trainer"]:  # before any write
+        config.updown.check_saved(state["trainer"]["config"], repr(str(state_path)))
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
     train, valid, test = data["train"], data["valid"], data["test"]

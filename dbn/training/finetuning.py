@@ -677,7 +677,9 @@ def finetune(
     config = FinetuneConfig.from_dict(values)
     trainer = FinetuneTrainer(model, (x, y), valid, config, device, generator, progress, name)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-        trainer.load_state_dict(safe_load(checkpoint_path, kind=CHECKPOINT_KIND)["trainer"])
+        saved = safe_load(checkpoint_path, kind=CHECKPOINT_KIND)
+        config.check_saved(saved.get("config"), f"checkpoint {str(checkpoint_path)!r}")
+        trainer.load_state_dict(saved["trainer"])
 
     def after_epoch(trainer: FinetuneTrainer) -> None:
         if checkpoint_path is not None and is_main_process():

@@ -269,6 +269,7 @@ class UpDownTrainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit for bit: tensors and plain values."""
         return {
+            "config": self.config.to_dict(),
             "epoch": self.epoch,
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
@@ -277,7 +278,10 @@ class UpDownTrainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from what :meth:`state_dict` returned."""
+        """Continue from what :meth:`state_dict` returned, if it was written under the
+        same config (a state without one predates the check)."""
+        if "config" in state:
+            self.config.check_saved(state["config"], "the training state")
         self.epoch = int(state["epoch"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])

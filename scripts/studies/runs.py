@@ -71,22 +71,37 @@ class RunDirectory:
             )
         return saved
 
-    def resumed_config(self, script: str, config_class: type[Config], typed: dict) -> Config | None:
+    def resumed_config(
+        self,
+        script: str,
+        config_class: type[Config],
+        typed: dict,
+        records: tuple[str, ...] = ("script",),
+    ) -> Config | None:
         """The saved run's config for ``--resume``, or None if there is no run yet.
 
         Every script resumes through here: options the user typed (``typed``, by name)
         must equal the saved run's, a nested config's options included, and the config
-        is rebuilt from ``config.json`` (whose entries that are not options are dropped).
+        is rebuilt from ``config.json``, whose entries must be exactly the config's
+        fields (nested ones included) and the script's ``records`` (entries it writes
+        that are not options): a missing or unknown entry means an edited file, refused.
         """
         saved = self.saved_config(script)
         if saved is None:
             return None
+        options = {key: value for key, value in saved.items() if key not in records}
+        try:
+            config = config_class.from_dict(options, strict=True, complete=True)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"{str(self.path / 'config.json')!r} cannot be resumed: {error}"
+            ) from None
         resolved = dict(saved)
         for value in saved.values():  # a nested config's options are the run's options too
             if isinstance(value, dict):
                 resolved = {**value, **resolved}
         check_resume_options(resolved, typed, str(self.path))
-        return config_class.from_dict(saved, strict=False)
+        return config
 
     def claim(self, script: str, resume: bool) -> None:
         """Create, lock and check the folder before the first write.

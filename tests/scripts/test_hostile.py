@@ -84,6 +84,24 @@ def craft_nested_and_unsigned_files(good: Path, checkpoints: Path) -> None:
     save_file(tensors, checkpoints / "unsigned.safetensors", {"dbn": json.dumps(metadata)})
 
 
+def edit_configs(root: Path) -> None:
+    """Copies of finished runs whose config.json was edited after the run."""
+    edits = {
+        "finetune-edited-lr": ("finetune", lambda c: c["finetune"].update(lr=0.5)),
+        "finetune-edited-momentum": ("finetune", lambda c: c["finetune"].update(momentum=0.0)),
+        "finetune-no-finetune": ("finetune", lambda c: c.pop("finetune")),
+        "finetune-unknown-key": ("finetune", lambda c: c.update(colour="blue")),
+        "pretrain-no-train": ("pretrain", lambda c: c.pop("train")),
+        "pretrain-unknown-nested": ("pretrain", lambda c: c["train"].update(speed=2)),
+    }
+    for name, (source, edit) in edits.items():
+        shutil.copytree(root / source, root / name)
+        path = root / name / "config.json"
+        config = json.loads(path.read_text())
+        edit(config)
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def snapshot(root: Path) -> dict:
     return {
         str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
@@ -132,6 +150,7 @@ def world(tmp_path_factory):
     (checkpoints / "broken.pt").symlink_to(checkpoints / "nowhere.pt")
     (checkpoints / "garbage.pt").write_bytes(b"\x00" * 64)
     craft_nested_and_unsigned_files(root / "good.pt", checkpoints)
+    edit_configs(root)
     shutil.copytree(root / "pretrain", root / "pretrain-damaged")
     state = root / "pretrain-damaged" / "train-state.pt"
     flip_inside_largest_tensor(root / "pretrain" / "train-state.pt", state)
@@ -246,6 +265,13 @@ CASES = [
     ),
     # finetune: a run directory that holds something
     ("finetune", FINETUNE, "finetune", "already holds a run; continue it with --resume"),
+    # --resume trusts nothing it reads: an edited config.json
+    ("finetune", [*FINETUNE, "--resume"], "finetune-edited-lr", r"other FinetuneConfig.*lr"),
+    ("finetune", [*FINETUNE, "--resume"], "finetune-edited-momentum", r"options: momentum"),
+    ("finetune", [*FINETUNE, "--resume"], "finetune-no-finetune", r"missing: \['finetune'\]"),
+    ("finetune", [*FINETUNE, "--resume"], "finetune-unknown-key", r"unknown .* \['colour'\]"),
+    ("pretrain", [*PRETRAIN, "--resume"], "pretrain-no-train", r"missing: \['train'\]"),
+    ("pretrain", [*PRETRAIN, "--resume"], "pretrain-unknown-nested", r"unknown .* \['speed'\]"),
     ("finetune", [*FINETUNE, "--resume", "--lr", "0.2"], "finetune", "--lr 0.2 .the run has"),
     ("finetune", [*FINETUNE, "--resume"], "pretrain", "holds a run of pretrain, not of finetune"),
     ("finetune", [*FINETUNE, "--dropout", "2"], "finetune", r"dropout must lie in \[0, 1\)"),
@@ -327,7 +353,7 @@ def test_refused_in_one_line_and_nothing_changes(
     world, tmp_path, monkeypatch, capsys, script, argv, target, message
 ):
     monkeypatch.chdir(tmp_path)  # a stray relative write would land here and be seen
-    if target in ("pretrain", "finetune", "pretrain-damaged"):
+    if (world / target).is_dir():  # a copy of one of the world's runs
         out = tmp_path / "run"
         shutil.copytree(world / target, out)
     else:
