@@ -27,7 +27,7 @@ from studies.runs import RunDirectory
 
 from dbn._utils.config import JSONConfig
 from dbn.datasets import load_dataset
-from dbn.io import atomic_save, safe_load
+from dbn.io import atomic_save, safe_load, sha256_file
 from dbn.models import DBM, load
 from dbn.recipes import DBM_RECIPES
 from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain_dbm
@@ -48,6 +48,9 @@ class DBMRunConfig(JSONConfig):
     sizes: list[int] = field(default_factory=lambda: [784, 500, 1000])
     seed: int = 0
     eval_every: int = 10
+    # a greedily pretrained DBM to train jointly instead of pretraining, and its sha256
+    start_from: str | None = None
+    start_sha256: str | None = None
     pretrain: list[TrainConfig] = field(default_factory=list)
     joint: DBMConfig = field(default_factory=DBMConfig)
 
@@ -65,6 +68,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="epochs of each RBM, bottom first (default: the recipe's)",
     )
     parser.add_argument("--epochs", type=int, help="joint-training epochs (default: the recipe's)")
+    parser.add_argument(
+        "--start-from",
+        metavar="MODEL",
+        help="a greedily pretrained DBM (another run's greedy.safetensors) to train jointly "
+        "instead of pretraining afresh",
+    )
     parser.add_argument(
         "--eval-every", type=int, default=10, help="epochs between validation errors (10)"
     )
@@ -97,8 +106,17 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
     joint = dict(recipe["joint"])
     if args.epochs is not None:
         joint["epochs"] = args.epochs
+    start = {}
+    if args.start_from:
+        model = load(args.start_from, expect=DBM)
+        if model.sizes != list(recipe["sizes"]):
+            raise ValueError(
+                f"{args.start_from!r} has sizes {model.sizes}, the recipe {recipe['sizes']}"
+            )
+        start = {"start_from": args.start_from, "start_sha256": sha256_file(args.start_from)}
     return DBMRunConfig(
         **typed,
+        **start,
         dataset=recipe["dataset"],
         sizes=list(recipe["sizes"]),
         pretrain=[TrainConfig(**layer) for layer in layers],
@@ -111,6 +129,12 @@ def greedy_model(config: DBMRunConfig, run: RunDirectory, x: torch.Tensor, progr
     path = run / "greedy.safetensors"
     if path.is_file():
         return load(path, expect=DBM)
+    if config.start_from is not None:
+        if sha256_file(config.start_from) != config.start_sha256:
+            raise ValueError(f"{config.start_from!r} changed since the run started")
+        model = load(config.start_from, expect=DBM)
+        model.save(path)
+        return model
     model = DBM(config.sizes)
     pretrain_dbm(model, x, config.pretrain, config.seed, progress)
     model.save(path)
