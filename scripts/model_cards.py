@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "pretrained"
 SUMS = PRETRAINED / "SHA256SUMS"
 MNIST_TEST = "the 10,000 MNIST test images"
+MACHINE = "the project's 2-core AMD EPYC VM, CPU only, one thread, beside other work"
 
 # What made each file and what it saw: the commands as pretrained/README.md records them.
 CARDS = {
@@ -54,6 +55,31 @@ CARDS = {
     "mnist-rbm-500-pcd1-2000-lr001.safetensors": dict(loglik="pcdk1-2000epochs-lr001"),
     "mnist-rbm-500-pcd1-1000-lr001-60k.safetensors": dict(loglik="pcdk1-1000epochs-lr001-60k"),
     "mnist-rbm-500-cd1to25.safetensors": dict(loglik="cdk1kfinal25"),
+    "mnist-dbn-updown.safetensors": dict(
+        made_by="python scripts/updown.py --out runs/updown-mnist-lr0001 --no-progress "
+        "--eval-every 5 --start-from runs/updown-mnist/greedy.safetensors --lr 0.001 "
+        "(resumed with --resume), greedy model from python scripts/updown.py --out "
+        "runs/updown-mnist --no-progress --eval-every 5",
+        data="the 50,000 MNIST training images of Hinton's split, with their labels",
+        machine=MACHINE,
+        report="results/updown/lr0.001/report.json",
+    ),
+    "mnist-dbm-784-500-1000.safetensors": dict(
+        made_by="python scripts/dbm.py --out runs/dbm-mnist-e100 --start-from "
+        "runs/dbm-mnist/greedy.safetensors --epochs 100 --no-progress --eval-every 10 "
+        "--device cpu; greedy model from python scripts/dbm.py --out runs/dbm-mnist "
+        "--pretrain-epochs 50 50 --epochs 200 (stopped after its greedy stage)",
+        data="the 50,000 MNIST training images of Hinton's split, without labels",
+        machine=MACHINE,
+        report="results/dbm/report.json",
+    ),
+    "mnist-dbm-784-500-1000-classifier.safetensors": dict(
+        made_by="python scripts/dbm_finetune.py runs/dbm-mnist-e100/model.safetensors "
+        "--out runs/dbm-finetune --epochs 10 --no-progress (seed 0 of 0 1 2)",
+        data="the 50,000 labelled MNIST training images of Hinton's split (validation on "
+        "its 10,000)",
+        machine=MACHINE,
+    ),
 }
 
 
@@ -81,19 +107,40 @@ def card_of(path: Path, blob: dict, model: torch.nn.Module, mnist: dict) -> dict
             figures_from=f"{result_path.relative_to(ROOT)} (AIS, {MNIST_TEST})",
         )
     test = mnist["test"]
+    if "report" in wanted:  # a generative model: its scored run's figures
+        report = json.loads((ROOT / wanted["report"]).read_text())
+        if isinstance(model, dbn.models.GenerativeDBN):
+            figures = {
+                "test_error": model.error_rate(test.x, test.y),
+                "samples_recognised": report["samples_recognised"],
+            }
+        else:
+            names = ("log_z", "log_z_low", "log_z_high", "test_bound", "train_bound")
+            figures = {name: report[name] for name in names}
+        card = {key: value for key, value in wanted.items() if key != "report"}
+        card.update(_training_seconds(extra))
+        return dict(card, figures=figures, figures_from=f"{wanted['report']}; {MNIST_TEST}")
     if isinstance(model, dbn.DBN):
         errors = layer_reconstruction_errors(model.layers, test.x)
         figures = {f"layer{i + 1}_test_reconstruction_error": e for i, e in enumerate(errors)}
     else:
         figures = {"test_error": dbn.evaluate(model, test.x, test.y)[1]}
-    return dict(wanted, figures=figures, figures_from=f"measured on {MNIST_TEST}")
+    card = dict(wanted, **_training_seconds(extra))
+    return dict(card, figures=figures, figures_from=f"measured on {MNIST_TEST}")
+
+
+def _training_seconds(extra: dict) -> dict:
+    """The training time a script recorded in the file, if it did."""
+    result = extra.get("result") or {}
+    seconds = result.get("seconds_this_process", result.get("seconds"))
+    return {} if seconds is None else {"training_seconds": seconds}
 
 
 def rewrite(path: Path, blob: dict, model: torch.nn.Module, card: dict) -> None:
     """Save ``path`` (read as ``blob`` and ``model``) again with ``card`` in its metadata;
     the tensors are unchanged."""
     extra = {**_extra(blob), "card": card}
-    if blob["kind"] == "classifier":
+    if blob["kind"] == "classifier":  # a plain nn.Sequential has no save of its own
         save_classifier(model, path, **blob["config"], **extra)
     else:
         model.save(path, **extra)
