@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import sys
+import weakref
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,17 +16,16 @@ from studies.cli import check_resume_options
 
 Config = TypeVar("Config", bound=JSONConfig)
 
-__all__ = ["LOCK_NAME", "RunDirectory"]
-
-LOCK_NAME = ".lock"
+__all__ = ["RunDirectory"]
 
 
 class RunDirectory:
     """The folder of one run: its ``config.json``, ``metrics.jsonl`` and outputs.
 
     Constructing one touches nothing; :meth:`claim` then creates the folder, takes an
-    exclusive lock on it for the life of the process (``fcntl.flock`` on ``.lock``,
-    released by the operating system however the process ends) and checks that a new
+    exclusive lock on it for the life of the process (``fcntl.flock`` on the folder
+    itself, which no file operation inside it can remove, released by the operating
+    system however the process ends) and checks that a new
     run does not land on another run's files and that a resumed one continues a run
     of the same script. Scripts claim only after every option and the data are
     validated, so a rejected command changes nothing on disk.
@@ -129,16 +129,20 @@ class RunDirectory:
             ) from None
         if not os.access(self.path, os.W_OK):
             raise ValueError(f"output directory {str(self.path)!r} is not writable")
-        lock = open(self.path / LOCK_NAME, "a")  # held open for the life of the process
+        # The lock is on the directory, not on a file in it: deleting or replacing a lock
+        # file would let a second process in beside the first.
+        lock = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)  # open for the process's life
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            lock.close()
+            os.close(lock)
             raise ValueError(
                 f"{str(self.path)!r} is in use by another process; wait for it to finish "
                 f"or choose another --out"
             ) from None
-        self._lock = lock
+        # released with this object, as an open file would be (in-process callers rely
+        # on that), else when the process ends
+        self._lock = weakref.finalize(self, os.close, lock)
         if not resume and (self.path / "config.json").exists():
             raise ValueError(
                 f"{str(self.path)!r} already holds a run; continue it with --resume, or "

@@ -369,10 +369,7 @@ def test_refused_in_one_line_and_nothing_changes(
     assert "Traceback" not in err
     assert re.search(message, lines[0]), lines[0]
     assert snapshot(world) == world_before
-    after = snapshot(tmp_path)
-    after.pop("run/.lock", None)  # taking the lock may create its (empty) file
-    here_before.pop("run/.lock", None)
-    assert after == here_before
+    assert snapshot(tmp_path) == here_before
     if target == "new":
         assert not out.exists()
     assert not Path("exploited").exists()
@@ -433,6 +430,8 @@ def test_a_second_process_on_a_run_directory_is_refused_at_once(tmp_path):
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for_checkpoints(first, 1)
     first.send_signal(signal.SIGSTOP)  # mid-run, holding its lock, for as long as we need
+    for stray in out.glob(".*"):  # no file in the folder is the lock: removing them is futile
+        stray.unlink()
     for extra in ([], ["--resume"]):
         second = subprocess.run([*command, *extra], env=env, capture_output=True, text=True)
         assert second.returncode == 2

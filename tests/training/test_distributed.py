@@ -139,7 +139,6 @@ def test_distributed_run_killed_and_resumed_finishes_with_one_writer(tmp_path):
     # one writer: each epoch of each layer logged exactly once, no stray files
     assert len(metrics.read_text().splitlines()) == 20
     expected = {
-        ".lock",
         "config.json",
         "metrics.jsonl",
         "train-state.pt",
@@ -175,7 +174,6 @@ def test_finetune_runs_under_torchrun_and_rank_zero_alone_writes(tmp_path):
     run_to_completion(command, env)
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
     assert {path.name for path in out.iterdir()} == {
-        ".lock",
         "config.json",
         "metrics.jsonl",
         "train-state.pt",
