@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 
+import torch
+
 __all__ = ["check_choice", "check_fraction", "check_int", "check_nonnegative", "check_positive"]
 
 
@@ -50,3 +52,40 @@ def check_choice(name: str, value: object, choices: Collection) -> object:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_device(device: object) -> torch.device:
+    """``device`` as a ``torch.device`` that can hold tensors in this process.
+
+    Checked before a model is moved, so that a refused device leaves it where it was.
+
+    Raises
+    ------
+    ValueError
+        For a name torch does not parse, ``meta`` (it holds no data), or a device this
+        machine lacks (CUDA without a driver, a GPU index past the last).
+    """
+    try:
+        where = torch.device(device)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device must name a torch device such as 'cpu' or 'cuda:0', got {device!r}"
+        ) from None
+    if where.type == "meta":
+        raise ValueError("device 'meta' holds no data: train on 'cpu' or 'cuda'")
+    if where.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(where)!r} requested but CUDA is not available here")
+        count = torch.cuda.device_count()
+        if where.index is not None and where.index >= count:
+            raise ValueError(
+                f"device {str(where)!r} does not exist: this machine has {count} CUDA "
+                f"device(s), cuda:0 to cuda:{count - 1}"
+            )
+    elif where.type != "cpu":
+        try:
+            torch.empty(0, device=where)
+        except RuntimeError as error:
+            reason = str(error).strip().splitlines()[0]
+            raise ValueError(f"device {str(where)!r} is not usable here: {reason}") from None
+    return where

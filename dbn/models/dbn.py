@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from dbn._utils.arrays import as_features
+from dbn._utils.checks import check_device
 from dbn._utils.rng import derive_seed
 from dbn.io import FORMAT_VERSION, CheckpointError, safe_load, save_model
 from dbn.models.dbm import DBM
@@ -245,7 +246,7 @@ class DBN(nn.Module):
         data = check_visible_data(data, self.sizes[0], self.visible, "data", dtype=dtype)
         if valid is not None:
             valid = check_visible_data(valid, self.sizes[0], self.visible, "valid", dtype=dtype)
-        where = torch.device(device) if device is not None else self.rbms[0].weight.device
+        where = check_device(device) if device is not None else self.rbms[0].weight.device
         self.to(where)
         checkpoint = None
         if checkpoint_path is not None:

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from dbn._utils.arrays import as_features, as_labels
 from dbn._utils.checks import (
     check_choice,
+    check_device,
     check_fraction,
     check_int,
     check_nonnegative,
@@ -238,6 +239,17 @@ def _dtype_of(model: nn.Module) -> torch.dtype:
     return next(model.parameters(), torch.empty(0)).dtype
 
 
+def _input_width(model: nn.Module) -> int | None:
+    """The features a row that a sequential ``model``'s first linear layer takes (what
+    :func:`dbn.to_mlp` and :func:`~dbn.models.build_mlp` build); None for other models,
+    whose first linear layer need not see the input."""
+    if isinstance(model, nn.Sequential):
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                return module.in_features
+    return None
+
+
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters(), torch.empty(0)).device
 
@@ -377,11 +389,18 @@ class FinetuneTrainer:
         progress: bool = True,
         name: str = "fine-tune",
     ) -> None:
-        self.device = torch.device(device)
-        self.model = model.to(self.device)
+        self.device = check_device(device)
         dtype = _dtype_of(model)
+        # the data checked before the model moves: a refused call leaves it where it was
         self.x, self.y = _as_pair("train", train, dtype, self.device)
         self.valid = None if valid is None else _as_pair("valid", valid, dtype, self.device)
+        width = _input_width(model)
+        for what, pair in (("train", (self.x, self.y)), ("valid", self.valid)):
+            if pair is not None and width is not None and pair[0].shape[1] != width:
+                raise ValueError(
+                    f"{what} has {pair[0].shape[1]} features a row; the model takes {width}"
+                )
+        self.model = model.to(self.device)
         if self.x.shape[0] == 0:
             raise ValueError("the training split is empty")
         self.config, self.generator, self.progress, self.name = config, generator, progress, name

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from dbn._utils.checks import (
     check_choice,
+    check_device,
     check_fraction,
     check_int,
     check_nonnegative,
@@ -354,7 +355,7 @@ class RBMTrainer:
         name: str = "RBM",
         check_range: bool = True,
     ) -> None:
-        self.device = torch.device(device) if device is not None else rbm.weight.device
+        self.device = check_device(device) if device is not None else rbm.weight.device
         self.rbm = rbm.to(self.device)
         self.config = config
         self.seed = seed

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import torch
 
+from dbn._utils.checks import check_device
+
 __all__ = ["check_fits_in_memory", "mlp_parameter_count", "resolve_device"]
 
 
@@ -33,16 +35,7 @@ def resolve_device(name: str) -> torch.device:
     index = name.partition(":")[2]
     if name not in ("cpu", "cuda") and not (name.startswith("cuda:") and index.isdigit()):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {name!r}")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
-        if index and int(index) >= torch.cuda.device_count():
-            raise ValueError(
-                f"device {name!r} does not exist: this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to "
-                f"cuda:{torch.cuda.device_count() - 1}"
-            )
-    return torch.device(name)
+    return check_device(name)
 
 
 def mlp_parameter_count(sizes: Sequence[int], num_classes: int | None = None) -> int:
