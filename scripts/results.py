@@ -34,6 +34,15 @@ SHIPPED = "shipped"
 
 # The fine-tuning rows of the hinton2006 protocol: the DBN and the four random baselines.
 FINETUNE_GROUPS = {
+    # the papers' two fine-tuning protocols from the shipped DBN, as they evolved
+    "protocols.md": [
+        "hinton2006",
+        "hinton2006-rbmm",
+        "hinton2006-cg-e40",
+        "hinton2006-cg-rbmm-e40",
+        "dropout2014",
+        "dropout2014-damped",
+    ],
     "hinton2006-comparison.md": [
         "hinton2006-cg-rbmm-e40",
         "hinton2006-cg-e40",
@@ -44,6 +53,45 @@ FINETUNE_GROUPS = {
     ],
     "dropout2014-comparison.md": ["dropout2014", "dropout2014-damped"],
 }
+# Validation-error curves of the dropout2014 choices (seed 0 on the 50,000/10,000 split):
+# table file -> (row label, run directory under results/finetune) a row.
+VALID_CURVES = {
+    "dropout2014-momentum.md": [
+        ("undampened, 0.05 (the recipe as first defined)", "dropout2014-valid-s0"),
+        ("dampened, 1.0", "dropout2014-valid-damped-lr1-s0"),
+        ("dampened, 2.0 (chosen)", "dropout2014-valid-damped-lr2-s0"),
+    ],
+    "dropout2014-maxnorm.md": [
+        ("no max-norm (the recipe as first defined)", "dropout2014-valid-s0"),
+        ("`--max-norm 3`", "dropout2014-valid-maxnorm3-s0"),
+    ],
+    "dropout2014-damped-maxnorm.md": [
+        ("no max-norm (the recipe now)", "dropout2014-valid-damped-lr2-s0"),
+        ("`--max-norm 3`", "dropout2014-valid-damped-maxnorm3-s0"),
+    ],
+}
+CURVE_MARKS = (100, 200, 300, 400, 500)
+
+
+def valid_curve_table(rows: list[tuple[str, str]]) -> str:
+    """Validation error % of single runs at every hundredth epoch, the mean of the last
+    50 epochs, and the best epoch."""
+    lines = [
+        "| run | " + " | ".join(map(str, CURVE_MARKS)) + " | mean of the last 50 | best (epoch) |",
+        "|---|" + "---|" * (len(CURVE_MARKS) + 2),
+    ]
+    for label, name in rows:
+        metrics = (RESULTS / "finetune" / name / "metrics.jsonl").read_text().splitlines()
+        errors = {row["epoch"]: 100 * row["valid_error"] for row in map(json.loads, metrics)}
+        last = [errors[epoch] for epoch in sorted(errors)[-50:]]
+        best = min(errors, key=lambda epoch: (errors[epoch], epoch))
+        marks = " | ".join(f"{errors[epoch]:.2f}" for epoch in CURVE_MARKS)
+        lines.append(
+            f"| {label} | {marks} | {statistics.mean(last):.2f} | {errors[best]:.2f} ({best}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 # The label-budget runs (scripts/compare.py --preset labels, and its hinton2006 variant).
 LABEL_TABLES = {"results.csv": "table.md", "hinton2006-results.csv": "hinton2006-table.md"}
 # The RBM-500 likelihood runs (scripts/loglik.py), in the order the page discusses them.
@@ -364,6 +412,8 @@ def rendered() -> dict[Path, str]:
         RESULTS / "finetune" / name: finetune_table(prefixes)
         for name, prefixes in FINETUNE_GROUPS.items()
     }
+    for name, rows in VALID_CURVES.items():
+        pages[RESULTS / "finetune" / name] = valid_curve_table(rows)
     for data, table in LABEL_TABLES.items():
         pages[RESULTS / "labels" / table] = label_table(RESULTS / "labels" / data)
     pages[RESULTS / "loglik" / "table.md"] = loglik_table()
