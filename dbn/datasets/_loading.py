@@ -242,9 +242,20 @@ def _load_raw(data_dir: Path | None, cache_dir: Path, download: bool) -> dict[st
             return None
 
     if data_dir is not None:
-        raw = attempt("local directory", lambda: _read_torchvision_layout(local_dir))
-        if raw is not None:
+        try:
+            raw = _read_torchvision_layout(data_dir)
+            _check_raw(raw, "local directory")
             return raw
+        except Exception as error:  # noqa: BLE001 - any failure means: not usable
+            if not download:  # an explicit directory is used, or refused (torchvision's way)
+                raise DataUnavailableError(
+                    f"{str(data_dir)!r} holds no usable MNIST ({error}); expected "
+                    f"torchvision's layout, the four files {', '.join(IDX_FILES.values())} "
+                    f"(optionally .gz) in {str(data_dir / 'MNIST' / 'raw')!r}; without a data "
+                    f"directory MNIST is read from the cache {str(cache_dir)!r}, fetched there "
+                    f"if absent"
+                ) from None
+            failures.append(f"  - local directory: {type(error).__name__}: {error}")
     raw = _load_cache(cache_path)
     if raw is not None:
         return raw
@@ -277,7 +288,7 @@ def load_mnist(
     split: Literal["standard", "hinton"] = "hinton",
     data_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
-    download: bool = True,
+    download: bool | None = None,
 ) -> dict[str, DataSplit]:
     """Load MNIST as float32 tensors in [0, 1] (pixel / 255).
 
@@ -288,13 +299,15 @@ def load_mnist(
         ``train`` (the first 50k training images), ``valid`` (the last 10k) and ``test``
         (10k), the split of Hinton, Osindero & Teh (2006).
     data_dir : path, optional
-        Directory in torchvision's layout (``MNIST/raw/...``), read first whenever it is
-        given (its files win over any cache). Defaults to the cache dir, where the
-        cached tensors are read first.
+        Directory in torchvision's layout (``MNIST/raw/...``): used when given (its files
+        win over any cache), or refused with an error naming what it lacks. Defaults to
+        the cache dir, where the cached tensors are read first.
     cache_dir : path, optional
         Where the converted tensors and any downloads go; default ``default_cache_dir()``.
-    download : bool
-        Whether to try network sources when the local files are absent.
+    download : bool, optional
+        Whether to fetch MNIST when the local files are absent: into the cache dir, or
+        into ``data_dir`` when one is given. None (the default) fetches only without a
+        ``data_dir``, as torchvision's datasets fetch only when asked to.
 
     Returns
     -------
@@ -311,6 +324,8 @@ def load_mnist(
     if split not in ("standard", "hinton"):
         raise ValueError(f"split must be 'standard' or 'hinton', got {split!r}")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if download is None:
+        download = data_dir is None
     raw = _load_raw(Path(data_dir) if data_dir is not None else None, cache_dir, download)
 
     def as_float(images: torch.Tensor) -> torch.Tensor:

@@ -45,6 +45,8 @@ class RunDirectory:
     def __init__(
         self, path: str | os.PathLike, enabled: bool = True, tensorboard: bool = False
     ) -> None:
+        if not str(path).strip():  # Path("") is the working directory: never meant
+            raise ValueError("--out must name a directory, got an empty path")
         self.path = Path(path)
         self.enabled = enabled
         self.tensorboard = tensorboard

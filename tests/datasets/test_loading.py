@@ -129,17 +129,20 @@ def test_truncated_idx_file_is_named(torchvision_dir, tmp_path):
         payload = handle.read()
     with gzip.open(target, "wb") as handle:
         handle.write(payload[:1000])
-    with (
-        pytest.raises(DataUnavailableError, match="t10k-images-idx3-ubyte.gz is truncated"),
-        pytest.warns(UserWarning, match="unusable"),
-    ):
+    with pytest.raises(DataUnavailableError, match="t10k-images-idx3-ubyte.gz is truncated"):
         load_mnist(data_dir=broken, cache_dir=tmp_path / "cache", download=False)
     assert not (tmp_path / "cache" / "mnist.pt").exists()
 
 
-def test_no_source_error_says_where_to_put_files(tmp_path):
-    with pytest.raises(DataUnavailableError, match="Put the four files"):
-        load_mnist(data_dir=tmp_path, cache_dir=tmp_path, download=False)
+@pytest.mark.parametrize("download", [None, False])
+def test_an_explicit_data_dir_without_mnist_is_refused_and_left_alone(tmp_path, download):
+    data_dir = tmp_path / "mine"
+    data_dir.mkdir()
+    with pytest.raises(
+        DataUnavailableError, match=r"holds no usable MNIST .*expected torchvision's layout"
+    ):
+        load_mnist(data_dir=data_dir, cache_dir=tmp_path / "cache", download=download)
+    assert list(data_dir.iterdir()) == [] and not (tmp_path / "cache").exists()
 
 
 def test_checksum_mismatch_is_refused_and_file_removed(tmp_path):

@@ -200,6 +200,23 @@ CASES = [
     ("pretrain", [*PRETRAIN, "--autocast", "float8"], "new", "invalid choice: 'float8'"),
     ("pretrain", [*PRETRAIN, "--dataset", "imagenet"], "new", "invalid choice: 'imagenet'"),
     ("pretrain", [*PRETRAIN, "--epochs", "two"], "new", "invalid int value: 'two'"),
+    # pretrain: paths and data sources that do not say what they do
+    ("pretrain", [*PRETRAIN, "--out", ""], "none", "--out must name a directory, got an empty"),
+    ("pretrain", [*PRETRAIN, "--out", "  "], "none", "--out must name a directory, got an empty"),
+    ("finetune", [*FINETUNE, "--out", ""], "none", "--out must name a directory, got an empty"),
+    ("dbm", ["--quick", "--out", ""], "none", "--out must name a directory, got an empty"),
+    (
+        "pretrain",
+        ["--dataset", "mnist", "--sizes", "784", "16", "--data-dir", "{ckpt}/a-directory"],
+        "new",
+        r"holds no usable MNIST .*expected torchvision's layout",
+    ),
+    (
+        "evaluate",
+        ["{root}/finetune/model.pt", "--dataset", "mnist", "--data-dir", "{ckpt}/nowhere"],
+        "none",
+        r"holds no usable MNIST",
+    ),
     # pretrain: a run directory that holds something
     ("pretrain", [*PRETRAIN, "--lr", "nan"], "pretrain", "lr must be a positive finite"),
     ("pretrain", PRETRAIN, "pretrain", "already holds a run; continue it with --resume"),
