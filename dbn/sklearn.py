@@ -85,12 +85,19 @@ def _restore_feature_names(estimator, names: list) -> None:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
 
 
-def _load_blob(cls, path) -> dict:
+def _restored(cls, path, restore):
+    """``restore(params, fitted)`` on what ``path`` holds: any error the file's content
+    causes (a missing or edited entry) is refused as the file's, in one line."""
     blob = safe_load(path, kind=_KINDS[cls])
     try:
-        return blob["params"], blob["fitted"]
-    except KeyError as error:
-        raise CheckpointError(f"{str(path)!r} lacks {error} of a saved {cls.__name__}") from None
+        return restore(blob["params"], blob["fitted"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
+        if isinstance(error, CheckpointError):
+            raise
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise CheckpointError(
+            f"{str(path)!r} does not hold a valid saved {cls.__name__}: {reason}"
+        ) from None
 
 
 def _torch_dtype(dtype) -> torch.dtype:
@@ -333,12 +340,23 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     @classmethod
     def load(cls, path) -> RBMTransformer:
-        """Read what :meth:`save` wrote; refuses a damaged or foreign file."""
-        params, fitted = _load_blob(cls, path)
+        """Read what :meth:`save` wrote; refuses a damaged, edited or foreign file."""
+        return _restored(cls, path, cls._from_saved)
+
+    @classmethod
+    def _from_saved(cls, params: dict, fitted: dict) -> RBMTransformer:
         estimator = cls(**params)
         for name in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_"):
             setattr(estimator, name, fitted[name].numpy())
         estimator.n_features_in_ = estimator.components_.shape[1]
+        n_hidden, n_features = estimator.n_components, estimator.n_features_in_
+        shapes = {"components_": (n_hidden, n_features), "intercept_hidden_": (n_hidden,)}
+        shapes["intercept_visible_"] = (n_features,)
+        for name, shape in shapes.items():
+            if getattr(estimator, name).shape != shape:
+                raise ValueError(
+                    f"{name} has shape {getattr(estimator, name).shape}, expected {shape}"
+                )
         _restore_feature_names(estimator, fitted["feature_names_in_"])
         keys, *rest = fitted["random_state_"]
         estimator.random_state_ = np.random.RandomState()
@@ -538,8 +556,11 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path) -> DBNClassifier:
-        """Read what :meth:`save` wrote; refuses a damaged or foreign file."""
-        params, fitted = _load_blob(cls, path)
+        """Read what :meth:`save` wrote; refuses a damaged, edited or foreign file."""
+        return _restored(cls, path, cls._from_saved)
+
+    @classmethod
+    def _from_saved(cls, params: dict, fitted: dict) -> DBNClassifier:
         estimator = cls(**params)
         estimator.classes_ = np.asarray(fitted["classes_"])
         estimator._encoder = LabelEncoder().fit(estimator.classes_)

@@ -4,6 +4,7 @@ import re
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from helpers import load_script
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
@@ -221,3 +222,48 @@ def test_estimators_save_and_load_without_pickle(digits, tmp_path, monkeypatch):
         DBNClassifier.load(tmp_path / "rbm.pt")
     with pytest.raises(ValueError, match="without pickle: parameters \\['random_state'\\]"):
         RBMTransformer(random_state=np.random.RandomState(0)).fit(X_train).save(tmp_path / "x")
+
+
+def _edited(source, target, edit):
+    """Save ``source``'s content, changed by ``edit``, as a well-signed file."""
+    from dbn.io import atomic_save, safe_load
+
+    blob = safe_load(source)
+    edit(blob)
+    atomic_save(blob, target)
+    return target
+
+
+EDITS = {
+    "an unknown parameter": lambda b: b["params"].update(colour="blue"),
+    "a fitted entry removed": lambda b: b["fitted"].pop(next(iter(b["fitted"]))),
+    "no params at all": lambda b: b.pop("params"),
+    "a matrix cut to one row": lambda b: _cut_first_matrix(b["fitted"]),
+}
+
+
+def _cut_first_matrix(tree: dict) -> bool:
+    """Keep one row of the first 2-D tensor in ``tree`` (nested dicts searched)."""
+    for key, value in tree.items():
+        if isinstance(value, torch.Tensor) and value.dim() == 2:
+            tree[key] = value[:1]
+            return True
+        if isinstance(value, dict) and _cut_first_matrix(value):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("edit", list(EDITS), ids=list(EDITS))
+def test_edited_files_are_refused_as_files(digits, tmp_path, edit):
+    X_train, _, y_train, _ = digits
+    fitted = {
+        RBMTransformer: RBMTransformer(n_components=8, n_iter=1, random_state=0).fit(X_train),
+        DBNClassifier: DBNClassifier(
+            hidden_layer_sizes=(16,), pretrain_epochs=1, epochs=1, random_state=0
+        ).fit(X_train, y_train),
+    }
+    for cls, estimator in fitted.items():
+        estimator.save(tmp_path / "good.pt")
+        path = _edited(tmp_path / "good.pt", tmp_path / "edited.pt", EDITS[edit])
+        with pytest.raises(CheckpointError, match=f"does not hold a valid saved {cls.__name__}"):
+            cls.load(path)
