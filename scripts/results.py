@@ -158,6 +158,36 @@ def loglik_result(name: str) -> dict:
     return json.loads((RESULTS / "loglik" / f"{name}-result.json").read_text())
 
 
+# Groups of RBM-500 runs the likelihood page compares: table file -> runs.
+LOGLIK_BRACKETS = {
+    "negative-phases.md": ["cdk1", "pcdk1", "cdk1kfinal25", "ptk1"],
+    "pcd-learning-rates.md": ["pcdk1-600epochs", "pcdk1-600epochs-lr003", "pcdk1-600epochs-lr001"],
+}
+
+
+def loglik_bracket_table(runs: list[str]) -> str:
+    """Each run's log Z, test nats, held-out nats (when scored) and the RAISE … AIS
+    bracket on the first test images."""
+    lines = [
+        "| run | log Z (±3σ) | test nats (AIS) | held-out nats | "
+        "bracket on the first R test images: RAISE … AIS | train time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in runs:
+        result = loglik_result(name)
+        low, high = result["log_z_interval"]
+        held_out = result.get("held_out_log_likelihood")
+        lines.append(
+            f"| {name} | {result['log_z']:.2f} ({low:.2f} – {high:.2f}) | "
+            f"{result['test_log_likelihood']:.2f} | "
+            f"{'—' if held_out is None else f'{held_out:.2f}'} | "
+            f"{result['raise_log_likelihood']:.2f} … "
+            f"{result['ais_log_likelihood_same_examples']:.2f} (R = {result['raise_examples']}) | "
+            f"{result['train_seconds']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def loglik_table() -> str:
     """Each RBM-500 run's AIS log Z, test and train log-likelihood and training time."""
     lines = [
@@ -417,6 +447,8 @@ def rendered() -> dict[Path, str]:
     for data, table in LABEL_TABLES.items():
         pages[RESULTS / "labels" / table] = label_table(RESULTS / "labels" / data)
     pages[RESULTS / "loglik" / "table.md"] = loglik_table()
+    for name, runs in LOGLIK_BRACKETS.items():
+        pages[RESULTS / "loglik" / name] = loglik_bracket_table(runs)
     pages[RESULTS / "pretrained" / "table.md"] = shipped_table()
     for seeds in ("", "-seeds3-7"):  # the target's seeds, then five more
         runs = RESULTS / "first-hour" / f"results{seeds}.csv"
