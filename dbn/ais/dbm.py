@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -81,7 +82,8 @@ def dbm_exact_log_partition(dbm: DBM, chunk_size: int = 1 << 14) -> float:
     odds = range(1, dbm.n_layers, 2)
     n_even = sum(dbm.sizes[i] for i in evens)
     n_odd = sum(dbm.sizes[i] for i in odds)
-    layers, summed_out = (evens, "odd") if n_even <= n_odd else (odds, "even")
+    summed_out: Literal["odd", "even"] = "odd" if n_even <= n_odd else "even"
+    layers = evens if summed_out == "odd" else odds
     n_units = min(n_even, n_odd)
     if n_units > MAX_ENUMERATED_UNITS:
         raise ValueError(
@@ -169,9 +171,9 @@ class _DBMAnnealingPath:
     def log_ratio(self, states: list[Tensor | None], beta: float, other: float) -> Tensor:
         """log p*_β - log p*_other at the even states: (n,) float64, term by term."""
         dbm, v = self.dbm, states[0]
-        even = (
-            sum(states[i] @ dbm.biases[i] for i in range(0, dbm.n_layers, 2)) - v @ self.base_bias
-        )
+        even = -(cast(Tensor, v) @ self.base_bias)
+        for index in range(0, dbm.n_layers, 2):
+            even = even + cast(Tensor, states[index]) @ dbm.biases[index]
         total = (beta - other) * even.double()
         for index in range(1, dbm.n_layers, 2):
             inputs = dbm.layer_input(states, index)

@@ -172,9 +172,11 @@ class DBM(nn.Module):
         Tensor of shape (n,)
         """
         self._check_states(states, range(self.n_layers))
-        energy = -sum(x @ bias for x, bias in zip(states, self.biases, strict=True))
+        energy: Tensor = -(states[0] @ self.biases[0])
         for index, weight in enumerate(self.weights):
-            energy = energy - (F.linear(states[index], weight) * states[index + 1]).sum(dim=1)
+            above = states[index + 1]
+            energy = energy - above @ self.biases[index + 1]
+            energy = energy - (F.linear(states[index], weight) * above).sum(dim=1)
         return energy
 
     def free_energy(
@@ -199,8 +201,11 @@ class DBM(nn.Module):
         check_choice("summed_out", summed_out, ("odd", "even"))
         kept = range(0 if summed_out == "odd" else 1, self.n_layers, 2)
         summed = range(1 if summed_out == "odd" else 0, self.n_layers, 2)
-        self._check_states([states[i] for i in kept], kept)
-        free = -sum(states[i] @ self.biases[i] for i in kept)
+        present = [states[i] for i in kept]
+        self._check_states(present, kept)
+        free: Tensor = torch.zeros((), dtype=self.biases[0].dtype, device=self.biases[0].device)
+        for index, x in zip(kept, present, strict=True):
+            free = free - x @ self.biases[index]
         for index in summed:
             free = free - F.softplus(self.layer_input(states, index)).sum(dim=1)
         return free
@@ -218,12 +223,15 @@ class DBM(nn.Module):
     # --- conditionals -------------------------------------------------------------------
 
     def layer_input(self, states: Sequence[Tensor | None], index: int) -> Tensor:
-        """Total input to layer ``index`` from its neighbours' states: (n, sizes[index])."""
-        total = self.biases[index]
-        if index > 0:
-            total = total + F.linear(states[index - 1], self.weights[index - 1])
-        if index < self.n_layers - 1:
-            total = total + states[index + 1] @ self.weights[index]
+        """Total input to layer ``index`` from its neighbours' states: (n, sizes[index]).
+        Only the neighbours' entries of ``states`` are read."""
+        total: Tensor = self.biases[index]
+        below = states[index - 1] if index > 0 else None
+        above = states[index + 1] if index < self.n_layers - 1 else None
+        if below is not None:
+            total = total + F.linear(below, self.weights[index - 1])
+        if above is not None:
+            total = total + above @ self.weights[index]
         return total
 
     def initial_marginals(self, v: Tensor) -> list[Tensor]:

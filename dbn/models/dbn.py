@@ -351,7 +351,7 @@ def load(
         wanted = expect if isinstance(expect, tuple) else (expect,)
         names = " or ".join(_describe(cls) for cls in wanted)
         raise CheckpointError(f"{str(path)!r} holds {_describe(type(model))}, not {names}")
-    return model
+    return cast(DBN | RBM | GenerativeDBN | DBM | DBMClassifier | nn.Sequential, model)
 
 
 def _describe(cls: type) -> str:
