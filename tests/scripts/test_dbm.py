@@ -109,3 +109,30 @@ def test_a_file_of_the_wrong_kind_is_refused_in_one_line(tmp_path):
     )
     assert done.returncode == 2 and "holds an RBM, not a DBM" in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_run_can_start_from_another_runs_greedy_model(quick_run, tmp_path):
+    out = tmp_path / "second"
+    start = ["--start-from", str(quick_run / "greedy.safetensors"), "--epochs", "2"]
+    done = subprocess.run(
+        [*COMMAND, "--out", str(out), *start], env=ENV, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert (out / "greedy.safetensors").read_bytes() == (
+        quick_run / "greedy.safetensors"
+    ).read_bytes()
+    config = json.loads((out / "config.json").read_text())
+    assert config["start_from"] == str(quick_run / "greedy.safetensors")
+    refused = subprocess.run(
+        [
+            *COMMAND,
+            "--out",
+            str(tmp_path / "third"),
+            "--start-from",
+            str(quick_run / "result.json"),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and not (tmp_path / "third").exists()
