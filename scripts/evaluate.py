@@ -18,6 +18,7 @@ from torch import nn
 import dbn
 from dbn.datasets._loading import DATASETS, load_dataset
 from dbn.io import sha256_file
+from dbn.models import DBMClassifier
 from dbn.training.finetuning import evaluate
 
 
@@ -25,8 +26,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="Test error of a saved classifier.")
     parser.add_argument(
         "classifier",
-        help="a classifier written by scripts/finetune.py (model.pt), or a shipped one "
-        "(pretrained/mnist-dbn-*-classifier.safetensors)",
+        help="a classifier written by scripts/finetune.py (model.pt) or "
+        "scripts/dbm_finetune.py, or a shipped one (pretrained/*-classifier.safetensors)",
     )
     parser.add_argument(
         "--dataset", default="mnist", choices=DATASETS, help="the test split scored (default mnist)"
@@ -37,9 +38,12 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> dict:
-    model = dbn.load(args.classifier, expect=nn.Sequential)
+    model = dbn.load(args.classifier, expect=(nn.Sequential, DBMClassifier))
     test = load_dataset(args.dataset, data_dir=args.data_dir)["test"]
-    inputs = next(m for m in model if isinstance(m, nn.Linear)).in_features
+    if isinstance(model, DBMClassifier):
+        inputs = model.sizes[0]
+    else:
+        inputs = next(m for m in model if isinstance(m, nn.Linear)).in_features
     if test.x.shape[1] != inputs:
         raise ValueError(
             f"{args.classifier!r} takes {inputs} inputs, {args.dataset} has {test.x.shape[1]}"

@@ -75,6 +75,10 @@ def test_the_classifier_fine_tunes_per_seed_and_loads_ready_to_call(quick_run, t
     _, error = dbn.evaluate(classifier, test.x, test.y)
     assert error == pytest.approx(rows[0]["test_error"])
     assert error < 0.2
+    evaluate = load_script("evaluate")
+    argv = [str(out / "seed0.safetensors"), "--dataset", "digits"]
+    report = evaluate.main(evaluate.get_args_parser().parse_args(argv))
+    assert report["test_error"] == pytest.approx(error)
     assert summary["test_error_mean"] == pytest.approx(
         (rows[0]["test_error"] + rows[1]["test_error"]) / 2
     )
