@@ -168,26 +168,35 @@ class _DBMAnnealingPath:
             states[index] = torch.bernoulli(half, generator=generator)
         return states
 
-    def log_ratio(self, states: list[Tensor | None], beta: float, other: float) -> Tensor:
+    def odd_inputs(self, states: list[Tensor | None]) -> dict[int, Tensor]:
+        """The odd layers' total inputs at the even states (β = 1), which the weight
+        increment and the transition share."""
+        return {i: self.dbm.layer_input(states, i) for i in range(1, self.dbm.n_layers, 2)}
+
+    def log_ratio(
+        self, states: list[Tensor | None], beta: float, other: float, odd: dict[int, Tensor]
+    ) -> Tensor:
         """log p*_β - log p*_other at the even states: (n,) float64, term by term."""
         dbm, v = self.dbm, states[0]
         even = -(cast(Tensor, v) @ self.base_bias)
         for index in range(0, dbm.n_layers, 2):
             even = even + cast(Tensor, states[index]) @ dbm.biases[index]
         total = (beta - other) * even.double()
-        for index in range(1, dbm.n_layers, 2):
-            inputs = dbm.layer_input(states, index)
+        for inputs in odd.values():
             total += (F.softplus(beta * inputs) - F.softplus(other * inputs)).sum(1).double()
         return total
 
     def transition(
-        self, states: list[Tensor | None], beta: float, generator: torch.Generator | None
+        self,
+        states: list[Tensor | None],
+        beta: float,
+        generator: torch.Generator | None,
+        odd: dict[int, Tensor],
     ) -> list[Tensor | None]:
         """One sweep: the odd layers given the even, then the even given the odd, at β."""
         dbm, states = self.dbm, list(states)
-        for index in range(1, dbm.n_layers, 2):
-            probs = torch.sigmoid(beta * dbm.layer_input(states, index))
-            states[index] = torch.bernoulli(probs, generator=generator)
+        for index, inputs in odd.items():
+            states[index] = torch.bernoulli(torch.sigmoid(beta * inputs), generator=generator)
         for index in range(0, dbm.n_layers, 2):
             inputs = beta * dbm.layer_input(states, index)
             if index == 0:
@@ -241,8 +250,9 @@ def dbm_log_partition(
     states = path.sample_base(n_runs, generator)
     log_w = torch.zeros(n_runs, dtype=torch.float64, device=dbm.weights[0].device)
     for previous, beta in zip(betas[:-1], betas[1:], strict=True):
-        log_w += path.log_ratio(states, beta, previous)
-        states = path.transition(states, beta, generator)
+        odd = path.odd_inputs(states)
+        log_w += path.log_ratio(states, beta, previous, odd)
+        states = path.transition(states, beta, generator, odd)
     return summarise_log_weights(log_w, path.log_z_base)
 
 
