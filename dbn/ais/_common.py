@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -13,6 +14,7 @@ from dbn._utils.checks import check_int
 __all__ = [
     "AISResult",
     "MAX_ENUMERATED_UNITS",
+    "anneal",
     "base_visible_bias",
     "beta_schedule",
     "binary_states",
@@ -123,3 +125,38 @@ def base_visible_bias(visible_bias: Tensor, data: Tensor | None, visible: str) -
     # Smoothed as in Salakhutdinov's code so that constant pixels give finite biases.
     p = (mean * len(data) + 0.05) / (len(data) + 0.1)
     return torch.log(p) - torch.log1p(-p)
+
+
+class AnnealingPath(Protocol):
+    """Intermediate distributions from a base model with known log Z to a model, and a
+    transition that leaves each invariant."""
+
+    log_z_base: float
+
+    def sample_base(self, n: int, generator: torch.Generator | None) -> Any:
+        """n exact samples of the base model."""
+
+    def step(
+        self, state: Any, beta: float, previous: float, generator: torch.Generator | None
+    ) -> tuple[Tensor, Any]:
+        """log p*_β - log p*_previous at ``state`` (n,), and the state after one
+        transition at β."""
+
+
+def anneal(
+    path: AnnealingPath,
+    n_betas: int,
+    n_runs: int,
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> AISResult:
+    """Annealed importance sampling along ``path``: ``n_runs`` runs through
+    ``beta_schedule(n_betas)``, summarised as log Z and its interval."""
+    check_int("n_runs", n_runs, minimum=2)
+    betas = beta_schedule(n_betas).tolist()
+    state = path.sample_base(n_runs, generator)
+    log_w = torch.zeros(n_runs, dtype=torch.float64, device=device)
+    for previous, beta in zip(betas[:-1], betas[1:], strict=True):
+        increment, state = path.step(state, beta, previous, generator)
+        log_w += increment
+    return summarise_log_weights(log_w, path.log_z_base)

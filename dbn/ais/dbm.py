@@ -30,10 +30,9 @@ from dbn._utils.checks import check_int
 from dbn.ais._common import (
     MAX_ENUMERATED_UNITS,
     AISResult,
+    anneal,
     base_visible_bias,
-    beta_schedule,
     binary_states,
-    summarise_log_weights,
 )
 from dbn.models.dbm import DBM
 
@@ -168,10 +167,18 @@ class _DBMAnnealingPath:
             states[index] = torch.bernoulli(half, generator=generator)
         return states
 
-    def odd_inputs(self, states: list[Tensor | None]) -> dict[int, Tensor]:
-        """The odd layers' total inputs at the even states (β = 1), which the weight
-        increment and the transition share."""
-        return {i: self.dbm.layer_input(states, i) for i in range(1, self.dbm.n_layers, 2)}
+    def step(
+        self,
+        states: list[Tensor | None],
+        beta: float,
+        previous: float,
+        generator: torch.Generator | None,
+    ) -> tuple[Tensor, list[Tensor | None]]:
+        """The importance-weight increment at the even states, and the states after one
+        transition at β (the two share the odd layers' inputs)."""
+        odd = {i: self.dbm.layer_input(states, i) for i in range(1, self.dbm.n_layers, 2)}
+        increment = self.log_ratio(states, beta, previous, odd)
+        return increment, self.transition(states, beta, generator, odd)
 
     def log_ratio(
         self, states: list[Tensor | None], beta: float, other: float, odd: dict[int, Tensor]
@@ -245,15 +252,7 @@ def dbm_log_partition(
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
         data = dbm.images(data)
-    path = _DBMAnnealingPath(dbm, data)
-    betas = beta_schedule(n_betas).tolist()
-    states = path.sample_base(n_runs, generator)
-    log_w = torch.zeros(n_runs, dtype=torch.float64, device=dbm.weights[0].device)
-    for previous, beta in zip(betas[:-1], betas[1:], strict=True):
-        odd = path.odd_inputs(states)
-        log_w += path.log_ratio(states, beta, previous, odd)
-        states = path.transition(states, beta, generator, odd)
-    return summarise_log_weights(log_w, path.log_z_base)
+    return anneal(_DBMAnnealingPath(dbm, data), n_betas, n_runs, generator, dbm.weights[0].device)
 
 
 def _entropy(q: Tensor) -> Tensor:

@@ -29,10 +29,10 @@ from dbn._utils.checks import check_int
 from dbn.ais._common import (
     MAX_ENUMERATED_UNITS,
     AISResult,
+    anneal,
     base_visible_bias,
     beta_schedule,
     binary_states,
-    summarise_log_weights,
 )
 from dbn.ais.dbm import (
     dbm_exact_log_partition,
@@ -178,6 +178,15 @@ class _AnnealingPath:
         hidden = (F.softplus(beta * hidden_input) - F.softplus(other * hidden_input)).sum(1)
         return (visible + hidden).double()
 
+    def step(
+        self, v: Tensor, beta: float, previous: float, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor]:
+        """The importance-weight increment log p*_β(v) - log p*_previous(v), and v after
+        one transition at β (the two share the hidden units' input)."""
+        hidden_input = F.linear(v, self.rbm.weight, self.rbm.hidden_bias)
+        increment = self.log_ratio(v, beta, previous, hidden_input)
+        return increment, self.transition(v, beta, generator, hidden_input)
+
     def transition(
         self, v: Tensor, beta: float, generator: torch.Generator | None, hidden_input: Tensor
     ) -> Tensor:
@@ -237,17 +246,7 @@ def log_partition(
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
         data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
-    path = _AnnealingPath(rbm, data)
-    betas = beta_schedule(n_betas).tolist()
-    v = path.sample_base(n_runs, generator)
-    log_w = torch.zeros(n_runs, dtype=torch.float64, device=rbm.weight.device)
-    for previous, beta in zip(betas[:-1], betas[1:], strict=True):
-        hidden_input = F.linear(v, rbm.weight, rbm.hidden_bias)
-        # log p*_β(v) - log p*_{β_prev}(v), the importance-weight increment
-        log_w += path.log_ratio(v, beta, previous, hidden_input)
-        v = path.transition(v, beta, generator, hidden_input)
-
-    return summarise_log_weights(log_w, path.log_z_base)
+    return anneal(_AnnealingPath(rbm, data), n_betas, n_runs, generator, rbm.weight.device)
 
 
 @dataclass(frozen=True)
