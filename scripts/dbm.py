@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 import torch
 from studies.cli import ArgumentParser, add_common_arguments, check_input_size, run_cli
 from studies.device import resolve_device
-from studies.runs import RunDirectory
+from studies.runs import RunDirectory, start_entries
 
 from dbn._utils.config import JSONConfig
 from dbn.datasets import load_dataset
-from dbn.io import atomic_save, safe_load, sha256_file
-from dbn.models import DBM, load
+from dbn.io import atomic_save, safe_load
+from dbn.models import DBM
 from dbn.recipes import DBM_RECIPES
 from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain_dbm
 from dbn.training.dbm_trainer import reconstruction_error
@@ -106,14 +106,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
     joint = dict(recipe["joint"])
     if args.epochs is not None:
         joint["epochs"] = args.epochs
-    start = {}
-    if args.start_from:
-        model = load(args.start_from, expect=DBM)
-        if model.sizes != list(recipe["sizes"]):
-            raise ValueError(
-                f"{args.start_from!r} has sizes {model.sizes}, the recipe {recipe['sizes']}"
-            )
-        start = {"start_from": args.start_from, "start_sha256": sha256_file(args.start_from)}
+    start = start_entries(args.start_from, DBM, recipe["sizes"])
     return DBMRunConfig(
         **typed,
         **start,
@@ -124,20 +117,10 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
     )
 
 
-def greedy_model(config: DBMRunConfig, run: RunDirectory, x: torch.Tensor, progress: bool) -> DBM:
-    """The greedily pretrained DBM: read back from the run, or trained and saved."""
-    path = run / "greedy.safetensors"
-    if path.is_file():
-        return load(path, expect=DBM)
-    if config.start_from is not None:
-        if sha256_file(config.start_from) != config.start_sha256:
-            raise ValueError(f"{config.start_from!r} changed since the run started")
-        model = load(config.start_from, expect=DBM)
-        model.save(path)
-        return model
+def pretrained_model(config: DBMRunConfig, x: torch.Tensor, progress: bool) -> DBM:
+    """A DBM pretrained greedily by the run's config."""
     model = DBM(config.sizes)
     pretrain_dbm(model, x, config.pretrain, config.seed, progress)
-    model.save(path)
     return model
 
 
@@ -156,7 +139,9 @@ def main(args: argparse.Namespace) -> dict:
     run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
     train, valid = data["train"].x.to(device), data["valid"].x.to(device)
     started = time.perf_counter()
-    model = greedy_model(config, run, train, not args.no_progress).to(device)
+    model = run.greedy_model(
+        config, DBM, lambda: pretrained_model(config, train, not args.no_progress)
+    ).to(device)
     trainer = DBMTrainer(model, config.joint, seed=config.seed)
     if state is not None:
         trainer.load_state_dict(state["trainer"])

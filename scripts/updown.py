@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 import torch
 from studies.cli import ArgumentParser, add_common_arguments, check_input_size, run_cli
 from studies.device import resolve_device
-from studies.runs import RunDirectory
+from studies.runs import RunDirectory, start_entries
 
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
 from dbn.datasets import load_dataset
-from dbn.io import atomic_save, safe_load, sha256_file
-from dbn.models import GenerativeDBN, load
+from dbn.io import atomic_save, safe_load
+from dbn.models import GenerativeDBN
 from dbn.recipes import GENERATIVE_RECIPES
 from dbn.training import TrainConfig, UpDownConfig, UpDownTrainer, pretrain_generative
 from dbn.visual import save_image_grid
@@ -98,14 +98,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
     weight_std = greedy.pop("weight_std")
     overrides = {"epochs": args.epochs, "lr": args.lr, "momentum": args.momentum}
     updown = dict(recipe["updown"], **{k: v for k, v in overrides.items() if v is not None})
-    start = {}
-    if args.start_from:
-        model = load(args.start_from, expect=GenerativeDBN)
-        if model.sizes != list(recipe["sizes"]):
-            raise ValueError(
-                f"{args.start_from!r} has sizes {model.sizes}, the recipe {recipe['sizes']}"
-            )
-        start = {"start_from": args.start_from, "start_sha256": sha256_file(args.start_from)}
+    start = start_entries(args.start_from, GenerativeDBN, recipe["sizes"])
     return UpDownRunConfig(
         **typed,
         **start,
@@ -117,22 +110,12 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
     )
 
 
-def greedy_model(config, run, train, progress) -> GenerativeDBN:
-    """The greedily pretrained model: read back from the run, or trained and saved."""
-    path = run / "greedy.safetensors"
-    if path.is_file():
-        return load(path, expect=GenerativeDBN)
-    if config.start_from is not None:
-        if sha256_file(config.start_from) != config.start_sha256:
-            raise ValueError(f"{config.start_from!r} changed since the run started")
-        model = load(config.start_from, expect=GenerativeDBN)
-        model.save(path)
-        return model
+def pretrained_model(config: UpDownRunConfig, train, progress: bool) -> GenerativeDBN:
+    """A generative DBN pretrained greedily by the run's config."""
     model = GenerativeDBN(
         config.sizes, weight_std=config.weight_std, generator=new_generator(config.seed)
     )
     pretrain_generative(model, train.x, train.y, config.greedy, config.seed, progress)
-    model.save(path)
     return model
 
 
@@ -155,7 +138,9 @@ def main(args: argparse.Namespace) -> dict:
     if config.use_valid:
         train = type(train)(torch.cat([train.x, valid.x]), torch.cat([train.y, valid.y]))
     started = time.perf_counter()
-    model = greedy_model(config, run, train, not args.no_progress)
+    model = run.greedy_model(
+        config, GenerativeDBN, lambda: pretrained_model(config, train, not args.no_progress)
+    )
     greedy_error = model.error_rate(test.x, test.y)
     trainer = UpDownTrainer(model, config.updown, seed=config.seed)
     if state is not None:

@@ -7,16 +7,35 @@ import json
 import os
 import sys
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import torch
+
 from dbn._utils.config import JSONConfig
+from dbn.io import sha256_file
+from dbn.models import load
 from dbn.tensorboard import TensorBoard, require_tensorboard
 from studies.cli import check_resume_options
 
 Config = TypeVar("Config", bound=JSONConfig)
 
-__all__ = ["RunDirectory"]
+__all__ = ["GREEDY_NAME", "RunDirectory", "start_entries"]
+
+# Where a run that pretrains greedily keeps its greedy model (a resumed run starts from it).
+GREEDY_NAME = "greedy.safetensors"
+
+
+def start_entries(path: str | None, expect: type, sizes: list[int]) -> dict:
+    """A run config's ``start_from`` and ``start_sha256`` for ``--start-from PATH``: the
+    file checked to hold ``expect`` with ``sizes``; nothing without a path."""
+    if not path:
+        return {}
+    model = load(path, expect=expect)
+    if model.sizes != list(sizes):
+        raise ValueError(f"{path!r} has sizes {model.sizes}, the recipe {list(sizes)}")
+    return {"start_from": path, "start_sha256": sha256_file(path)}
 
 
 class RunDirectory:
@@ -154,6 +173,22 @@ class RunDirectory:
             self.saved_config(script)
         if self.tensorboard:
             self.board = TensorBoard(self.path)
+
+    def greedy_model(self, config, expect: type, pretrain: Callable[[], torch.nn.Module]):
+        """The run's greedy model: read back from the run, else the ``--start-from``
+        model (checked unchanged since the run started), else ``pretrain()``'s; saved
+        into the run the first time."""
+        path = self.path / GREEDY_NAME
+        if path.is_file():
+            return load(path, expect=expect)
+        if config.start_from is not None:
+            if sha256_file(config.start_from) != config.start_sha256:
+                raise ValueError(f"{config.start_from!r} changed since the run started")
+            model = load(config.start_from, expect=expect)
+        else:
+            model = pretrain()
+        model.save(path)
+        return model
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
