@@ -33,6 +33,7 @@ from dbn._utils.rng import new_generator
 from dbn.models.dbm import DBM
 from dbn.models.rbm import bernoulli_sample
 from dbn.optim import make_optimizer
+from dbn.training._checkpointed import CheckpointedTrainer
 from dbn.training.rbm_trainer import TrainingDivergedError
 
 __all__ = ["DBMConfig", "DBMTrainer", "dbm_loss", "reconstruction_error"]
@@ -169,7 +170,7 @@ def dbm_loss(
     return loss, chains, error
 
 
-class DBMTrainer:
+class DBMTrainer(CheckpointedTrainer):
     """Joint DBM training epoch by epoch, its whole state saved and restored exactly.
 
     Parameters
@@ -192,7 +193,8 @@ class DBMTrainer:
     """
 
     def __init__(self, dbm: DBM, config: DBMConfig, seed: int = 0) -> None:
-        self.dbm, self.config = dbm, config
+        self.model: DBM = dbm
+        self.config = config
         self.generator = new_generator(seed)
         weights, biases = list(dbm.weights), list(dbm.biases)
         self.optimizer = make_optimizer(
@@ -208,30 +210,16 @@ class DBMTrainer:
         self.history: list[dict[str, Any]] = []
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue bit for bit: tensors and plain values."""
-        return {
-            "config": self.config.to_dict(),
-            "epoch": self.epoch,
-            "model": {k: v.detach().cpu() for k, v in self.dbm.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "chains": None if self.chains is None else [c.cpu() for c in self.chains],
-            "history": list(self.history),
-        }
+        """Everything needed to continue bit for bit, the chains included."""
+        chains = None if self.chains is None else [c.cpu() for c in self.chains]
+        return {**super().state_dict(), "chains": chains}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from what :meth:`state_dict` returned, if it was written under the
-        same config (a state without one predates the check)."""
-        if "config" in state:
-            self.config.check_saved(state["config"], "the training state")
-        self.epoch = int(state["epoch"])
-        self.dbm.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        weight = self.dbm.weights[0]
+        """Continue from what :meth:`state_dict` returned (written under the same config)."""
+        super().load_state_dict(state)
+        weight = self.model.weights[0]
         chains = state["chains"]
         self.chains = None if chains is None else [c.to(weight) for c in chains]
-        self.history = list(state["history"])
 
     def _start_chains(self, x: Tensor) -> list[Tensor]:
         """Chains started at training images and samples of their bottom-up marginals."""
@@ -241,7 +229,7 @@ class DBMTrainer:
                 f"n_chains={self.config.n_chains} exceeds the {len(x)} training examples"
             )
         with torch.no_grad():
-            hidden = self.dbm.initial_marginals(start)
+            hidden = self.model.initial_marginals(start)
         states = [
             bernoulli_sample(start, self.generator),
             *(bernoulli_sample(q, self.generator) for q in hidden),
@@ -264,13 +252,13 @@ class DBMTrainer:
         for begin in range(0, len(x), config.batch_size):
             batch = x[order[begin : begin + config.batch_size]]
             loss, self.chains, error = dbm_loss(
-                self.dbm, batch, self.chains, config, self.generator
+                self.model, batch, self.chains, config, self.generator
             )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             total += error.double() * len(batch)
-        if not all(torch.isfinite(p).all() for p in self.dbm.parameters()):
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             raise TrainingDivergedError(f"DBM training diverged in epoch {self.epoch + 1}")
         self.epoch += 1
         row = {
@@ -308,12 +296,12 @@ class DBMTrainer:
             squared error of p(v | q_1), summed over pixels), ``seconds``, and
             ``valid_reconstruction`` with ``valid``.
         """
-        x = self.dbm.images(x)
-        valid = None if valid is None else self.dbm.images(valid)
+        x = self.model.images(x)
+        valid = None if valid is None else self.model.images(valid)
         for _ in tqdm(range(self.epoch, self.config.epochs), desc="DBM", disable=not progress):
             row = self.train_epoch(x)
             if valid is not None:
-                row["valid_reconstruction"] = reconstruction_error(self.dbm, valid, self.config)
+                row["valid_reconstruction"] = reconstruction_error(self.model, valid, self.config)
             if on_epoch_end is not None:
                 on_epoch_end(self)
         return self.history

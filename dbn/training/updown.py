@@ -37,6 +37,7 @@ from dbn._utils.rng import new_generator
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.rbm import bernoulli_sample
 from dbn.optim import make_optimizer
+from dbn.training._checkpointed import CheckpointedTrainer
 from dbn.training.rbm_trainer import TrainConfig, TrainingDivergedError, train_rbm
 
 __all__ = ["UpDownConfig", "UpDownTrainer", "pretrain_generative", "updown_loss"]
@@ -227,7 +228,7 @@ def pretrain_generative(
     return histories
 
 
-class UpDownTrainer:
+class UpDownTrainer(CheckpointedTrainer):
     """Up-down fine-tuning epoch by epoch, its whole state saved and restored exactly.
 
     Parameters
@@ -265,28 +266,6 @@ class UpDownTrainer:
         )
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue bit for bit: tensors and plain values."""
-        return {
-            "config": self.config.to_dict(),
-            "epoch": self.epoch,
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "history": list(self.history),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from what :meth:`state_dict` returned, if it was written under the
-        same config (a state without one predates the check)."""
-        if "config" in state:
-            self.config.check_saved(state["config"], "the training state")
-        self.epoch = int(state["epoch"])
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.history = list(state["history"])
 
     def train_epoch(self, x: Tensor, labels: Tensor) -> dict[str, Any]:
         """One pass over the shuffled data; the epoch's metrics."""

@@ -109,8 +109,8 @@ def test_a_checkpointed_trainer_continues_bit_for_bit(tmp_path):
     resumed = fresh(seed=99)
     resumed.load_state_dict(safe_load(tmp_path / "state.pt")["trainer"])
     resumed.fit(x, progress=False)
-    for name, value in straight.dbm.state_dict().items():
-        assert torch.equal(value, resumed.dbm.state_dict()[name]), name
+    for name, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
     assert [row["epoch"] for row in resumed.history] == [1, 2, 3, 4]
 
 
