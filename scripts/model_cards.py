@@ -71,11 +71,11 @@ CARDS = {
         "--pretrain-epochs 50 50 --epochs 200 (stopped after its greedy stage)",
         data="the 50,000 MNIST training images of Hinton's split, without labels",
         machine=MACHINE,
-        report="results/dbm/report.json",
+        report="results/dbm/report-50000-betas.json",
     ),
     "mnist-dbm-784-500-1000-classifier.safetensors": dict(
         made_by="python scripts/dbm_finetune.py runs/dbm-mnist-e100/model.safetensors "
-        "--out runs/dbm-finetune --epochs 10 --no-progress (seed 0 of 0 1 2)",
+        "--out runs/dbm-finetune --epochs 15 --no-progress (seed 0 of 0 1 2)",
         data="the 50,000 labelled MNIST training images of Hinton's split (validation on "
         "its 10,000)",
         machine=MACHINE,
@@ -154,6 +154,9 @@ def rewrite(path: Path, blob: dict, model: torch.nn.Module, card: dict) -> None:
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="the shipped files whose cards to write (all)"
+    )
     parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
@@ -161,13 +164,17 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> None:
     mnist = dbn.load_mnist("hinton", data_dir=args.data_dir)
-    paths = [PRETRAINED / name for name in CARDS]
+    unknown = sorted(set(args.names) - set(CARDS))
+    if unknown:
+        raise ValueError(f"no card is defined for {unknown}; the shipped files: {list(CARDS)}")
+    paths = [PRETRAINED / name for name in (args.names or CARDS)]
     files = {path: (safe_load(path), dbn.load(path)) for path in paths}
     cards = {path: card_of(path, *files[path], mnist) for path in paths}  # before writing
     for path, card in cards.items():
         rewrite(path, *files[path], card)
         print(f"wrote the card of {path.relative_to(ROOT)}")
-    SUMS.write_text("".join(f"{sha256_file(path)}  {path.name}\n" for path in paths))
+    shipped = sorted(PRETRAINED.glob("*.safetensors"))
+    SUMS.write_text("".join(f"{sha256_file(path)}  {path.name}\n" for path in shipped))
     print(f"wrote {SUMS.relative_to(ROOT)}")
 
 
