@@ -167,7 +167,7 @@ def main(args: argparse.Namespace) -> dict:
     side = int(config.sizes[0] ** 0.5)
     if side * side == config.sizes[0] and trainer.chains is not None:
         with torch.no_grad():
-            pixels = torch.sigmoid(model.layer_input(trainer.chains, 0))
+            pixels = model.visible_probs(trainer.chains[1])
         save_image_grid(pixels[:100].cpu(), run / "samples.png", n_columns=10)
     run.close()
     print(f"validation reconstruction error: {result['valid_reconstruction']:.3f}")

@@ -87,7 +87,7 @@ def main(args: argparse.Namespace) -> dict:
     )
     with torch.no_grad():
         if chains is not None:
-            pixels = torch.sigmoid(model.layer_input(chains, 0))[:100]
+            pixels = model.visible_probs(chains[1])[:100]
         else:
             pixels = model.generate(100, n_gibbs=1000, generator=new_generator(args.seed))
     args.out.mkdir(parents=True, exist_ok=True)

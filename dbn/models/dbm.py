@@ -278,6 +278,11 @@ class DBM(nn.Module):
                     )
         return states[1:]
 
+    def visible_probs(self, h1: Tensor) -> Tensor:
+        """p(v_i = 1 | h_1): the pixels' probabilities given the first hidden layer (its
+        states or marginals), the only layer they hear. (n, sizes[0])."""
+        return torch.sigmoid(F.linear(h1, self.weights[0].t(), self.biases[0]))
+
     def sweep(self, states: list[Tensor], generator: torch.Generator | None = None) -> list[Tensor]:
         """One block Gibbs sweep: the odd layers given the even ones, then the even ones
         (the pixels included) given the odd. A new list of binary states."""
@@ -320,7 +325,7 @@ class DBM(nn.Module):
         states = self.random_states(n, generator)
         for _ in range(n_gibbs):
             states = self.sweep(states, generator)
-        return torch.sigmoid(self.layer_input(states, 0))
+        return self.visible_probs(states[1])
 
     @torch.no_grad()
     def transform(

@@ -156,9 +156,7 @@ def dbm_loss(
         marginals = dbm.mean_field(v, config.mean_field_steps, config.damping)
         for _ in range(config.gibbs_steps):
             chains = dbm.sweep(chains, generator)
-        # p(v | q_1): the pixels' input comes from the first hidden layer only
-        reconstruction = torch.sigmoid(dbm.layer_input([v, marginals[0]], 0))
-        error = (reconstruction - v).pow(2).sum(dim=1).mean()
+        error = (dbm.visible_probs(marginals[0]) - v).pow(2).sum(dim=1).mean()
     positive = [v, *marginals]
     loss = dbm.energy(positive).mean() - dbm.energy(chains).mean()
     if config.sparsity_target is not None and config.sparsity_cost > 0:
@@ -334,6 +332,6 @@ def reconstruction_error(dbm: DBM, x: Tensor, config: DBMConfig, batch_size: int
     total = 0.0
     for chunk in torch.split(x, batch_size):
         q1 = dbm.mean_field(chunk, config.mean_field_steps, config.damping)[0]
-        error = (torch.sigmoid(dbm.layer_input([chunk, q1], 0)) - chunk).pow(2).sum(dim=1)
+        error = (dbm.visible_probs(q1) - chunk).pow(2).sum(dim=1)
         total += math.fsum(error.double().tolist())
     return total / len(x)
