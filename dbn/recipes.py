@@ -56,6 +56,16 @@ PRETRAIN_RECIPES: dict[str, dict] = {
         weight_std=0.1,
         init_visible_bias=False,
     ),
+    # The hinton2006 recipe on the 784-500-1000 net of Salakhutdinov & Hinton's DBM
+    # (2009): the DBN row beside the DBM under one fine-tuning protocol.
+    "hinton2006-500-1000": dict(
+        _HINTON_GUIDE,
+        dataset="mnist",
+        sizes=[784, 500, 1000],
+        epochs=50,
+        weight_std=0.1,
+        init_visible_bias=False,
+    ),
     # What `make demo` pretrains: the same kind of stack, small enough for a laptop CPU.
     "quick": dict(dataset="mnist", sizes=[784, 500, 500], epochs=3, **_HINTON_GUIDE),
     # scikit-learn's 8x8 digits: seconds, for tests and a first look.

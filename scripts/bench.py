@@ -63,6 +63,16 @@ def blas_kernels() -> list[str]:
     ]
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine()
+
+
 # What BernoulliRBM does: plain SGD on the mean gradient.
 SGD_LIKE_SKLEARN = dict(lr=0.1, momentum=0.0, final_momentum=0.0, weight_decay=0.0)
 
@@ -91,7 +101,8 @@ class Contender:
     """One row of the table: ``run(n_epochs)`` trains from scratch as its users would.
 
     ``data`` is what the contender is given, so that a test can check its dtype.
-    ``reference`` names the row its ratio is taken against (None: no ratio).
+    ``reference`` names the row its ratio is taken against (None: no ratio), ``peer``
+    a second row it is compared with (learnergy's CD-1 for dbn's float32 CD-1 rows).
     """
 
     name: str
@@ -100,6 +111,7 @@ class Contender:
     data: object
     run: Callable[[int], None]
     reference: str | None
+    peer: str | None = None
 
 
 def load_data(n: int) -> torch.Tensor:
@@ -233,11 +245,22 @@ def contenders(
             if autocast is not None:
                 rows.append(public_api_contender(xd, hidden, batch, method, autocast, public.name))
     peer = learnergy_contender(x, hidden, batch)
-    return rows + ([peer] if peer is not None else [])
+    if peer is None:
+        return rows
+    for row in rows:
+        if row.method == "cd" and row.name.startswith("dbn") and "precision" not in row.name:
+            row.peer = peer.name
+    return [*rows, peer]
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def settle() -> None:
+    """Let the previous contender's idle threads stop spinning (OpenBLAS's and OpenMP's
+    workers busy-wait after a call and would take the cores from the next contender)."""
+    time.sleep(0.2)
 
 
 def measure(rows: list[Contender], repeats: int) -> dict[str, tuple[float, float]]:
@@ -248,6 +271,7 @@ def measure(rows: list[Contender], repeats: int) -> dict[str, tuple[float, float
     for _ in range(repeats):
         for row in rows:
             for slot, epochs in enumerate((1, 3)):
+                settle()
                 started = time.perf_counter()
                 row.run(epochs)
                 best[row.name][slot] = min(best[row.name][slot], time.perf_counter() - started)
@@ -268,6 +292,7 @@ def benchmark(args: argparse.Namespace) -> list[dict]:
             rates[row.name] = 2 * args.samples / max(three - one, 1e-9)
         for row in rows:
             ratio = rates[row.name] / rates[row.reference] if row.reference else None
+            peer_ratio = rates[row.name] / rates[row.peer] if row.peer else None
             entry = {
                 "batch": batch,
                 "contender": row.name,
@@ -275,10 +300,14 @@ def benchmark(args: argparse.Namespace) -> list[dict]:
                 "samples_per_s": rates[row.name],
                 "ratio": ratio,
                 "ratio_to": row.reference,
+                "peer_ratio": peer_ratio,
+                "peer": row.peer,
                 "setup_s": max(2 * times[row.name][0] - times[row.name][1], 0.0),
             }
             table.append(entry)
             shown = f"{ratio:6.2f}x {row.reference}" if ratio is not None else ""
+            if peer_ratio is not None:
+                shown += f", {peer_ratio:.2f}x {row.peer}"
             print(
                 f"bs {batch:5d}  {row.name:52s} {row.device:5s} "
                 f"{rates[row.name]:11,.0f} samples/s  {shown}",
@@ -323,7 +352,7 @@ def profile_epoch(args: argparse.Namespace) -> str:
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=20)
 
 
-def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 400) -> list[dict]:
+def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 100) -> list[dict]:
     """GFLOP/s of the products in one CD-1 step, float32: torch's default product, its
     oneDNN linear (the route Inductor emits), and numpy (whose BLAS scikit-learn uses)."""
     shapes = {
@@ -337,7 +366,6 @@ def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 400
         b = torch.rand(k, n, generator=new_generator(1))
         out = torch.empty(m, n)
         a_np, b_np = a.numpy(), b.numpy()
-        rates = {}
         weight = b.t().contiguous()  # nn.Linear's layout: (out_features, in_features)
         products = {
             "torch": lambda a=a, b=b, out=out: torch.mm(a, b, out=out),
@@ -346,13 +374,18 @@ def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 400
             ),
             "numpy": lambda a=a_np, b=b_np: np.matmul(a, b),
         }
-        for library, product in products.items():
-            for _ in range(10):
+        best = dict.fromkeys(products, float("inf"))
+        for product in products.values():
+            for _ in range(10):  # warm-up
                 product()
-            started = time.perf_counter()
-            for _ in range(repeats):
-                product()
-            rates[library] = 2 * m * k * n * repeats / (time.perf_counter() - started) / 1e9
+        for _ in range(5):  # the best of 5 interleaved rounds
+            for library, product in products.items():
+                settle()
+                started = time.perf_counter()
+                for _ in range(repeats):
+                    product()
+                best[library] = min(best[library], time.perf_counter() - started)
+        rates = {library: 2 * m * k * n * repeats / best[library] / 1e9 for library in best}
         rows.append({"product": name, **{f"{lib}_gflops": rate for lib, rate in rates.items()}})
         print(
             f"{name:62s} torch.mm {rates['torch']:6.1f}  oneDNN linear {rates['onednn']:6.1f}  "
@@ -371,7 +404,14 @@ def main(args: argparse.Namespace) -> dict:
     print(f"numpy BLAS: {'; '.join(kernels)}; {', '.join(FORCING_BLAS)} unset", flush=True)
     out = Path(args.out)
     if args.gemm:
-        report = {"numpy_blas": kernels, "gemm": gemm_rates(args.batch_sizes[0], args.hidden)}
+        report = {
+            "processor": cpu_model(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "numpy_blas": kernels,
+            "batch": args.batch_sizes[0],
+            "gemm": gemm_rates(args.batch_sizes[0], args.hidden),
+        }
         out.mkdir(parents=True, exist_ok=True)
         (out / "gemm.json").write_text(json.dumps(report, indent=2) + "\n")
         return report
@@ -381,7 +421,8 @@ def main(args: argparse.Namespace) -> dict:
         return {"profile": table}
     machine = {
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": cpu_model(),
+        "cores": os.cpu_count(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,

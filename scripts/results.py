@@ -242,6 +242,7 @@ def speed_table() -> str:
     report = bench()
     machine = report["machine"]
     lines = [
+        f"{machine['processor']}, {machine['cores']} cores; "
         f"torch {machine['torch']} ({machine['torch_blas']}), {machine['threads']} threads; "
         f"numpy BLAS: {'; '.join(machine['numpy_blas'])}",
         "",
@@ -250,16 +251,56 @@ def speed_table() -> str:
     ]
     for row in report["rows"]:
         ratio = f"{row['ratio']:.2f}× {row['ratio_to']}" if row["ratio"] is not None else "—"
+        if row.get("peer_ratio") is not None:
+            ratio += f"; {row['peer_ratio']:.2f}× {row['peer']}"
         lines.append(
             f"| {row['batch']} | {row['contender']} | {row['samples_per_s']:,.0f} | {ratio} |"
         )
     return "\n".join(lines) + "\n"
 
 
+# Matrix products of one CD-1 / PCD-1 step, in units of 2·784·hidden flops per example:
+# the data's hidden layer, the visible means, the negatives' hidden layer and the weight
+# gradient (its data and model rows: two units); PCD also takes its chains' hidden layer.
+STEP_PRODUCTS = {"CD-1": 5, "PCD-1": 6}
+
+
+def step_efficiency_table() -> str:
+    """The bare fused step's product rate (GFLOP/s) at the batch of ``bench.py --gemm``,
+    as a fraction of the fastest float32 product that table measured."""
+    report = bench()
+    gemm = json.loads((RESULTS / "speed" / "gemm.json").read_text())
+    best = max(rate for row in gemm["gemm"] for key, rate in row.items() if key.endswith("_gflops"))
+    batch = gemm["batch"]
+    flops = 2 * 784 * report["settings"]["hidden"]
+    lines = [
+        "| step | batch | samples/s | step GFLOP/s | of the fastest product "
+        f"({best:.0f} GFLOP/s) |",
+        "|---|---|---|---|---|",
+    ]
+    for row in report["rows"]:
+        if row["batch"] != batch or not row["contender"].startswith("dbn bare"):
+            continue
+        method = row["contender"].rsplit(" ", 1)[1]
+        rate = row["samples_per_s"] * STEP_PRODUCTS[method] * flops / 1e9
+        lines.append(
+            f"| {row['contender']} | {batch} | {row['samples_per_s']:,.0f} | {rate:.0f} | "
+            f"{100 * rate / best:.0f} % |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def gemm_table() -> str:
     """``scripts/bench.py --gemm``: GFLOP/s of each product of the step, by route."""
-    lines = ["| product | torch.mm | oneDNN linear | numpy |", "|---|---|---|---|"]
-    for row in json.loads((RESULTS / "speed" / "gemm.json").read_text())["gemm"]:
+    report = json.loads((RESULTS / "speed" / "gemm.json").read_text())
+    lines = [
+        f"{report['processor']}; torch {report['torch']}, {report['threads']} threads; "
+        f"numpy BLAS: {'; '.join(report['numpy_blas'])}",
+        "",
+        "| product | torch.mm | oneDNN linear | numpy |",
+        "|---|---|---|---|",
+    ]
+    for row in report["gemm"]:
         lines.append(
             f"| {row['product']} | {row['torch_gflops']:.0f} | {row['onednn_gflops']:.0f} | "
             f"{row['numpy_gflops']:.0f} |"
@@ -461,6 +502,7 @@ def rendered() -> dict[Path, str]:
         pages[runs.with_name(f"table{seeds}.md")] = first_hour_table(runs)
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
+    pages[RESULTS / "speed" / "efficiency.md"] = step_efficiency_table()
     quick = RESULTS / "initialisation" / "quick" / "results.csv"
     pages[quick.with_name("table.md")] = initialisation_table(quick)
     digits = RESULTS / "initialisation" / "digits" / "results.csv"

@@ -26,6 +26,7 @@ def make_optimizer(
     momentum: float = 0.0,
     weight_decay: float = 0.0,
     capturable: bool = False,
+    fused: bool = False,
 ) -> torch.optim.Optimizer:
     """SGD with classical momentum, or Adam, with ``weight_decay`` on ``weights`` only.
 
@@ -41,6 +42,12 @@ def make_optimizer(
     capturable : bool
         Adam keeps its step count on the device so that its step can be captured in a
         CUDA graph (SGD's step needs nothing for that).
+    fused : bool
+        SGD takes torch's fused step, which updates the weights, their momentum and
+        weight cost in one pass over memory where the default makes several.
+        Only for training in which every parameter gets a gradient at every step:
+        torch's fused step fails on a group that mixes parameters with and without
+        momentum buffers (fine-tuning's output-layer warm-up makes such a group).
 
     Returns
     -------
@@ -63,5 +70,5 @@ def make_optimizer(
     if name == "adam":
         return torch.optim.Adam(groups, lr=lr, capturable=capturable)
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, fused=fused or None)
     raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")

@@ -164,17 +164,24 @@ class FastCD:
         data_probs, model_probs = stacked_hidden[:n_data], stacked_hidden[n_data:]
         data_rows, negatives = stacked_visible[:n_data], stacked_visible[n_data:]
 
-        self._hidden_probs(data, weight, hidden_bias, out=data_probs)
+        data_rows.copy_(data)
+        if start is None:
+            self._hidden_probs(data, weight, hidden_bias, out=data_probs)
+        else:
+            # the data and the chains go up in one product, the chains' probabilities
+            # held in the model rows until the chain's end overwrites them: one larger
+            # product runs faster than two small ones
+            negatives.copy_(chain)
+            self._hidden_probs(stacked_visible, weight, hidden_bias, out=stacked_hidden)
         for step in range(k):
-            if step == 0 and start is None:
-                probs = data_probs
+            if step == 0:
+                probs = data_probs if start is None else model_probs
             else:
                 probs = self._buffer("chain_probs", (n_model, rbm.n_hidden), data)
                 self._hidden_probs(chain, weight, hidden_bias, out=probs)
             hidden = self._sample("hidden_sample", probs, True, generator)
             chain = self._sample_visible(hidden, weight, visible_bias, generator)
         negatives.copy_(chain)
-        data_rows.copy_(data)
         self._hidden_probs(negatives, weight, hidden_bias, out=model_probs)
 
         for parameter in rbm.parameters():

@@ -375,6 +375,7 @@ class RBMTrainer:
             momentum=config.momentum,
             weight_decay=config.weight_decay,
             capturable=self.step == "cuda_graph",
+            fused=self.device.type == "cpu",
         )
         penalties: dict[str, Any] = dict(
             l1=config.l1,

@@ -159,6 +159,17 @@ COMPARE_PRESETS: dict[str, dict] = {
         seeds=[0, 1],
         inits=["dbn-cd:sigmoid", "xavier_uniform:relu"],
     ),
+    # The DBM's comparison (Salakhutdinov & Hinton 2009): a DBN and Xavier and He nets of
+    # the DBM classifier's 784-500-1000 shape, fine-tuned as scripts/dbm_finetune.py
+    # fine-tunes the DBM (conjugate gradient, 15 epochs, the epoch chosen on validation).
+    "dbm2009": dict(
+        pretrain_recipe="hinton2006-500-1000",
+        finetune_recipe="hinton2006",
+        train_size=None,
+        epochs=15,
+        seeds=[0, 1, 2],
+        inits=["dbn-cd:sigmoid", "xavier_uniform:sigmoid", "he_normal:relu"],
+    ),
     # The 8x8 digits with every initialisation; the DBNs pretrain for the library's
     # default budget (5,000 updates a layer), not the digits recipe's 10 epochs.
     "digits": dict(
