@@ -93,7 +93,11 @@ def valid_curve_table(rows: list[tuple[str, str]]) -> str:
 
 
 # The label-budget runs (scripts/compare.py --preset labels, and its hinton2006 variant).
-LABEL_TABLES = {"results.csv": "table.md", "hinton2006-results.csv": "hinton2006-table.md"}
+# The label-budget studies: results file -> (its table, its DBN-lead table).
+LABEL_TABLES = {
+    "results.csv": ("table.md", "margins.md"),
+    "hinton2006-results.csv": ("hinton2006-table.md", "hinton2006-margins.md"),
+}
 # The RBM-500 likelihood runs (scripts/loglik.py), in the order the page discusses them.
 LOGLIK_RUNS = [
     "cdk1",
@@ -112,6 +116,42 @@ LOGLIK_RUNS = [
 def finetune_table(prefixes: list[str]) -> str:
     """The seeds of each fine-tuning run group, one row a group."""
     lines = TABLE_HEADER + [finetune_row(str(RESULTS / "finetune" / prefix)) for prefix in prefixes]
+    return "\n".join(lines) + "\n"
+
+
+# The fine-tuning page's runs on a validation split (the first 10,000 training images
+# unless said): what each checked, and its result file under results/finetune/.
+VALIDATION_RUNS = {
+    "precision: L-BFGS, float32": "precision/float32-result.json",
+    "precision: L-BFGS, bfloat16": "precision/bfloat16-result.json",
+    "conjugate gradient, first version, float32 loss": (
+        "cg/proxy-first-version-float32/result.json"
+    ),
+    "conjugate gradient, first version, bfloat16": "cg/proxy-first-version-bfloat16/result.json",
+    "conjugate gradient, float64 loss, 60 epochs": "cg/proxy-cg64-60/result.json",
+    "L-BFGS, bfloat16, 60 epochs": "cg/proxy-lbfgs-60/result.json",
+    "initial weights: the shipped DBN (the guide's)": "rbm-m-init/proxy-shipped/result.json",
+    "initial weights: a DBN with rbm.m's": "rbm-m-init/proxy-rbm-m/result.json",
+    "He sigmoid, conjugate gradient, 50,000 images, 100 epochs": (
+        "hinton2006-cg-he-sigmoid-valid-e100-s0/result.json"
+    ),
+}
+
+
+def validation_runs_table() -> str:
+    """Each checking run's epochs, best validation error and test error (that epoch's
+    model), and training time."""
+    lines = [
+        "| run | epochs | best validation error % (epoch) | test error % | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for label, path in VALIDATION_RUNS.items():
+        result = json.loads((RESULTS / "finetune" / path).read_text())
+        lines.append(
+            f"| {label} | {result['epochs_trained']} | "
+            f"{100 * result['best_valid_error']:.2f} ({result['best_epoch']}) | "
+            f"{100 * result['test_error']:.2f} | {result['seconds']:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -154,6 +194,29 @@ def label_table(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def label_margin_table(path: Path) -> str:
+    """The CD-pretrained DBN's lead over the best random initialisation at each label
+    budget, in points of test error (means over the finished seeds)."""
+    errors = label_errors(path)
+
+    def mean(values: list[float]) -> float:
+        return statistics.mean(value for value in values if not math.isnan(value))
+
+    random_inits = [name for name in errors if not name.startswith(("dbn", "logreg"))]
+    lines = [
+        "| labels | DBN (dbn-cd:sigmoid) % | best random initialisation % | lead (points) |",
+        "|---|---|---|---|",
+    ]
+    for n in sorted(errors["dbn-cd:sigmoid"]):
+        dbn_error = mean(errors["dbn-cd:sigmoid"][n])
+        best = min(random_inits, key=lambda name: mean(errors[name][n]))
+        best_error = mean(errors[best][n])
+        lines.append(
+            f"| {n:,} | {dbn_error:.2f} | {best} {best_error:.2f} | {best_error - dbn_error:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def loglik_result(name: str) -> dict:
     return json.loads((RESULTS / "loglik" / f"{name}-result.json").read_text())
 
@@ -192,20 +255,46 @@ def loglik_table() -> str:
     """Each RBM-500 run's AIS log Z, test and train log-likelihood and training time."""
     lines = [
         "| run | method | epochs | training images | log Z (±3σ) | test nats | "
-        "train nats | RAISE nats | train time (min) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "held-out nats | train nats | RAISE nats | train time (min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in LOGLIK_RUNS:
         result = loglik_result(name)
         low, high = result["log_z_interval"]
         raise_nats = result.get("raise_log_likelihood")
+        held_out = result.get("held_out_log_likelihood")
         lines.append(
             f"| {name} | {result['method']} | {result['epochs']} | "
             f"{result['training_images']:,} | {result['log_z']:.2f} ({low:.2f} – {high:.2f}) | "
-            f"{result['test_log_likelihood']:.2f} | {result['train_log_likelihood']:.2f} | "
+            f"{result['test_log_likelihood']:.2f} | "
+            f"{'—' if held_out is None else f'{held_out:.2f}'} | "
+            f"{result['train_log_likelihood']:.2f} | "
             f"{'' if raise_nats is None else f'{raise_nats:.2f}'} | "
             f"{result['train_seconds'] / 60:.0f} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def loglik_rescoring_table() -> str:
+    """Each shipped RBM scored again by an independent AIS (``loglik.py --score FILE
+    --seed 1``: other random numbers), beside its run's own estimate."""
+    lines = [
+        "| run | AIS | log Z (±3σ) | test nats | bracket on the first R test images: RAISE … AIS |",
+        "|---|---|---|---|---|",
+    ]
+    for path in sorted((RESULTS / "loglik").glob("*-score-seed1.json")):
+        name = path.name.removesuffix("-score-seed1.json")
+        for label, result in (
+            ("the run's", loglik_result(name)),
+            ("seed 1", json.loads(path.read_text())),
+        ):
+            low, high = result["log_z_interval"]
+            lines.append(
+                f"| {name} | {label} | {result['log_z']:.2f} ({low:.2f} – {high:.2f}) | "
+                f"{result['test_log_likelihood']:.2f} | {result['raise_log_likelihood']:.2f} … "
+                f"{result['ais_log_likelihood_same_examples']:.2f} "
+                f"(R = {result['raise_examples']}) |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -491,9 +580,12 @@ def rendered() -> dict[Path, str]:
     }
     for name, rows in VALID_CURVES.items():
         pages[RESULTS / "finetune" / name] = valid_curve_table(rows)
-    for data, table in LABEL_TABLES.items():
+    for data, (table, margins) in LABEL_TABLES.items():
         pages[RESULTS / "labels" / table] = label_table(RESULTS / "labels" / data)
+        pages[RESULTS / "labels" / margins] = label_margin_table(RESULTS / "labels" / data)
     pages[RESULTS / "loglik" / "table.md"] = loglik_table()
+    pages[RESULTS / "finetune" / "validation-runs.md"] = validation_runs_table()
+    pages[RESULTS / "loglik" / "independent-ais.md"] = loglik_rescoring_table()
     for name, runs in LOGLIK_BRACKETS.items():
         pages[RESULTS / "loglik" / name] = loglik_bracket_table(runs)
     pages[RESULTS / "pretrained" / "table.md"] = shipped_table()
