@@ -208,9 +208,13 @@ class FinetuneConfig(JSONConfig):
 @dataclass
 class FinetuneResult:
     """What :func:`finetune` returns: the per-epoch history (each row with its epoch's
-    ``seconds``), the best epoch (1-based) and ``seconds``, the time spent in the epochs
-    (training and validation) summed over every process that trained the network, so a
-    resumed run reports its whole cost.
+    ``seconds``), the best epoch (1-based) with its validation error and loss, and
+    ``seconds``, the time spent in the epochs (training and validation) summed over every
+    process that trained the network, so a resumed run reports its whole cost.
+
+    The best epoch has the lowest validation error, ties going to the lower validation
+    loss: on a few hundred held-out examples the error moves in coarse steps and ties
+    often, and the first epoch to reach a tied error is often an undertrained one.
 
     Examples
     --------
@@ -229,6 +233,7 @@ class FinetuneResult:
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
     best_valid_error: float = math.inf
+    best_valid_loss: float = math.inf
     stopped_early: bool = False
     seconds: float = 0.0
 
@@ -453,7 +458,12 @@ class FinetuneTrainer:
         self.best_state = {k: v.to(self.device) for k, v in state["best_state"].items()}
         # A checkpoint from before the epochs were timed cannot say what they cost: NaN,
         # not a total that silently leaves them out.
-        self.result = FinetuneResult(**{"seconds": math.nan, **state["result"]})
+        result = {"seconds": math.nan, **state["result"]}
+        if "best_valid_loss" not in result and result["best_epoch"] > 0:
+            # a checkpoint from before ties were broken by the loss: its history has it
+            rows = [row for row in result["history"] if row["epoch"] == result["best_epoch"]]
+            result["best_valid_loss"] = rows[0].get("valid_loss", math.inf) if rows else math.inf
+        self.result = FinetuneResult(**result)
         if self.generator is not None and state["generator"] is not None:
             self.generator.set_state(state["generator"])
         self.dropout_seed = state["dropout_seed"]
@@ -606,8 +616,10 @@ class FinetuneTrainer:
         result, patience = self.result, self.config.patience
         valid_loss, valid_error = evaluate(self.model, *self.valid)
         metrics.update(valid_loss=valid_loss, valid_error=valid_error)
-        if valid_error < result.best_valid_error:
-            result.best_valid_error, result.best_epoch = valid_error, self.epoch
+        best = (result.best_valid_error, result.best_valid_loss)
+        if (valid_error, valid_loss) < best:  # the error first, ties by the loss
+            result.best_valid_error, result.best_valid_loss = valid_error, valid_loss
+            result.best_epoch = self.epoch
             self.best_state = copy.deepcopy(self.model.state_dict())
         if patience is not None and self.epoch - result.best_epoch >= patience:
             result.stopped_early = True

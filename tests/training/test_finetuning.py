@@ -26,7 +26,7 @@ from dbn.models.export import make_classifier
 from dbn.models.mlp import build_mlp
 from dbn.optim.conjugate_gradient import ConjugateGradient
 from dbn.recipes import FINETUNE_RECIPES
-from dbn.training.finetuning import FinetuneConfig, finetune
+from dbn.training.finetuning import FinetuneConfig, FinetuneTrainer, finetune
 
 
 def test_zeros_init_keeps_hidden_units_identical_after_training():
@@ -95,6 +95,39 @@ def test_early_stopping_restores_the_best_epoch():
     assert result.stopped_early and len(result.history) == result.best_epoch + 3
     _, error = dbn.training.finetuning.evaluate(model, splits["valid"].x, splits["valid"].y)
     assert error == result.best_valid_error
+
+
+def test_the_best_epoch_has_the_lowest_error_ties_broken_by_the_loss():
+    # 60 validation images: the error moves in steps of 1/60 and ties between epochs
+    splits = load_digits()
+    model = build_mlp([64, 32], 10, "relu", init="he_normal", generator=new_generator(0))
+    valid = (splits["valid"].x[:60], splits["valid"].y[:60])
+    train = (splits["train"].x, splits["train"].y)
+    config = FinetuneConfig(epochs=25, lr=0.2)
+    result = finetune(model, train, valid, config, generator=new_generator(0), progress=False)
+    scores = [(row["valid_error"], row["valid_loss"]) for row in result.history]
+    best_error = min(error for error, _ in scores)
+    assert sum(error == best_error for error, _ in scores) > 1, "no tie to break"
+    assert scores.index(min(scores)) + 1 == result.best_epoch
+    assert (result.best_valid_error, result.best_valid_loss) == min(scores)
+
+
+def test_a_checkpoint_without_the_best_loss_takes_it_from_its_history():
+    splits = load_digits()
+    data = {name: (splits[name].x, splits[name].y) for name in ("train", "valid")}
+
+    def trainer():
+        model = build_mlp([64, 16], 10, generator=new_generator(0))
+        config = FinetuneConfig(epochs=3)
+        return FinetuneTrainer(model, data["train"], data["valid"], config, progress=False)
+
+    finished = trainer()
+    finished.fit()
+    state = finished.state_dict()
+    del state["result"]["best_valid_loss"]  # as written before ties were broken by the loss
+    restored = trainer()
+    restored.load_state_dict(state)
+    assert restored.result.best_valid_loss == finished.result.best_valid_loss < math.inf
 
 
 @pytest.mark.parametrize(
