@@ -45,7 +45,7 @@ lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: venv
-	$(BIN)/python scripts/bench.py --autocast bfloat16
+	$(BIN)/python scripts/bench.py --autocast bfloat16 --full --out results/speed
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache docs/_build docs/gallery docs/api/generated

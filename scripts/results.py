@@ -338,6 +338,15 @@ def speed_table() -> str:
         "| batch | contender | samples/s | ratio |",
         "|---|---|---|---|",
     ]
+    full = report.get("full")
+    if full is not None:
+        minutes = (full["pretrain_seconds"] + full["finetune_seconds"]) / 60
+        lines[1:1] = [
+            "",
+            f"The `hinton2006` recipe end to end (`--full`, float32): {minutes:.1f} minutes "
+            f"(pretraining {full['pretrain_seconds'] / 60:.1f}, fine-tuning 30 epochs "
+            f"{full['finetune_seconds'] / 60:.1f}).",
+        ]
     for row in report["rows"]:
         ratio = f"{row['ratio']:.2f}× {row['ratio_to']}" if row["ratio"] is not None else "—"
         if row.get("peer_ratio") is not None:
@@ -442,6 +451,26 @@ def updown_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def dbm_baseline_rows(path: Path) -> list[str]:
+    """``compare.py --preset dbm2009``'s contenders (the DBM classifier's 784-500-1000
+    shape, fine-tuned as the DBM classifier is) as rows of the DBM's classifier table."""
+    runs: dict[str, list[dict]] = defaultdict(list)
+    with path.open(newline="") as file:
+        for run in csv.DictReader(file):
+            runs[f"{run['init']}:{run['activation']}"].append(run)
+    rows = []
+    for contender, seeds in runs.items():
+        errors = [100 * float(run["test_error"]) for run in seeds]
+        valid = [100 * float(run["best_valid_error"]) for run in seeds]
+        rows.append(
+            f"| {contender} | {', '.join(run['seed'] for run in seeds)} | "
+            f"{', '.join(f'{error:.2f}' for error in errors)} | {_mean_std(errors)} | "
+            f"{', '.join(run['best_epoch'] for run in seeds)} | "
+            f"{', '.join(f'{error:.2f}' for error in valid)} |"
+        )
+    return rows
+
+
 def dbm_table() -> str:
     """The DBM on MNIST (scripts/dbm.py, dbm_report.py, dbm_finetune.py): its likelihood
     under each AIS estimate of log Z, its classifier's test error, and the joint
@@ -475,7 +504,8 @@ def dbm_table() -> str:
         f"{', '.join(f'{error:.2f}' for error in errors)} | {_mean_std(errors)} | "
         f"{', '.join(str(row['best_epoch']) for row in seeds)} | "
         f"{', '.join(f'{error:.2f}' for error in valid)} |",
-        "| the paper | | | 0.95 | | |",
+        *dbm_baseline_rows(folder / "baselines" / "results.csv"),
+        "| the paper: DBM, DBN, backprop from random weights | | | 0.95, 1.2, 1.6 | | |",
     ]
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     lines += [
