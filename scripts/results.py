@@ -298,6 +298,10 @@ def loglik_rescoring_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+# The compare.py studies tabulated by initialisation: their folders under results/.
+INITIALISATION_STUDIES = ("initialisation/quick", "initialisation/digits", "notes/mnist")
+
+
 def initialisation_table(path: Path) -> str:
     """A ``compare.py`` study's ``results.csv``: test error % by initialisation, mean ± std
     over seeds, best first."""
@@ -625,10 +629,9 @@ def rendered() -> dict[Path, str]:
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
     pages[RESULTS / "speed" / "efficiency.md"] = step_efficiency_table()
-    quick = RESULTS / "initialisation" / "quick" / "results.csv"
-    pages[quick.with_name("table.md")] = initialisation_table(quick)
-    digits = RESULTS / "initialisation" / "digits" / "results.csv"
-    pages[digits.with_name("table.md")] = initialisation_table(digits)
+    for study in INITIALISATION_STUDIES:
+        data = RESULTS / study / "results.csv"
+        pages[data.with_name("table.md")] = initialisation_table(data)
     pages[RESULTS / "updown" / "table.md"] = updown_table()
     pages[RESULTS / "dbm" / "table.md"] = dbm_table()
     readme = with_block(README.read_text(), HEADLINE, headline_table())
