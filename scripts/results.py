@@ -299,7 +299,12 @@ def loglik_rescoring_table() -> str:
 
 
 # The compare.py studies tabulated by initialisation: their folders under results/.
-INITIALISATION_STUDIES = ("initialisation/quick", "initialisation/digits", "notes/mnist")
+INITIALISATION_STUDIES = (
+    "initialisation/quick",
+    "initialisation/digits",
+    "notes/mnist",
+    "notes/mnist-deep",
+)
 
 
 def initialisation_table(path: Path) -> str:
