@@ -302,6 +302,7 @@ def loglik_rescoring_table() -> str:
 INITIALISATION_STUDIES = (
     "initialisation/quick",
     "initialisation/digits",
+    "initialisation/hinton2006",
     "notes/mnist",
     "notes/mnist-deep",
 )
