@@ -234,26 +234,24 @@ def contenders(
     """Every row for one batch size; the float32 rows all get ``x`` itself (float32)."""
     sklearn = sklearn_contender(x.numpy(), hidden, batch)
     rows = [sklearn, sklearn_contender(x.numpy().astype(np.float64), hidden, batch)]
+    # learnergy trains CD-1 on the CPU in float32: dbn's rows of the same kind face it
+    peer = learnergy_contender(x, hidden, batch)
     for device in devices:
         xd = x.to(device)
         rows.append(plain_torch_contender(xd, hidden, batch))
         for method in ("cd", "pcd"):
             public = public_api_contender(xd, hidden, batch, method, None, sklearn.name)
-            rows.append(public)
-            rows.append(bare_step_contender(xd, hidden, batch, method, "fused", sklearn.name))
+            bare = bare_step_contender(xd, hidden, batch, method, "fused", sklearn.name)
+            if peer is not None and method == "cd" and device.type == "cpu":
+                public.peer = bare.peer = peer.name
+            rows += [public, bare]
             if device.type == "cuda":
                 rows.append(
                     bare_step_contender(xd, hidden, batch, method, "cuda_graph", sklearn.name)
                 )
             if autocast is not None:
                 rows.append(public_api_contender(xd, hidden, batch, method, autocast, public.name))
-    peer = learnergy_contender(x, hidden, batch)
-    if peer is None:
-        return rows
-    for row in rows:
-        if row.method == "cd" and row.name.startswith("dbn") and "precision" not in row.name:
-            row.peer = peer.name
-    return [*rows, peer]
+    return rows + ([peer] if peer is not None else [])
 
 
 def peak_rss_mib() -> float:

@@ -92,8 +92,8 @@ def valid_curve_table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The label-budget runs (scripts/compare.py --preset labels, and its hinton2006 variant).
-# The label-budget studies: results file -> (its table, its DBN-lead table).
+# The label-budget runs (scripts/compare.py --preset labels, and its hinton2006 variant):
+# results file -> (its table, its table of the DBN's lead).
 LABEL_TABLES = {
     "results.csv": ("table.md", "margins.md"),
     "hinton2006-results.csv": ("hinton2006-table.md", "hinton2006-margins.md"),
@@ -461,6 +461,16 @@ def updown_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _seeds_row(label: str, seeds: list, errors: list, epochs: list, valid: list) -> str:
+    """A classifier row of the DBM's table: each seed's figures, the errors' mean ± std."""
+    return (
+        f"| {label} | {', '.join(str(seed) for seed in seeds)} | "
+        f"{', '.join(f'{error:.2f}' for error in errors)} | {_mean_std(errors)} | "
+        f"{', '.join(str(epoch) for epoch in epochs)} | "
+        f"{', '.join(f'{error:.2f}' for error in valid)} |"
+    )
+
+
 def dbm_baseline_rows(path: Path) -> list[str]:
     """``compare.py --preset dbm2009``'s contenders (the DBM classifier's 784-500-1000
     shape, fine-tuned as the DBM classifier is) as rows of the DBM's classifier table."""
@@ -468,17 +478,16 @@ def dbm_baseline_rows(path: Path) -> list[str]:
     with path.open(newline="") as file:
         for run in csv.DictReader(file):
             runs[f"{run['init']}:{run['activation']}"].append(run)
-    rows = []
-    for contender, seeds in runs.items():
-        errors = [100 * float(run["test_error"]) for run in seeds]
-        valid = [100 * float(run["best_valid_error"]) for run in seeds]
-        rows.append(
-            f"| {contender} | {', '.join(run['seed'] for run in seeds)} | "
-            f"{', '.join(f'{error:.2f}' for error in errors)} | {_mean_std(errors)} | "
-            f"{', '.join(run['best_epoch'] for run in seeds)} | "
-            f"{', '.join(f'{error:.2f}' for error in valid)} |"
+    return [
+        _seeds_row(
+            contender,
+            [run["seed"] for run in seeds],
+            [100 * float(run["test_error"]) for run in seeds],
+            [run["best_epoch"] for run in seeds],
+            [100 * float(run["best_valid_error"]) for run in seeds],
         )
-    return rows
+        for contender, seeds in runs.items()
+    ]
 
 
 def dbm_table() -> str:
@@ -504,16 +513,17 @@ def dbm_table() -> str:
         json.loads(line)
         for line in (folder / "finetune" / "results.jsonl").read_text().splitlines()
     ]
-    errors = [100 * row["test_error"] for row in seeds]
-    valid = [100 * row["valid_error"] for row in seeds]
     lines += [
         "",
         "| classifier | seeds | test error % | mean ± std | best epoch | validation error % |",
         "|---|---|---|---|---|---|",
-        f"| DBM classifier | {', '.join(str(row['seed']) for row in seeds)} | "
-        f"{', '.join(f'{error:.2f}' for error in errors)} | {_mean_std(errors)} | "
-        f"{', '.join(str(row['best_epoch']) for row in seeds)} | "
-        f"{', '.join(f'{error:.2f}' for error in valid)} |",
+        _seeds_row(
+            "DBM classifier",
+            [row["seed"] for row in seeds],
+            [100 * row["test_error"] for row in seeds],
+            [row["best_epoch"] for row in seeds],
+            [100 * row["valid_error"] for row in seeds],
+        ),
         *dbm_baseline_rows(folder / "baselines" / "results.csv"),
         "| the paper: DBM, DBN, backprop from random weights | | | 0.95, 1.2, 1.6 | | |",
     ]
