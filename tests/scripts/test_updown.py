@@ -24,7 +24,7 @@ def test_the_quick_recipe_trains_classifies_and_draws_digits(tmp_path):
     done = subprocess.run([*COMMAND, "--out", str(out)], env=ENV, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     result = json.loads((out / "result.json").read_text())
-    assert 0 <= result["test_error"] < 0.5 and 0 <= result["greedy_test_error"] < 0.5
+    assert 0 <= result["test_error"] < 0.5 and 0 <= result["start_test_error"] < 0.5
     model = dbn.load(out / "model.safetensors")
     assert isinstance(model, GenerativeDBN)
     assert (out / "samples.png").stat().st_size > 0
@@ -86,7 +86,7 @@ def test_a_run_can_start_from_another_runs_greedy_model(tmp_path):
         first / "greedy.safetensors"
     ).read_bytes()
     results = [json.loads((run / "result.json").read_text()) for run in (first, second)]
-    assert results[0]["greedy_test_error"] == results[1]["greedy_test_error"]
+    assert results[0]["start_test_error"] == results[1]["start_test_error"]
     assert json.loads((second / "config.json").read_text())["updown"]["lr"] == 0.001
     refused = subprocess.run(
         [*COMMAND, "--out", str(tmp_path / "third"), "--start-from", str(first / "result.json")],
@@ -95,3 +95,21 @@ def test_a_run_can_start_from_another_runs_greedy_model(tmp_path):
         text=True,
     )
     assert refused.returncode == 2 and not (tmp_path / "third").exists()
+
+
+def test_a_trained_model_goes_on_training_on_all_images_at_a_fixed_k(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    subprocess.run([*COMMAND, "--out", str(first)], env=ENV, check=True, capture_output=True)
+    more = ["--start-from", str(first / "model.safetensors"), "--use-valid", "--epochs", "2"]
+    done = subprocess.run(
+        [*COMMAND, "--out", str(second), *more, "--cd-steps", "10"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    results = [json.loads((run / "result.json").read_text()) for run in (first, second)]
+    assert results[1]["start_test_error"] == results[0]["test_error"]
+    assert results[1]["training_images"] > results[0]["training_images"]
+    rows = [json.loads(line) for line in (second / "metrics.jsonl").read_text().splitlines()]
+    assert [row["k"] for row in rows] == [10, 10]
