@@ -80,10 +80,18 @@ SGD_LIKE_SKLEARN = dict(lr=0.1, momentum=0.0, final_momentum=0.0, weight_decay=0
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="RBM training throughput, like with like.")
-    parser.add_argument("--samples", type=positive_int, default=10000, help="images per epoch")
-    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[100, 1000])
-    parser.add_argument("--hidden", type=positive_int, default=500)
-    parser.add_argument("--repeats", type=positive_int, default=3, help="best of this many")
+    parser.add_argument(
+        "--samples", type=positive_int, default=10000, help="images per epoch (10000)"
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        type=positive_int,
+        nargs="+",
+        default=[100, 1000],
+        help="batch sizes to time (100 1000)",
+    )
+    parser.add_argument("--hidden", type=positive_int, default=500, help="hidden units (500)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="best of this many (3)")
     parser.add_argument(
         "--full", action="store_true", help="time the hinton2006 recipe end to end too (float32)"
     )
@@ -94,7 +102,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--gemm", action="store_true", help="GFLOP/s of the CD-1 step's matrix products and stop"
     )
     add_autocast_argument(parser, help="also time dbn in this mixed precision")
-    parser.add_argument("--out", default="runs/bench", help="directory for bench.json")
+    parser.add_argument("--out", default="runs/bench", help="directory for bench.json (runs/bench)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
 

@@ -222,8 +222,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="NAME:ACTIVATION entries, e.g. dbn-cd:sigmoid, or logreg:pixels / logreg:dbn-cd",
     )
-    parser.add_argument("--seeds", type=int, nargs="+")
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seeds", type=int, nargs="+", help="one run per seed (the preset's)")
+    parser.add_argument("--epochs", type=int, help="fine-tuning epochs (the preset's)")
     parser.add_argument("--lr", type=float, help="the shared learning rate")
     parser.add_argument(
         "--lr-grid",
@@ -233,7 +233,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default sgd, or the preset's")
     parser.add_argument("--dropout", type=float, help="default 0, or the preset's")
-    parser.add_argument("--train-size", type=int)
+    parser.add_argument(
+        "--train-size", type=int, help="training images, the first of the split (all)"
+    )
     parser.add_argument(
         "--labels",
         type=label_size,

@@ -56,7 +56,7 @@ class DBMRunConfig(JSONConfig):
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--quick", action="store_true", help=f"the recipe's digits variant ({RECIPE}-quick)"
     )
@@ -77,7 +77,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--eval-every", type=int, default=10, help="epochs between validation errors (10)"
     )
-    parser.add_argument("--out", default="runs/dbm", help="run directory")
+    parser.add_argument("--out", default="runs/dbm", help="run directory (runs/dbm)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
     return parser

@@ -36,14 +36,19 @@ DATASET_OF_PIXELS = {784: "mnist", 64: "digits"}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="a DBM (scripts/dbm.py's model.safetensors)")
     parser.add_argument("--out", type=Path, required=True, help="run directory")
     parser.add_argument(
-        "--recipe", default="hinton2006", choices=sorted(FINETUNE_RECIPES), help="fine-tuning"
+        "--recipe",
+        default="hinton2006",
+        choices=sorted(FINETUNE_RECIPES),
+        help="fine-tuning recipe (hinton2006)",
     )
     parser.add_argument("--epochs", type=int, help="fine-tuning epochs (default: the recipe's)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="(0 1 2)")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per seed (0 1 2)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -42,7 +42,7 @@ def read_model(path: Path) -> tuple[DBM, list[torch.Tensor] | None, dict]:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="model.safetensors or dbm-state.pt")
     parser.add_argument("--out", type=Path, required=True, help="folder for the report")
     parser.add_argument("--betas", type=int, default=20000, help="AIS temperatures (20000)")
@@ -50,7 +50,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mean-field-steps", type=int, default=50, help="updates of the bound's q (50)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="AIS and the samples' seed")
+    parser.add_argument("--seed", type=int, default=0, help="AIS and the samples' seed (0)")
     parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser

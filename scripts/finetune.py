@@ -196,7 +196,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_autocast_argument(parser, help="train in this mixed precision (validation in float32)")
     parser.add_argument("--dataset", choices=DATASETS, help="default mnist")
     parser.add_argument("--train-size", type=int, help="use only the first N training examples")
-    parser.add_argument("--out", default="runs/finetune", help="run directory")
+    parser.add_argument("--out", default="runs/finetune", help="run directory (runs/finetune)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
     add_tensorboard_argument(parser)

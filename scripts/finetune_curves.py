@@ -12,10 +12,11 @@ at the shortest seed's last epoch. Validation error is drawn beside the training
 when the runs validated (not for ``--use-valid`` runs).
 """
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
+from studies.cli import ArgumentParser
 from studies.finetune_summary import runs_of
 from studies.plots import plot_comparison
 
@@ -42,15 +43,22 @@ def histories_of(prefix: str) -> tuple[str, list[list[dict]]]:
     return f"{specs[0]} {Path(prefix).name} ({seeds})", list(histories)
 
 
-def main(out: str, prefixes: list[str]) -> None:
-    if len(set(prefixes)) != len(prefixes):
-        raise SystemExit(f"a prefix is given twice: {prefixes}")
-    groups = dict(histories_of(prefix) for prefix in prefixes)  # all read before writing
-    plot_comparison(groups, out)
-    print(f"wrote {out}")
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", help="the PNG to write")
+    parser.add_argument(
+        "prefixes", nargs="+", metavar="PREFIX", help="a run group: the runs PREFIX-s<seed>"
+    )
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    if len(set(args.prefixes)) != len(args.prefixes):
+        raise SystemExit(f"a prefix is given twice: {args.prefixes}")
+    groups = dict(histories_of(prefix) for prefix in args.prefixes)  # all read before writing
+    plot_comparison(groups, args.out)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3:
-        raise SystemExit("usage: finetune_curves.py OUT.png PREFIX [PREFIX ...]")
-    main(sys.argv[1], sys.argv[2:])
+    main(get_args_parser().parse_args())

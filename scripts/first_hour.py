@@ -54,9 +54,16 @@ def contenders(x_train, y_train, seed: int) -> dict:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=Path("runs/first-hour/results.csv"))
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="one split per seed (0 1 2)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/first-hour/results.csv"),
+        help="the results file, written as it goes (runs/first-hour/results.csv)",
+    )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
 

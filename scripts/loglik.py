@@ -160,7 +160,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="score this saved RBM (784 Bernoulli visible units) instead of training one; "
         "the training options are then unused",
     )
-    parser.add_argument("--out", default="runs/loglik", help="run directory")
+    parser.add_argument("--out", default="runs/loglik", help="run directory (runs/loglik)")
     parser.add_argument("--resume", action="store_true", help="continue the training in --out")
     add_common_arguments(parser)
     add_tensorboard_argument(parser)

@@ -153,7 +153,7 @@ def rewrite(path: Path, blob: dict, model: torch.nn.Module, card: dict) -> None:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help="the shipped files whose cards to write (all)"
     )

@@ -141,7 +141,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="pretrain on the training and validation images (all 60,000 of MNIST; no "
         "labels are used); no free-energy gap is then monitored",
     )
-    parser.add_argument("--out", default="runs/pretrain", help="run directory")
+    parser.add_argument("--out", default="runs/pretrain", help="run directory (runs/pretrain)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
     add_tensorboard_argument(parser)

@@ -24,11 +24,15 @@ from dbn.training.monitors import layer_reconstruction_errors
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="Evaluate a pretrained DBN checkpoint.")
-    parser.add_argument("checkpoint")
-    parser.add_argument("--dataset", default="mnist", choices=DATASETS)
-    parser.add_argument("--max-iter", type=int, default=300, help="logistic regression")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--debug", action="store_true")
+    parser.add_argument("checkpoint", help="a pretrained DBN (pretrain.py's checkpoint)")
+    parser.add_argument(
+        "--dataset", default="mnist", choices=DATASETS, help="data to probe on (mnist)"
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=300, help="iterations of the logistic regression (300)"
+    )
+    parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
 
 

@@ -36,11 +36,19 @@ JOBS = {
 }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100, help="runs of each job (100)")
-    parser.add_argument("--out", type=Path, default=Path("runs/stress"))
-    args = parser.parse_args()
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/stress"),
+        help="folder for each run and stress.json (runs/stress)",
+    )
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     failures, counts = [], {job: 0 for job in JOBS}
     for number in range(args.runs):
@@ -66,4 +74,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(get_args_parser().parse_args()))

@@ -58,7 +58,7 @@ class UpDownRunConfig(JSONConfig):
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--quick", action="store_true", help=f"the recipe's digits variant ({RECIPE}-quick)"
     )
@@ -88,7 +88,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--eval-every", type=int, default=10, help="epochs between validation errors (10)"
     )
-    parser.add_argument("--out", default="runs/updown", help="run directory")
+    parser.add_argument("--out", default="runs/updown", help="run directory (runs/updown)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common_arguments(parser)
     return parser

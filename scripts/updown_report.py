@@ -44,10 +44,10 @@ def read_model(path: Path) -> tuple[GenerativeDBN, dict]:
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="model.safetensors or updown-state.pt")
     parser.add_argument("--out", type=Path, required=True, help="folder for the report")
-    parser.add_argument("--seed", type=int, default=0, help="the samples' generator seed")
+    parser.add_argument("--seed", type=int, default=0, help="the samples' generator seed (0)")
     parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
