@@ -129,7 +129,8 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Seeds the initial weights and the training; ``gibbs`` then draws from the
         ``random_state_`` generator, so successive calls give new samples.
     method : {"pcd", "cd", "recon"}, default="pcd"
-        scikit-learn's BernoulliRBM does PCD-1.
+        scikit-learn's BernoulliRBM does PCD-1; ``pcd`` here is its algorithm, with
+        the chains kept as hidden states (``TrainConfig(persist="hidden")``).
     k : int, default=1
         Gibbs steps per update.
     visible : {"bernoulli", "gaussian"}, default="bernoulli"
@@ -204,6 +205,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _config(self) -> TrainConfig:
         return TrainConfig(
             method=self.method,
+            persist="hidden" if self.method == "pcd" else "visible",
             k=self.k,
             epochs=self.n_iter,
             batch_size=self.batch_size,
@@ -227,13 +229,11 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.components_ = rbm.weight.detach().cpu().numpy().astype(dtype)
         self.intercept_hidden_ = rbm.hidden_bias.detach().cpu().numpy().astype(dtype)
         self.intercept_visible_ = rbm.visible_bias.detach().cpu().numpy().astype(dtype)
-        chains = self.trainer_.chains
+        chains = self.trainer_.chains  # PCD's hidden states, as scikit-learn keeps them
         if chains is None:
             self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=dtype)
         else:
-            with torch.no_grad():
-                hidden = rbm.sample_hidden(chains, self.trainer_.generator)
-            self.h_samples_ = hidden.cpu().numpy().astype(dtype)
+            self.h_samples_ = chains.cpu().numpy().astype(dtype)
 
     def _check(self, X, reset: bool):
         return validate_data(

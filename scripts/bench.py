@@ -5,8 +5,9 @@
 
 Like with like: every contender trains on the same binarised MNIST images, in float32
 (scikit-learn's ``BernoulliRBM`` keeps float32 input in float32; its float64 run is a
-separate, labelled row), with the same algorithm (plain SGD, lr 0.1, no momentum, no
-weight cost: what ``BernoulliRBM`` does), called the way its users call it:
+separate, labelled row), with the same algorithm (PCD-1 whose chains keep hidden states,
+plain SGD, lr 0.1, no momentum, no weight cost: what ``BernoulliRBM`` does; CD-1 rows
+against learnergy's CD-1), called the way its users call it:
 ``BernoulliRBM(...).fit(X)`` and ``DBN([784, 500]).pretrain(X, ...)``, per-epoch
 monitoring included. The bare fused step (no monitoring, no validation) is its own row.
 Set-up is cancelled out: each contender is timed for 1 and for 3 epochs, the rate comes
@@ -76,6 +77,8 @@ def cpu_model() -> str:
 
 # What BernoulliRBM does: plain SGD on the mean gradient.
 SGD_LIKE_SKLEARN = dict(lr=0.1, momentum=0.0, final_momentum=0.0, weight_decay=0.0)
+# BernoulliRBM's PCD keeps its chains' hidden states between updates; dbn's PCD rows too
+CHAINS_LIKE_SKLEARN = {"cd": {}, "pcd": {"persist": "hidden"}}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -168,6 +171,7 @@ def public_api_contender(
             device=x.device,
             progress=False,
             **SGD_LIKE_SKLEARN,
+            **CHAINS_LIKE_SKLEARN[method],
         )
         _synchronise(x.device)
 
@@ -182,7 +186,13 @@ def bare_step_contender(
     """The training loop alone: ``RBMTrainer.train_epoch``, no monitoring or validation."""
 
     def run(epochs: int) -> None:
-        config = TrainConfig(method=method, batch_size=batch, step=step, **SGD_LIKE_SKLEARN)
+        config = TrainConfig(
+            method=method,
+            batch_size=batch,
+            step=step,
+            **SGD_LIKE_SKLEARN,
+            **CHAINS_LIKE_SKLEARN[method],
+        )
         trainer = RBMTrainer(RBM(x.shape[1], hidden), config, device=x.device)
         trainer.start(x)
         for _ in range(epochs):

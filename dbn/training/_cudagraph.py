@@ -123,8 +123,7 @@ class GraphedCD:
     def _capture(self, batch: Tensor, chains: Tensor | None) -> None:
         self._batch = batch.clone()
         self._chains = None if chains is None else chains.clone()
-        n_chains = len(batch) if chains is None else len(chains)
-        self._negatives = batch.new_empty((n_chains, batch.shape[1]))
+        self._negatives = torch.empty_like(batch if chains is None else chains)
         self._replay = self.recorder.capture(self._static_step)
         self._key = self._hyperparameters()
 

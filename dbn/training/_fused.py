@@ -64,6 +64,10 @@ class FastCD:
         :func:`dbn.training.objectives.sparsity_penalty`; None for none.
     sparsity_cost : float
         Weight of the sparsity penalty.
+    persist : {"visible", "hidden"}
+        The layer whose states PCD chains keep between steps (see
+        :class:`dbn.training.TrainConfig`'s ``persist``): ``step``'s ``start`` and return
+        value are visible or hidden states.
     """
 
     def __init__(
@@ -73,8 +77,10 @@ class FastCD:
         l1: float = 0.0,
         sparsity_target: float | None = None,
         sparsity_cost: float = 0.0,
+        persist: str = "visible",
     ) -> None:
         self.rbm = rbm
+        self.persist = persist
         self.compute_dtype = compute_dtype or rbm.weight.dtype
         self.l1 = l1
         self.sparsity = (
@@ -134,24 +140,28 @@ class FastCD:
     def step(
         self, v_data: Tensor, start: Tensor | None, k: int, generator: torch.Generator | None
     ) -> Tensor:
-        """Run the chain, set the parameters' ``.grad`` and return the negative samples.
+        """Run the chain, set the parameters' ``.grad`` and return the chains' new states.
 
         Parameters
         ----------
         v_data : Tensor of shape (batch, n_visible)
-        start : Tensor of shape (n_chains, n_visible) or None
-            Persistent chains for PCD; ``None`` starts at ``v_data`` (CD), reusing the
-            positive phase's hidden probabilities as the first Gibbs step's.
+        start : Tensor of shape (n_chains, n_visible) or (n_chains, n_hidden), or None
+            Persistent chains for PCD, in the layer that ``persist`` names; ``None``
+            starts at ``v_data`` (CD), reusing the positive phase's hidden probabilities
+            as the first Gibbs step's.
         k : int
             Gibbs steps.
         generator : torch.Generator, optional
 
         Returns
         -------
-        Tensor of shape (n_chains, n_visible)
-            The chain's final visible states in ``v_data``'s dtype (a fresh tensor: safe
-            to keep as chains).
+        Tensor of shape (n_chains, n_visible) or (n_chains, n_hidden)
+            The chain's final visible states, or for hidden chains the hidden states
+            drawn from the last ones, in ``v_data``'s dtype (a fresh tensor: safe to
+            keep as chains).
         """
+        if start is not None and self.persist == "hidden":
+            return self._step_from_hidden(v_data, start, k, generator)
         rbm = self.rbm
         weight = self._in_compute_dtype("weight", rbm.weight)
         hidden_bias = self._in_compute_dtype("hidden_bias", rbm.hidden_bias)
@@ -183,7 +193,49 @@ class FastCD:
             chain = self._sample_visible(hidden, weight, visible_bias, generator)
         negatives.copy_(chain)
         self._hidden_probs(negatives, weight, hidden_bias, out=model_probs)
+        self._write_gradients(data, stacked_visible, stacked_hidden)
+        return negatives.to(v_data.dtype, copy=True)
 
+    def _step_from_hidden(
+        self, v_data: Tensor, start: Tensor, k: int, generator: torch.Generator | None
+    ) -> Tensor:
+        """:meth:`step` for chains kept as hidden states: down first, then the data and
+        the chains' last visible states up in one product (five products' work for
+        PCD-1 where visible chains take six)."""
+        rbm = self.rbm
+        weight = self._in_compute_dtype("weight", rbm.weight)
+        hidden_bias = self._in_compute_dtype("hidden_bias", rbm.hidden_bias)
+        visible_bias = self._in_compute_dtype("visible_bias", rbm.visible_bias)
+        data = self._in_compute_dtype("data", v_data)
+        hidden = self._in_compute_dtype("start", start)
+        n_data, n_model = data.shape[0], hidden.shape[0]
+        stacked_hidden = self._buffer("stacked_hidden", (n_data + n_model, rbm.n_hidden), data)
+        stacked_visible = self._buffer("stacked_visible", (n_data + n_model, rbm.n_visible), data)
+        model_probs = stacked_hidden[n_data:]
+        stacked_visible[:n_data].copy_(data)
+        chain = self._sample_visible(hidden, weight, visible_bias, generator)
+        for _ in range(k - 1):
+            probs = self._buffer("chain_probs", (n_model, rbm.n_hidden), data)
+            self._hidden_probs(chain, weight, hidden_bias, out=probs)
+            hidden = self._sample("hidden_sample", probs, True, generator)
+            chain = self._sample_visible(hidden, weight, visible_bias, generator)
+        stacked_visible[n_data:].copy_(chain)
+        self._hidden_probs(stacked_visible, weight, hidden_bias, out=stacked_hidden)
+        kept = self._sample("hidden_sample", model_probs, True, generator)
+        kept = kept.to(v_data.dtype, copy=True)  # the sample's buffer is reused next step
+        self._write_gradients(data, stacked_visible, stacked_hidden)
+        return kept
+
+    def _write_gradients(
+        self, data: Tensor, stacked_visible: Tensor, stacked_hidden: Tensor
+    ) -> None:
+        """Set every parameter's ``.grad`` from the stacked rows: the data's visible
+        states and hidden probabilities first, the chains' after them."""
+        rbm = self.rbm
+        n_data = data.shape[0]
+        n_model = stacked_visible.shape[0] - n_data
+        data_probs, model_probs = stacked_hidden[:n_data], stacked_hidden[n_data:]
+        negatives = stacked_visible[n_data:]
         for parameter in rbm.parameters():
             if parameter.grad is None:
                 parameter.grad = torch.empty_like(parameter)
@@ -207,4 +259,3 @@ class FastCD:
             rbm.weight.grad.copy_(torch.mm(stacked_hidden.T, stacked_visible, out=product))
         if self.l1 > 0:
             rbm.weight.grad.add_(rbm.weight.sign(), alpha=self.l1)
-        return negatives.to(v_data.dtype, copy=True)

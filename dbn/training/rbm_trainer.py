@@ -58,6 +58,7 @@ __all__ = [
 
 METHODS = ("cd", "pcd", "pt", "recon")
 LR_DECAYS = ("none", "linear")
+PERSISTED_LAYERS = ("visible", "hidden")
 AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # "auto" takes the fused step where it applies and the loss step elsewhere.
 STEPS = ("auto", "loss", "fused", "cuda_graph")
@@ -126,6 +127,12 @@ class TrainConfig(JSONConfig):
     n_chains : int, optional
         Number of persistent chains for ``pcd`` (per temperature for ``pt``); defaults
         to ``batch_size``.
+    persist : {"visible", "hidden"}
+        What the ``pcd`` chains keep between updates. ``"visible"`` (Tieleman 2008):
+        their visible states, whose hidden states are drawn afresh under the updated
+        weights. ``"hidden"`` (scikit-learn's ``BernoulliRBM``): the hidden states drawn
+        at the end of the last update, which the next update takes down first; the
+        same Markov chain cut at the other layer, one matrix product fewer a step.
     corruption : float
         Masking-noise level for denoising ``recon`` training, in [0, 1).
     init_visible_bias : bool
@@ -186,6 +193,7 @@ class TrainConfig(JSONConfig):
     sparsity_cost: float = 0.0
     lr_decay: Literal["none", "linear"] = "none"
     n_chains: int | None = None
+    persist: Literal["visible", "hidden"] = "visible"
     corruption: float = 0.0
     init_visible_bias: bool = True
     monitor_size: int = 1000
@@ -200,6 +208,9 @@ class TrainConfig(JSONConfig):
         check_choice("lr_decay", self.lr_decay, LR_DECAYS)
         check_choice("step", self.step, STEPS)
         check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
+        check_choice("persist", self.persist, PERSISTED_LAYERS)
+        if self.persist == "hidden" and self.method != "pcd":
+            raise ValueError(f"persist 'hidden' applies to method 'pcd', not {self.method!r}")
         for name in ("k", "batch_size", "monitor_size", "monitor_every"):
             check_int(name, getattr(self, name))
         if self.n_chains is not None:
@@ -388,7 +399,9 @@ class RBMTrainer:
         self.objective = DistributedDataParallel(objective) if self.world_size > 1 else objective
         self.fast_cd: FastCD | None = None
         if self.step != "loss":
-            self.fast_cd = FastCD(self.rbm, config.compute_dtype, **penalties)
+            self.fast_cd = FastCD(
+                self.rbm, config.compute_dtype, persist=config.persist, **penalties
+            )
         self.graphed: GraphedCD | None = None
         if self.step == "cuda_graph" and self.fast_cd is not None:
             self.graphed = GraphedCD(self.fast_cd, self.optimizer, config.k, self.generator)
@@ -480,6 +493,8 @@ class RBMTrainer:
                 )
                 if config.method == "pt":
                     self.tempering = self._new_tempering(data[start])
+                elif config.persist == "hidden":
+                    self.chains = self.rbm.sample_hidden(data[start], self.generator)
                 else:
                     self.chains = data[start].clone()
 
@@ -489,6 +504,10 @@ class RBMTrainer:
 
     def _train_step(self, batch: Tensor, k: int) -> Tensor | None:
         config, rbm = self.config, self.rbm
+        hidden_chains = config.persist == "hidden"
+        if hidden_chains and self.chains is None:  # train_epoch driven without start()
+            with torch.no_grad():
+                self.chains = rbm.sample_hidden(batch, self.generator)
         tempered = None
         if self.tempering is not None:  # PT samples first; the step takes its states
             tempered = self.tempering.sample(k, self.generator)
@@ -499,12 +518,12 @@ class RBMTrainer:
                 return None
             start = self.chains if config.method == "pcd" else None
             if self.graphed is not None:
-                negatives = self.graphed.step(batch, start)
+                chains = self.graphed.step(batch, start)
             else:
-                negatives = self.fast_cd.step(batch, start, k, self.generator)
+                chains = self.fast_cd.step(batch, start, k, self.generator)
                 self.optimizer.step()
             if config.method == "pcd":
-                self.chains = negatives
+                self.chains = chains
             return None
         dtype = config.compute_dtype
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
@@ -513,6 +532,16 @@ class RBMTrainer:
                 loss = self.objective(batch, corrupted)
             elif tempered is not None:
                 loss = self.objective(batch, tempered.to(batch.dtype))
+            elif hidden_chains:
+                with torch.no_grad():
+                    # down from the kept hidden states, then k - 1 full steps; the next
+                    # hidden states are drawn under the weights of this update's gradient
+                    negatives = rbm.sample_visible(self.chains, self.generator)
+                    if k > 1:
+                        negatives = rbm.gibbs(negatives, k - 1, self.generator)
+                    negatives = negatives.to(batch.dtype)
+                    self.chains = rbm.sample_hidden(negatives, self.generator).to(batch.dtype)
+                loss = self.objective(batch, negatives)
             else:
                 with torch.no_grad():
                     # PCD continues its chains (set up by start()); CD starts at the data

@@ -82,16 +82,17 @@ def test_same_seed_gives_identical_weights_and_other_seeds_do_not():
     assert not torch.equal(w1, w3)
 
 
-def test_restored_trainer_continues_bit_for_bit():
+@pytest.mark.parametrize("persist", ["visible", "hidden"])
+def test_restored_trainer_continues_bit_for_bit(persist):
     train, valid, _ = binary_digits()
-    config = TrainConfig(method="pcd", epochs=6, lr=0.05)
+    config = TrainConfig(method="pcd", persist=persist, epochs=6, lr=0.05)
 
     straight = RBMTrainer(RBM(64, 16, generator=torch.Generator().manual_seed(0)), config, seed=3)
     straight.fit(train, valid, progress=False)
 
     first = RBMTrainer(
         RBM(64, 16, generator=torch.Generator().manual_seed(0)),
-        TrainConfig(method="pcd", epochs=3, lr=0.05),
+        TrainConfig(method="pcd", persist=persist, epochs=3, lr=0.05),
         seed=3,
     )
     first.fit(train, valid, progress=False)
