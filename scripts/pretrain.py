@@ -34,7 +34,14 @@ from dbn.models.rbm import DEFAULT_WEIGHT_STD
 from dbn.recipes import PRETRAIN_RECIPES, default_sizes, recipe_train_config
 from dbn.training.distributed import setup
 from dbn.training.monitors import layer_reconstruction_errors
-from dbn.training.rbm_trainer import METHODS, STEPS, RBMTrainer, TrainConfig, resolve_step
+from dbn.training.rbm_trainer import (
+    METHODS,
+    PERSISTED_LAYERS,
+    STEPS,
+    RBMTrainer,
+    TrainConfig,
+    resolve_step,
+)
 from dbn.visual import plot_curves, save_filters, save_image_grid
 
 SCRIPT = "pretrain"
@@ -42,6 +49,7 @@ SCRIPT = "pretrain"
 TRAIN_FLAGS = (
     "method",
     "k",
+    "persist",
     "epochs",
     "lr",
     "batch_size",
@@ -103,6 +111,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         f"recon (tied-weight autoencoder); default {TrainConfig.method}, or the recipe's",
     )
     parser.add_argument("--k", type=int, help=f"Gibbs steps for cd/pcd (default {TrainConfig.k})")
+    parser.add_argument(
+        "--persist",
+        choices=PERSISTED_LAYERS,
+        help="the layer whose states pcd's chains keep between updates: visible (Tieleman "
+        "2008) or hidden (scikit-learn's; one product fewer a step); default "
+        f"{TrainConfig.persist}",
+    )
     parser.add_argument(
         "--epochs",
         type=int,

@@ -48,6 +48,7 @@ PRETRAIN = ["--dataset", "digits", "--sizes", "64", "16", "--epochs", "1", "--no
         (["--sizes", "100", "16"], "sizes start with 100 but digits has 64 features"),
         (["--lr", "-1"], "lr must be a positive finite number"),
         (["--k", "0"], "k must be an integer >= 1, got 0"),
+        (["--persist", "hidden"], "persist 'hidden' applies to method 'pcd', not 'cd'"),
         (["--corruption", "2"], r"corruption must lie in \[0, 1\)"),
         (["--weight-std", "-0.1"], "weight_std must be a finite number >= 0, got -0.1"),
         (["--device", "tpu"], "device must be 'auto', 'cpu' or 'cuda"),
