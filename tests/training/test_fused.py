@@ -137,8 +137,10 @@ def test_autocast_names_the_accepted_dtypes():
         TrainConfig(autocast="float8")
 
 
-@pytest.mark.parametrize("method", ["cd", "pcd"])
-def test_graphed_step_plumbing_gives_the_eager_numbers_without_cuda(method):
+@pytest.mark.parametrize(
+    "method, persist", [("cd", "visible"), ("pcd", "visible"), ("pcd", "hidden")]
+)
+def test_graphed_step_plumbing_gives_the_eager_numbers_without_cuda(method, persist):
     """The static buffers of the CUDA-graph step, replayed by re-running on the CPU: a
     partial last batch, momentum switch and learning-rate decay included."""
     train, _, _ = binary_digits()
@@ -147,6 +149,7 @@ def test_graphed_step_plumbing_gives_the_eager_numbers_without_cuda(method):
         rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
         config = TrainConfig(
             method=method,
+            persist=persist,
             epochs=3,
             lr=0.05,
             batch_size=70,

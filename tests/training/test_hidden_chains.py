@@ -1,6 +1,7 @@
 """PCD with chains kept as hidden states (``TrainConfig(persist="hidden")``): the fused
 step against autograd and against scikit-learn's ``BernoulliRBM``, which runs this
-algorithm; the trainer's plumbing (resuming: tests/training/test_rbm_trainer.py)."""
+algorithm; the trainer's plumbing (resuming: test_rbm_trainer.py; CUDA-graph buffers:
+test_fused.py)."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,6 @@ from helpers import binary_digits, random_rbm
 from sklearn.neural_network import BernoulliRBM
 
 from dbn import RBM, TrainConfig
-from dbn.training._cudagraph import GraphedCD, RerunRecorder
 from dbn.training._fused import FastCD
 from dbn.training.objectives import contrastive_divergence_loss
 from dbn.training.rbm_trainer import RBMTrainer
@@ -87,22 +87,6 @@ def test_fused_and_loss_training_agree_for_the_same_seed(k):
         assert set(trainer.chains.unique().tolist()) <= {0.0, 1.0}
         weights.append(rbm.weight.detach().clone())
     torch.testing.assert_close(weights[0], weights[1], rtol=1e-9, atol=1e-10)
-
-
-def test_the_graphed_step_plumbing_keeps_hidden_chains():
-    train, _, _ = binary_digits()
-    weights = []
-    for graphed in (True, False):
-        rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0))
-        config = TrainConfig(method="pcd", persist="hidden", epochs=2, lr=0.05, batch_size=70)
-        trainer = RBMTrainer(rbm, config, seed=1)
-        if graphed:
-            trainer.graphed = GraphedCD(
-                trainer.fast_cd, trainer.optimizer, config.k, trainer.generator, RerunRecorder()
-            )
-        trainer.fit(train, progress=False)
-        weights.append(rbm.weight.detach())
-    torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=0)
 
 
 def test_hidden_chains_are_refused_for_methods_without_chains_to_keep():
