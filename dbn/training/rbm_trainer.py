@@ -502,12 +502,17 @@ class RBMTrainer:
         config = self.config
         return ParallelTempering(self.rbm, start, config.n_temperatures, config.min_beta)
 
+    def _kept_hidden(self, batch: Tensor) -> Tensor:
+        """PCD's kept hidden states; drawn from ``batch`` when :meth:`train_epoch` runs
+        without :meth:`start`."""
+        if self.chains is None:
+            with torch.no_grad():
+                self.chains = self.rbm.sample_hidden(batch, self.generator)
+        return self.chains
+
     def _train_step(self, batch: Tensor, k: int) -> Tensor | None:
         config, rbm = self.config, self.rbm
-        hidden_chains = config.persist == "hidden"
-        if hidden_chains and self.chains is None:  # train_epoch driven without start()
-            with torch.no_grad():
-                self.chains = rbm.sample_hidden(batch, self.generator)
+        kept_hidden = self._kept_hidden(batch) if config.persist == "hidden" else None
         tempered = None
         if self.tempering is not None:  # PT samples first; the step takes its states
             tempered = self.tempering.sample(k, self.generator)
@@ -532,11 +537,11 @@ class RBMTrainer:
                 loss = self.objective(batch, corrupted)
             elif tempered is not None:
                 loss = self.objective(batch, tempered.to(batch.dtype))
-            elif hidden_chains:
+            elif kept_hidden is not None:
                 with torch.no_grad():
                     # down from the kept hidden states, then k - 1 full steps; the next
                     # hidden states are drawn under the weights of this update's gradient
-                    negatives = rbm.sample_visible(self.chains, self.generator)
+                    negatives = rbm.sample_visible(kept_hidden, self.generator)
                     if k > 1:
                         negatives = rbm.gibbs(negatives, k - 1, self.generator)
                     negatives = negatives.to(batch.dtype)
