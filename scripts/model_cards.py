@@ -70,20 +70,22 @@ CARDS = {
         report="results/updown/all60k/report.json",
     ),
     "mnist-dbm-784-500-1000.safetensors": dict(
-        made_by="python scripts/dbm.py --out runs/dbm-mnist-e100 --start-from "
-        "runs/dbm-mnist/greedy.safetensors --epochs 100 --no-progress --eval-every 10 "
-        "--device cpu; greedy model from python scripts/dbm.py --out runs/dbm-mnist "
-        "--pretrain-epochs 50 50 --epochs 200 (stopped after its greedy stage)",
+        made_by="python scripts/dbm.py --out runs/dbm-mnist-e300 --start-from "
+        "runs/dbm-mnist/greedy.safetensors --no-progress (the recipe's 300 joint epochs; "
+        "interrupted after epoch 92 and continued with --resume); greedy model from python "
+        "scripts/dbm.py --out runs/dbm-mnist --pretrain-epochs 50 50 --epochs 200 (stopped "
+        "after its greedy stage)",
         data="the 50,000 MNIST training images of Hinton's split, without labels",
-        machine=MACHINE,
-        report="results/dbm/report-50000-betas.json",
+        machine="the project's 2-core Intel Xeon VM, CPU only, beside other work (joint "
+        "training on one thread to epoch 92, then two)",
+        report="results/dbm/joint300/report-100000-betas.json",
     ),
     "mnist-dbm-784-500-1000-classifier.safetensors": dict(
-        made_by="python scripts/dbm_finetune.py runs/dbm-mnist-e100/model.safetensors "
-        "--out runs/dbm-finetune --epochs 15 --no-progress (seed 0 of 0 1 2)",
+        made_by="python scripts/dbm_finetune.py runs/dbm-mnist-e300/model.safetensors "
+        "--out runs/dbm-e300-finetune --epochs 15 --no-progress (seed 0 of 0 1 2)",
         data="the 50,000 labelled MNIST training images of Hinton's split (validation on "
         "its 10,000)",
-        machine=MACHINE,
+        machine="the project's 2-core Intel Xeon VM, CPU only, one thread, beside other work",
     ),
 }
 
