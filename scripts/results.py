@@ -446,11 +446,11 @@ def updown_table() -> str:
             curve = {row["epoch"]: row for row in map(json.loads, rows) if "valid_error" in row}
             if curve:  # runs on all 60,000 images have no validation split
                 curves[name] = curve
-        if name in UPDOWN_CONTINUES:
-            before = reports[UPDOWN_CONTINUES[name]]["updown_epochs"]
-            images = "all 60,000 images" if config["use_valid"] else "the same images"
-            steps = "/".join(map(str, config["updown"]["cd_steps"]))
-            epochs = f"{before} + {epochs} ({images}, k {steps})"
+            if name in UPDOWN_CONTINUES:
+                before = reports[UPDOWN_CONTINUES[name]]["updown_epochs"]
+                images = "all 60,000 images" if config["use_valid"] else "the same images"
+                steps = "/".join(map(str, config["updown"]["cd_steps"]))
+                epochs = f"{before} + {epochs} ({images}, k {steps})"
         lines.append(
             f"| {name} | {lr} | {epochs} | "
             f"{100 * report['test_error']:.2f} | {100 * report['samples_recognised']:.0f} |"

@@ -163,18 +163,13 @@ class FastCD:
         if start is not None and self.persist == "hidden":
             return self._step_from_hidden(v_data, start, k, generator)
         rbm = self.rbm
-        weight = self._in_compute_dtype("weight", rbm.weight)
-        hidden_bias = self._in_compute_dtype("hidden_bias", rbm.hidden_bias)
-        visible_bias = self._in_compute_dtype("visible_bias", rbm.visible_bias)
+        weight, hidden_bias, visible_bias = self._parameters()
         data = self._in_compute_dtype("data", v_data)
         chain = data if start is None else self._in_compute_dtype("start", start)
         n_data, n_model = data.shape[0], chain.shape[0]
-        stacked_hidden = self._buffer("stacked_hidden", (n_data + n_model, rbm.n_hidden), data)
-        stacked_visible = self._buffer("stacked_visible", (n_data + n_model, rbm.n_visible), data)
+        stacked_visible, stacked_hidden = self._stacked(data, n_model)
         data_probs, model_probs = stacked_hidden[:n_data], stacked_hidden[n_data:]
-        data_rows, negatives = stacked_visible[:n_data], stacked_visible[n_data:]
-
-        data_rows.copy_(data)
+        negatives = stacked_visible[n_data:]
         if start is None:
             self._hidden_probs(data, weight, hidden_bias, out=data_probs)
         else:
@@ -203,16 +198,12 @@ class FastCD:
         the chains' last visible states up in one product (five products' work for
         PCD-1 where visible chains take six)."""
         rbm = self.rbm
-        weight = self._in_compute_dtype("weight", rbm.weight)
-        hidden_bias = self._in_compute_dtype("hidden_bias", rbm.hidden_bias)
-        visible_bias = self._in_compute_dtype("visible_bias", rbm.visible_bias)
+        weight, hidden_bias, visible_bias = self._parameters()
         data = self._in_compute_dtype("data", v_data)
         hidden = self._in_compute_dtype("start", start)
         n_data, n_model = data.shape[0], hidden.shape[0]
-        stacked_hidden = self._buffer("stacked_hidden", (n_data + n_model, rbm.n_hidden), data)
-        stacked_visible = self._buffer("stacked_visible", (n_data + n_model, rbm.n_visible), data)
+        stacked_visible, stacked_hidden = self._stacked(data, n_model)
         model_probs = stacked_hidden[n_data:]
-        stacked_visible[:n_data].copy_(data)
         chain = self._sample_visible(hidden, weight, visible_bias, generator)
         for _ in range(k - 1):
             probs = self._buffer("chain_probs", (n_model, rbm.n_hidden), data)
@@ -225,6 +216,25 @@ class FastCD:
         kept = kept.to(v_data.dtype, copy=True)  # the sample's buffer is reused next step
         self._write_gradients(data, stacked_visible, stacked_hidden)
         return kept
+
+    def _parameters(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The weight, hidden and visible biases in ``compute_dtype``."""
+        rbm = self.rbm
+        return (
+            self._in_compute_dtype("weight", rbm.weight),
+            self._in_compute_dtype("hidden_bias", rbm.hidden_bias),
+            self._in_compute_dtype("visible_bias", rbm.visible_bias),
+        )
+
+    def _stacked(self, data: Tensor, n_model: int) -> tuple[Tensor, Tensor]:
+        """The stacked visible and hidden rows, ``(n_data + n_model, n_visible)`` and
+        ``(n_data + n_model, n_hidden)``: the data's first (copied into the visible
+        rows here), the chains' after them."""
+        rows = data.shape[0] + n_model
+        stacked_visible = self._buffer("stacked_visible", (rows, self.rbm.n_visible), data)
+        stacked_hidden = self._buffer("stacked_hidden", (rows, self.rbm.n_hidden), data)
+        stacked_visible[: data.shape[0]].copy_(data)
+        return stacked_visible, stacked_hidden
 
     def _write_gradients(
         self, data: Tensor, stacked_visible: Tensor, stacked_hidden: Tensor
