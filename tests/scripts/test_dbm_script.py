@@ -84,6 +84,34 @@ def test_the_classifier_fine_tunes_per_seed_and_loads_ready_to_call(quick_run, t
     )
 
 
+def test_use_valid_trains_on_every_labelled_image_and_keeps_the_last_epoch(quick_run, tmp_path):
+    script = load_script("dbm_finetune")
+    out = tmp_path / "finetune"
+    argv = [str(quick_run / "model.safetensors"), "--out", str(out), "--epochs", "3"]
+    script.main(script.get_args_parser().parse_args([*argv, "--seeds", "0", "--use-valid"]))
+    (row,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert row["best_epoch"] is None and row["valid_error"] is None
+    # the same training by hand: features of training and validation images together
+    dbm = dbn.load(quick_run / "model.safetensors", expect=DBM)
+    digits = dbn.load_digits()
+    features = DBMClassifier.from_dbm(dbm)
+    x = torch.cat([features.features(digits["train"].x), features.features(digits["valid"].x)])
+    y = torch.cat([digits["train"].y, digits["valid"].y])
+    by_hand = DBMClassifier.from_dbm(dbm, generator=torch.Generator().manual_seed(0))
+    config = json.loads((out / "config.json").read_text())["finetune"]
+    dbn.finetune(
+        by_hand.mlp,
+        (x, y),
+        config=dbn.FinetuneConfig(**config),
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+        validation_fraction=0.0,
+    )
+    saved = dbn.load(out / "seed0.safetensors", expect=DBMClassifier)
+    for name, value in by_hand.mlp.state_dict().items():
+        assert torch.equal(value, saved.mlp.state_dict()[name]), name
+
+
 def test_the_report_brackets_log_z_and_bounds_the_likelihood(tmp_path, mnist):
     path = tmp_path / "dbm.safetensors"
     DBM([784, 12, 10], generator=torch.Generator().manual_seed(0)).save(path)
