@@ -473,12 +473,20 @@ def updown_table() -> str:
 
 
 def _seeds_row(label: str, seeds: list, errors: list, epochs: list, valid: list) -> str:
-    """A classifier row of the DBM's table: each seed's figures, the errors' mean ± std."""
+    """A classifier row of the DBM's table: each seed's figures, the errors' mean ± std;
+    a dash for the selection's columns when nothing was selected (epochs and validation
+    errors of None)."""
+    chosen = (
+        "— | —"
+        if all(epoch is None for epoch in epochs)
+        else (
+            f"{', '.join(str(epoch) for epoch in epochs)} | "
+            f"{', '.join(f'{error:.2f}' for error in valid)}"
+        )
+    )
     return (
         f"| {label} | {', '.join(str(seed) for seed in seeds)} | "
-        f"{', '.join(f'{error:.2f}' for error in errors)} | {_mean_std(errors)} | "
-        f"{', '.join(str(epoch) for epoch in epochs)} | "
-        f"{', '.join(f'{error:.2f}' for error in valid)} |"
+        f"{', '.join(f'{error:.2f}' for error in errors)} | {_mean_std(errors)} | {chosen} |"
     )
 
 
@@ -537,19 +545,26 @@ def dbm_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for label, run in runs.items():
-        seeds = [
-            json.loads(line)
-            for line in (run / "finetune" / "results.jsonl").read_text().splitlines()
-        ]
-        lines.append(
-            _seeds_row(
-                f"DBM classifier ({label})",
-                [row["seed"] for row in seeds],
-                [100 * row["test_error"] for row in seeds],
-                [row["best_epoch"] for row in seeds],
-                [100 * row["valid_error"] for row in seeds],
+        for finetuned in sorted(run.glob("finetune*")):
+            config = json.loads((finetuned / "config.json").read_text())
+            how = f"{config['finetune']['epochs']} fine-tuning epochs"
+            if config.get("use_valid"):
+                how += " on all 60,000 images"
+            seeds = [
+                json.loads(line) for line in (finetuned / "results.jsonl").read_text().splitlines()
+            ]
+            lines.append(
+                _seeds_row(
+                    f"DBM classifier ({label}, {how})",
+                    [row["seed"] for row in seeds],
+                    [100 * row["test_error"] for row in seeds],
+                    [row["best_epoch"] for row in seeds],
+                    [
+                        None if row["valid_error"] is None else 100 * row["valid_error"]
+                        for row in seeds
+                    ],
+                )
             )
-        )
     lines += [
         *dbm_baseline_rows(folder / "baselines" / "results.csv"),
         "| the paper: DBM, DBN, backprop from random weights | | | 0.95, 1.2, 1.6 | | |",
