@@ -4,7 +4,9 @@ top-level chain settling into a digit ("what the associative memory has in mind"
     python scripts/updown_report.py runs/updown/model.safetensors --out results/updown
     python scripts/updown_report.py runs/updown/updown-state.pt --out ...   # mid-run
 
-Writes ``report.json`` (test error by free energy; the share of generated digits that
+Writes ``report.json`` (test error by free energy, and the error on Hinton's 50,000
+training and 10,000 validation images, which the paper's rule for how long to train on
+all 60,000 compares; the share of generated digits that
 the shipped backprop classifier recognises as their class, 10 per class), ``samples.png``
 (a row per class) and ``minds-eye.png`` (a row per class: the chain after 1, 2, 5, 10,
 20, 50, 100, 200, 500 and 1000 Gibbs steps, each seen through one down pass).
@@ -56,8 +58,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> dict:
     model, report = read_model(args.model)
     mnist = dbn.load_mnist("hinton", data_dir=args.data_dir)
-    test = mnist["test"]
-    report["test_error"] = model.error_rate(test.x, test.y)
+    for part in ("train", "valid", "test"):
+        report[f"{part}_error"] = model.error_rate(mnist[part].x, mnist[part].y)
     labels = torch.arange(model.n_labels).repeat_interleave(10)
     samples = model.generate(labels, n_gibbs=1000, generator=new_generator(args.seed))
     classifier = dbn.load(CLASSIFIER, expect=torch.nn.Sequential)
