@@ -56,6 +56,13 @@ CANDIDATES: dict[str, dict] = {
     "sizes500": {"hidden_layer_sizes": (500,)},
     "sizes512-256": {"hidden_layer_sizes": (512, 256)},
     "pcd": {"pretrain_method": "pcd"},
+    # added after the first seed's folds put the wider layers ahead
+    "sizes500-500": {"hidden_layer_sizes": (500, 500)},
+    "sizes1000": {"hidden_layer_sizes": (1000,)},
+    "sizes500-lr1.0": {"hidden_layer_sizes": (500,), "learning_rate": 1.0},
+    # then, around the leader: all training images (the last epoch kept), other rates
+    "sizes500-no-holdout": {"hidden_layer_sizes": (500,), "validation_fraction": 0.0},
+    "sizes500-lr0.3": {"hidden_layer_sizes": (500,), "learning_rate": 0.3},
 }
 
 

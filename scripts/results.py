@@ -431,8 +431,8 @@ def updown_table() -> str:
     folder = RESULTS / "updown"
     lines = [
         "| model | up-down lr | up-down epochs | test error % (free energy) | "
-        "samples recognised % |",
-        "|---|---|---|---|---|",
+        "training images' error % (50,000 / 10,000 validation) | samples recognised % |",
+        "|---|---|---|---|---|---|",
     ]
     curves, reports = {}, {}
     for name in UPDOWN_RUNS:
@@ -453,7 +453,8 @@ def updown_table() -> str:
                 epochs = f"{before} + {epochs} ({images}, k {steps})"
         lines.append(
             f"| {name} | {lr} | {epochs} | "
-            f"{100 * report['test_error']:.2f} | {100 * report['samples_recognised']:.0f} |"
+            f"{100 * report['test_error']:.2f} | {100 * report['train_error']:.2f} / "
+            f"{100 * report['valid_error']:.2f} | {100 * report['samples_recognised']:.0f} |"
         )
     epochs = sorted({epoch for curve in curves.values() for epoch in curve})
     lines += [
@@ -598,6 +599,19 @@ def first_hour_table(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def first_hour_selection_table(path: Path) -> str:
+    """How DBNClassifier's defaults were chosen (scripts/first_hour.py --select): each
+    candidate's cross-validation error % on the training parts, best first."""
+    errors: dict[str, list[float]] = defaultdict(list)
+    with path.open(newline="") as file:
+        for run in csv.DictReader(file):
+            errors[run["candidate"]].append(100 * float(run["valid_error"]))
+    lines = ["| candidate | cross-validation error % | folds |", "|---|---|---|"]
+    for candidate, values in sorted(errors.items(), key=lambda item: statistics.mean(item[1])):
+        lines.append(f"| {candidate} | {_mean_std(values)} | {len(values)} |")
+    return "\n".join(lines) + "\n"
+
+
 def _group_errors(prefix: str) -> list[float]:
     runs = sorted((RESULTS / "finetune").glob(f"{prefix}-s[0-9]*"))
     return [100 * json.loads((run / "result.json").read_text())["test_error"] for run in runs]
@@ -686,6 +700,8 @@ def rendered() -> dict[Path, str]:
     for seeds in ("", "-seeds3-7"):  # the target's seeds, then five more
         runs = RESULTS / "first-hour" / f"results{seeds}.csv"
         pages[runs.with_name(f"table{seeds}.md")] = first_hour_table(runs)
+    selection = RESULTS / "first-hour" / "selection.csv"
+    pages[selection.with_suffix(".md")] = first_hour_selection_table(selection)
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
     pages[RESULTS / "speed" / "efficiency.md"] = step_efficiency_table()
