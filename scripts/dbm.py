@@ -4,8 +4,9 @@ corrected for double counting, then joint training by mean-field and persistent 
     python scripts/dbm.py --out runs/dbm                 # the paper's recipe, MNIST
     python scripts/dbm.py --quick --out runs/dbm-quick   # the 8x8 digits, seconds
 
-Writes into ``--out``: ``config.json``; ``greedy.safetensors`` once greedy pretraining
-ends (a resumed run starts from it); ``dbm-state.pt`` after every joint epoch (model,
+Writes into ``--out``: ``config.json``; ``greedy-state.pt`` after every epoch of greedy
+pretraining and ``greedy.safetensors`` once it ends (a resumed run continues from the
+one or starts from the other); ``dbm-state.pt`` after every joint epoch (model,
 optimiser, generator, chains: ``--resume`` continues to the uninterrupted run's
 weights); ``metrics.jsonl`` (a row an epoch, the validation images' mean-field
 reconstruction error every ``--eval-every`` epochs); and at the end ``model.safetensors``
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from studies.cli import ArgumentParser, add_common_arguments, check_input_size, run_cli
@@ -117,10 +119,13 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
     )
 
 
-def pretrained_model(config: DBMRunConfig, x: torch.Tensor, progress: bool) -> DBM:
-    """A DBM pretrained greedily by the run's config."""
+def pretrained_model(
+    config: DBMRunConfig, x: torch.Tensor, progress: bool, state_path: Path, resume: bool
+) -> DBM:
+    """A DBM pretrained greedily by the run's config, checkpointed in ``state_path``
+    after every epoch (and continued from it with ``resume``)."""
     model = DBM(config.sizes)
-    pretrain_dbm(model, x, config.pretrain, config.seed, progress)
+    pretrain_dbm(model, x, config.pretrain, config.seed, progress, state_path, resume)
     return model
 
 
@@ -140,7 +145,11 @@ def main(args: argparse.Namespace) -> dict:
     train, valid = data["train"].x.to(device), data["valid"].x.to(device)
     started = time.perf_counter()
     model = run.greedy_model(
-        config, DBM, lambda: pretrained_model(config, train, not args.no_progress)
+        config,
+        DBM,
+        lambda: pretrained_model(
+            config, train, not args.no_progress, run / "greedy-state.pt", args.resume
+        ),
     ).to(device)
     trainer = DBMTrainer(model, config.joint, seed=config.seed)
     if state is not None:

@@ -4,21 +4,26 @@ The bottom RBM sees two tied copies of the pixels, the top RBM two tied copies o
 hidden layer (:class:`~dbn.models.ReplicatedRBM`), the RBMs between them are plain;
 :meth:`dbn.models.DBM.from_rbms` then composes them, halving the middle weights. Each
 RBM trains on the layer below's hidden probabilities under the RBM that produced it,
-as in Salakhutdinov's code, by the project's RBM trainer.
+as in Salakhutdinov's code, by the project's RBM trainer; like a DBN's greedy stage
+(:func:`~dbn.training.pretraining.pretrain_layers`), it checkpoints after every epoch and
+resumes bit for bit.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from dbn.models.dbm import DBM
 from dbn.models.replicated_rbm import ReplicatedRBM
-from dbn.training.rbm_trainer import TrainConfig, train_rbm
+from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
+from dbn.training.pretraining import PretrainCheckpoint, pretrain_layers
+from dbn.training.rbm_trainer import TrainConfig
 
 __all__ = ["layer_rbms", "pretrain_dbm"]
 
@@ -47,12 +52,21 @@ def layer_rbms(dbm: DBM, generator: torch.Generator | None = None) -> list[Repli
     ]
 
 
+class _GreedyStack(nn.ModuleList):
+    """A greedy run's RBMs as one module, the form :class:`PretrainCheckpoint` saves."""
+
+    def config(self) -> dict[str, Any]:
+        return {"rbms": [rbm.config() for rbm in self]}
+
+
 def pretrain_dbm(
     dbm: DBM,
     x: Tensor | np.ndarray,
     configs: TrainConfig | Sequence[TrainConfig] | None = None,
     seed: int = 0,
     progress: bool = True,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume: bool = False,
     **options: Any,
 ) -> list[list[dict[str, Any]]]:
     """Pretrain ``dbm`` in place, layer by layer.
@@ -67,8 +81,14 @@ def pretrain_dbm(
     seed : int
         RBM ``i`` starts from and trains with seed ``seed + i``.
     progress : bool
+    checkpoint_path : path, optional
+        Written atomically after every epoch of every RBM.
+    resume : bool
+        Continue from ``checkpoint_path`` if it exists (with the same configurations);
+        the result equals the uninterrupted run's.
     **options
-        :class:`TrainConfig` fields, applied to every RBM.
+        :class:`TrainConfig` fields, applied to every RBM. Without ``configs`` or
+        ``epochs=``, each RBM trains for at least 5,000 updates and 10 epochs.
 
     Returns
     -------
@@ -93,13 +113,23 @@ def pretrain_dbm(
             f"configs must hold one TrainConfig per RBM ({n_rbms}), got {len(configs)}"
         )
     h = dbm.images(x)
-    rbms, histories = [], []
-    for index, rbm in enumerate(layer_rbms(dbm, torch.Generator().manual_seed(seed))):
-        histories.append(
-            train_rbm(rbm, h, configs[index], seed=seed + index, progress=progress, **options)
+    resolved = []
+    for config in configs:
+        layer_options = options
+        if config is None:
+            layer_options = with_budget_epochs(
+                options, len(h), TrainConfig.batch_size, PRETRAIN_BUDGET
+            )
+        resolved.append(
+            TrainConfig.from_dict({**(config or TrainConfig()).to_dict(), **layer_options})
         )
-        rbms.append(rbm)
-        with torch.no_grad():
-            h = rbm.hidden_probs(h)
-    dbm.load_state_dict(DBM.from_rbms(rbms).state_dict())
+    rbms = _GreedyStack(layer_rbms(dbm, torch.Generator().manual_seed(seed)))
+    checkpoint = None
+    if checkpoint_path is not None:
+        checkpoint = PretrainCheckpoint(checkpoint_path, rbms, resolved)
+    device = dbm.weights[0].device
+    histories = pretrain_layers(
+        rbms, resolved, h, None, device, seed, progress, checkpoint, resume, None
+    )
+    dbm.load_state_dict(DBM.from_rbms(list(rbms)).state_dict())
     return histories

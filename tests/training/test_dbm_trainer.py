@@ -135,3 +135,39 @@ def test_too_many_chains_and_wrong_config_counts_are_refused():
         DBMTrainer(DBM([64, 8, 4]), DBMConfig(epochs=1)).fit(x, progress=False)
     with pytest.raises(ValueError, match="one TrainConfig per RBM"):
         pretrain_dbm(DBM([64, 8, 4]), x, [dbn.TrainConfig()], progress=False)
+
+
+@pytest.mark.parametrize("crash_after", [2, 4])  # in the first RBM, in the second
+def test_greedy_pretraining_interrupted_then_resumed_equals_the_uninterrupted_run(
+    tmp_path, monkeypatch, crash_after
+):
+    from dbn.training.pretraining import PretrainCheckpoint
+
+    x = patterns(200)
+    options = dict(epochs=3, lr=0.1, batch_size=20, progress=False, seed=4)
+    whole = DBM([8, 6, 4])
+    whole_history = pretrain_dbm(whole, x, **options)
+
+    path, saves, save = tmp_path / "greedy-state.pt", [], PretrainCheckpoint.save
+
+    def save_then_crash(self, *args):
+        save(self, *args)
+        saves.append(args[0])
+        if len(saves) == crash_after:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(PretrainCheckpoint, "save", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_dbm(DBM([8, 6, 4]), x, checkpoint_path=path, **options)
+    resumed = DBM([8, 6, 4])
+    history = pretrain_dbm(resumed, x, checkpoint_path=path, resume=True, **options)
+    # 3 epochs of 2 RBMs and the closing save: the resumed run did only what was left
+    assert len(saves) == 3 + 3 + 1
+    for name, value in whole.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
+    assert [[row["recon_error"] for row in layer] for layer in history] == [
+        [row["recon_error"] for row in layer] for layer in whole_history
+    ]
+    other = dict(options, lr=0.05)
+    with pytest.raises(dbn.io.CheckpointError, match="other training options"):
+        pretrain_dbm(DBM([8, 6, 4]), x, checkpoint_path=path, resume=True, **other)
