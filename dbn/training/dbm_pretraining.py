@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from dbn.models.dbm import DBM
 from dbn.models.replicated_rbm import ReplicatedRBM
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
-from dbn.training.pretraining import PretrainCheckpoint, pretrain_layers
+from dbn.training.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
 from dbn.training.rbm_trainer import TrainConfig
 
 __all__ = ["layer_rbms", "pretrain_dbm"]
@@ -106,23 +106,14 @@ def pretrain_dbm(
     [2, 2]
     """
     n_rbms = len(dbm.weights)
-    if configs is None or isinstance(configs, TrainConfig):
-        configs = [configs] * n_rbms
-    if len(configs) != n_rbms:
+    if not (configs is None or isinstance(configs, TrainConfig)) and len(configs) != n_rbms:
         raise ValueError(
             f"configs must hold one TrainConfig per RBM ({n_rbms}), got {len(configs)}"
         )
     h = dbm.images(x)
-    resolved = []
-    for config in configs:
-        layer_options = options
-        if config is None:
-            layer_options = with_budget_epochs(
-                options, len(h), TrainConfig.batch_size, PRETRAIN_BUDGET
-            )
-        resolved.append(
-            TrainConfig.from_dict({**(config or TrainConfig()).to_dict(), **layer_options})
-        )
+    if configs is None:
+        options = with_budget_epochs(options, len(h), TrainConfig.batch_size, PRETRAIN_BUDGET)
+    resolved = layer_configs(configs, n_rbms, **options)
     rbms = _GreedyStack(layer_rbms(dbm, torch.Generator().manual_seed(seed)))
     checkpoint = None
     if checkpoint_path is not None:
