@@ -203,6 +203,50 @@ def bare_step_contender(
     return Contender(name, method, str(x.device), x, run, reference)
 
 
+def floor_contender(
+    x: torch.Tensor, hidden: int, batch: int, method: str, reference: str
+) -> Contender:
+    """What no exact step can skip, and nothing else: the matrix products of a fused
+    CD-1 or PCD-1 (hidden chains) step at its shapes, and one uniform number from the
+    generator per sampled unit. Its rate bounds every implementation that draws from
+    torch's generator and multiplies with ``torch.mm``: its ratio to scikit-learn is the
+    ceiling of dbn's."""
+
+    def run(epochs: int) -> None:
+        g = new_generator(0, x.device)
+        weight = torch.randn(hidden, x.shape[1], generator=g, device=x.device) * 0.01
+        buffers: dict[int, tuple[torch.Tensor, ...]] = {}
+        for _ in range(epochs):
+            for begin in range(0, len(x), batch):
+                data = x[begin : begin + batch]
+                n = len(data)
+                chains = n if method == "cd" else batch  # PCD keeps a batch of chains
+                if n not in buffers:
+                    buffers[n] = (
+                        torch.empty(n + chains, x.shape[1], device=x.device),
+                        torch.empty(n + chains, hidden, device=x.device),
+                        torch.empty(hidden, x.shape[1], device=x.device),
+                    )
+                visible, hidden_rows, gradient = buffers[n]
+                visible[:n] = data
+                if method == "cd":
+                    torch.mm(data, weight.T, out=hidden_rows[:n])
+                    hidden_rows[n:].uniform_(generator=g)  # the hidden sample's noise
+                    torch.mm(hidden_rows[n:], weight, out=visible[n:])
+                    visible[n:].uniform_(generator=g)  # the visible sample's noise
+                    torch.mm(visible[n:], weight.T, out=hidden_rows[n:])
+                else:  # down from the kept hidden states, both row sets up in one product
+                    hidden_rows[n:].uniform_(generator=g)  # the kept hidden sample's noise
+                    torch.mm(hidden_rows[n:], weight, out=visible[n:])
+                    visible[n:].uniform_(generator=g)  # the visible sample's noise
+                    torch.mm(visible, weight.T, out=hidden_rows)
+                torch.mm(hidden_rows.T, visible, out=gradient)
+        _synchronise(x.device)
+
+    name = f"floor: the step's products and noise alone {method.upper()}-1"
+    return Contender(name, method, str(x.device), x, run, reference)
+
+
 def plain_torch_contender(x: torch.Tensor, hidden: int, batch: int) -> Contender:
     """A straightforward CD-1 loop, as one would write it first."""
 
@@ -260,9 +304,10 @@ def contenders(
         for method in ("cd", "pcd"):
             public = public_api_contender(xd, hidden, batch, method, None, sklearn.name)
             bare = bare_step_contender(xd, hidden, batch, method, "fused", sklearn.name)
+            floor = floor_contender(xd, hidden, batch, method, sklearn.name)
             if peer is not None and method == "cd" and device.type == "cpu":
-                public.peer = bare.peer = peer.name
-            rows += [public, bare]
+                public.peer = bare.peer = floor.peer = peer.name
+            rows += [public, bare, floor]
             if device.type == "cuda":
                 rows.append(
                     bare_step_contender(xd, hidden, batch, method, "cuda_graph", sklearn.name)

@@ -378,7 +378,8 @@ STEP_PRODUCTS = {"CD-1": 5, "PCD-1": 5}
 
 def step_efficiency_table() -> str:
     """The bare fused step's product rate (GFLOP/s) at the batch of ``bench.py --gemm``,
-    as a fraction of the fastest float32 product that table measured."""
+    as a fraction of the fastest float32 product that table measured; beside it the
+    floor's (the step's products and noise alone): the most any exact step can reach."""
     report = bench()
     gemm = json.loads((RESULTS / "speed" / "gemm.json").read_text())
     best = max(rate for row in gemm["gemm"] for key, rate in row.items() if key.endswith("_gflops"))
@@ -390,7 +391,7 @@ def step_efficiency_table() -> str:
         "|---|---|---|---|---|",
     ]
     for row in report["rows"]:
-        if row["batch"] != batch or not row["contender"].startswith("dbn bare"):
+        if row["batch"] != batch or not row["contender"].startswith(("dbn bare", "floor")):
             continue
         method = row["contender"].rsplit(" ", 1)[1]
         rate = row["samples_per_s"] * STEP_PRODUCTS[method] * flops / 1e9

@@ -236,6 +236,18 @@ class FastCD:
         stacked_visible[: data.shape[0]].copy_(data)
         return stacked_visible, stacked_hidden
 
+    def _row_scales(self, n_data: int, n_model: int, like: Tensor) -> Tensor:
+        """``-1/n_data`` for each data row, ``1/n_model`` for each chain, in full precision."""
+        key = ("row_scales", (n_data, n_model))
+        scales = self._buffers.get(key)
+        if scales is None:
+            scales = torch.full(
+                (n_data + n_model,), 1.0 / n_model, device=like.device, dtype=self.rbm.weight.dtype
+            )
+            scales[:n_data] = -1.0 / n_data
+            self._buffers[key] = scales
+        return scales
+
     def _write_gradients(
         self, data: Tensor, stacked_visible: Tensor, stacked_hidden: Tensor
     ) -> None:
@@ -245,23 +257,22 @@ class FastCD:
         n_data = data.shape[0]
         n_model = stacked_visible.shape[0] - n_data
         data_probs, model_probs = stacked_hidden[:n_data], stacked_hidden[n_data:]
-        negatives = stacked_visible[n_data:]
         for parameter in rbm.parameters():
             if parameter.grad is None:
                 parameter.grad = torch.empty_like(parameter)
         full = rbm.weight.dtype  # the bias statistics are accumulated in full precision
-        data_mean = data_probs.mean(0, dtype=full)
-        torch.sub(model_probs.mean(0, dtype=full), data_mean, out=rbm.hidden_bias.grad)
-        torch.sub(
-            negatives.mean(0, dtype=full), data.mean(0, dtype=full), out=rbm.visible_bias.grad
-        )
         if self.sparsity is None:
             data_probs.mul_(-1.0 / n_data)
         else:
             target, cost = self.sparsity
-            rbm.hidden_bias.grad.add_(data_mean - target, alpha=cost)
             data_probs.mul_((cost - 1.0) / n_data).sub_(cost * target / n_data)
         model_probs.mul_(1.0 / n_model)
+        # both bias gradients from the scaled rows: the hidden one is the scaled rows'
+        # sum (the sparsity term included), the visible one the visible rows weighted by
+        # the same -1/n_data, 1/n_model scales
+        torch.sum(stacked_hidden, 0, dtype=full, out=rbm.hidden_bias.grad)
+        scales = self._row_scales(n_data, n_model, stacked_visible)
+        torch.mv(stacked_visible.T.to(full), scales, out=rbm.visible_bias.grad)
         if self.compute_dtype == full:
             torch.mm(stacked_hidden.T, stacked_visible, out=rbm.weight.grad)
         else:

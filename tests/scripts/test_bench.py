@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from helpers import load_script
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +81,37 @@ def test_numpy_contenders_never_run_on_forced_blas_kernels():
     assert done.returncode == 0, done.stderr
     assert "unsetting OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE and starting again" in done.stdout
     assert "numpy BLAS: openblas" in done.stdout and "GFLOP/s" in done.stdout
+
+
+class _Draws(TorchDispatchMode):
+    """Counts the uniform numbers drawn under it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket in (torch.ops.aten.uniform_, torch.ops.aten.uniform):
+            self.count += args[0].numel()
+        return func(*args, **(kwargs or {}))
+
+
+def _work_per_epoch(contender) -> tuple[int, int]:
+    """Product flops and uniform numbers of one epoch: two epochs' minus one's, so that
+    the set-up (PCD's first chains) cancels as in the benchmark."""
+    work = []
+    for epochs in (1, 2):
+        with FlopCounterMode(display=False) as flops, _Draws() as draws:
+            contender.run(epochs)
+        work.append((flops.get_total_flops(), draws.count))
+    return work[1][0] - work[0][0], work[1][1] - work[0][1]
+
+
+@pytest.mark.parametrize("method", ["cd", "pcd"])
+def test_the_floor_does_the_steps_products_and_draws_its_noise(method):
+    bench = load_script("bench")
+    # 45 rows: the last batch is short, as 10,000 images are not at every batch size
+    x = torch.bernoulli(torch.full((45, 16), 0.3), generator=torch.Generator().manual_seed(0))
+    step = bench.bare_step_contender(x, 4, 10, method, "fused", "reference")
+    floor = bench.floor_contender(x, 4, 10, method, "reference")
+    assert _work_per_epoch(floor) == _work_per_epoch(step)
