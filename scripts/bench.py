@@ -9,7 +9,9 @@ separate, labelled row), with the same algorithm (PCD-1 whose chains keep hidden
 plain SGD, lr 0.1, no momentum, no weight cost: what ``BernoulliRBM`` does; CD-1 rows
 against learnergy's CD-1), called the way its users call it:
 ``BernoulliRBM(...).fit(X)`` and ``DBN([784, 500]).pretrain(X, ...)``, per-epoch
-monitoring included. The bare fused step (no monitoring, no validation) is its own row.
+monitoring included. The bare fused step (no monitoring, no validation) is its own row,
+and so is its floor: the step's matrix products and uniform noise alone, the ceiling of
+any exact step on torch's generator and ``torch.mm``.
 Set-up is cancelled out: each contender is timed for 1 and for 3 epochs, the rate comes
 from the difference, and each time is the best of ``--repeats`` runs, the contenders
 interleaved within every repeat. Mixed-precision rows are compared with dbn's own

@@ -369,6 +369,29 @@ def speed_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def floor_table() -> str:
+    """Each dbn row as a share of its method's floor (``bench.py``'s products and noise
+    alone), beside the share that 2× scikit-learn's PCD-1 would need."""
+    report = bench()
+    rates = {(row["batch"], row["contender"]): row["samples_per_s"] for row in report["rows"]}
+    lines = [
+        "| batch | dbn row | of the floor | 2× scikit-learn needs |",
+        "|---|---|---|---|",
+    ]
+    for row in report["rows"]:
+        name, batch = row["contender"], row["batch"]
+        if not name.startswith("dbn") or "mixed precision" in name:
+            continue
+        method = name.rsplit(" ", 1)[1]
+        floor = rates[(batch, f"floor: the step's products and noise alone {method}")]
+        target = 2 * rates[(batch, "scikit-learn BernoulliRBM PCD-1")]
+        lines.append(
+            f"| {batch} | {name} | {100 * row['samples_per_s'] / floor:.0f} % | "
+            f"{100 * target / floor:.0f} % |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 # Matrix products of one CD-1 / PCD-1 step, in units of 2·784·hidden flops per example:
 # the data's hidden layer, the visible means, the negatives' hidden layer and the weight
 # gradient (its data and model rows: two units). The bench's PCD chains keep hidden
@@ -708,6 +731,7 @@ def rendered() -> dict[Path, str]:
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
     pages[RESULTS / "speed" / "efficiency.md"] = step_efficiency_table()
+    pages[RESULTS / "speed" / "floor.md"] = floor_table()
     for study in INITIALISATION_STUDIES:
         data = RESULTS / study / "results.csv"
         pages[data.with_name("table.md")] = initialisation_table(data)
