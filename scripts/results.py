@@ -537,8 +537,20 @@ def dbm_baseline_rows(path: Path) -> list[str]:
 
 
 # The DBM's jointly trained models, each a folder of its run's files: the recipe's
-# first, shortened run (100 joint epochs), then the recipe's 300.
+# first, shortened run (100 joint epochs), then the recipe's 300, both from one greedy
+# model of 50 epochs a layer (greedy-config.json).
 DBM_RUNS = ("", "joint300")
+
+
+def _dbm_run_label(folder: Path, config: dict) -> str:
+    """"G1/G2 greedy, J joint epochs" for a run of ``scripts/dbm.py``: the greedy epochs
+    its own config names, or for a run started from another's greedy model the epochs of
+    ``greedy-config.json``."""
+    greedy = config
+    if config.get("start_from"):
+        greedy = json.loads((folder / "greedy-config.json").read_text())
+    epochs = "/".join(str(layer["epochs"]) for layer in greedy["pretrain"])
+    return f"{epochs} greedy, {config['joint']['epochs']} joint epochs"
 
 
 def dbm_table() -> str:
@@ -549,7 +561,7 @@ def dbm_table() -> str:
     runs = {}
     for name in DBM_RUNS:
         config = json.loads((folder / name / "config.json").read_text())
-        runs[f"{config['joint']['epochs']} joint epochs"] = folder / name
+        runs[_dbm_run_label(folder, config)] = folder / name
     lines = [
         "| model | AIS estimate of log Z | log Z | log(Ẑ ± 3σ̂) | test nats (lower bound) | "
         "train nats (lower bound) |",
