@@ -202,12 +202,20 @@ GENERATIVE_RECIPES: dict[str, dict] = {
 # The Deep Boltzmann Machine of Salakhutdinov & Hinton (2009), AISTATS: a 784-500-1000
 # DBM. From the paper: mini-batches of 100, 100 persistent chains advanced by 5 Gibbs
 # sweeps an update, the initial learning rate 0.005 decreased gradually to 0, and greedy
-# pretraining with the bottom RBM's visible and the top RBM's hidden layer doubled. The
-# rest follows Salakhutdinov's published MATLAB code as its re-implementations describe
-# it (no stored copy of the code itself was found; see the DBM results page): RBM 1 for
-# 100 epochs at lr 0.05 with weight cost 0.001, RBM 2 for 200 epochs at lr 0.05, 10
+# pretraining with the bottom RBM's visible and the top RBM's hidden layer doubled. From
+# Salakhutdinov's published MATLAB code (rbm.m, rbm_l2.m, dbm_mf.m, mf.m, backprop.m;
+# read in the copies that public repositories keep, e.g. gcosma/Deep-FS): RBM 1 for 100
+# epochs at lr 0.05 with weight cost 0.001, RBM 2 for 200 epochs at lr 0.05, 10
 # mean-field updates, weight cost 0.0002, momentum 0.5 then 0.9 from epoch 5, and 300
-# joint epochs. `pretrain` holds one TrainConfig's fields per RBM.
+# joint epochs. Where this recipe differs from that code (the DBM results page lists
+# it): the code joins 10 label units to the top layer of RBM 2 and of the joint DBM
+# (clamped to the targets in the positive phase, sampled in the chains), doubles the
+# hidden biases with the weights in RBM 1's up pass and the visible biases in RBM 2's
+# down pass, runs RBM 2's CD-k with k = ceil(epoch / 20) at lr 0.05 / k, trains the DBM
+# at lr 0.001 divided by 1.000015 every update down to 0.0001 (the paper's text says
+# 0.005 to 0, which this recipe follows) with a sparsity cost (targets 0.2 and 0.1,
+# cost 0.001), and says in demo.m that the paper's figures took 500 joint epochs.
+# `pretrain` holds one TrainConfig's fields per RBM.
 DBM_RECIPES: dict[str, dict] = {
     "salakhutdinov-hinton2009": dict(
         dataset="mnist",
