@@ -444,10 +444,10 @@ def gemm_table() -> str:
 
 
 # The generative DBN's runs: the greedy model they start from, then each up-down run.
-UPDOWN_RUNS = ("greedy", "lr0.01", "lr0.001", "lr0.003", "all60k")
+UPDOWN_RUNS = ("greedy", "lr0.01", "lr0.001", "lr0.003", "all60k", "lr0.003-all60k")
 # A run that went on training another's model (the paper's last 59 epochs on all 60,000
 # images): its epochs count on from that run's.
-UPDOWN_CONTINUES = {"all60k": "lr0.001"}
+UPDOWN_CONTINUES = {"all60k": "lr0.001", "lr0.003-all60k": "lr0.003"}
 
 
 def updown_table() -> str:
