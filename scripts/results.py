@@ -543,9 +543,9 @@ DBM_RUNS = ("", "joint300")
 
 
 def _dbm_run_label(folder: Path, config: dict) -> str:
-    """"G1/G2 greedy, J joint epochs" for a run of ``scripts/dbm.py``: the greedy epochs
-    its own config names, or for a run started from another's greedy model the epochs of
-    ``greedy-config.json``."""
+    """A run of ``scripts/dbm.py`` named by its epochs, ``G1/G2 greedy, J joint epochs``:
+    the greedy epochs its own config names, or for a run started from another's greedy
+    model the epochs of ``greedy-config.json``."""
     greedy = config
     if config.get("start_from"):
         greedy = json.loads((folder / "greedy-config.json").read_text())
