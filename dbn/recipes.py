@@ -210,8 +210,9 @@ GENERATIVE_RECIPES: dict[str, dict] = {
 # joint epochs. Where this recipe differs from that code (the DBM results page lists
 # it): the code joins 10 label units to the top layer of RBM 2 and of the joint DBM
 # (clamped to the targets in the positive phase, sampled in the chains), doubles the
-# hidden biases with the weights in RBM 1's up pass and the visible biases in RBM 2's
-# down pass, runs RBM 2's CD-k with k = ceil(epoch / 20) at lr 0.05 / k, trains the DBM
+# biases with the weights where the RBMs' layers are doubled (the same composed DBM as
+# DBM.from_rbms's mean of the whole biases, at another effective bias learning rate),
+# runs RBM 2's CD-k with k = ceil(epoch / 20) at lr 0.05 / k, trains the DBM
 # at lr 0.001 divided by 1.000015 every update down to 0.0001 (the paper's text says
 # 0.005 to 0, which this recipe follows) with a sparsity cost (targets 0.2 and 0.1,
 # cost 0.001), and says in demo.m that the paper's figures took 500 joint epochs.
