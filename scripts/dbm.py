@@ -3,13 +3,15 @@ corrected for double counting, then joint training by mean-field and persistent 
 
     python scripts/dbm.py --out runs/dbm                 # the paper's recipe, MNIST
     python scripts/dbm.py --quick --out runs/dbm-quick   # the 8x8 digits, seconds
+    python scripts/dbm.py --recipe salakhutdinov-hinton2009-labels --out runs/dbm-labels
 
 Writes into ``--out``: ``config.json``; ``greedy-state.pt`` after every epoch of greedy
 pretraining and ``greedy.safetensors`` once it ends (a resumed run continues from the
 one or starts from the other); ``dbm-state.pt`` after every joint epoch (model,
 optimiser, generator, chains: ``--resume`` continues to the uninterrupted run's
 weights); ``metrics.jsonl`` (a row an epoch, the validation images' mean-field
-reconstruction error every ``--eval-every`` epochs); and at the end ``model.safetensors``
+reconstruction error every ``--eval-every`` epochs, and for a recipe with label units
+the validation images' error of ``argmax q(y | v)``); and at the end ``model.safetensors``
 (``dbn.load`` returns the DBM) and ``samples.png`` (the persistent chains' pixels).
 Score it with ``scripts/dbm_report.py``; fine-tune its classifier with
 ``scripts/dbm_finetune.py``.
@@ -33,7 +35,7 @@ from dbn.io import atomic_save, safe_load
 from dbn.models import DBM
 from dbn.recipes import DBM_RECIPES
 from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain_dbm
-from dbn.training.dbm_trainer import reconstruction_error
+from dbn.training.dbm_trainer import label_error, reconstruction_error
 from dbn.visual import save_image_grid
 
 SCRIPT = "dbm"
@@ -48,6 +50,7 @@ class DBMRunConfig(JSONConfig):
     recipe: str = RECIPE
     dataset: str = "mnist"
     sizes: list[int] = field(default_factory=lambda: [784, 500, 1000])
+    n_labels: int = 0
     seed: int = 0
     eval_every: int = 10
     # a greedily pretrained DBM to train jointly instead of pretraining, and its sha256
@@ -60,7 +63,14 @@ class DBMRunConfig(JSONConfig):
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help=f"the recipe's digits variant ({RECIPE}-quick)"
+        "--recipe",
+        default=RECIPE,
+        choices=[name for name in DBM_RECIPES if not name.endswith("-quick")],
+        help=f"the recipe ({RECIPE}; -labels joins label units to the top layer, as "
+        "Salakhutdinov's code does)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="the recipe's digits variant (<recipe>-quick)"
     )
     parser.add_argument(
         "--pretrain-epochs",
@@ -68,6 +78,14 @@ def get_args_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="N",
         help="epochs of each RBM, bottom first (default: the recipe's)",
+    )
+    parser.add_argument(
+        "--pretrain-k",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="CD steps of each RBM, bottom first, fixed (default: the recipe's, its k "
+        "schedule included)",
     )
     parser.add_argument("--epochs", type=int, help="joint-training epochs (default: the recipe's)")
     parser.add_argument(
@@ -86,7 +104,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
-    name = f"{RECIPE}-quick" if args.quick else RECIPE
+    name = f"{args.recipe}-quick" if args.quick else args.recipe
     typed = {"recipe": name, "eval_every": args.eval_every}
     if args.seed is not None:
         typed["seed"] = args.seed
@@ -105,6 +123,14 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
         layers = [
             dict(layer, epochs=n) for layer, n in zip(layers, args.pretrain_epochs, strict=True)
         ]
+    if args.pretrain_k is not None:
+        if len(args.pretrain_k) != len(layers):
+            raise ValueError(
+                f"--pretrain-k needs one number per RBM ({len(layers)}), got {len(args.pretrain_k)}"
+            )
+        layers = [
+            dict(layer, k=k, k_final=None) for layer, k in zip(layers, args.pretrain_k, strict=True)
+        ]
     joint = dict(recipe["joint"])
     if args.epochs is not None:
         joint["epochs"] = args.epochs
@@ -114,18 +140,26 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
         **start,
         dataset=recipe["dataset"],
         sizes=list(recipe["sizes"]),
+        n_labels=recipe.get("n_labels", 0),
         pretrain=[TrainConfig(**layer) for layer in layers],
         joint=DBMConfig(**joint),
     )
 
 
 def pretrained_model(
-    config: DBMRunConfig, x: torch.Tensor, progress: bool, state_path: Path, resume: bool
+    config: DBMRunConfig,
+    x: torch.Tensor,
+    labels: torch.Tensor | None,
+    progress: bool,
+    state_path: Path,
+    resume: bool,
 ) -> DBM:
     """A DBM pretrained greedily by the run's config, checkpointed in ``state_path``
     after every epoch (and continued from it with ``resume``)."""
-    model = DBM(config.sizes)
-    pretrain_dbm(model, x, config.pretrain, config.seed, progress, state_path, resume)
+    model = DBM(config.sizes, n_labels=config.n_labels)
+    pretrain_dbm(
+        model, x, config.pretrain, config.seed, progress, state_path, resume, labels=labels
+    )
     return model
 
 
@@ -143,12 +177,13 @@ def main(args: argparse.Namespace) -> dict:
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
     train, valid = data["train"].x.to(device), data["valid"].x.to(device)
+    labels = data["train"].y.to(device) if config.n_labels else None
     started = time.perf_counter()
     model = run.greedy_model(
         config,
         DBM,
         lambda: pretrained_model(
-            config, train, not args.no_progress, run / "greedy-state.pt", args.resume
+            config, train, labels, not args.no_progress, run / "greedy-state.pt", args.resume
         ),
     ).to(device)
     trainer = DBMTrainer(model, config.joint, seed=config.seed)
@@ -160,11 +195,15 @@ def main(args: argparse.Namespace) -> dict:
         row = trainer.history[-1]
         if trainer.epoch % config.eval_every == 0 or trainer.epoch == config.joint.epochs:
             row["valid_reconstruction"] = reconstruction_error(model, valid, config.joint)
+            if config.n_labels:
+                row["valid_label_error"] = label_error(
+                    model, valid, data["valid"].y.to(device), config.joint
+                )
         atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, state_path)
         announce = f"epoch {row['epoch']}: checkpoint written" if args.no_progress else None
         run.log_epoch(row, announce)
 
-    trainer.fit(train, progress=not args.no_progress, on_epoch_end=after_epoch)
+    trainer.fit(train, labels, progress=not args.no_progress, on_epoch_end=after_epoch)
     result = {
         "valid_reconstruction": reconstruction_error(model, valid, config.joint),
         "training_images": len(train),

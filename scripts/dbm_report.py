@@ -7,7 +7,8 @@ lower bound on the test and training images' log-probability, and samples.
 The images are stochastically binarised once with the seeds of ``scripts/loglik.py``
 (the RBM rows' data), whatever the DBM was trained on. Writes ``report.json`` and
 ``samples.png`` (pixel probabilities of the persistent chains for a training
-checkpoint, else of 100 fresh chains after 1,000 sweeps).
+checkpoint, else of 100 fresh chains after 1,000 sweeps). A DBM with label units also
+gets its own test error, ``argmax q(y | v)`` under mean field on the greyscale images.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def read_model(path: Path) -> tuple[DBM, list[torch.Tensor] | None, dict]:
     if path.suffix == ".pt":
         state = safe_load(path, kind="dbm-training")["trainer"]
         config = json.loads((path.parent / "config.json").read_text())
-        model = DBM(config["sizes"])
+        model = DBM(config["sizes"], n_labels=config.get("n_labels", 0))
         model.load_state_dict(state["model"])
         return model, state["chains"], {"source": str(path), "joint_epochs": state["epoch"]}
     model = dbn.load(path, expect=DBM)
@@ -85,6 +86,9 @@ def main(args: argparse.Namespace) -> dict:
         seconds=time.perf_counter() - started,
         torch=torch.__version__,
     )
+    if model.n_labels:  # the model classifying by itself: argmax q(y | v), real-valued v
+        predicted = model.predict_proba(mnist["test"].x).argmax(dim=1)
+        report["test_label_error"] = (predicted != mnist["test"].y).double().mean().item()
     with torch.no_grad():
         if chains is not None:
             pixels = model.visible_probs(chains[1])[:100]

@@ -9,7 +9,10 @@ model A (pixel biases fitted to the data, every hidden unit a fair coin) to the 
 
 whose β = 0 end has log Z_A = Σ_i softplus(a_A,i) + (hidden units) · log 2. The
 transition is one block Gibbs sweep of the DBM with every input scaled by β (the pixels'
-mixed with the base rate), which leaves p*_β invariant.
+mixed with the base rate), which leaves p*_β invariant. Label units, if the model has
+them, are one more layer of their parity: summed out by a log-sum-exp over the classes,
+or, in the even block, drawn as one softmax group (uniform in model A, log Z_A gaining
+log K).
 
 The likelihood of an image has no closed form either: ``log_likelihood`` returns the
 mean of the variational lower bound ``E_q[-E(v, h)] + H(q) - log Z`` with q the
@@ -35,6 +38,7 @@ from dbn.ais._common import (
     binary_states,
 )
 from dbn.models.dbm import DBM
+from dbn.models.label_rbm import sample_one_hot
 
 __all__ = [
     "dbm_exact_log_likelihood",
@@ -44,14 +48,37 @@ __all__ = [
 ]
 
 
-def _states_of(dbm: DBM, layers: range, codes: Tensor) -> list[Tensor | None]:
-    """Split rows of joint binary codes over ``layers`` into per-layer tensors."""
-    states: list[Tensor | None] = [None] * dbm.n_layers
-    begin = 0
-    for index in layers:
-        states[index] = codes[:, begin : begin + dbm.sizes[index]]
-        begin += dbm.sizes[index]
+def _enumerated_bits(dbm: DBM, layers: range) -> float:
+    """log2 of the number of joint states of ``layers`` (the labels have K, not 2^K)."""
+    sizes = dbm.group_sizes()
+    return sum(math.log2(sizes[i]) if i == dbm.label_index else sizes[i] for i in layers)
+
+
+def _configurations(
+    dbm: DBM, layers: range, begin: int, end: int, device: torch.device
+) -> list[Tensor | None]:
+    """Joint states of ``layers``: the Bernoulli layers' binary codes ``begin..end-1``,
+    each with every label in turn when the labels are among ``layers``. Per-entry
+    float64 tensors of (end - begin) · (K or 1) rows; None for the other entries."""
+    sizes = dbm.group_sizes()
+    bernoulli = [i for i in layers if i != dbm.label_index]
+    codes = binary_states(sum(sizes[i] for i in bernoulli), begin, end, device, torch.float64)
+    states: list[Tensor | None] = [None] * dbm.n_groups
+    if dbm.label_index in layers:
+        eye = torch.eye(dbm.n_labels, dtype=torch.float64, device=device)
+        states[dbm.n_layers] = eye.repeat(len(codes), 1)
+        codes = codes.repeat_interleave(dbm.n_labels, dim=0)
+    column = 0
+    for index in bernoulli:
+        states[index] = codes[:, column : column + sizes[index]]
+        column += sizes[index]
     return states
+
+
+def _n_codes(dbm: DBM, layers: range) -> int:
+    """Binary codes of the Bernoulli layers among ``layers``."""
+    n_bits: int = sum(dbm.group_sizes()[i] for i in layers if i != dbm.label_index)
+    return int(2**n_bits)
 
 
 @torch.no_grad()
@@ -61,7 +88,8 @@ def dbm_exact_log_partition(dbm: DBM, chunk_size: int = 1 << 14) -> float:
     Parameters
     ----------
     dbm : DBM
-        Its smaller parity (odd or even layers) has at most ``MAX_ENUMERATED_UNITS`` units.
+        Its smaller parity (odd or even layers, the labels counting log2 K) has at most
+        ``MAX_ENUMERATED_UNITS`` units.
     chunk_size : int
 
     Returns
@@ -77,27 +105,23 @@ def dbm_exact_log_partition(dbm: DBM, chunk_size: int = 1 << 14) -> float:
     4.852
     """
     model = copy.deepcopy(dbm).double()
-    evens = range(0, dbm.n_layers, 2)
-    odds = range(1, dbm.n_layers, 2)
-    n_even = sum(dbm.sizes[i] for i in evens)
-    n_odd = sum(dbm.sizes[i] for i in odds)
+    evens = range(0, dbm.n_groups, 2)
+    odds = range(1, dbm.n_groups, 2)
+    n_even, n_odd = _enumerated_bits(dbm, evens), _enumerated_bits(dbm, odds)
     summed_out: Literal["odd", "even"] = "odd" if n_even <= n_odd else "even"
     layers = evens if summed_out == "odd" else odds
     n_units = min(n_even, n_odd)
     if n_units > MAX_ENUMERATED_UNITS:
         raise ValueError(
-            f"exact log Z enumerates 2^{n_units} states; it is limited to "
+            f"exact log Z enumerates 2^{n_units:g} states; it is limited to "
             f"{MAX_ENUMERATED_UNITS} units. Use dbn.ais.log_partition (AIS)."
         )
     device = dbm.weights[0].device
+    n_codes = _n_codes(dbm, layers)
     parts = []
-    for begin in range(0, 2**n_units, chunk_size):
-        codes = binary_states(
-            n_units, begin, min(begin + chunk_size, 2**n_units), device, torch.float64
-        )
-        parts.append(
-            torch.logsumexp(-model.free_energy(_states_of(dbm, layers, codes), summed_out), 0)
-        )
+    for begin in range(0, n_codes, chunk_size):
+        states = _configurations(dbm, layers, begin, min(begin + chunk_size, n_codes), device)
+        parts.append(torch.logsumexp(-model.free_energy(states, summed_out), 0))
     return torch.logsumexp(torch.stack(parts), 0).item()
 
 
@@ -127,20 +151,20 @@ def dbm_exact_log_likelihood(dbm: DBM, data: Tensor, log_z: float | None = None)
     True
     """
     model = copy.deepcopy(dbm).double()
-    hidden_evens = range(2, dbm.n_layers, 2)
-    n_units = sum(dbm.sizes[i] for i in hidden_evens)
+    hidden_evens = range(2, dbm.n_groups, 2)
+    n_units = _enumerated_bits(dbm, hidden_evens)
     if n_units > MAX_ENUMERATED_UNITS:
         raise ValueError(
-            f"the even hidden layers have {n_units} units; at most {MAX_ENUMERATED_UNITS}"
+            f"the even hidden layers have {n_units:g} units; at most {MAX_ENUMERATED_UNITS}"
         )
     if log_z is None:
         log_z = dbm_exact_log_partition(dbm)
     v = data.to(torch.float64)
-    codes = binary_states(n_units, 0, 2**n_units, v.device, torch.float64)
+    states = _configurations(dbm, hidden_evens, 0, _n_codes(dbm, hidden_evens), v.device)
+    n_states = len(next(s for s in states if s is not None)) if len(hidden_evens) else 1
     per_example = []
     for row in v:
-        states = _states_of(dbm, hidden_evens, codes)
-        states[0] = row.expand(len(codes), -1)
+        states[0] = row.expand(n_states, -1)
         per_example.append(torch.logsumexp(-model.free_energy(states), 0))
     return torch.stack(per_example) - log_z
 
@@ -152,19 +176,27 @@ class _DBMAnnealingPath:
         self.dbm = dbm
         self.base_bias = base_visible_bias(dbm.biases[0], data, "bernoulli")
         n_hidden = sum(dbm.sizes[1:])
-        self.log_z_base = F.softplus(self.base_bias.double()).sum().item() + n_hidden * math.log(2)
+        labels = math.log(dbm.n_labels) if dbm.n_labels else 0.0
+        self.log_z_base = (
+            F.softplus(self.base_bias.double()).sum().item() + n_hidden * math.log(2) + labels
+        )
+
+    def _draw(self, index: int, probs: Tensor, generator: torch.Generator | None) -> Tensor:
+        if index == self.dbm.label_index:
+            return sample_one_hot(probs, generator)
+        return torch.bernoulli(probs, generator=generator)
 
     def sample_base(self, n: int, generator: torch.Generator | None) -> list[Tensor | None]:
         weight = self.dbm.weights[0]
-        states: list[Tensor | None] = [None] * self.dbm.n_layers
+        states: list[Tensor | None] = [None] * self.dbm.n_groups
         states[0] = torch.bernoulli(
             torch.sigmoid(self.base_bias).expand(n, -1), generator=generator
         )
-        for index in range(2, self.dbm.n_layers, 2):
-            half = torch.full(
-                (n, self.dbm.sizes[index]), 0.5, dtype=weight.dtype, device=weight.device
-            )
-            states[index] = torch.bernoulli(half, generator=generator)
+        sizes = self.dbm.group_sizes()
+        for index in range(2, self.dbm.n_groups, 2):
+            uniform = 1 / sizes[index] if index == self.dbm.label_index else 0.5
+            probs = torch.full((n, sizes[index]), uniform, dtype=weight.dtype, device=weight.device)
+            states[index] = self._draw(index, probs, generator)
         return states
 
     def step(
@@ -176,7 +208,7 @@ class _DBMAnnealingPath:
     ) -> tuple[Tensor, list[Tensor | None]]:
         """The importance-weight increment at the even states, and the states after one
         transition at β (the two share the odd layers' inputs)."""
-        odd = {i: self.dbm.layer_input(states, i) for i in range(1, self.dbm.n_layers, 2)}
+        odd = {i: self.dbm.layer_input(states, i) for i in range(1, self.dbm.n_groups, 2)}
         increment = self.log_ratio(states, beta, previous, odd)
         return increment, self.transition(states, beta, generator, odd)
 
@@ -186,11 +218,12 @@ class _DBMAnnealingPath:
         """log p*_β - log p*_other at the even states: (n,) float64, term by term."""
         dbm, v = self.dbm, states[0]
         even = -(cast(Tensor, v) @ self.base_bias)
-        for index in range(0, dbm.n_layers, 2):
-            even = even + cast(Tensor, states[index]) @ dbm.biases[index]
+        for index in range(0, dbm.n_groups, 2):
+            even = even + cast(Tensor, states[index]) @ dbm.group_bias(index)
         total = (beta - other) * even.double()
-        for inputs in odd.values():
-            total += (F.softplus(beta * inputs) - F.softplus(other * inputs)).sum(1).double()
+        for index, inputs in odd.items():
+            change = dbm.summed_out_log(index, beta * inputs)
+            total += (change - dbm.summed_out_log(index, other * inputs)).double()
         return total
 
     def transition(
@@ -203,13 +236,13 @@ class _DBMAnnealingPath:
         """One sweep: the odd layers given the even, then the even given the odd, at β."""
         dbm, states = self.dbm, list(states)
         for index, inputs in odd.items():
-            states[index] = torch.bernoulli(torch.sigmoid(beta * inputs), generator=generator)
-        for index in range(0, dbm.n_layers, 2):
+            states[index] = self._draw(index, dbm.conditional(index, beta * inputs), generator)
+        for index in range(0, dbm.n_groups, 2):
             inputs = beta * dbm.layer_input(states, index)
             if index == 0:
                 inputs = inputs + (1 - beta) * self.base_bias
-            states[index] = torch.bernoulli(torch.sigmoid(inputs), generator=generator)
-        for index in range(1, dbm.n_layers, 2):
+            states[index] = self._draw(index, dbm.conditional(index, inputs), generator)
+        for index in odd:
             states[index] = None  # summed out: only the even layers carry the chain
         return states
 
@@ -255,8 +288,11 @@ def dbm_log_partition(
     return anneal(_DBMAnnealingPath(dbm, data), n_betas, n_runs, generator, dbm.weights[0].device)
 
 
-def _entropy(q: Tensor) -> Tensor:
-    """Summed binary entropies of factorised marginals: (n,)."""
+def _entropy(q: Tensor, categorical: bool = False) -> Tensor:
+    """Summed binary entropies of factorised marginals, or the entropy of one
+    categorical distribution per row: (n,)."""
+    if categorical:
+        return -torch.xlogy(q, q).sum(dim=1)
     return (-(torch.xlogy(q, q) + torch.xlogy(1 - q, 1 - q))).sum(dim=1)
 
 
@@ -267,7 +303,9 @@ def variational_bound(
     """The mean-field lower bound on log p(v) of each example.
 
     ``log p(v) >= E_q[-E(v, h)] + H(q) - log Z`` for any factorised q; the mean-field
-    posterior makes it tight up to the posterior's non-factorised part.
+    posterior makes it tight up to the posterior's non-factorised part. A model's
+    labels are one more factor of q (inferred, not clamped): the bound is on log p(v)
+    with the labels summed out.
 
     Parameters
     ----------
@@ -295,5 +333,9 @@ def variational_bound(
     for v in torch.split(data, batch_size):
         marginals = dbm.mean_field(v, mean_field_steps)
         expected = -dbm.energy([v, *marginals]).double()
-        parts.append(expected + sum(_entropy(q.double()) for q in marginals) - log_z)
+        entropy = sum(
+            _entropy(q.double(), index == dbm.label_index)
+            for index, q in enumerate(marginals, start=1)
+        )
+        parts.append(expected + entropy - log_z)
     return torch.cat(parts)

@@ -5,7 +5,9 @@ beside it, computed from the DBM and then held fixed. Its hidden layers start as
 DBM's: the first one's weights are ``[W_0, W_1ᵀ]`` over ``[v, q(h_2)]`` for a two-layer
 DBM (one mean-field update of the first hidden layer), each layer above takes the next
 DBM weights, and a softmax layer goes on top. Fine-tuning trains the MLP only; the
-mean-field step stays the pretrained DBM's.
+mean-field step stays the pretrained DBM's. A DBM with label units runs its mean field
+with the label units off (rows of zeros), as Salakhutdinov's classifier code
+(``mf_class``) does: the image alone decides the features.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class DBMClassifier(nn.Module):
     num_classes : int
     mean_field_steps : int
         Mean-field updates that compute ``q(h_L | v)``.
+    n_labels : int
+        The DBM's label units (0: none).
 
     Attributes
     ----------
@@ -53,7 +57,13 @@ class DBMClassifier(nn.Module):
     torch.Size([5, 10])
     """
 
-    def __init__(self, sizes: list[int], num_classes: int = 10, mean_field_steps: int = 10) -> None:
+    def __init__(
+        self,
+        sizes: list[int],
+        num_classes: int = 10,
+        mean_field_steps: int = 10,
+        n_labels: int = 0,
+    ) -> None:
         super().__init__()
         check_int("num_classes", num_classes, minimum=2)
         check_int("mean_field_steps", mean_field_steps, minimum=0)
@@ -62,7 +72,7 @@ class DBMClassifier(nn.Module):
             num_classes,
             mean_field_steps,
         )
-        self.dbm = DBM(sizes).requires_grad_(False)
+        self.dbm = DBM(sizes, n_labels=n_labels).requires_grad_(False)
         self.mlp = build_mlp([sizes[0] + sizes[-1], *sizes[1:]], num_classes)
 
     @classmethod
@@ -79,7 +89,7 @@ class DBMClassifier(nn.Module):
         For a DBM deeper than two hidden layers the first layer's columns over
         ``q(h_L)`` start at zero, since ``h_L`` is not the first layer's neighbour.
         """
-        model = cls(dbm.sizes, num_classes, mean_field_steps).to(dbm.weights[0])
+        model = cls(dbm.sizes, num_classes, mean_field_steps, dbm.n_labels).to(dbm.weights[0])
         model.dbm.load_state_dict(dbm.state_dict())
         linears = [layer for layer in model.mlp if isinstance(layer, nn.Linear)]
         n_pixels = dbm.sizes[0]
@@ -104,6 +114,7 @@ class DBMClassifier(nn.Module):
             "sizes": self.sizes,
             "num_classes": self.num_classes,
             "mean_field_steps": self.mean_field_steps,
+            "n_labels": self.dbm.n_labels,
         }
 
     def save(self, path: str | os.PathLike[str], **extra: Any) -> Path:
@@ -114,11 +125,14 @@ class DBMClassifier(nn.Module):
     def features(self, x: Tensor | np.ndarray, batch_size: int = 1000) -> Tensor:
         """The MLP's input ``[x, q(h_L | x)]``: (n, sizes[0] + sizes[-1])."""
         x = self.dbm.images(x)
-        top = self.dbm.transform(x, self.mean_field_steps, batch_size)
+        return torch.cat([self._with_top(chunk) for chunk in torch.split(x, batch_size)])
+
+    @torch.no_grad()
+    def _with_top(self, x: Tensor) -> Tensor:
+        labels_off = x.new_zeros(len(x), self.dbm.n_labels) if self.dbm.n_labels else None
+        top = self.dbm.top_marginals(x, self.mean_field_steps, labels_off)
         return torch.cat([x, top], dim=1)
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits of shape (n, num_classes) for images ``x`` of shape (n, sizes[0])."""
-        with torch.no_grad():
-            top = self.dbm.mean_field(x, self.mean_field_steps)[-1]
-        return self.mlp(torch.cat([x, top], dim=1))
+        return self.mlp(self._with_top(x))

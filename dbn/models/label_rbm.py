@@ -11,6 +11,12 @@ and the weights are one matrix whose last ``n_labels`` columns are ``U``. Only s
 the visible layer differs: the features are Bernoulli given h, the label group is one
 draw from softmax(b_y + Uᵀh). Classification compares ``F(x, e_k)`` over the K labels:
 p(y = k | x) = softmax_k(-F(x, e_k)), exactly.
+
+The top RBM of a Deep Boltzmann Machine is pretrained the same way in Salakhutdinov's
+code, except that its features hear the hidden layer twice (``hidden_copies=2``: the
+features' input from above stands in for the DBM's input from both sides, as in
+:class:`~dbn.models.ReplicatedRBM`) while the labels hear it once. The code's CD
+statistics are those of the one-copy free energy above, which this class keeps.
 """
 
 from __future__ import annotations
@@ -24,7 +30,31 @@ from torch import Tensor
 from dbn._utils.checks import check_int
 from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM, bernoulli_sample
 
-__all__ = ["LabelRBM"]
+__all__ = ["LabelRBM", "sample_one_hot"]
+
+
+def sample_one_hot(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """One draw per row from the categorical distribution ``probs``, one-hot.
+
+    Parameters
+    ----------
+    probs : Tensor of shape (batch, n_classes)
+        Rows summing to 1.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    Tensor of shape (batch, n_classes), in ``probs``' dtype
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.models.label_rbm import sample_one_hot
+    >>> sample_one_hot(torch.tensor([[0.0, 1.0, 0.0]]))
+    tensor([[0., 1., 0.]])
+    """
+    drawn = torch.multinomial(probs.float(), 1, generator=generator).squeeze(1)
+    return F.one_hot(drawn, probs.shape[1]).to(probs.dtype)
 
 
 class LabelRBM(RBM):
@@ -39,6 +69,9 @@ class LabelRBM(RBM):
     n_hidden : int
     weight_std : float
     generator : torch.Generator, optional
+    hidden_copies : int
+        Tied copies of the hidden layer that the features hear (2 for a DBM's top RBM);
+        the labels hear one.
 
     Attributes
     ----------
@@ -67,16 +100,24 @@ class LabelRBM(RBM):
         n_hidden: int,
         weight_std: float = DEFAULT_WEIGHT_STD,
         generator: torch.Generator | None = None,
+        hidden_copies: int = 1,
     ) -> None:
         check_int("n_features", n_features)
         check_int("n_labels", n_labels, minimum=2)
+        check_int("hidden_copies", hidden_copies)
         super().__init__(n_features + n_labels, n_hidden, "bernoulli", weight_std, generator)
         self.n_features = n_features
         self.n_labels = n_labels
+        self.hidden_copies = hidden_copies
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, JSON-able, for checkpoints."""
-        return {"n_features": self.n_features, "n_labels": self.n_labels, "n_hidden": self.n_hidden}
+        return {
+            "n_features": self.n_features,
+            "n_labels": self.n_labels,
+            "n_hidden": self.n_hidden,
+            "hidden_copies": self.hidden_copies,
+        }
 
     def join(self, x: Tensor, labels: Tensor) -> Tensor:
         """The visible vector ``[x, one_hot(labels)]``: (batch, n_features + n_labels).
@@ -90,18 +131,24 @@ class LabelRBM(RBM):
         return torch.cat([x, one_hot], dim=1)
 
     def visible_probs(self, h: Tensor) -> Tensor:
-        """E[v | h]: sigmoid for the features, softmax over the label group."""
+        """E[v | h]: sigmoid for the features (their input from h counted
+        ``hidden_copies`` times), softmax over the label group."""
         self._check_shape(h, self.n_hidden, "h")
-        mean_input = h @ self.weight + self.visible_bias
-        features, labels = mean_input.split([self.n_features, self.n_labels], dim=1)
+        top_down = h @ self.weight
+        features, labels = (top_down + self.visible_bias).split(
+            [self.n_features, self.n_labels], dim=1
+        )
+        if self.hidden_copies != 1:
+            extra = (self.hidden_copies - 1) * top_down[:, : self.n_features]
+            features = features + extra
         return torch.cat([torch.sigmoid(features), torch.softmax(labels, dim=1)], dim=1)
 
     def sample_visible(self, h: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Draw v ~ p(v | h): Bernoulli features and one label drawn from its softmax."""
         means = self.visible_probs(h)
         features, label_probs = means.split([self.n_features, self.n_labels], dim=1)
-        labels = torch.multinomial(label_probs.float(), 1, generator=generator).squeeze(1)
-        return self.join(bernoulli_sample(features, generator).to(h.dtype), labels)
+        labels = sample_one_hot(label_probs, generator)
+        return torch.cat([bernoulli_sample(features, generator).to(h.dtype), labels], dim=1)
 
     def gibbs_clamped(
         self, x: Tensor, labels: Tensor, k: int = 1, generator: torch.Generator | None = None

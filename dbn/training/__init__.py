@@ -22,7 +22,13 @@ gradient.
 """
 
 from dbn.training.dbm_pretraining import layer_rbms, pretrain_dbm
-from dbn.training.dbm_trainer import DBMConfig, DBMTrainer, dbm_loss, reconstruction_error
+from dbn.training.dbm_trainer import (
+    DBMConfig,
+    DBMTrainer,
+    dbm_loss,
+    label_error,
+    reconstruction_error,
+)
 from dbn.training.finetuning import (
     FinetuneConfig,
     FinetuneResult,
@@ -60,6 +66,7 @@ __all__ = [
     "layer_rbms",
     "pretrain_dbm",
     "pretrain_generative",
+    "label_error",
     "reconstruction_error",
     "resolve_step",
     "train_rbm",

@@ -11,7 +11,10 @@ update, the stochastic approximation procedure. The update is the gradient of
 with every state held constant (the energy is bilinear, so the expected energy under a
 factorised q is the energy of its marginals), plus an optional sparsity penalty on the
 mean-field marginals. Any ``torch.optim`` optimiser runs it; the recipe uses SGD with
-momentum and an L2 weight cost, its learning rate falling linearly over the epochs.
+momentum and an L2 weight cost, its learning rate falling linearly over the epochs (the
+paper) or divided by a constant every update down to a floor (Salakhutdinov's code).
+A DBM with label units trains with them clamped to the targets in the mean-field phase
+and sampled with the other layers in the chains, as that code does.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -27,7 +30,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from dbn._utils.checks import check_fraction, check_int, check_nonnegative, check_positive
+from dbn._utils.arrays import as_labels
+from dbn._utils.checks import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
 from dbn.models.dbm import DBM
@@ -36,7 +46,7 @@ from dbn.optim import make_optimizer
 from dbn.training._checkpointed import CheckpointedTrainer
 from dbn.training.rbm_trainer import TrainingDivergedError
 
-__all__ = ["DBMConfig", "DBMTrainer", "dbm_loss", "reconstruction_error"]
+__all__ = ["DBMConfig", "DBMTrainer", "dbm_loss", "label_error", "reconstruction_error"]
 
 
 @dataclass
@@ -47,8 +57,14 @@ class DBMConfig(JSONConfig):
     ----------
     epochs : int
     lr : float
-        Initial learning rate; it falls linearly, epoch by epoch, to ``lr_final``.
+        Initial learning rate.
     lr_final : float
+        ``"linear"``: the learning rate falls linearly, epoch by epoch, from ``lr`` to
+        this; ``"exponential"``: the floor it falls to.
+    lr_schedule : {"linear", "exponential"}
+        ``"exponential"`` divides the learning rate by ``lr_divisor`` before every
+        update, as Salakhutdinov's code does.
+    lr_divisor : float
     momentum, final_momentum : float
         SGD momentum before and from ``momentum_switch_epoch`` on.
     momentum_switch_epoch : int
@@ -63,8 +79,9 @@ class DBMConfig(JSONConfig):
         Mean-field updates per mini-batch.
     damping : float in [0, 1)
         Share of the old marginals each mean-field update keeps.
-    sparsity_target : float, optional
-        Target mean activation of every hidden layer; no penalty when None.
+    sparsity_target : float or list of float, optional
+        Target mean activation of every hidden layer, or one per hidden layer (bottom
+        first); no penalty when None.
     sparsity_cost : float
 
     Examples
@@ -73,11 +90,16 @@ class DBMConfig(JSONConfig):
     >>> config = DBMConfig(epochs=10, lr=0.005, lr_final=0.0)
     >>> [round(config.lr_at(epoch), 4) for epoch in (0, 5, 9)]
     [0.005, 0.0025, 0.0005]
+    >>> code = DBMConfig(lr=0.001, lr_final=1e-4, lr_schedule="exponential")
+    >>> [round(code.lr_at_update(t), 6) for t in (1, 100_000, 1_000_000)]
+    [0.000999, 0.000223, 0.0001]
     """
 
     epochs: int = 300
     lr: float = 0.005
     lr_final: float = 0.0
+    lr_schedule: Literal["linear", "exponential"] = "linear"
+    lr_divisor: float = 1.000015
     momentum: float = 0.5
     final_momentum: float = 0.9
     momentum_switch_epoch: int = 5
@@ -87,13 +109,16 @@ class DBMConfig(JSONConfig):
     gibbs_steps: int = 5
     mean_field_steps: int = 10
     damping: float = 0.0
-    sparsity_target: float | None = None
+    sparsity_target: float | list[float] | None = None
     sparsity_cost: float = 0.0
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs)
         check_positive("lr", self.lr)
         check_nonnegative("lr_final", self.lr_final)
+        check_choice("lr_schedule", self.lr_schedule, ("linear", "exponential"))
+        if not self.lr_divisor >= 1:
+            raise ValueError(f"lr_divisor must be at least 1, got {self.lr_divisor!r}")
         check_fraction("momentum", self.momentum)
         check_fraction("final_momentum", self.final_momentum)
         check_int("momentum_switch_epoch", self.momentum_switch_epoch, minimum=0)
@@ -104,13 +129,33 @@ class DBMConfig(JSONConfig):
         check_int("mean_field_steps", self.mean_field_steps, minimum=0)
         if not 0 <= self.damping < 1:
             raise ValueError(f"damping must be in [0, 1), got {self.damping!r}")
-        if self.sparsity_target is not None and not 0 < self.sparsity_target < 1:
-            raise ValueError(f"sparsity_target must be in (0, 1), got {self.sparsity_target!r}")
+        target = self.sparsity_target
+        listed = [] if target is None else [target] if isinstance(target, (int, float)) else target
+        for target in listed:
+            if not 0 < target < 1:
+                raise ValueError(f"sparsity_target values must be in (0, 1), got {target!r}")
         check_nonnegative("sparsity_cost", self.sparsity_cost)
 
     def lr_at(self, epoch: int) -> float:
-        """The learning rate of 0-based ``epoch``."""
+        """The linear schedule's learning rate of 0-based ``epoch``."""
         return self.lr + (self.lr_final - self.lr) * epoch / self.epochs
+
+    def lr_at_update(self, update: int) -> float:
+        """The exponential schedule's learning rate of 1-based ``update``."""
+        return max(self.lr / self.lr_divisor**update, self.lr_final)
+
+    def sparsity_targets(self, n_hidden_layers: int) -> list[float] | None:
+        """One sparsity target per hidden layer, or None without a penalty."""
+        target = self.sparsity_target
+        if target is None or self.sparsity_cost == 0:
+            return None
+        if isinstance(target, (int, float)):
+            return [float(target)] * n_hidden_layers
+        if len(target) != n_hidden_layers:
+            raise ValueError(
+                f"sparsity_target lists {len(target)} targets for {n_hidden_layers} hidden layers"
+            )
+        return list(target)
 
 
 def dbm_loss(
@@ -119,6 +164,7 @@ def dbm_loss(
     chains: list[Tensor],
     config: DBMConfig,
     generator: torch.Generator | None = None,
+    labels: Tensor | None = None,
 ) -> tuple[Tensor, list[Tensor], Tensor]:
     """The loss whose gradient is one joint-training update, and the advanced chains.
 
@@ -127,9 +173,13 @@ def dbm_loss(
     dbm : DBM
     v : Tensor of shape (batch, sizes[0])
     chains : list of Tensor
-        The persistent chains' states, ``chains[i]`` of shape (n_chains, sizes[i]).
+        The persistent chains' states, ``chains[i]`` of shape (n_chains, sizes[i]),
+        then the labels' (n_chains, n_labels) if the model has them.
     config : DBMConfig
     generator : torch.Generator, optional
+    labels : Tensor of shape (batch,), optional
+        The batch's classes, clamped in the mean-field phase; required by a model with
+        label units.
 
     Returns
     -------
@@ -152,19 +202,26 @@ def dbm_loss(
     >>> dbm.weights[1].grad.shape, chains[2].shape
     (torch.Size([4, 8]), torch.Size([10, 4]))
     """
+    if (labels is None) != (dbm.n_labels == 0):
+        raise ValueError(
+            "a DBM with label units trains on labelled data (pass labels)"
+            if labels is None
+            else "this DBM has no label units; pass labels=None"
+        )
+    targets = config.sparsity_targets(dbm.n_layers - 1)
     with torch.no_grad():
-        marginals = dbm.mean_field(v, config.mean_field_steps, config.damping)
+        marginals = dbm.mean_field(v, config.mean_field_steps, config.damping, labels)
         for _ in range(config.gibbs_steps):
             chains = dbm.sweep(chains, generator)
         error = (dbm.visible_probs(marginals[0]) - v).pow(2).sum(dim=1).mean()
     positive = [v, *marginals]
     loss = dbm.energy(positive).mean() - dbm.energy(chains).mean()
-    if config.sparsity_target is not None and config.sparsity_cost > 0:
-        for index in range(1, dbm.n_layers):
-            logits = dbm.layer_input(positive, index)
-            target = torch.full_like(logits, config.sparsity_target)
-            penalty = F.binary_cross_entropy_with_logits(logits, target, reduction="sum")
-            loss = loss + config.sparsity_cost * penalty / len(v)
+    for index, target in enumerate(targets or [], start=1):
+        logits = dbm.layer_input(positive, index)
+        penalty = F.binary_cross_entropy_with_logits(
+            logits, torch.full_like(logits, target), reduction="sum"
+        )
+        loss = loss + config.sparsity_cost * penalty / len(v)
     return loss, chains, error
 
 
@@ -219,49 +276,69 @@ class DBMTrainer(CheckpointedTrainer):
         chains = state["chains"]
         self.chains = None if chains is None else [c.to(weight) for c in chains]
 
-    def _start_chains(self, x: Tensor) -> list[Tensor]:
-        """Chains started at training images and samples of their bottom-up marginals."""
-        start = x[torch.randperm(len(x), generator=self.generator)[: self.config.n_chains]]
+    def _start_chains(self, x: Tensor, labels: Tensor | None) -> list[Tensor]:
+        """Chains started at training images (with their labels) and samples of their
+        bottom-up marginals."""
+        picked = torch.randperm(len(x), generator=self.generator)[: self.config.n_chains]
+        start = x[picked]
         if len(start) < self.config.n_chains:
             raise ValueError(
                 f"n_chains={self.config.n_chains} exceeds the {len(x)} training examples"
             )
+        clamped = None if labels is None else self.model.label_states(labels[picked], len(start))
         with torch.no_grad():
-            hidden = self.model.initial_marginals(start)
+            hidden = self.model.initial_marginals(start, clamped)
+        if clamped is not None:
+            hidden = hidden[:-1]
         states = [
             bernoulli_sample(start, self.generator),
             *(bernoulli_sample(q, self.generator) for q in hidden),
         ]
-        return [s.to(x.dtype) for s in states]
+        return [s.to(x.dtype) for s in states] + ([] if clamped is None else [clamped])
 
-    def train_epoch(self, x: Tensor) -> dict[str, Any]:
-        """One pass over the shuffled data; the epoch's metrics."""
+    def _set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def train_epoch(self, x: Tensor, labels: Tensor | None = None) -> dict[str, Any]:
+        """One pass over the shuffled data (and their labels, for a model with label
+        units); the epoch's metrics."""
         config, started = self.config, time.perf_counter()
         if self.chains is None:
-            self.chains = self._start_chains(x)
+            self.chains = self._start_chains(x, labels)
         momentum = (
             config.final_momentum if self.epoch >= config.momentum_switch_epoch else config.momentum
         )
         for group in self.optimizer.param_groups:
-            group["lr"] = config.lr_at(self.epoch)
             group["momentum"] = momentum
+        exponential = config.lr_schedule == "exponential"
+        n_batches = math.ceil(len(x) / config.batch_size)
+        if not exponential:
+            self._set_lr(config.lr_at(self.epoch))
         order = torch.randperm(len(x), generator=self.generator)
         total = torch.zeros((), dtype=torch.float64)
-        for begin in range(0, len(x), config.batch_size):
-            batch = x[order[begin : begin + config.batch_size]]
+        for number, begin in enumerate(range(0, len(x), config.batch_size), start=1):
+            if exponential:
+                self._set_lr(config.lr_at_update(self.epoch * n_batches + number))
+            index = order[begin : begin + config.batch_size]
             loss, self.chains, error = dbm_loss(
-                self.model, batch, self.chains, config, self.generator
+                self.model,
+                x[index],
+                self.chains,
+                config,
+                self.generator,
+                None if labels is None else labels[index],
             )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            total += error.double() * len(batch)
+            total += error.double() * len(index)
         if not all(torch.isfinite(p).all() for p in self.model.parameters()):
             raise TrainingDivergedError(f"DBM training diverged in epoch {self.epoch + 1}")
         self.epoch += 1
         row = {
             "epoch": self.epoch,
-            "lr": config.lr_at(self.epoch - 1),
+            "lr": self.optimizer.param_groups[0]["lr"],
             "reconstruction": total.item() / len(x),
             "seconds": time.perf_counter() - started,
         }
@@ -271,6 +348,7 @@ class DBMTrainer(CheckpointedTrainer):
     def fit(
         self,
         x: Tensor | np.ndarray,
+        labels: Tensor | np.ndarray | None = None,
         valid: Tensor | np.ndarray | None = None,
         progress: bool = True,
         on_epoch_end=None,
@@ -281,6 +359,8 @@ class DBMTrainer(CheckpointedTrainer):
         ----------
         x : Tensor or ndarray of shape (n, sizes[0])
             Pixels in [0, 1].
+        labels : Tensor or ndarray of shape (n,), optional
+            Classes of ``x``; required by a model with label units, refused without.
         valid : Tensor or ndarray of shape (m, sizes[0]), optional
             Held-out pixels: each epoch's row gets their ``valid_reconstruction``.
         progress : bool
@@ -295,9 +375,18 @@ class DBMTrainer(CheckpointedTrainer):
             ``valid_reconstruction`` with ``valid``.
         """
         x = self.model.images(x)
+        if (labels is None) != (self.model.n_labels == 0):
+            raise ValueError(
+                "a DBM with label units trains on labelled data (pass labels)"
+                if labels is None
+                else "this DBM has no label units; pass labels=None"
+            )
+        y = None if labels is None else as_labels("labels", labels, len(x), x.device)
+        if y is not None:
+            self.model.label_states(y, len(x))  # checks the classes before training
         valid = None if valid is None else self.model.images(valid)
         for _ in tqdm(range(self.epoch, self.config.epochs), desc="DBM", disable=not progress):
-            row = self.train_epoch(x)
+            row = self.train_epoch(x, y)
             if valid is not None:
                 row["valid_reconstruction"] = reconstruction_error(self.model, valid, self.config)
             if on_epoch_end is not None:
@@ -335,3 +424,38 @@ def reconstruction_error(dbm: DBM, x: Tensor, config: DBMConfig, batch_size: int
         error = (dbm.visible_probs(q1) - chunk).pow(2).sum(dim=1)
         total += math.fsum(error.double().tolist())
     return total / len(x)
+
+
+@torch.no_grad()
+def label_error(
+    dbm: DBM, x: Tensor, labels: Tensor, config: DBMConfig, batch_size: int = 1000
+) -> float:
+    """Share of ``x`` whose most probable label under mean field, argmax q(y | x), is
+    not ``labels``: a model with label units classifying by itself.
+
+    Parameters
+    ----------
+    dbm : DBM
+        With label units.
+    x : Tensor of shape (n, sizes[0])
+    labels : Tensor of shape (n,)
+    config : DBMConfig
+        Its mean-field settings.
+    batch_size : int
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.models import DBM
+    >>> from dbn.training import DBMConfig, label_error
+    >>> dbm = DBM([16, 8, 4], n_labels=3)
+    >>> 0 <= label_error(dbm, torch.rand(6, 16), torch.zeros(6, dtype=torch.long), DBMConfig()) <= 1
+    True
+    """
+    labels = as_labels("labels", labels, len(x), x.device)
+    predicted = dbm.predict_proba(x, config.mean_field_steps, batch_size).argmax(dim=1)
+    return (predicted != labels).double().mean().item()

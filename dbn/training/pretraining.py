@@ -131,8 +131,11 @@ def pretrain_layers(
     checkpoint: PretrainCheckpoint | None,
     resume: bool,
     on_epoch_end: Callable[[int, RBMTrainer], None] | None,
+    top_labels: Tensor | None = None,
 ) -> list[list[dict]]:
-    """Train ``layers`` (RBMs, on ``device``) greedily; see :meth:`dbn.DBN.pretrain`."""
+    """Train ``layers`` (RBMs, on ``device``) greedily; see :meth:`dbn.DBN.pretrain`.
+    With ``top_labels`` (n,), the top layer is a :class:`~dbn.models.LabelRBM` that
+    trains on the features below joined with them."""
     n_layers = len(layers)
     start_layer, saved_trainer, histories = 0, None, [[] for _ in range(n_layers)]
     if resume and checkpoint is not None and checkpoint.path.is_file():
@@ -140,6 +143,8 @@ def pretrain_layers(
     x = data.to(device)
     v = None if valid is None else valid.to(device)
     for index, (rbm, config) in enumerate(zip(layers, configs, strict=True)):
+        if top_labels is not None and index == n_layers - 1:
+            x = rbm.join(x, top_labels.to(device))
         if index >= start_layer:
             name = f"layer {index + 1}/{n_layers} ({rbm.n_visible}-{rbm.n_hidden})"
             trainer = RBMTrainer(rbm, config, seed=seed + index, device=device, name=name)

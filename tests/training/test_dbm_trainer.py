@@ -8,7 +8,7 @@ import torch
 import dbn
 from dbn.io import atomic_save, safe_load
 from dbn.models import DBM
-from dbn.training import DBMConfig, DBMTrainer, dbm_loss, pretrain_dbm
+from dbn.training import DBMConfig, DBMTrainer, dbm_loss, label_error, pretrain_dbm
 
 
 def patterns(n=400, seed=0) -> torch.Tensor:
@@ -171,3 +171,84 @@ def test_greedy_pretraining_interrupted_then_resumed_equals_the_uninterrupted_ru
     other = dict(options, lr=0.05)
     with pytest.raises(dbn.io.CheckpointError, match="other training options"):
         pretrain_dbm(DBM([8, 6, 4]), x, checkpoint_path=path, resume=True, **other)
+
+
+def labelled_patterns(n=400, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`patterns` with the prototype each image was drawn from as its label."""
+    x = patterns(n, seed)
+    labels = (x[:, 4:6].sum(1) > x[:, 0:2].sum(1)).long()
+    return x, labels
+
+
+def test_labels_are_clamped_in_the_data_phase_and_sampled_in_the_chains():
+    dbm = DBM([6, 5, 4], weight_std=0.5, generator=torch.Generator().manual_seed(0), n_labels=3)
+    v = torch.bernoulli(torch.full((9, 6), 0.5), generator=torch.Generator().manual_seed(1))
+    labels = torch.arange(9) % 3
+    chains = dbm.random_states(7, torch.Generator().manual_seed(2))
+    config = DBMConfig(gibbs_steps=2, mean_field_steps=4)
+    loss, advanced, _ = dbm_loss(dbm, v, chains, config, torch.Generator().manual_seed(3), labels)
+    loss.backward()
+    q1, q2, y = dbm.mean_field(v, 4, labels=labels)
+    assert torch.equal(y, torch.nn.functional.one_hot(labels, 3).float())
+    assert not torch.equal(advanced[3], chains[3])  # the chains' labels move
+    data = y.T @ q2 / len(v)
+    model = advanced[3].T @ advanced[2] / len(advanced[2])
+    torch.testing.assert_close(dbm.label_weight.grad, -(data - model))
+    torch.testing.assert_close(dbm.label_bias.grad, -(y.mean(0) - advanced[3].mean(0)))
+    with pytest.raises(ValueError, match="pass labels"):
+        dbm_loss(dbm, v, chains, config)
+
+
+def test_a_labelled_dbm_learns_to_classify_and_its_bound_stays_below_log_p():
+    x, labels = labelled_patterns()
+    dbm = DBM([8, 6, 4], generator=torch.Generator().manual_seed(0), n_labels=2)
+    pretrain_dbm(dbm, x, epochs=30, lr=0.1, progress=False, labels=labels)
+    config = DBMConfig(epochs=50, lr=0.02, n_chains=50, sparsity_target=[0.2, 0.1])
+    DBMTrainer(dbm, config, seed=0).fit(x, labels, progress=False)
+    test_x, test_labels = labelled_patterns(200, seed=1)
+    assert label_error(dbm, test_x, test_labels, config) < 0.05
+    log_z = dbn.ais.exact_log_partition(dbm)
+    exact = dbn.ais.dbm_exact_log_likelihood(dbm, test_x, log_z)
+    assert (dbn.ais.variational_bound(dbm, test_x, log_z) <= exact + 1e-9).all()
+    with pytest.raises(ValueError, match="pass labels"):
+        DBMTrainer(dbm, config).fit(x, progress=False)
+
+
+def test_a_labelled_trainer_on_the_exponential_schedule_continues_bit_for_bit(tmp_path):
+    digits = dbn.load_digits()["train"]
+    x, labels = digits.x[:300], digits.y[:300]
+    config = DBMConfig(
+        epochs=4,
+        n_chains=30,
+        lr=0.01,
+        lr_final=0.009,
+        lr_schedule="exponential",
+        lr_divisor=1.01,
+        sparsity_target=[0.2, 0.1],
+        sparsity_cost=0.01,
+    )
+
+    def fresh(seed=5):
+        dbm = DBM([64, 16, 8], generator=torch.Generator().manual_seed(0), n_labels=10)
+        return DBMTrainer(dbm, config, seed)
+
+    straight = fresh()
+    straight.fit(x, labels, progress=False)
+
+    def checkpoint_then_die_after_two(trainer):
+        atomic_save({"trainer": trainer.state_dict()}, tmp_path / "state.pt")
+        if trainer.epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        fresh().fit(x, labels, progress=False, on_epoch_end=checkpoint_then_die_after_two)
+    resumed = fresh(seed=99)
+    resumed.load_state_dict(safe_load(tmp_path / "state.pt")["trainer"])
+    resumed.fit(x, labels, progress=False)
+    for name, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+    # 3 updates an epoch, each row the epoch's last: the floor from update 11 on
+    # (0.01 / 1.01^11 < 0.009 < 0.01 / 1.01^10)
+    assert [row["lr"] for row in resumed.history] == pytest.approx(
+        [0.01 / 1.01**3, 0.01 / 1.01**6, 0.01 / 1.01**9, 0.009]
+    )
