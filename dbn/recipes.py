@@ -215,7 +215,8 @@ GENERATIVE_RECIPES: dict[str, dict] = {
 # runs RBM 2's CD-k with k = ceil(epoch / 20) at lr 0.05 / k, trains the DBM
 # at lr 0.001 divided by 1.000015 every update down to 0.0001 (the paper's text says
 # 0.005 to 0, which this recipe follows) with a sparsity cost (targets 0.2 and 0.1,
-# cost 0.001), and says in demo.m that the paper's figures took 500 joint epochs.
+# cost 0.001), and says in demo.m that the paper's figures took 500 joint epochs; the
+# -labels recipe below follows the code in most of these.
 # `pretrain` holds one TrainConfig's fields per RBM.
 DBM_RECIPES: dict[str, dict] = {
     "salakhutdinov-hinton2009": dict(

@@ -545,12 +545,14 @@ DBM_RUNS = ("", "joint300", "recipe")
 def _dbm_run_label(folder: Path, config: dict) -> str:
     """A run of ``scripts/dbm.py`` named by its epochs, ``G1/G2 greedy, J joint epochs``:
     the greedy epochs its own config names, or for a run started from another's greedy
-    model the epochs of ``greedy-config.json``."""
+    model the epochs of ``greedy-config.json``; ``with label units`` for a model that has
+    them."""
     greedy = config
     if config.get("start_from"):
         greedy = json.loads((folder / "greedy-config.json").read_text())
     epochs = "/".join(str(layer["epochs"]) for layer in greedy["pretrain"])
-    return f"{epochs} greedy, {config['joint']['epochs']} joint epochs"
+    labels = " with label units" if config.get("n_labels") else ""
+    return f"{epochs} greedy, {config['joint']['epochs']} joint epochs{labels}"
 
 
 def dbm_table() -> str:
@@ -584,6 +586,13 @@ def dbm_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for label, run in runs.items():
+        for path in sorted(run.glob("report*.json")):
+            report = json.loads(path.read_text())
+            if "test_label_error" in report:
+                lines.append(
+                    f"| the DBM itself, the label of highest q(y given v) ({label}) | | "
+                    f"{100 * report['test_label_error']:.2f} | | | |"
+                )
         for finetuned in sorted(run.glob("finetune*")):
             config = json.loads((finetuned / "config.json").read_text())
             how = f"{config['finetune']['epochs']} fine-tuning epochs"
@@ -610,17 +619,20 @@ def dbm_table() -> str:
     ]
     for label, run in runs.items():
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        labelled = any("valid_label_error" in row for row in rows)
         lines += [
             "",
             f"| joint epoch ({label}) | learning rate | reconstruction error (training) | "
-            "(validation) |",
-            "|---|---|---|---|",
+            "(validation) |"
+            + (" validation error of the DBM's own labels % |" if labelled else ""),
+            "|---|---|---|---|" + ("---|" if labelled else ""),
         ]
         for row in rows:
             if "valid_reconstruction" in row:
+                own = f" {100 * row['valid_label_error']:.2f} |" if labelled else ""
                 lines.append(
                     f"| {row['epoch']} | {row['lr']:.5f} | {row['reconstruction']:.3f} | "
-                    f"{row['valid_reconstruction']:.3f} |"
+                    f"{row['valid_reconstruction']:.3f} |{own}"
                 )
     return "\n".join(lines) + "\n"
 

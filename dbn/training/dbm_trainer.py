@@ -91,8 +91,8 @@ class DBMConfig(JSONConfig):
     >>> [round(config.lr_at(epoch), 4) for epoch in (0, 5, 9)]
     [0.005, 0.0025, 0.0005]
     >>> code = DBMConfig(lr=0.001, lr_final=1e-4, lr_schedule="exponential")
-    >>> [round(code.lr_at_update(t), 6) for t in (1, 100_000, 1_000_000)]
-    [0.000999, 0.000223, 0.0001]
+    >>> [round(code.lr_at_update(t), 6) for t in (1000, 100_000, 1_000_000)]
+    [0.000985, 0.000223, 0.0001]
     """
 
     epochs: int = 300
