@@ -190,3 +190,14 @@ def test_labels_are_checked():
         DBM([6, 5, 4]).mean_field(torch.rand(2, 6), labels=torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="at least 2"):
         DBM([6, 5, 4], n_labels=1)
+
+
+def test_a_labelled_dbm_and_its_classifier_load_back_ready_to_call(tmp_path):
+    dbm = tiny_labelled((6, 5, 4), seed=6).float()
+    loaded = dbn.load(dbm.save(tmp_path / "dbm.safetensors"))
+    assert loaded.n_labels == N_LABELS
+    x = torch.rand(5, 6)
+    torch.testing.assert_close(loaded.predict_proba(x), dbm.predict_proba(x))
+    classifier = DBMClassifier.from_dbm(dbm, num_classes=N_LABELS)
+    again = dbn.load(classifier.save(tmp_path / "classifier.safetensors"))
+    torch.testing.assert_close(again(x), classifier.eval()(x))
