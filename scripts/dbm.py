@@ -23,6 +23,7 @@ import argparse
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from studies.cli import ArgumentParser, add_common_arguments, check_input_size, run_cli
@@ -46,6 +47,9 @@ CHECKPOINT_KIND = "dbm-training"
 @dataclass
 class DBMRunConfig(JSONConfig):
     """One run: the recipe's data and sizes, greedy pretraining per RBM, joint training."""
+
+    # runs saved before label units existed had none
+    added_later: ClassVar[tuple[str, ...]] = ("n_labels",)
 
     recipe: str = RECIPE
     dataset: str = "mnist"
@@ -88,6 +92,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "schedule included)",
     )
     parser.add_argument("--epochs", type=int, help="joint-training epochs (default: the recipe's)")
+    parser.add_argument(
+        "--binarize",
+        action="store_true",
+        help="train every stage on a fresh binary sample of each mini-batch, as "
+        "Salakhutdinov's code does (default: the intensities)",
+    )
     parser.add_argument(
         "--start-from",
         metavar="MODEL",
@@ -134,6 +144,9 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
     joint = dict(recipe["joint"])
     if args.epochs is not None:
         joint["epochs"] = args.epochs
+    if args.binarize:
+        layers = [dict(layer, binarize=True) for layer in layers]
+        joint["binarize"] = True
     start = start_entries(args.start_from, DBM, recipe["sizes"])
     return DBMRunConfig(
         **typed,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -83,6 +83,9 @@ class DBMConfig(JSONConfig):
         Target mean activation of every hidden layer, or one per hidden layer (bottom
         first); no penalty when None.
     sparsity_cost : float
+    binarize : bool
+        Train on a fresh binary sample of each mini-batch's pixels (``v ~ Bernoulli(x)``),
+        as Salakhutdinov's code does, rather than on the intensities.
 
     Examples
     --------
@@ -94,6 +97,9 @@ class DBMConfig(JSONConfig):
     >>> [round(code.lr_at_update(t), 6) for t in (1000, 100_000, 1_000_000)]
     [0.000985, 0.000223, 0.0001]
     """
+
+    # runs saved before these fields existed trained linearly on the intensities
+    added_later: ClassVar[tuple[str, ...]] = ("lr_schedule", "lr_divisor", "binarize")
 
     epochs: int = 300
     lr: float = 0.005
@@ -111,6 +117,7 @@ class DBMConfig(JSONConfig):
     damping: float = 0.0
     sparsity_target: float | list[float] | None = None
     sparsity_cost: float = 0.0
+    binarize: bool = False
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs)
@@ -321,9 +328,12 @@ class DBMTrainer(CheckpointedTrainer):
             if exponential:
                 self._set_lr(config.lr_at_update(self.epoch * n_batches + number))
             index = order[begin : begin + config.batch_size]
+            batch = x[index]
+            if config.binarize:
+                batch = bernoulli_sample(batch, self.generator).to(batch.dtype)
             loss, self.chains, error = dbm_loss(
                 self.model,
-                x[index],
+                batch,
                 self.chains,
                 config,
                 self.generator,

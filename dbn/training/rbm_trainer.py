@@ -37,7 +37,7 @@ from dbn._utils.checks import (
 )
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, derive_seed, new_generator
-from dbn.models.rbm import RBM, check_visible_data
+from dbn.models.rbm import RBM, bernoulli_sample, check_visible_data
 from dbn.optim._factory import OPTIMIZERS, make_optimizer
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
 from dbn.training._cudagraph import GraphedCD
@@ -135,6 +135,10 @@ class TrainConfig(JSONConfig):
         same Markov chain cut at the other layer, one matrix product fewer a step.
     corruption : float
         Masking-noise level for denoising ``recon`` training, in [0, 1).
+    binarize : bool
+        Train on a fresh binary sample of each mini-batch (``v ~ Bernoulli(x)``), as
+        Salakhutdinov's DBM code does, rather than on the values themselves (Bernoulli
+        visible units only).
     init_visible_bias : bool
         Set the visible biases from the data before the first epoch.
     monitor_size : int
@@ -176,7 +180,7 @@ class TrainConfig(JSONConfig):
     """
 
     # runs saved before ``persist`` existed kept visible chains, its default
-    added_later: ClassVar[tuple[str, ...]] = ("persist",)
+    added_later: ClassVar[tuple[str, ...]] = ("persist", "binarize")
 
     method: Literal["cd", "pcd", "pt", "recon"] = "cd"
     k: int = 1
@@ -198,6 +202,7 @@ class TrainConfig(JSONConfig):
     n_chains: int | None = None
     persist: Literal["visible", "hidden"] = "visible"
     corruption: float = 0.0
+    binarize: bool = False
     init_visible_bias: bool = True
     monitor_size: int = 1000
     monitor_every: int = 1
@@ -376,6 +381,8 @@ class RBMTrainer:
         self.name = name
         self.check_range = check_range
         self.rank, self.world_size = world()
+        if config.binarize and rbm.visible != "bernoulli":
+            raise ValueError(f"binarize samples Bernoulli visible units, not {rbm.visible!r}")
         self.step = resolve_step(config, self.device, self.world_size, rbm)
         _check_autocast_device(config, self.device)
         self.shuffle_generator = new_generator(seed, self.device)
@@ -590,6 +597,8 @@ class RBMTrainer:
         n_batches = 0
         k = config.k_at(self.epoch)
         for batch in self._batches(data):
+            if config.binarize:
+                batch = bernoulli_sample(batch, self.generator).to(batch.dtype)
             loss = self._train_step(batch, k)
             if loss is not None:
                 total += loss

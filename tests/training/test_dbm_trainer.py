@@ -8,7 +8,15 @@ import torch
 import dbn
 from dbn.io import atomic_save, safe_load
 from dbn.models import DBM
-from dbn.training import DBMConfig, DBMTrainer, dbm_loss, label_error, pretrain_dbm
+from dbn.training import (
+    DBMConfig,
+    DBMTrainer,
+    RBMTrainer,
+    dbm_loss,
+    dbm_trainer,
+    label_error,
+    pretrain_dbm,
+)
 
 
 def patterns(n=400, seed=0) -> torch.Tensor:
@@ -252,3 +260,30 @@ def test_a_labelled_trainer_on_the_exponential_schedule_continues_bit_for_bit(tm
     assert [row["lr"] for row in resumed.history] == pytest.approx(
         [0.01 / 1.01**3, 0.01 / 1.01**6, 0.01 / 1.01**9, 0.009]
     )
+
+
+def test_binarize_trains_every_stage_on_fresh_binary_samples(monkeypatch):
+    x = torch.full((200, 8), 0.5)
+    seen = []
+    original = dbm_trainer.dbm_loss
+
+    def spy(dbm, v, *args, **kwargs):
+        seen.append(v.clone())
+        return original(dbm, v, *args, **kwargs)
+
+    monkeypatch.setattr(dbm_trainer, "dbm_loss", spy)
+    dbm = DBM([8, 6, 4])
+    DBMTrainer(dbm, DBMConfig(epochs=2, n_chains=20, binarize=True)).fit(x, progress=False)
+    batches = torch.cat(seen)
+    assert set(batches.unique().tolist()) == {0.0, 1.0}
+    assert abs(batches.mean().item() - 0.5) < 0.05
+    assert not torch.equal(seen[0], seen[2])  # the same images, drawn afresh each epoch
+
+    rbm_batches = []
+    trainer = RBMTrainer(dbn.RBM(8, 4), dbn.TrainConfig(epochs=1, binarize=True))
+    step = trainer._train_step
+    monkeypatch.setattr(trainer, "_train_step", lambda b, k: rbm_batches.append(b) or step(b, k))
+    trainer.fit(x, progress=False)
+    assert set(torch.cat(rbm_batches).unique().tolist()) == {0.0, 1.0}
+    with pytest.raises(ValueError, match="binarize samples Bernoulli"):
+        RBMTrainer(dbn.RBM(8, 4, "gaussian"), dbn.TrainConfig(binarize=True))

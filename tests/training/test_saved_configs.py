@@ -31,3 +31,19 @@ def test_any_other_missing_field_means_an_edited_file():
     del values["lr"]
     with pytest.raises(ValueError, match=r"TrainConfig options missing: \['lr'\]"):
         TrainConfig.from_dict(values, complete=True)
+
+
+def test_dbm_runs_saved_before_label_units_and_the_codes_schedule_still_resume():
+    from dbn.training import DBMConfig
+
+    values = DBMConfig(epochs=3).to_dict()
+    for name in ("lr_schedule", "lr_divisor", "binarize"):
+        del values[name]
+    config = DBMConfig.from_dict(values, complete=True)
+    assert (config.lr_schedule, config.binarize) == ("linear", False)
+    DBMConfig(epochs=3).check_saved(values, "old.pt")
+    with pytest.raises(ValueError, match="binarize"):
+        DBMConfig(epochs=3, binarize=True).check_saved(values, "old.pt")
+    old = TrainConfig().to_dict()
+    del old["binarize"]
+    assert TrainConfig.from_dict(old, complete=True).binarize is False
