@@ -204,6 +204,28 @@ class DBM(nn.Module):
         """The biases of entry ``index`` of a list of states (the labels last)."""
         return self.biases[index] if index < self.n_layers else cast(Tensor, self.label_bias)
 
+    def training_labels(self, labels: Tensor | np.ndarray | None, n: int) -> Tensor | None:
+        """The classes of ``n`` training examples, checked: (n,) int64 on the model's
+        device, or None for a model without label units.
+
+        Raises
+        ------
+        ValueError
+            When a model with label units gets no labels or one without them gets some,
+            or for labels that are not classes below ``n_labels``.
+        """
+        if (labels is None) != (self.n_labels == 0):
+            raise ValueError(
+                "a DBM with label units trains on labelled data (pass labels)"
+                if labels is None
+                else "this DBM has no label units; pass labels=None"
+            )
+        if labels is None:
+            return None
+        indices = as_labels("labels", labels, n, self.weights[0].device)
+        self.label_states(indices, n)  # checks the range
+        return indices
+
     def label_states(self, labels: Tensor | np.ndarray, n: int) -> Tensor:
         """Labels as the label units' states: (n, n_labels) in the model's dtype.
 

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dbn._utils.arrays import as_labels
 from dbn.models.dbm import DBM
 from dbn.models.label_rbm import LabelRBM
 from dbn.models.rbm import RBM
@@ -129,15 +128,7 @@ def pretrain_dbm(
             f"configs must hold one TrainConfig per RBM ({n_rbms}), got {len(configs)}"
         )
     h = dbm.images(x)
-    if (labels is None) != (dbm.n_labels == 0):
-        raise ValueError(
-            "a DBM with label units pretrains on labelled data (pass labels)"
-            if labels is None
-            else "this DBM has no label units; pass labels=None"
-        )
-    y = None if labels is None else as_labels("labels", labels, len(h), h.device)
-    if y is not None:
-        dbm.label_states(y, len(h))  # checks the classes before training
+    y = dbm.training_labels(labels, len(h))
     if configs is None:
         options = with_budget_epochs(options, len(h), TrainConfig.batch_size, PRETRAIN_BUDGET)
     resolved = layer_configs(configs, n_rbms, **options)

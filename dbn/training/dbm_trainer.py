@@ -209,12 +209,7 @@ def dbm_loss(
     >>> dbm.weights[1].grad.shape, chains[2].shape
     (torch.Size([4, 8]), torch.Size([10, 4]))
     """
-    if (labels is None) != (dbm.n_labels == 0):
-        raise ValueError(
-            "a DBM with label units trains on labelled data (pass labels)"
-            if labels is None
-            else "this DBM has no label units; pass labels=None"
-        )
+    dbm.training_labels(labels, len(v))
     targets = config.sparsity_targets(dbm.n_layers - 1)
     with torch.no_grad():
         marginals = dbm.mean_field(v, config.mean_field_steps, config.damping, labels)
@@ -385,15 +380,7 @@ class DBMTrainer(CheckpointedTrainer):
             ``valid_reconstruction`` with ``valid``.
         """
         x = self.model.images(x)
-        if (labels is None) != (self.model.n_labels == 0):
-            raise ValueError(
-                "a DBM with label units trains on labelled data (pass labels)"
-                if labels is None
-                else "this DBM has no label units; pass labels=None"
-            )
-        y = None if labels is None else as_labels("labels", labels, len(x), x.device)
-        if y is not None:
-            self.model.label_states(y, len(x))  # checks the classes before training
+        y = self.model.training_labels(labels, len(x))
         valid = None if valid is None else self.model.images(valid)
         for _ in tqdm(range(self.epoch, self.config.epochs), desc="DBM", disable=not progress):
             row = self.train_epoch(x, y)
