@@ -48,10 +48,16 @@ __all__ = [
 ]
 
 
+def _bernoulli_bits(dbm: DBM, layers: range) -> int:
+    """Units of the Bernoulli layers among ``layers``: their joint states are 2^this."""
+    sizes = dbm.group_sizes()
+    return sum(sizes[i] for i in layers if i != dbm.label_index)
+
+
 def _enumerated_bits(dbm: DBM, layers: range) -> float:
     """log2 of the number of joint states of ``layers`` (the labels have K, not 2^K)."""
-    sizes = dbm.group_sizes()
-    return sum(math.log2(sizes[i]) if i == dbm.label_index else sizes[i] for i in layers)
+    labels = math.log2(dbm.n_labels) if dbm.label_index in layers else 0.0
+    return _bernoulli_bits(dbm, layers) + labels
 
 
 def _configurations(
@@ -62,7 +68,7 @@ def _configurations(
     float64 tensors of (end - begin) · (K or 1) rows; None for the other entries."""
     sizes = dbm.group_sizes()
     bernoulli = [i for i in layers if i != dbm.label_index]
-    codes = binary_states(sum(sizes[i] for i in bernoulli), begin, end, device, torch.float64)
+    codes = binary_states(_bernoulli_bits(dbm, layers), begin, end, device, torch.float64)
     states: list[Tensor | None] = [None] * dbm.n_groups
     if dbm.label_index in layers:
         eye = torch.eye(dbm.n_labels, dtype=torch.float64, device=device)
@@ -73,12 +79,6 @@ def _configurations(
         states[index] = codes[:, column : column + sizes[index]]
         column += sizes[index]
     return states
-
-
-def _n_codes(dbm: DBM, layers: range) -> int:
-    """Binary codes of the Bernoulli layers among ``layers``."""
-    n_bits: int = sum(dbm.group_sizes()[i] for i in layers if i != dbm.label_index)
-    return int(2**n_bits)
 
 
 @torch.no_grad()
@@ -117,7 +117,7 @@ def dbm_exact_log_partition(dbm: DBM, chunk_size: int = 1 << 14) -> float:
             f"{MAX_ENUMERATED_UNITS} units. Use dbn.ais.log_partition (AIS)."
         )
     device = dbm.weights[0].device
-    n_codes = _n_codes(dbm, layers)
+    n_codes = 2 ** _bernoulli_bits(dbm, layers)
     parts = []
     for begin in range(0, n_codes, chunk_size):
         states = _configurations(dbm, layers, begin, min(begin + chunk_size, n_codes), device)
@@ -160,8 +160,9 @@ def dbm_exact_log_likelihood(dbm: DBM, data: Tensor, log_z: float | None = None)
     if log_z is None:
         log_z = dbm_exact_log_partition(dbm)
     v = data.to(torch.float64)
-    states = _configurations(dbm, hidden_evens, 0, _n_codes(dbm, hidden_evens), v.device)
-    n_states = len(next(s for s in states if s is not None)) if len(hidden_evens) else 1
+    n_codes = 2 ** _bernoulli_bits(dbm, hidden_evens)
+    states = _configurations(dbm, hidden_evens, 0, n_codes, v.device)
+    n_states = n_codes * (dbm.n_labels if dbm.label_index in hidden_evens else 1)
     per_example = []
     for row in v:
         states[0] = row.expand(n_states, -1)
