@@ -204,6 +204,22 @@ class DBM(nn.Module):
         """The biases of entry ``index`` of a list of states (the labels last)."""
         return self.biases[index] if index < self.n_layers else cast(Tensor, self.label_bias)
 
+    def check_labels_given(self, labels: object) -> None:
+        """Refuse training data whose labels do not match the model: labels for a model
+        with label units, none for one without (a check of presence only, so that it
+        costs no device synchronisation).
+
+        Raises
+        ------
+        ValueError
+        """
+        if (labels is None) != (self.n_labels == 0):
+            raise ValueError(
+                "a DBM with label units trains on labelled data (pass labels)"
+                if labels is None
+                else "this DBM has no label units; pass labels=None"
+            )
+
     def training_labels(self, labels: Tensor | np.ndarray | None, n: int) -> Tensor | None:
         """The classes of ``n`` training examples, checked: (n,) int64 on the model's
         device, or None for a model without label units.
@@ -214,12 +230,7 @@ class DBM(nn.Module):
             When a model with label units gets no labels or one without them gets some,
             or for labels that are not classes below ``n_labels``.
         """
-        if (labels is None) != (self.n_labels == 0):
-            raise ValueError(
-                "a DBM with label units trains on labelled data (pass labels)"
-                if labels is None
-                else "this DBM has no label units; pass labels=None"
-            )
+        self.check_labels_given(labels)
         if labels is None:
             return None
         indices = as_labels("labels", labels, n, self.weights[0].device)

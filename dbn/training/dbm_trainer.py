@@ -184,9 +184,9 @@ def dbm_loss(
         then the labels' (n_chains, n_labels) if the model has them.
     config : DBMConfig
     generator : torch.Generator, optional
-    labels : Tensor of shape (batch,), optional
-        The batch's classes, clamped in the mean-field phase; required by a model with
-        label units.
+    labels : Tensor of shape (batch,) or (batch, n_labels), optional
+        The batch's classes, or their label states, clamped in the mean-field phase;
+        required by a model with label units.
 
     Returns
     -------
@@ -209,7 +209,7 @@ def dbm_loss(
     >>> dbm.weights[1].grad.shape, chains[2].shape
     (torch.Size([4, 8]), torch.Size([10, 4]))
     """
-    dbm.training_labels(labels, len(v))
+    dbm.check_labels_given(labels)  # mean_field checks their values
     targets = config.sparsity_targets(dbm.n_layers - 1)
     with torch.no_grad():
         marginals = dbm.mean_field(v, config.mean_field_steps, config.damping, labels)
@@ -303,8 +303,8 @@ class DBMTrainer(CheckpointedTrainer):
             group["lr"] = lr
 
     def train_epoch(self, x: Tensor, labels: Tensor | None = None) -> dict[str, Any]:
-        """One pass over the shuffled data (and their labels, for a model with label
-        units); the epoch's metrics."""
+        """One pass over the shuffled data (and their classes or label states, for a
+        model with label units); the epoch's metrics."""
         config, started = self.config, time.perf_counter()
         if self.chains is None:
             self.chains = self._start_chains(x, labels)
@@ -381,9 +381,11 @@ class DBMTrainer(CheckpointedTrainer):
         """
         x = self.model.images(x)
         y = self.model.training_labels(labels, len(x))
+        # one-hot once, so that each batch's labels need no conversion or range check
+        clamped = None if y is None else self.model.label_states(y, len(x))
         valid = None if valid is None else self.model.images(valid)
         for _ in tqdm(range(self.epoch, self.config.epochs), desc="DBM", disable=not progress):
-            row = self.train_epoch(x, y)
+            row = self.train_epoch(x, clamped)
             if valid is not None:
                 row["valid_reconstruction"] = reconstruction_error(self.model, valid, self.config)
             if on_epoch_end is not None:
