@@ -482,6 +482,12 @@ def updown_table() -> str:
             f"{100 * report['test_error']:.2f} | {100 * report['train_error']:.2f} / "
             f"{100 * report['valid_error']:.2f} | {100 * report['samples_recognised']:.0f} |"
         )
+    backprop = _group_errors("hinton2006-cg-rbmm-e40")
+    lines += [
+        f"| the same shape fine-tuned by backprop (`hinton2006` recipe, no label units; "
+        f"{len(backprop)} seeds) | — | — | {_mean_std(backprop)} (a softmax layer) | | |",
+        "| the paper | — | 300 + 59 | 1.25 (1.39 after the 300) | | |",
+    ]
     epochs = sorted({epoch for curve in curves.values() for epoch in curve})
     lines += [
         "",
