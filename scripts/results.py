@@ -552,13 +552,14 @@ def _dbm_run_label(folder: Path, config: dict) -> str:
     """A run of ``scripts/dbm.py`` named by its epochs, ``G1/G2 greedy, J joint epochs``:
     the greedy epochs its own config names, or for a run started from another's greedy
     model the epochs of ``greedy-config.json``; ``with label units`` for a model that has
-    them."""
+    them, ``on binary samples`` for a run trained on them (``--binarize``)."""
     greedy = config
     if config.get("start_from"):
         greedy = json.loads((folder / "greedy-config.json").read_text())
     epochs = "/".join(str(layer["epochs"]) for layer in greedy["pretrain"])
     labels = " with label units" if config.get("n_labels") else ""
-    return f"{epochs} greedy, {config['joint']['epochs']} joint epochs{labels}"
+    binary = " on binary samples" if config["joint"].get("binarize") else ""
+    return f"{epochs} greedy, {config['joint']['epochs']} joint epochs{labels}{binary}"
 
 
 def dbm_table() -> str:
