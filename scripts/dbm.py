@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
-from studies.cli import ArgumentParser, add_common_arguments, check_input_size, run_cli
+from studies.cli import (
+    ArgumentParser,
+    add_autocast_argument,
+    add_common_arguments,
+    check_input_size,
+    run_cli,
+)
 from studies.device import resolve_device
 from studies.runs import RunDirectory, start_entries
 
@@ -98,6 +104,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="train every stage on a fresh binary sample of each mini-batch, as "
         "Salakhutdinov's code does (default: the intensities)",
     )
+    add_autocast_argument(
+        parser,
+        help="train every stage in this mixed precision (validation, scores and saved "
+        "models in float32)",
+    )
     parser.add_argument(
         "--start-from",
         metavar="MODEL",
@@ -147,6 +158,9 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
     if args.binarize:
         layers = [dict(layer, binarize=True) for layer in layers]
         joint["binarize"] = True
+    if args.autocast is not None:
+        layers = [dict(layer, autocast=args.autocast) for layer in layers]
+        joint["autocast"] = args.autocast
     start = start_entries(args.start_from, DBM, recipe["sizes"])
     return DBMRunConfig(
         **typed,

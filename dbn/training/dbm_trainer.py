@@ -44,7 +44,11 @@ from dbn.models.dbm import DBM
 from dbn.models.rbm import bernoulli_sample
 from dbn.optim import make_optimizer
 from dbn.training._checkpointed import CheckpointedTrainer
-from dbn.training.rbm_trainer import TrainingDivergedError
+from dbn.training.rbm_trainer import (
+    AUTOCAST_DTYPES,
+    TrainingDivergedError,
+    check_autocast_device,
+)
 
 __all__ = ["DBMConfig", "DBMTrainer", "dbm_loss", "label_error", "reconstruction_error"]
 
@@ -86,6 +90,12 @@ class DBMConfig(JSONConfig):
     binarize : bool
         Train on a fresh binary sample of each mini-batch's pixels (``v ~ Bernoulli(x)``),
         as Salakhutdinov's code does, rather than on the intensities.
+    autocast : {None, "bfloat16", "float16"}
+        Mixed precision: the mean field, the chains' sweeps and the gradient's products
+        run in this dtype (under ``torch.autocast``), while the parameters, gradients,
+        optimiser, persistent chains and epoch metrics stay in full precision; sampling
+        noise is drawn in float32 (:func:`dbn.models.rbm.noise_dtype`). Worth it where
+        the hardware has bfloat16/float16 matrix units (tensor cores, AMX).
 
     Examples
     --------
@@ -98,8 +108,9 @@ class DBMConfig(JSONConfig):
     [0.000985, 0.000223, 0.0001]
     """
 
-    # runs saved before these fields existed trained linearly on the intensities
-    added_later: ClassVar[tuple[str, ...]] = ("lr_schedule", "lr_divisor", "binarize")
+    # runs saved before these fields existed trained linearly, on the intensities, in
+    # full precision
+    added_later: ClassVar[tuple[str, ...]] = ("lr_schedule", "lr_divisor", "binarize", "autocast")
 
     epochs: int = 300
     lr: float = 0.005
@@ -118,6 +129,7 @@ class DBMConfig(JSONConfig):
     sparsity_target: float | list[float] | None = None
     sparsity_cost: float = 0.0
     binarize: bool = False
+    autocast: Literal["bfloat16", "float16"] | None = None
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs)
@@ -142,6 +154,7 @@ class DBMConfig(JSONConfig):
             if not 0 < target < 1:
                 raise ValueError(f"sparsity_target values must be in (0, 1), got {target!r}")
         check_nonnegative("sparsity_cost", self.sparsity_cost)
+        check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
 
     def lr_at(self, epoch: int) -> float:
         """The linear schedule's learning rate of 0-based ``epoch``."""
@@ -215,7 +228,7 @@ def dbm_loss(
         marginals = dbm.mean_field(v, config.mean_field_steps, config.damping, labels)
         for _ in range(config.gibbs_steps):
             chains = dbm.sweep(chains, generator)
-        error = (dbm.visible_probs(marginals[0]) - v).pow(2).sum(dim=1).mean()
+        error = (dbm.visible_probs(marginals[0]).to(v.dtype) - v).pow(2).sum(dim=1).mean()
     positive = [v, *marginals]
     loss = dbm.energy(positive).mean() - dbm.energy(chains).mean()
     for index, target in enumerate(targets or [], start=1):
@@ -253,6 +266,7 @@ class DBMTrainer(CheckpointedTrainer):
         self.model: DBM = dbm
         self.config = config
         self.generator = new_generator(seed)
+        check_autocast_device(config.autocast, dbm.weights[0].device)
         weights, biases = list(dbm.weights), list(dbm.biases)
         self.optimizer = make_optimizer(
             "sgd",
@@ -314,6 +328,7 @@ class DBMTrainer(CheckpointedTrainer):
         for group in self.optimizer.param_groups:
             group["momentum"] = momentum
         exponential = config.lr_schedule == "exponential"
+        reduced = AUTOCAST_DTYPES[config.autocast]
         n_batches = math.ceil(len(x) / config.batch_size)
         if not exponential:
             self._set_lr(config.lr_at(self.epoch))
@@ -326,14 +341,17 @@ class DBMTrainer(CheckpointedTrainer):
             batch = x[index]
             if config.binarize:
                 batch = bernoulli_sample(batch, self.generator).to(batch.dtype)
-            loss, self.chains, error = dbm_loss(
-                self.model,
-                batch,
-                self.chains,
-                config,
-                self.generator,
-                None if labels is None else labels[index],
-            )
+            with torch.autocast(x.device.type, dtype=reduced, enabled=reduced is not None):
+                loss, chains, error = dbm_loss(
+                    self.model,
+                    batch,
+                    self.chains,
+                    config,
+                    self.generator,
+                    None if labels is None else labels[index],
+                )
+            # the chains persist in full precision (their states are 0 or 1 in any dtype)
+            self.chains = [state.to(x.dtype) for state in chains]
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

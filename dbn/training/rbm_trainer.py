@@ -313,10 +313,10 @@ def resolve_step(
     return "loss"
 
 
-def _check_autocast_device(config: TrainConfig, device: torch.device) -> None:
+def check_autocast_device(autocast: str | None, device: torch.device) -> None:
     """Refuse bfloat16 mixed precision on a GPU without bfloat16 arithmetic."""
     if (
-        config.autocast == "bfloat16"
+        autocast == "bfloat16"
         and device.type == "cuda"
         and not torch.cuda.is_bf16_supported(including_emulation=False)
     ):
@@ -384,7 +384,7 @@ class RBMTrainer:
         if config.binarize and rbm.visible != "bernoulli":
             raise ValueError(f"binarize samples Bernoulli visible units, not {rbm.visible!r}")
         self.step = resolve_step(config, self.device, self.world_size, rbm)
-        _check_autocast_device(config, self.device)
+        check_autocast_device(config.autocast, self.device)
         self.shuffle_generator = new_generator(seed, self.device)
         sampling_seed = seed + SAMPLING_SEED_STRIDE * (self.rank + 1)
         self.generator = new_generator(sampling_seed, self.device)

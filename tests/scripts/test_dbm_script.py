@@ -173,9 +173,11 @@ def test_a_run_can_start_from_another_runs_greedy_model(quick_run, tmp_path):
     assert refused.returncode == 2 and not (tmp_path / "third").exists()
 
 
-def test_the_quick_labelled_recipe_binarised_trains_classifies_and_fine_tunes(tmp_path):
+def test_the_quick_labelled_recipe_binarised_in_bfloat16_trains_classifies_and_fine_tunes(
+    tmp_path,
+):
     out = tmp_path / "labelled"
-    recipe = ["--recipe", "salakhutdinov-hinton2009-labels", "--binarize"]
+    recipe = ["--recipe", "salakhutdinov-hinton2009-labels", "--binarize", "--autocast", "bfloat16"]
     done = subprocess.run(
         [*COMMAND, *recipe, "--out", str(out)], env=ENV, capture_output=True, text=True
     )
@@ -183,9 +185,11 @@ def test_the_quick_labelled_recipe_binarised_trains_classifies_and_fine_tunes(tm
     config = json.loads((out / "config.json").read_text())
     assert config["n_labels"] == 10 and config["joint"]["binarize"]
     assert all(layer["binarize"] for layer in config["pretrain"])
+    assert config["joint"]["autocast"] == "bfloat16"
+    assert all(layer["autocast"] == "bfloat16" for layer in config["pretrain"])
     assert config["pretrain"][1]["k_final"] == 5  # the quick recipe's k schedule
     model = dbn.load(out / "model.safetensors", expect=DBM)
-    assert model.n_labels == 10
+    assert model.n_labels == 10 and model.weights[0].dtype == torch.float32
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["valid_label_error"] < 0.25  # the DBM classifying by itself; chance 0.9
     script = load_script("dbm_finetune")
