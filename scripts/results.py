@@ -544,8 +544,9 @@ def dbm_baseline_rows(path: Path) -> list[str]:
 
 # The DBM's jointly trained models, each a folder of its run's files: the recipe's
 # first, shortened run (100 joint epochs), then the recipe's 300, both from one greedy
-# model of 50 epochs a layer (greedy-config.json), then the whole recipe.
-DBM_RUNS = ("", "joint300", "recipe")
+# model of 50 epochs a layer (greedy-config.json), then the whole recipe, then the
+# labelled recipe on binary samples (shortened to fit a working session).
+DBM_RUNS = ("", "joint300", "recipe", "labels")
 
 
 def _dbm_run_label(folder: Path, config: dict) -> str:
