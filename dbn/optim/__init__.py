@@ -5,10 +5,11 @@
 :func:`make_optimizer`     SGD with momentum or Adam, weight cost on weights only
 :func:`make_scheduler`     a ``torch.optim.lr_scheduler`` by name
 :func:`ramped_momentum`    momentum raised linearly over the first epochs
+:func:`split_weights`      a model's parameters: weight matrices, then the rest
 =========================  ==================================================
 """
 
-from dbn.optim._factory import OPTIMIZERS, make_optimizer
+from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
 from dbn.optim.conjugate_gradient import ConjugateGradient
 from dbn.optim.schedules import SCHEDULES, make_scheduler, ramped_momentum
 
@@ -19,4 +20,5 @@ __all__ = [
     "make_optimizer",
     "make_scheduler",
     "ramped_momentum",
+    "split_weights",
 ]

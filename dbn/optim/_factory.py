@@ -12,9 +12,36 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-__all__ = ["OPTIMIZERS", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "make_optimizer", "split_weights"]
 
 OPTIMIZERS = ("sgd", "adam")
+
+
+def split_weights(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """Every trainable parameter of ``model``: its weight matrices, then the rest.
+
+    The matrices (two or more dimensions) are what an L2 weight cost penalises; the
+    rest are biases and norm scales. Together they are ``model.parameters()`` with
+    ``requires_grad``, so an optimiser built from them steps every parameter the model
+    has, whatever a subclass adds (a DBM's label weights, say).
+
+    Parameters
+    ----------
+    model : nn.Module
+
+    Returns
+    -------
+    weights, others : list of Parameter
+
+    Examples
+    --------
+    >>> import dbn
+    >>> weights, others = split_weights(dbn.RBM(64, 16))
+    >>> [tuple(p.shape) for p in weights], [tuple(p.shape) for p in others]
+    ([(16, 64)], [(16,), (64,)])
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return [p for p in trainable if p.dim() > 1], [p for p in trainable if p.dim() <= 1]
 
 
 def make_optimizer(

@@ -42,7 +42,7 @@ from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
 from dbn.models.dbm import DBM
 from dbn.models.rbm import bernoulli_sample
-from dbn.optim import make_optimizer
+from dbn.optim import make_optimizer, split_weights
 from dbn.training._checkpointed import CheckpointedTrainer
 from dbn.training.rbm_trainer import (
     AUTOCAST_DTYPES,
@@ -267,11 +267,12 @@ class DBMTrainer(CheckpointedTrainer):
         self.config = config
         self.generator = new_generator(seed)
         check_autocast_device(config.autocast, dbm.weights[0].device)
-        weights, biases = list(dbm.weights), list(dbm.biases)
+        # every parameter, the label weights and biases of a labelled DBM included
+        weights, others = split_weights(dbm)
         self.optimizer = make_optimizer(
             "sgd",
             weights,
-            biases,
+            others,
             lr=config.lr,
             momentum=config.momentum,
             weight_decay=config.weight_decay,

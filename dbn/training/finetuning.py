@@ -36,7 +36,7 @@ from dbn._utils.checks import (
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import derive_seed, scoped_global_seed
 from dbn.io import atomic_save, safe_load
-from dbn.optim._factory import OPTIMIZERS, make_optimizer
+from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
 from dbn.optim.conjugate_gradient import ConjugateGradient
 from dbn.optim.schedules import SCHEDULES, make_scheduler, ramped_momentum
 from dbn.training._budget import FINETUNE_BUDGET, with_budget_epochs
@@ -309,11 +309,6 @@ def evaluate(
     return loss.item() / len(x), wrong.item() / len(x)
 
 
-def _weight_matrices(model: nn.Module) -> list[nn.Parameter]:
-    """The weight matrices that L2 and L1 penalise (not biases or norm scales)."""
-    return [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
-
-
 def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:
     # the weight costs of the line-search optimisers go into their closure: neither has
     # a weight_decay of its own
@@ -333,9 +328,7 @@ def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimize
             history_size=config.lbfgs_iterations,
             line_search_fn="strong_wolfe",
         )
-    weights = _weight_matrices(model)
-    chosen = {id(p) for p in weights}
-    others = [p for p in model.parameters() if id(p) not in chosen]
+    weights, others = split_weights(model)
     return make_optimizer(
         config.optimizer,
         weights,
@@ -424,7 +417,7 @@ class FinetuneTrainer:
         self.scheduler = make_scheduler(
             self.optimizer, config.schedule, config.epochs, config.lr_gamma
         )
-        self.weights = _weight_matrices(model)
+        self.weights = split_weights(model)[0]
         # max-norm applies to hidden units: every weight matrix but the output layer's
         self.hidden_weights = self.weights[:-1]
         # nn.Dropout draws from the global generator (torch offers no per-module one):

@@ -38,7 +38,7 @@ from dbn._utils.checks import (
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, derive_seed, new_generator
 from dbn.models.rbm import RBM, bernoulli_sample, check_visible_data
-from dbn.optim._factory import OPTIMIZERS, make_optimizer
+from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
 from dbn.training._cudagraph import GraphedCD
 from dbn.training._fused import FastCD
@@ -390,8 +390,7 @@ class RBMTrainer:
         self.generator = new_generator(sampling_seed, self.device)
         self.optimizer = make_optimizer(
             config.optimizer,
-            [self.rbm.weight],
-            [self.rbm.hidden_bias, self.rbm.visible_bias],
+            *split_weights(self.rbm),
             lr=config.lr,
             momentum=config.momentum,
             weight_decay=config.weight_decay,

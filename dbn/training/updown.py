@@ -36,7 +36,7 @@ from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.rbm import bernoulli_sample
-from dbn.optim import make_optimizer
+from dbn.optim import make_optimizer, split_weights
 from dbn.training._checkpointed import CheckpointedTrainer
 from dbn.training.rbm_trainer import TrainConfig, TrainingDivergedError, train_rbm
 
@@ -253,9 +253,7 @@ class UpDownTrainer(CheckpointedTrainer):
     def __init__(self, model: GenerativeDBN, config: UpDownConfig, seed: int = 0) -> None:
         self.model, self.config = model, config
         self.generator = new_generator(seed)
-        weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
-        chosen = {id(p) for p in weights}
-        others = [p for p in model.parameters() if id(p) not in chosen]
+        weights, others = split_weights(model)
         self.optimizer = make_optimizer(
             "sgd",
             weights,
