@@ -55,12 +55,14 @@ class DBMRunConfig(JSONConfig):
     """One run: the recipe's data and sizes, greedy pretraining per RBM, joint training."""
 
     # runs saved before label units existed had none
-    added_later: ClassVar[tuple[str, ...]] = ("n_labels",)
+    added_later: ClassVar[tuple[str, ...]] = ("n_labels", "use_valid")
 
     recipe: str = RECIPE
     dataset: str = "mnist"
     sizes: list[int] = field(default_factory=lambda: [784, 500, 1000])
     n_labels: int = 0
+    # train every stage on the training and validation images (no validation rows)
+    use_valid: bool = False
     seed: int = 0
     eval_every: int = 10
     # a greedily pretrained DBM to train jointly instead of pretraining, and its sha256
@@ -150,7 +152,8 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
                 f"--pretrain-k needs one number per RBM ({len(layers)}), got {len(args.pretrain_k)}"
             )
         layers = [
-            dict(layer, k=k, k_final=None) for layer, k in zip(layers, args.pretrain_k, strict=True)
+            dict(layer, k=k, k_final=None, k_every=None)
+            for layer, k in zip(layers, args.pretrain_k, strict=True)
         ]
     joint = dict(recipe["joint"])
     if args.epochs is not None:
@@ -168,6 +171,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
         dataset=recipe["dataset"],
         sizes=list(recipe["sizes"]),
         n_labels=recipe.get("n_labels", 0),
+        use_valid=recipe.get("use_valid", False),
         pretrain=[TrainConfig(**layer) for layer in layers],
         joint=DBMConfig(**joint),
     )
@@ -203,8 +207,12 @@ def main(args: argparse.Namespace) -> dict:
         config.joint.check_saved(state["trainer"]["config"], repr(str(state_path)))
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
-    train, valid = data["train"].x.to(device), data["valid"].x.to(device)
-    labels = data["train"].y.to(device) if config.n_labels else None
+    train, valid = data["train"], data["valid"]
+    if config.use_valid:
+        train = type(train)(torch.cat([train.x, valid.x]), torch.cat([train.y, valid.y]))
+    valid_x, valid_y = valid.x.to(device), valid.y.to(device)
+    labels = train.y.to(device) if config.n_labels else None
+    train = train.x.to(device)
     started = time.perf_counter()
     model = run.greedy_model(
         config,
@@ -220,19 +228,25 @@ def main(args: argparse.Namespace) -> dict:
 
     def after_epoch(trainer: DBMTrainer) -> None:
         row = trainer.history[-1]
-        if trainer.epoch % config.eval_every == 0 or trainer.epoch == config.joint.epochs:
-            row["valid_reconstruction"] = reconstruction_error(model, valid, config.joint)
+        if not config.use_valid and (
+            trainer.epoch % config.eval_every == 0 or trainer.epoch == config.joint.epochs
+        ):
+            row["valid_reconstruction"] = reconstruction_error(model, valid_x, config.joint)
             if config.n_labels:
-                row["valid_label_error"] = label_error(
-                    model, valid, data["valid"].y.to(device), config.joint
-                )
+                row["valid_label_error"] = label_error(model, valid_x, valid_y, config.joint)
         atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, state_path)
         announce = f"epoch {row['epoch']}: checkpoint written" if args.no_progress else None
         run.log_epoch(row, announce)
 
     trainer.fit(train, labels, progress=not args.no_progress, on_epoch_end=after_epoch)
+    # with use_valid the validation images were trained on: nothing to validate on
+    held_out = (
+        {}
+        if config.use_valid
+        else {"valid_reconstruction": reconstruction_error(model, valid_x, config.joint)}
+    )
     result = {
-        "valid_reconstruction": reconstruction_error(model, valid, config.joint),
+        **held_out,
         "training_images": len(train),
         "seconds_this_process": time.perf_counter() - started,
         "torch": torch.__version__,
@@ -245,7 +259,8 @@ def main(args: argparse.Namespace) -> dict:
             pixels = model.visible_probs(trainer.chains[1])
         save_image_grid(pixels[:100].cpu(), run / "samples.png", n_columns=10)
     run.close()
-    print(f"validation reconstruction error: {result['valid_reconstruction']:.3f}")
+    for name, value in held_out.items():
+        print(f"{name.replace('_', ' ')}: {value:.3f}")
     return result
 
 

@@ -471,6 +471,42 @@ class DBM(nn.Module):
                 states[index] = self._draw(index, probs, generator)
         return states
 
+    def chain_marginals(self, states: list[Tensor]) -> list[Tensor]:
+        """The statistics of persistent chains that Salakhutdinov's ``dbm_mf.m`` uses:
+        each odd layer's probabilities given the chains' states, then each even hidden
+        layer's given those probabilities; the pixels and the labels keep their states.
+
+        The same expectation as the states themselves, with less sampling noise.
+
+        Parameters
+        ----------
+        states : list of Tensor
+            ``states[i]`` of shape (n, sizes[i]), then the labels' (n, n_labels).
+
+        Returns
+        -------
+        list of Tensor
+            The same shapes.
+
+        Examples
+        --------
+        >>> import torch
+        >>> dbm = DBM([6, 4, 3], n_labels=2)
+        >>> states = dbm.random_states(5, torch.Generator().manual_seed(0))
+        >>> marginals = dbm.chain_marginals(states)
+        >>> torch.equal(marginals[0], states[0]), torch.equal(marginals[3], states[3])
+        (True, True)
+        >>> bool(((marginals[1] > 0) & (marginals[1] < 1)).all())
+        True
+        """
+        marginals = list(states)
+        for first in (1, 2):
+            for index in range(first, self.n_groups, 2):
+                marginals[index] = self.conditional(index, self.layer_input(marginals, index))
+        if self.label_index is not None:
+            marginals[self.label_index] = states[self.label_index]
+        return marginals
+
     def random_states(self, n: int, generator: torch.Generator | None = None) -> list[Tensor]:
         """n independent uniform configurations of every layer (then the labels)."""
         weight = self.weights[0]

@@ -50,6 +50,8 @@ from dbn.training.rbm_trainer import (
     check_autocast_device,
 )
 
+NEGATIVE_STATISTICS = ("states", "probabilities")
+
 __all__ = ["DBMConfig", "DBMTrainer", "dbm_loss", "label_error", "reconstruction_error"]
 
 
@@ -90,6 +92,11 @@ class DBMConfig(JSONConfig):
     binarize : bool
         Train on a fresh binary sample of each mini-batch's pixels (``v ~ Bernoulli(x)``),
         as Salakhutdinov's code does, rather than on the intensities.
+    negative_statistics : {"states", "probabilities"}
+        What the persistent chains contribute to the gradient: their sampled states,
+        or :meth:`~dbn.models.DBM.chain_marginals` (each odd layer's probabilities
+        given the states, each even hidden layer's given those), as Salakhutdinov's
+        ``dbm_mf.m`` does. The same expectation; the probabilities are less noisy.
     autocast : {None, "bfloat16", "float16"}
         Mixed precision: the mean field, the chains' sweeps and the gradient's products
         run in this dtype (under ``torch.autocast``), while the parameters, gradients,
@@ -110,7 +117,13 @@ class DBMConfig(JSONConfig):
 
     # runs saved before these fields existed trained linearly, on the intensities, in
     # full precision
-    added_later: ClassVar[tuple[str, ...]] = ("lr_schedule", "lr_divisor", "binarize", "autocast")
+    added_later: ClassVar[tuple[str, ...]] = (
+        "lr_schedule",
+        "lr_divisor",
+        "binarize",
+        "autocast",
+        "negative_statistics",
+    )
 
     epochs: int = 300
     lr: float = 0.005
@@ -129,6 +142,7 @@ class DBMConfig(JSONConfig):
     sparsity_target: float | list[float] | None = None
     sparsity_cost: float = 0.0
     binarize: bool = False
+    negative_statistics: Literal["states", "probabilities"] = "states"
     autocast: Literal["bfloat16", "float16"] | None = None
 
     def __post_init__(self) -> None:
@@ -154,6 +168,7 @@ class DBMConfig(JSONConfig):
             if not 0 < target < 1:
                 raise ValueError(f"sparsity_target values must be in (0, 1), got {target!r}")
         check_nonnegative("sparsity_cost", self.sparsity_cost)
+        check_choice("negative_statistics", self.negative_statistics, NEGATIVE_STATISTICS)
         check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
 
     def lr_at(self, epoch: int) -> float:
@@ -229,8 +244,11 @@ def dbm_loss(
         for _ in range(config.gibbs_steps):
             chains = dbm.sweep(chains, generator)
         error = (dbm.visible_probs(marginals[0]).to(v.dtype) - v).pow(2).sum(dim=1).mean()
+        negative = (
+            dbm.chain_marginals(chains) if config.negative_statistics == "probabilities" else chains
+        )
     positive = [v, *marginals]
-    loss = dbm.energy(positive).mean() - dbm.energy(chains).mean()
+    loss = dbm.energy(positive).mean() - dbm.energy(negative).mean()
     for index, target in enumerate(targets or [], start=1):
         logits = dbm.layer_input(positive, index)
         penalty = F.binary_cross_entropy_with_logits(

@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 METHODS = ("cd", "pcd", "pt", "recon")
-LR_DECAYS = ("none", "linear")
+LR_DECAYS = ("none", "linear", "inverse_k")
 PERSISTED_LAYERS = ("visible", "hidden")
 AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # "auto" takes the fused step where it applies and the loss step elsewhere.
@@ -97,6 +97,10 @@ class TrainConfig(JSONConfig):
     k_final : int, optional
         Grow k linearly over the epochs from ``k`` (first epoch) to ``k_final`` (last),
         as Salakhutdinov & Murray (2008) trained their CD-25 models; None keeps k.
+    k_every : int, optional
+        Grow k by one every ``k_every`` epochs, from ``k`` in the first: with ``k=1``
+        and ``k_every=20``, Salakhutdinov's ``rbm_l2.m`` schedule k = ceil(epoch / 20)
+        (1-based epochs). Not together with ``k_final``.
     n_temperatures : int
         ``pt``: number of inverse temperatures, evenly spaced from 1 to ``min_beta``.
     min_beta : float
@@ -121,9 +125,11 @@ class TrainConfig(JSONConfig):
         None for no sparsity penalty.
     sparsity_cost : float
         Weight of the sparsity penalty (used with ``sparsity_target``).
-    lr_decay : {"none", "linear"}
+    lr_decay : {"none", "linear", "inverse_k"}
         ``"linear"`` lowers the learning rate each epoch towards zero at the last
         epoch, as Tieleman (2008) does for PCD; it lets the chains settle.
+        ``"inverse_k"`` divides it by the epoch's k, as ``rbm_l2.m`` does with its
+        growing k.
     n_chains : int, optional
         Number of persistent chains for ``pcd`` (per temperature for ``pt``); defaults
         to ``batch_size``.
@@ -180,11 +186,12 @@ class TrainConfig(JSONConfig):
     """
 
     # runs saved before ``persist`` existed kept visible chains, its default
-    added_later: ClassVar[tuple[str, ...]] = ("persist", "binarize")
+    added_later: ClassVar[tuple[str, ...]] = ("persist", "binarize", "k_every")
 
     method: Literal["cd", "pcd", "pt", "recon"] = "cd"
     k: int = 1
     k_final: int | None = None
+    k_every: int | None = None
     n_temperatures: int = 10
     min_beta: float = 0.0
     epochs: int = 10
@@ -198,7 +205,7 @@ class TrainConfig(JSONConfig):
     l1: float = 0.0
     sparsity_target: float | None = None
     sparsity_cost: float = 0.0
-    lr_decay: Literal["none", "linear"] = "none"
+    lr_decay: Literal["none", "linear", "inverse_k"] = "none"
     n_chains: int | None = None
     persist: Literal["visible", "hidden"] = "visible"
     corruption: float = 0.0
@@ -225,6 +232,13 @@ class TrainConfig(JSONConfig):
             check_int("n_chains", self.n_chains)
         if self.k_final is not None:
             check_int("k_final", self.k_final)
+        if self.k_every is not None:
+            check_int("k_every", self.k_every)
+            if self.k_final is not None:
+                raise ValueError(
+                    f"k_final and k_every are two k schedules: set one, got "
+                    f"k_final={self.k_final!r} and k_every={self.k_every!r}"
+                )
         check_int("n_temperatures", self.n_temperatures, minimum=2)
         if not 0.0 <= self.min_beta < 1.0:
             raise ValueError(f"min_beta must lie in [0, 1), got {self.min_beta!r}")
@@ -240,8 +254,17 @@ class TrainConfig(JSONConfig):
             raise ValueError(f"sparsity_target must lie in (0, 1), got {self.sparsity_target!r}")
 
     def k_at(self, epoch: int) -> int:
-        """Gibbs steps per update in ``epoch`` (0-based): ``k``, or the linear schedule
-        from ``k`` to ``k_final``."""
+        """Gibbs steps per update in ``epoch`` (0-based): ``k``, the linear schedule
+        from ``k`` to ``k_final``, or ``k`` plus one every ``k_every`` epochs.
+
+        Examples
+        --------
+        >>> config = TrainConfig(epochs=200, k=1, k_every=20, lr_decay="inverse_k")
+        >>> [config.k_at(epoch) for epoch in (0, 19, 20, 199)]
+        [1, 1, 2, 10]
+        """
+        if self.k_every is not None:
+            return self.k + epoch // self.k_every
         if self.k_final is None or self.epochs <= 1:
             return self.k if self.k_final is None else self.k_final
         return round(self.k + (self.k_final - self.k) * epoch / (self.epochs - 1))
@@ -303,7 +326,7 @@ def resolve_step(
             raise ValueError(f"step 'cuda_graph' cannot run: {unfused}")
         if config.method == "pt":
             raise ValueError("step 'cuda_graph' runs CD and PCD; parallel tempering needs 'fused'")
-        if config.k_final is not None:
+        if config.k_final is not None or config.k_every is not None:
             raise ValueError("step 'cuda_graph' replays a fixed k; a k schedule needs 'fused'")
         return "cuda_graph"
     if unfused is None:
@@ -582,6 +605,8 @@ class RBMTrainer:
         lr = config.lr
         if config.lr_decay == "linear":
             lr *= 1 - self.epoch / max(config.epochs, 1)
+        elif config.lr_decay == "inverse_k":
+            lr /= config.k_at(self.epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         if config.optimizer == "sgd":

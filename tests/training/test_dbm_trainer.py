@@ -316,3 +316,41 @@ def test_binarize_trains_every_stage_on_fresh_binary_samples(monkeypatch):
     assert set(torch.cat(rbm_batches).unique().tolist()) == {0.0, 1.0}
     with pytest.raises(ValueError, match="binarize samples Bernoulli"):
         RBMTrainer(dbn.RBM(8, 4, "gaussian"), dbn.TrainConfig(binarize=True))
+
+
+def test_probability_statistics_follow_dbm_mf_m():
+    # dbm_mf.m: h1 = P(h1 | v, h2), then h2 = P(h2 | h1 probabilities, label
+    # probabilities); the pixels and the labels enter the products as states
+    dbm = DBM([6, 5, 4], weight_std=0.5, generator=torch.Generator().manual_seed(0), n_labels=3)
+    v, h1, h2, y = dbm.random_states(7, torch.Generator().manual_seed(1))
+    w1, w2, wy = dbm.weights[0], dbm.weights[1], dbm.label_weight
+    b1, b2, by = dbm.biases[1], dbm.biases[2], dbm.label_bias
+    with torch.no_grad():
+        p1 = torch.sigmoid(v @ w1.T + h2 @ w2 + b1)
+        py = torch.softmax(h2 @ wy.T + by, dim=1)
+        p2 = torch.sigmoid(p1 @ w2.T + py @ wy + b2)
+        marginals = dbm.chain_marginals([v, h1, h2, y])
+    for got, want in zip(marginals, [v, p1, p2, y], strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_probability_statistics_change_the_update_not_its_chains():
+    dbm = DBM([6, 5, 4], weight_std=0.5, generator=torch.Generator().manual_seed(0))
+    v = torch.bernoulli(torch.full((9, 6), 0.5), generator=torch.Generator().manual_seed(1))
+    chains = dbm.random_states(7, torch.Generator().manual_seed(2))
+    grads, advanced = [], []
+    for statistics in ("states", "probabilities"):
+        config = DBMConfig(gibbs_steps=2, negative_statistics=statistics)
+        dbm.zero_grad()
+        loss, moved, _ = dbm_loss(dbm, v, chains, config, torch.Generator().manual_seed(3))
+        loss.backward()
+        grads.append(dbm.weights[1].grad.clone())
+        advanced.append(moved)
+    assert all(torch.equal(a, b) for a, b in zip(*advanced, strict=True))
+    assert not torch.equal(*grads)
+    model = dbm.chain_marginals(advanced[1])
+    q1, q2 = dbm.mean_field(v, 10)
+    expected = -(q2.T @ q1 / len(v) - model[2].T @ model[1] / len(model[1]))
+    torch.testing.assert_close(grads[1], expected)
+    with pytest.raises(ValueError, match="negative_statistics"):
+        DBMConfig(negative_statistics="means")

@@ -217,3 +217,13 @@ def test_train_epochs_continues_past_the_configured_epochs():
     trainer.fit(train, progress=False)
     trainer.train_epochs(train, 2, progress=False)
     assert trainer.epoch == 3 and [row["epoch"] for row in trainer.history] == [1, 2, 3]
+
+
+def test_rbm_l2_schedule_grows_k_every_n_epochs_and_divides_the_lr_by_it():
+    # rbm_l2.m: CD = ceil(epoch / 20), epsilon = 0.05 / CD (here every 2 epochs)
+    config = TrainConfig(epochs=6, lr=0.05, k=1, k_every=2, lr_decay="inverse_k")
+    history = train_rbm(RBM(64, 8), binary_digits()[0][:200], config, progress=False)
+    assert [row["k"] for row in history] == [1, 1, 2, 2, 3, 3]
+    assert [row["lr"] for row in history] == [0.05 / k for k in (1, 1, 2, 2, 3, 3)]
+    with pytest.raises(ValueError, match="k_final and k_every"):
+        TrainConfig(k_final=10, k_every=20)
