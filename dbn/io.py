@@ -19,8 +19,8 @@ import json
 import os
 import pickle
 import tempfile
-import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "CheckpointError",
     "FORMAT_VERSION",
     "atomic_save",
+    "atomic_write",
     "content_sha256",
     "safe_load",
     "save_model",
@@ -115,7 +116,7 @@ def _sweep_stale_temp_files(path: Path) -> None:
 
     A temp file's name carries its writer's process id; a live writer's is kept.
     """
-    for stale in path.parent.glob(f"{_temp_prefix(path)}*.tmp"):
+    for stale in path.parent.glob(f"{_temp_prefix(path)}*.tmp{path.suffix}"):
         pid = stale.name[len(_temp_prefix(path)) :].split(".", 1)[0]
         if pid.isdigit() and _process_alive(int(pid)):
             continue
@@ -205,24 +206,71 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
         INTEGRITY_KEY: content_sha256({k: v for k, v in obj.items() if k != INTEGRITY_KEY}),
     }
     payload = _safetensors_bytes(obj) if safetensors_file else None
+
+    def write(temp: Path) -> None:
+        if payload is None:
+            torch.save(obj, temp)
+        else:
+            temp.write_bytes(payload)
+
+    return atomic_write(path, write)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Replace ``path`` atomically by what ``write`` writes to a temporary path beside it.
+
+    The temporary file ends in ``path``'s suffix (so that writers which choose the format by
+    the name, such as matplotlib's ``savefig``, choose the same), is flushed to disk and
+    renamed over ``path``. A crash or kill at any moment leaves the old file or the new
+    one; the rename replaces a symbolic link at ``path`` rather than writing through it.
+
+    Parameters
+    ----------
+    path : path
+        Destination; its directory is created if needed.
+    write : callable
+        Called with the temporary path; writes the whole file there.
+
+    Returns
+    -------
+    Path
+        The destination path.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written (a full disk, say); the message names the path,
+        the previous file is untouched and no temporary file is left.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from dbn.io import atomic_write
+    >>> target = Path(tempfile.mkdtemp()) / "rows.csv"
+    >>> _ = atomic_write(target, lambda temp: temp.write_text("seed,error\\n0,0.1\\n"))
+    >>> target.read_text().splitlines()
+    ['seed,error', '0,0.1']
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f"{_temp_prefix(path)}{os.getpid()}."
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+    handle, temp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=prefix, suffix=f".tmp{path.suffix}"
+    )
+    os.close(handle)
+    temp = Path(temp_name)
     try:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temp_name, 0o666 & ~umask)  # mkstemp's 0600 would hide shared checkpoints
-        with os.fdopen(handle, "wb") as temp_file:
-            if payload is None:
-                torch.save(obj, temp_file)
-            else:
-                temp_file.write(payload)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.replace(temp_name, path)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp's 0600 would hide shared files
+        write(temp)
+        with open(temp, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temp, path)
     except BaseException as error:
-        # Leave the previous checkpoint untouched and no stray temporary file behind.
-        Path(temp_name).unlink(missing_ok=True)
+        # Leave the previous file untouched and no stray temporary file behind.
+        temp.unlink(missing_ok=True)
         if isinstance(error, (OSError, RuntimeError)) and not isinstance(error, CheckpointError):
             reason = os.strerror(error.errno) if getattr(error, "errno", None) else str(error)
             raise OSError(
@@ -343,13 +391,6 @@ def _load_safetensors(path: Path) -> dict:
         ) from None
     if not isinstance(blob, dict):
         raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (bad metadata)")
-    if INTEGRITY_KEY not in blob:
-        # dbn wrote checksums before it wrote safetensors: such a file was not written
-        # by dbn as it is, so nothing in it is trusted
-        raise CheckpointError(
-            f"{str(path)!r} carries no content checksum, which every dbn safetensors file "
-            f"has: it was not written by dbn or was edited since"
-        )
     return {**blob, "state": state}
 
 
@@ -417,12 +458,10 @@ def _check_nesting(blob: dict, path: Path) -> None:
 def _verify_integrity(blob: dict, path: Path) -> None:
     stored = blob.pop(INTEGRITY_KEY, None)
     if stored is None:
-        warnings.warn(
-            f"{str(path)!r} carries no checksum (written before dbn 0.2): its content "
-            f"cannot be verified",
-            stacklevel=3,
+        raise CheckpointError(
+            f"{str(path)!r} carries no content checksum, which every dbn file has: it was "
+            f"not written by dbn or was edited since"
         )
-        return
     if stored != content_sha256(blob):
         raise CheckpointError(
             f"checkpoint {str(path)!r} is corrupt: its content does not match the SHA-256 "

@@ -1,4 +1,8 @@
-"""Pictures of a run: filters, reconstructions, samples and training curves (PNG)."""
+"""Pictures of a run: filters, reconstructions, samples and training curves (PNG).
+
+Every picture is written atomically (:func:`dbn.io.atomic_write`): a crash leaves the old
+file or the new one, and a symbolic link at the path is replaced, not written through.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import save_image  # noqa: E402
+
+from dbn.io import atomic_write  # noqa: E402
 
 __all__ = ["save_image_grid", "save_filters", "plot_curves"]
 
@@ -36,7 +42,10 @@ def save_image_grid(rows: torch.Tensor, path: str | os.PathLike, n_columns: int 
     >>> os.path.getsize(path) > 0
     True
     """
-    save_image(_as_images(rows).clamp(0, 1), path, nrow=n_columns, padding=1, pad_value=1.0)
+    images = _as_images(rows).clamp(0, 1)
+    atomic_write(
+        path, lambda temp: save_image(images, temp, nrow=n_columns, padding=1, pad_value=1.0)
+    )
 
 
 def save_filters(weight: torch.Tensor, path: str | os.PathLike, n_filters: int = 100) -> None:
@@ -54,7 +63,8 @@ def save_filters(weight: torch.Tensor, path: str | os.PathLike, n_filters: int =
     images = _as_images(weight[:n_filters])
     low = images.amin(dim=(1, 2, 3), keepdim=True)
     high = images.amax(dim=(1, 2, 3), keepdim=True)
-    save_image((images - low) / (high - low + 1e-12), path, nrow=10, padding=1, pad_value=1.0)
+    scaled = (images - low) / (high - low + 1e-12)
+    atomic_write(path, lambda temp: save_image(scaled, temp, nrow=10, padding=1, pad_value=1.0))
 
 
 def plot_curves(
@@ -92,5 +102,5 @@ def plot_curves(
     if len(series) > 1:
         axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    atomic_write(path, lambda temp: figure.savefig(temp, dpi=110))
     plt.close(figure)

@@ -12,7 +12,6 @@ init_stats.png (per-layer activations and gradients at the start of training).
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import statistics
 from dataclasses import asdict, dataclass, field, replace
@@ -335,13 +334,9 @@ def pretrained(config: CompareConfig, method: str, splits, device, run, progress
     return str(path)
 
 
-def write_csv(path, rows: list[dict]) -> None:
+def write_rows(run: RunDirectory, name: str, rows: list[dict]) -> None:
     # every row's columns, in order of appearance (a resumed study may add some)
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    run.write_csv(name, rows, list(dict.fromkeys(key for row in rows for key in row)))
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -458,28 +453,11 @@ def markdown(table: list[dict], config: CompareConfig, device) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read_csv(path) -> list[dict]:
-    """Rows of a CSV written by :func:`write_csv`, numbers parsed back."""
-    if not path.is_file():
-        return []
-
-    def parse(value: str):
-        for kind in (int, float):
-            try:
-                return kind(value)
-            except ValueError:
-                pass
-        return value
-
-    with open(path, newline="") as handle:
-        return [{k: parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-
-
 def run_notes_study(args: argparse.Namespace) -> list[dict]:
     """``notes-synthetic`` and ``notes-depth``: the notes' small experiments, in seconds."""
     if args.tensorboard:
         raise ValueError(f"--tensorboard is for the fine-tuning studies, not {args.preset}")
-    run = RunDirectory(args.out or f"runs/compare-{args.preset}")
+    run = RunDirectory(args.out or f"runs/compare-{args.preset}", command=args)
     seeds = args.seeds or [0, 1, 2, 3, 4]
     if args.preset == "notes-synthetic":
         schemes = [*NOTES_PRINTED, "orthogonal", "trunc_normal", "default"]
@@ -487,8 +465,8 @@ def run_notes_study(args: argparse.Namespace) -> list[dict]:
     else:
         rows = depth_statistics(["normal", "xavier_uniform", "he_uniform", "orthogonal", "default"])
     run.claim(SCRIPT, resume=False)
-    run.write_json("config.json", {"script": SCRIPT, "preset": args.preset, "seeds": seeds})
-    write_csv(run / "results.csv", rows)
+    run.write_config(SCRIPT, {"preset": args.preset, "seeds": seeds})
+    write_rows(run, "results.csv", rows)
     if args.preset == "notes-depth":
         plot_depth(rows, run / "depth.png")
         print(f"per-layer statistics in {run.path}/results.csv and depth.png")
@@ -515,7 +493,7 @@ def run_notes_study(args: argparse.Namespace) -> list[dict]:
                 f"{_mean_std([r['heldout_accuracy'] for r in mine], 4)} | {shown} |"
             )
     text = "\n".join(lines) + "\n"
-    (run / "table.md").write_text(text)
+    run.write_text("table.md", text)
     plot_notes_losses(curves, run / "losses.png")
     print(text)
     print(f"table and plot in {run.path}/")
@@ -570,8 +548,8 @@ class Study:
     def __init__(self, config, splits, device, run: RunDirectory, progress, resume) -> None:
         self.config, self.splits, self.device = config, splits, device
         self.run, self.progress = run, progress
-        self.rows = read_csv(run / "results.csv") if resume else []
-        self.grid_rows = read_csv(run / "lr_grid.csv") if resume else []
+        self.rows = run.read_csv("results.csv") if resume else []
+        self.grid_rows = run.read_csv("lr_grid.csv") if resume else []
         self.histories: dict[str, list[list[dict]]] = {}
         for entry in run.read_metrics("histories.jsonl") if resume else []:
             self.histories.setdefault(entry["key"], []).append(entry["history"])
@@ -709,7 +687,7 @@ class Study:
             row = dict(zip(RUN_KEYS, done, strict=True))
             row.update({k: outcome[k] for k in RESULT_KEYS})
             self.rows.append(row)
-            write_csv(self.run / "results.csv", self.rows)  # a stopped study keeps its rows
+            write_rows(self.run, "results.csv", self.rows)  # a stopped study keeps its rows
             if self.run.board is not None:
                 show_run(self.run.board, row, outcome["history"], len(self.rows))
             print(
@@ -752,7 +730,7 @@ class Study:
         row = {"spec": spec, "labels": labels, "lr": lr}
         row.update({key: outcome[key] for key in ("best_valid_error", "best_epoch")})
         self.grid_rows.append(row)
-        write_csv(self.run / "lr_grid.csv", self.grid_rows)
+        write_rows(self.run, "lr_grid.csv", self.grid_rows)
         return row
 
     def tune(self, spec: str, grid, n_labels: int | None, choice: str = "tuned") -> None:
@@ -767,9 +745,9 @@ class Study:
         """The table (mean ± std over seeds) and the figures, written and printed."""
         config, run = self.config, self.run
         table = summarise(self.rows)
-        write_csv(run / "table.csv", table)
+        write_rows(run, "table.csv", table)
         text = markdown(table, config, self.device)
-        (run / "table.md").write_text(text)
+        run.write_text("table.md", text)
         run.write_json("init_stats.json", stats)
         if config.label_sizes:
             title = f"{config.dataset}: test error by label budget (mean ± std over seeds)"
@@ -809,12 +787,14 @@ def main(args: argparse.Namespace) -> list[dict]:
         return run_notes_study(args)
     config = build_config(args)
     device = resolve_device(args.device)
-    run = RunDirectory(args.out or f"runs/compare-{config.preset}", tensorboard=args.tensorboard)
+    run = RunDirectory(
+        args.out or f"runs/compare-{config.preset}", tensorboard=args.tensorboard, command=args
+    )
     check_same_study(run, config, args.resume)
     check_given_checkpoints(config)
     splits = study_splits(config, args.data_dir)
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
-    run.write_json("config.json", {"script": SCRIPT, "config": config.to_dict()})
+    run.write_config(SCRIPT, {"config": config.to_dict()})
     study = Study(config, splits, device, run, not args.no_progress, args.resume)
     stats = study.initial_statistics()
     study.run_all()

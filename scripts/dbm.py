@@ -31,6 +31,7 @@ from studies.cli import (
     add_autocast_argument,
     add_common_arguments,
     check_input_size,
+    positive_int,
     run_cli,
 )
 from studies.device import resolve_device
@@ -118,7 +119,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "instead of pretraining afresh",
     )
     parser.add_argument(
-        "--eval-every", type=int, default=10, help="epochs between validation errors (10)"
+        "--eval-every", type=positive_int, default=10, help="epochs between validation errors (10)"
     )
     parser.add_argument("--out", default="runs/dbm", help="run directory (runs/dbm)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -132,7 +133,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
     if args.seed is not None:
         typed["seed"] = args.seed
     if args.resume:
-        saved = run.resumed_config(SCRIPT, DBMRunConfig, typed)
+        saved = run.resumed_config(SCRIPT, DBMRunConfig)
         if saved is not None:
             return saved
     recipe = DBM_RECIPES[name]
@@ -196,17 +197,17 @@ def pretrained_model(
 
 def main(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
-    run = RunDirectory(args.out)
+    run = RunDirectory(args.out, command=args)
     config = build_config(args, run)
     data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)
     check_input_size(config.sizes, config.dataset, data["train"].x.shape[1])
     state_path = run / "dbm-state.pt"
-    resuming = args.resume and state_path.is_file()
+    resuming = args.resume and run.state_file(state_path.name) is not None
     state = safe_load(state_path, kind=CHECKPOINT_KIND) if resuming else None
     if state is not None and "config" in state["trainer"]:  # before any write
         config.joint.check_saved(state["trainer"]["config"], repr(str(state_path)))
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
-    run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
+    run.write_config(SCRIPT, config.to_dict())
     train, valid = data["train"], data["valid"]
     if config.use_valid:
         train = type(train)(torch.cat([train.x, valid.x]), torch.cat([train.y, valid.y]))

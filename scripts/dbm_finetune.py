@@ -17,12 +17,11 @@ row in ``results.jsonl``; ``summary.json`` holds the mean and std of the test er
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
 import torch
-from studies.cli import ArgumentParser, run_cli
+from studies.cli import ArgumentParser, run_cli, seed_value
 from studies.runs import RunDirectory
 
 import dbn
@@ -34,13 +33,14 @@ from dbn.recipes import FINETUNE_RECIPES, split_finetune_recipe
 from dbn.training import FinetuneConfig, evaluate, finetune
 
 SCRIPT = "dbm_finetune"
+RESULTS = "results.jsonl"
 DATASET_OF_PIXELS = {784: "mnist", 64: "digits"}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="a DBM (scripts/dbm.py's model.safetensors)")
-    parser.add_argument("--out", type=Path, required=True, help="run directory")
+    parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument(
         "--recipe",
         default="hinton2006",
@@ -49,7 +49,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--epochs", type=int, help="fine-tuning epochs (default: the recipe's)")
     parser.add_argument(
-        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per seed (0 1 2)"
+        "--seeds", type=seed_value, nargs="+", default=[0, 1, 2], help="one run per seed (0 1 2)"
     )
     parser.add_argument(
         "--use-valid",
@@ -73,21 +73,10 @@ def main(args: argparse.Namespace) -> dict:
     if args.epochs is not None:
         values["epochs"] = args.epochs
     config = FinetuneConfig(**values)
-    run = RunDirectory(args.out)
-    run.claim(SCRIPT, args.resume)
+    run = RunDirectory(args.out, command=args)
+    if args.resume:
+        run.saved_config(SCRIPT)  # the same options and model, or refused before any write
     model_sha256 = sha256_file(args.model)
-    run.write_json(
-        "config.json",
-        {
-            "script": SCRIPT,
-            "model": str(args.model),
-            "model_sha256": model_sha256,
-            "recipe": args.recipe,
-            "finetune": config.to_dict(),
-            "seeds": args.seeds,
-            "use_valid": args.use_valid,
-        },
-    )
     data = load_dataset(DATASET_OF_PIXELS[dbm.sizes[0]], data_dir=args.data_dir)
     features = DBMClassifier.from_dbm(dbm)
     split = {name: (features.features(part.x), part.y) for name, part in data.items()}
@@ -96,13 +85,22 @@ def main(args: argparse.Namespace) -> dict:
             torch.cat(parts) for parts in zip(split["train"], split["valid"], strict=True)
         )
         split["valid"] = None
-    results_path = run / "results.jsonl"
-    done = (
-        [json.loads(line) for line in results_path.read_text().splitlines()]
-        if results_path.is_file()
-        else []
+    done = run.read_metrics(RESULTS) if args.resume else []
+    for seed in args.seeds:
+        run.state_file(f"seed{seed}-state.pt")  # a checkpoint's place holds none or a file
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    run.write_config(
+        SCRIPT,
+        {
+            "model": str(args.model),
+            "model_sha256": model_sha256,
+            "recipe": args.recipe,
+            "finetune": config.to_dict(),
+            "seeds": args.seeds,
+            "use_valid": args.use_valid,
+        },
     )
-    rows = [row for row in done if row["seed"] in args.seeds]
+    rows = [row for row in done if row.get("seed") in args.seeds]
     for seed in args.seeds:
         if any(row["seed"] == seed for row in rows):
             continue
@@ -129,8 +127,7 @@ def main(args: argparse.Namespace) -> dict:
             "seconds": outcome.seconds,
         }
         classifier.save(run / f"seed{seed}.safetensors", result=row, dbm_sha256=model_sha256)
-        with results_path.open("a") as log:
-            log.write(json.dumps(row) + "\n")
+        run.log_metrics(row, RESULTS)
         rows.append(row)
         print(f"seed {seed}: test error {100 * test_error:.2f} %")
     errors = [row["test_error"] for row in rows]

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from loglik import BINARIZE_SEEDS, binarize
 from studies.cli import ArgumentParser, run_cli
+from studies.runs import RunDirectory
 
 import dbn
 from dbn._utils.rng import new_generator
@@ -28,24 +29,23 @@ from dbn.io import safe_load, sha256_file
 from dbn.models import DBM
 from dbn.visual import save_image_grid
 
+SCRIPT = "dbm_report"
+
 
 def read_model(path: Path) -> tuple[DBM, list[torch.Tensor] | None, dict]:
     """The DBM in ``path`` (a saved model, or the one in a ``scripts/dbm.py`` training
     checkpoint, with its persistent chains and epoch)."""
+    model = dbn.load(path, expect=DBM)  # a training checkpoint holds its model too
     if path.suffix == ".pt":
         state = safe_load(path, kind="dbm-training")["trainer"]
-        config = json.loads((path.parent / "config.json").read_text())
-        model = DBM(config["sizes"], n_labels=config.get("n_labels", 0))
-        model.load_state_dict(state["model"])
         return model, state["chains"], {"source": str(path), "joint_epochs": state["epoch"]}
-    model = dbn.load(path, expect=DBM)
     return model, None, {"source": str(path), "sha256": sha256_file(path)}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="model.safetensors or dbm-state.pt")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the report")
+    parser.add_argument("--out", required=True, help="folder for the report")
     parser.add_argument("--betas", type=int, default=20000, help="AIS temperatures (20000)")
     parser.add_argument("--runs", type=int, default=100, help="AIS runs (100)")
     parser.add_argument(
@@ -58,6 +58,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> dict:
+    run = RunDirectory(args.out, command=args)
     model, chains, report = read_model(args.model)
     if model.sizes[0] != 784:
         raise ValueError(f"{str(args.model)!r} models {model.sizes[0]} pixels, not MNIST's 784")
@@ -94,9 +95,10 @@ def main(args: argparse.Namespace) -> dict:
             pixels = model.visible_probs(chains[1])[:100]
         else:
             pixels = model.generate(100, n_gibbs=1000, generator=new_generator(args.seed))
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_image_grid(pixels, args.out / "samples.png", n_columns=10)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    run.claim(SCRIPT, resume=False)  # the first write: every input read and checked
+    run.write_config(SCRIPT, {})
+    save_image_grid(pixels, run / "samples.png", n_columns=10)
+    run.write_json("report.json", report)
     print(json.dumps(report, indent=2, sort_keys=True))
     return report
 

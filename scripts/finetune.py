@@ -215,7 +215,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> FinetuneRunConf
     if args.use_valid:
         typed["use_valid"] = True
     if args.resume:
-        saved = run.resumed_config(SCRIPT, FinetuneRunConfig, {**typed, **typed_finetune})
+        saved = run.resumed_config(SCRIPT, FinetuneRunConfig)
         if saved is not None:
             return saved
     if "recipe" in typed:
@@ -300,7 +300,9 @@ def subset(splits: dict[str, DataSplit], train_size: int | None) -> dict[str, Da
 def main(args: argparse.Namespace) -> dict:
     context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
     device = context.device
-    run = RunDirectory(args.out, enabled=context.is_main, tensorboard=args.tensorboard)
+    run = RunDirectory(
+        args.out, enabled=context.is_main, tensorboard=args.tensorboard, command=args
+    )
     config = build_config(args, run)
     splits = subset(load_dataset(config.dataset, data_dir=args.data_dir), config.train_size)
     check_input_size(config.sizes, config.dataset, splits["train"].x.shape[1])
@@ -314,11 +316,12 @@ def main(args: argparse.Namespace) -> dict:
     check_fits_in_memory(mlp_parameter_count(config.sizes, n_classes), device)
     state_path = run / "train-state.pt"
     # each training (the selection's and the main one) logs its epochs beside its state
-    states = {"metrics.jsonl": state_path, SELECTION_LOG: run / "select-state.pt"}
+    states = {"metrics.jsonl": state_path.name, SELECTION_LOG: "select-state.pt"}
     saved_histories: dict[str, list[dict]] = {log: [] for log in states}
     resumed = False
-    for log, path in states.items():
-        if args.resume and path.is_file():  # read (and verified) before any write
+    for log, name in states.items():
+        path = run.state_file(name) if args.resume else None
+        if path is not None:  # read (and verified) before any write
             state = safe_load(path, kind=CHECKPOINT_KIND)
             # written under these options? (the selection's and the refit's epochs may
             # differ from the config's: dbn.finetune compares them once they are known)
@@ -328,7 +331,7 @@ def main(args: argparse.Namespace) -> dict:
             resumed = True
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.restart_logs(saved_histories, resumed)
-    run.write_json("config.json", {**asdict(config), "script": SCRIPT})
+    run.write_config(SCRIPT, asdict(config))
     classifier = Classifier(
         config.sizes,
         config.init,

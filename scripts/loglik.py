@@ -20,7 +20,6 @@ RBM (a run's ``rbm.pt`` or a file in ``pretrained/``) the same way.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -116,11 +115,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> LoglikConfig:
     typed_train = given_options(args, TRAIN_FLAGS)
     if args.resume and typed.get("score"):
         raise ValueError("--score trains nothing, so there is nothing to --resume")
-    saved = (
-        run.resumed_config("loglik", LoglikConfig, {**typed, **typed_train})
-        if args.resume
-        else None
-    )
+    saved = run.resumed_config("loglik", LoglikConfig) if args.resume else None
     if saved is not None:
         return saved
     return LoglikConfig(**typed, train=TrainConfig(**{**TRAIN_DEFAULTS, **typed_train}))
@@ -192,10 +187,7 @@ def held_out_score(
 
 def write_curve(run: RunDirectory, curve: list[dict], title: str) -> None:
     """``curve.csv`` and ``curve.png``: held-out log-likelihood against epochs."""
-    with open(run / "curve.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(curve[0]))
-        writer.writeheader()
-        writer.writerows(curve)
+    run.write_csv("curve.csv", curve, list(curve[0]))
     plot_curves(
         {"held-out": [row["held_out_log_likelihood"] for row in curve]},
         run / "curve.png",
@@ -316,7 +308,7 @@ def train_rbm(
 
 
 def main(args: argparse.Namespace) -> dict:
-    run = RunDirectory(args.out, tensorboard=args.tensorboard)
+    run = RunDirectory(args.out, tensorboard=args.tensorboard, command=args)
     config = build_config(args, run)
     device = resolve_device(args.device)
     scored = load_scored_rbm(config.score).to(device) if config.score else None
@@ -325,14 +317,14 @@ def main(args: argparse.Namespace) -> dict:
     mnist = load_mnist("standard", data_dir=args.data_dir)
     state_path = run / "train-state.pt"
     saved = None
-    if args.resume and state_path.is_file():  # read (and verified) before any write
+    if args.resume and run.state_file(state_path.name):  # read (and verified) before any write
         saved = safe_load(state_path, kind=CHECKPOINT_KIND)
     run.claim("loglik", resume=args.resume)  # the first write to the run directory
     logs = {"metrics.jsonl": [], "curve.jsonl": []}
     if saved is not None:
         logs = {"metrics.jsonl": saved["trainer"]["history"], "curve.jsonl": saved["curve"]}
     run.restart_logs(logs, resumed=saved is not None)
-    run.write_json("config.json", {**asdict(config), "script": "loglik"})
+    run.write_config("loglik", asdict(config))
     train = binarize(mnist["train"].x, config.binarize, seed=BINARIZE_SEEDS["train"])
     test = binarize(mnist["test"].x, config.binarize, seed=BINARIZE_SEEDS["test"])
     held_out = None

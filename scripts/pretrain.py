@@ -168,10 +168,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> PretrainRunConf
     differ from it), else the recipe's values with the typed options on top."""
     typed = given_options(args, TRAIN_FLAGS)
     if args.resume:
-        stack_options = given_options(args, ("sizes", "dataset", "weight_std", "recipe", "seed"))
-        saved = run.resumed_config(
-            SCRIPT, PretrainRunConfig, {**typed, **stack_options}, records=("script", "step")
-        )
+        saved = run.resumed_config(SCRIPT, PretrainRunConfig, records=("step",))
         if saved is not None:
             return saved
     recipe = PRETRAIN_RECIPES[args.recipe] if args.recipe else {}
@@ -236,7 +233,9 @@ def after_epoch(run: RunDirectory, layer: int, trainer: RBMTrainer, announce: bo
 def main(args: argparse.Namespace) -> DBN:
     context = setup(resolve_device(args.device))  # joins torchrun's process group, if any
     device = context.device
-    run = RunDirectory(args.out, enabled=context.is_main, tensorboard=args.tensorboard)
+    run = RunDirectory(
+        args.out, enabled=context.is_main, tensorboard=args.tensorboard, command=args
+    )
     config = build_config(args, run)
     data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)
     check_input_size(config.sizes, config.dataset, data["train"].x.shape[1])
@@ -244,10 +243,10 @@ def main(args: argparse.Namespace) -> DBN:
     check_fits_in_memory(mlp_parameter_count(config.sizes), device)
     state_path = run / "train-state.pt"
     saved_histories = None
-    if args.resume and state_path.is_file():  # read (and verified) before any write
+    if args.resume and run.state_file(state_path.name):  # read (and verified) before any write
         saved_histories = safe_load(state_path, kind="dbn-training")["histories"]
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
-    run.write_json("config.json", {**asdict(config), "script": SCRIPT, "step": step})
+    run.write_config(SCRIPT, {**asdict(config), "step": step})
     rows = [
         {"layer": layer + 1, **row}
         for layer, history in enumerate(saved_histories or [])

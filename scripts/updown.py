@@ -21,7 +21,13 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from studies.cli import ArgumentParser, add_common_arguments, check_input_size, run_cli
+from studies.cli import (
+    ArgumentParser,
+    add_common_arguments,
+    check_input_size,
+    positive_int,
+    run_cli,
+)
 from studies.device import resolve_device
 from studies.runs import RunDirectory, start_entries
 
@@ -86,7 +92,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="train on the training and validation images (all 60,000 of MNIST)",
     )
     parser.add_argument(
-        "--eval-every", type=int, default=10, help="epochs between validation errors (10)"
+        "--eval-every", type=positive_int, default=10, help="epochs between validation errors (10)"
     )
     parser.add_argument("--out", default="runs/updown", help="run directory (runs/updown)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -100,7 +106,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
     if args.seed is not None:
         typed["seed"] = args.seed
     if args.resume:
-        saved = run.resumed_config(SCRIPT, UpDownRunConfig, typed)
+        saved = run.resumed_config(SCRIPT, UpDownRunConfig)
         if saved is not None:
             return saved
     recipe = GENERATIVE_RECIPES[name]
@@ -138,17 +144,17 @@ def main(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     if device.type != "cpu":
         raise ValueError(f"scripts/updown.py runs on the CPU for now, got --device {device}")
-    run = RunDirectory(args.out)
+    run = RunDirectory(args.out, command=args)
     config = build_config(args, run)
     data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)
     check_input_size(config.sizes, config.dataset, data["train"].x.shape[1])
     state_path = run / "updown-state.pt"
-    resuming = args.resume and state_path.is_file()
+    resuming = args.resume and run.state_file(state_path.name) is not None
     state = safe_load(state_path, kind=CHECKPOINT_KIND) if resuming else None
     if state is not None and "config" in state["trainer"]:  # before any write
         config.updown.check_saved(state["trainer"]["config"], repr(str(state_path)))
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
-    run.write_json("config.json", {**config.to_dict(), "script": SCRIPT})
+    run.write_config(SCRIPT, config.to_dict())
     train, valid, test = data["train"], data["valid"], data["test"]
     if config.use_valid:
         train = type(train)(torch.cat([train.x, valid.x]), torch.cat([train.y, valid.y]))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 from studies.cli import ArgumentParser, run_cli
+from studies.runs import RunDirectory
 
 import dbn
 from dbn._utils.rng import new_generator
@@ -27,6 +28,7 @@ from dbn.io import safe_load, sha256_file
 from dbn.models import GenerativeDBN
 from dbn.visual import save_image_grid
 
+SCRIPT = "updown_report"
 ROOT = Path(__file__).resolve().parents[1]
 CLASSIFIER = ROOT / "pretrained" / "mnist-dbn-hinton2006-classifier.safetensors"
 CHAIN_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
@@ -35,20 +37,17 @@ CHAIN_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 def read_model(path: Path) -> tuple[GenerativeDBN, dict]:
     """The model in ``path``: a saved GenerativeDBN, or the one inside an up-down
     training checkpoint of ``scripts/updown.py`` (with its epoch)."""
+    model = dbn.load(path, expect=GenerativeDBN)  # a training checkpoint holds its model too
     if path.suffix == ".pt":
         state = safe_load(path, kind="updown-training")["trainer"]
-        config = json.loads((path.parent / "config.json").read_text())
-        model = GenerativeDBN(config["sizes"])
-        model.load_state_dict(state["model"])
         return model, {"source": str(path), "updown_epochs": state["epoch"]}
-    model = dbn.load(path, expect=GenerativeDBN)
     return model, {"source": str(path), "sha256": sha256_file(path)}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="model.safetensors or updown-state.pt")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the report")
+    parser.add_argument("--out", required=True, help="folder for the report")
     parser.add_argument("--seed", type=int, default=0, help="the samples' generator seed (0)")
     parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -56,6 +55,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> dict:
+    run = RunDirectory(args.out, command=args)
     model, report = read_model(args.model)
     mnist = dbn.load_mnist("hinton", data_dir=args.data_dir)
     for part in ("train", "valid", "test"):
@@ -67,14 +67,15 @@ def main(args: argparse.Namespace) -> dict:
         recognised = (classifier(samples).argmax(dim=1) == labels).double().mean().item()
     report["samples_recognised"] = recognised
     report["samples_recognised_by"] = CLASSIFIER.name
-    args.out.mkdir(parents=True, exist_ok=True)
-    save_image_grid(samples, args.out / "samples.png", n_columns=10)
     frames = model.top_chain(
         torch.arange(model.n_labels), CHAIN_STEPS, generator=new_generator(args.seed + 1)
     )
     strip = torch.stack(frames, dim=1).reshape(-1, model.sizes[0])  # a row per class
-    save_image_grid(strip, args.out / "minds-eye.png", n_columns=len(CHAIN_STEPS))
-    (args.out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    run.claim(SCRIPT, resume=False)  # the first write: every input read and checked
+    run.write_config(SCRIPT, {})
+    save_image_grid(samples, run / "samples.png", n_columns=10)
+    save_image_grid(strip, run / "minds-eye.png", n_columns=len(CHAIN_STEPS))
+    run.write_json("report.json", report)
     print(json.dumps(report, indent=2, sort_keys=True))
     return report
 

@@ -1,9 +1,14 @@
 """Shared fixtures-as-functions for the tests."""
 
+import functools
+import gc
+import hashlib
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from dbn.datasets._loading import load_digits
@@ -52,3 +57,47 @@ def wait_for_checkpoints(process, count):
     announced = 0
     while announced < count and (line := process.stdout.readline()):
         announced += "checkpoint written" in line.decode()
+
+
+@functools.cache
+def script(name):
+    """``scripts/<name>.py``, imported once per test session."""
+    return load_script(name)
+
+
+def run_script(name, argv, monkeypatch, capsys):
+    """Run a script's ``main`` as its command line does; its exit status and stderr."""
+    from studies.cli import run_cli
+
+    module = script(name)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(module.main, module.get_args_parser())
+    gc.collect()  # release a run directory's lock held by a frame of the failed call
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def snapshot(root: Path) -> dict:
+    """Every file under ``root`` by its SHA-256 (and every link by its target)."""
+    return {
+        str(path.relative_to(root)): (
+            f"-> {path.readlink()}"
+            if path.is_symlink()
+            else hashlib.sha256(path.read_bytes()).hexdigest()
+        )
+        for path in sorted(root.rglob("*"))
+        if path.is_file() or path.is_symlink()
+    }
+
+
+def assert_refused(name, argv, message, roots, monkeypatch, capsys):
+    """The command exits 2 with one line naming the problem, no traceback, and every
+    file under ``roots`` is as it was."""
+    before = [snapshot(root) for root in roots]
+    status, err = run_script(name, argv, monkeypatch, capsys)
+    lines = err.strip().splitlines()
+    assert status == 2, err
+    assert len(lines) == 1 and lines[0].startswith(f"{name}.py: error: "), err
+    assert "Traceback" not in err
+    assert re.search(message, lines[0]), lines[0]
+    assert [snapshot(root) for root in roots] == before

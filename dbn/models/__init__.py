@@ -17,12 +17,13 @@
 
 from dbn.models.dbm import DBM
 from dbn.models.dbm_classifier import DBMClassifier
-from dbn.models.dbn import DBN, load
+from dbn.models.dbn import DBN
 from dbn.models.export import make_classifier, save_classifier, to_mlp
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.label_rbm import LabelRBM
 from dbn.models.mlp import build_mlp
 from dbn.models.rbm import RBM
+from dbn.models.registry import load
 from dbn.models.replicated_rbm import ReplicatedRBM
 
 __all__ = [

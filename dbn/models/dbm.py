@@ -37,6 +37,7 @@ from dbn._utils.checks import check_choice, check_int, check_nonnegative
 from dbn.io import save_model
 from dbn.models.label_rbm import LabelRBM, sample_one_hot
 from dbn.models.rbm import RBM, bernoulli_sample
+from dbn.models.registry import register
 
 __all__ = ["DBM"]
 
@@ -585,3 +586,6 @@ class DBM(nn.Module):
     def forward(self, v: Tensor) -> Tensor:
         """The top layer's mean-field marginals (10 updates), as a feature map."""
         return self.top_marginals(v)
+
+
+register("dbm", DBM, "a DBM")

@@ -24,6 +24,7 @@ from dbn._utils.checks import check_int
 from dbn.io import save_model
 from dbn.models.dbm import DBM
 from dbn.models.mlp import build_mlp
+from dbn.models.registry import register
 
 __all__ = ["DBMClassifier"]
 
@@ -136,3 +137,10 @@ class DBMClassifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits of shape (n, num_classes) for images ``x`` of shape (n, sizes[0])."""
         return self.mlp(self._with_top(x))
+
+
+def _in_eval_mode(**config: Any) -> DBMClassifier:
+    return DBMClassifier(**config).eval()
+
+
+register("dbm-classifier", _in_eval_mode, "a DBM classifier")

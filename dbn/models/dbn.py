@@ -20,17 +20,14 @@ from torch import Tensor, nn
 from dbn._utils.arrays import as_features
 from dbn._utils.checks import check_device
 from dbn._utils.rng import derive_seed
-from dbn.io import FORMAT_VERSION, CheckpointError, safe_load, save_model
-from dbn.models.dbm import DBM
-from dbn.models.dbm_classifier import DBMClassifier
-from dbn.models.generative_dbn import GenerativeDBN
-from dbn.models.mlp import build_mlp
+from dbn.io import save_model
 from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM, check_visible_data
+from dbn.models.registry import register
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
 from dbn.training.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
 from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
 
-__all__ = ["DBN", "load", "FORMAT_VERSION"]
+__all__ = ["DBN"]
 
 
 class DBN(nn.Module):
@@ -271,95 +268,4 @@ class DBN(nn.Module):
         return save_model("dbn", self, path, **extra)
 
 
-def _classifier(**architecture: Any) -> nn.Sequential:
-    """The network that :func:`dbn.models.export.save_classifier` describes, in eval mode."""
-    return build_mlp(**architecture).eval()
-
-
-def load(
-    path: str | os.PathLike[str], expect: type | tuple[type, ...] | None = None
-) -> DBN | RBM | GenerativeDBN | DBM | DBMClassifier | nn.Sequential:
-    """Load what :meth:`DBN.save`, a training checkpoint or
-    :func:`dbn.models.export.save_classifier` wrote, without running code.
-
-    Parameters
-    ----------
-    path : path
-    expect : type or tuple of type, optional
-        What the caller needs (``DBN``, ``RBM``, ``nn.Sequential`` for a classifier,
-        ``GenerativeDBN``, ``DBM``, ``DBMClassifier``): a file holding something else
-        is refused with a :class:`~dbn.io.CheckpointError` naming the file, what it
-        holds and what was expected.
-
-    Returns
-    -------
-    DBN, RBM, GenerativeDBN, DBM, DBMClassifier or nn.Sequential
-        A DBN for ``dbn`` and ``dbn-training`` checkpoints, an RBM for ``rbm`` ones, a
-        :class:`~dbn.models.GenerativeDBN` ready to ``predict`` and ``generate`` for
-        ``generative-dbn`` ones, a :class:`~dbn.models.DBM` for ``dbm`` ones, a
-        :class:`~dbn.models.DBMClassifier` in eval mode for ``dbm-classifier`` ones
-        (images to logits), and for a ``classifier`` the ``nn.Sequential`` in eval
-        mode: it maps (n, n_features) floats (in [0, 1] for MNIST) to (n, num_classes)
-        logits.
-
-    Raises
-    ------
-    dbn.io.CheckpointError
-        For a missing, corrupt, unsafe or foreign file.
-
-    Examples
-    --------
-    >>> import os, tempfile, dbn
-    >>> path = os.path.join(tempfile.mkdtemp(), "dbn.safetensors")
-    >>> _ = dbn.DBN([64, 32, 16]).save(path)
-    >>> dbn.load(path).sizes
-    [64, 32, 16]
-    """
-    blob = safe_load(path)
-    kind = blob.get("kind")
-    version = blob.get("format_version", FORMAT_VERSION)
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise CheckpointError(f"{str(path)!r} has an invalid format version {version!r}")
-    if version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{str(path)!r} has format version {version}; this dbn reads up to {FORMAT_VERSION}. "
-            f"Upgrade dbn."
-        )
-    classes: dict[str, Callable[..., nn.Module]] = {
-        "dbn": DBN,
-        "dbn-training": DBN,
-        "rbm": RBM,
-        "classifier": _classifier,
-        "generative-dbn": GenerativeDBN,
-        "dbm": DBM,
-        "dbm-classifier": lambda **config: DBMClassifier(**config).eval(),
-    }
-    if kind not in classes:
-        raise CheckpointError(f"{str(path)!r} is not a dbn checkpoint (kind {kind!r})")
-    try:
-        # Built on the meta device: the declared sizes allocate nothing until the stored
-        # tensors, checked against them, are put in place.
-        with torch.device("meta"):
-            model = classes[kind](**blob["config"])
-        model.load_state_dict(blob["state"], assign=True)
-    except (KeyError, TypeError, RuntimeError, ValueError) as error:
-        if isinstance(error, CheckpointError):
-            raise
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise CheckpointError(f"{str(path)!r} does not hold a valid {kind}: {reason}") from None
-    if expect is not None and not isinstance(model, expect):
-        wanted = expect if isinstance(expect, tuple) else (expect,)
-        names = " or ".join(_describe(cls) for cls in wanted)
-        raise CheckpointError(f"{str(path)!r} holds {_describe(type(model))}, not {names}")
-    return cast(DBN | RBM | GenerativeDBN | DBM | DBMClassifier | nn.Sequential, model)
-
-
-def _describe(cls: type) -> str:
-    """A checkpoint's content in words, for error messages."""
-    if issubclass(cls, nn.Sequential):
-        return "a classifier"
-    if issubclass(cls, GenerativeDBN):
-        return "a generative DBN"
-    if issubclass(cls, DBMClassifier):
-        return "a DBM classifier"
-    return f"an {cls.__name__}" if cls.__name__.startswith("RBM") else f"a {cls.__name__}"
+register("dbn", DBN, "a DBN")

@@ -11,9 +11,10 @@ from torch import nn
 
 from dbn.io import atomic_save
 from dbn.models._activations import ActivationName
-from dbn.models.dbn import DBN, load
+from dbn.models.dbn import DBN
 from dbn.models.mlp import build_mlp
 from dbn.models.rbm import RBM
+from dbn.models.registry import load, register
 
 __all__ = ["CLASSIFIER_KIND", "make_classifier", "save_classifier", "to_mlp"]
 
@@ -207,3 +208,11 @@ def save_classifier(
     atomic_save(
         {"kind": CLASSIFIER_KIND, "config": architecture, "state": state, "extra": extra}, path
     )
+
+
+def _classifier(**architecture: Any) -> nn.Sequential:
+    """The network that :func:`save_classifier` describes, in eval mode."""
+    return build_mlp(**architecture).eval()
+
+
+register(CLASSIFIER_KIND, _classifier, "a classifier")

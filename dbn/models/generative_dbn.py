@@ -26,6 +26,7 @@ from dbn._utils.checks import check_int
 from dbn.io import save_model
 from dbn.models.label_rbm import LabelRBM
 from dbn.models.rbm import RBM, bernoulli_sample
+from dbn.models.registry import register
 
 __all__ = ["GenerativeDBN"]
 
@@ -235,3 +236,6 @@ class GenerativeDBN(nn.Module):
         """
         check_int("n_gibbs", n_gibbs)
         return self.top_chain(labels, [n_gibbs], generator)[0]
+
+
+register("generative-dbn", GenerativeDBN, "a generative DBN")

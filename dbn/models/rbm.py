@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from dbn._utils.arrays import as_features
 from dbn._utils.checks import check_choice, check_int, check_nonnegative
 from dbn.io import save_model
+from dbn.models.registry import register
 
 __all__ = [
     "DEFAULT_WEIGHT_STD",
@@ -322,3 +323,6 @@ class RBM(nn.Module):
     def forward(self, v: Tensor) -> Tensor:
         """Hidden probabilities, so an RBM can sit in an ``nn.Sequential`` as a feature map."""
         return self.hidden_probs(v)
+
+
+register("rbm", RBM, "an RBM")

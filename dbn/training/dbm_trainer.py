@@ -150,8 +150,8 @@ class DBMConfig(JSONConfig):
         check_positive("lr", self.lr)
         check_nonnegative("lr_final", self.lr_final)
         check_choice("lr_schedule", self.lr_schedule, ("linear", "exponential"))
-        if not self.lr_divisor >= 1:
-            raise ValueError(f"lr_divisor must be at least 1, got {self.lr_divisor!r}")
+        if not 1 <= self.lr_divisor < math.inf:
+            raise ValueError(f"lr_divisor must be a finite number >= 1, got {self.lr_divisor!r}")
         check_fraction("momentum", self.momentum)
         check_fraction("final_momentum", self.final_momentum)
         check_int("momentum_switch_epoch", self.momentum_switch_epoch, minimum=0)

@@ -31,7 +31,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from dbn._utils.arrays import as_features, as_labels
-from dbn._utils.checks import check_int, check_nonnegative, check_positive
+from dbn._utils.checks import check_fraction, check_int, check_nonnegative, check_positive
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
 from dbn.models.generative_dbn import GenerativeDBN
@@ -83,7 +83,7 @@ class UpDownConfig(JSONConfig):
         for k in self.cd_steps:
             check_int("each cd_steps value", k)
         check_positive("lr", self.lr)
-        check_nonnegative("momentum", self.momentum)
+        check_fraction("momentum", self.momentum)
         check_nonnegative("weight_decay", self.weight_decay)
         check_int("batch_size", self.batch_size)
 

@@ -42,10 +42,28 @@ MAX_SEED = 2**32 - 1
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser whose errors are one line on stderr (``prog: error: ...``,
-    exit status 2), like every other expected failure of the scripts."""
+    exit status 2), like every other expected failure of the scripts, and whose
+    namespace says which options the user typed (``typed``, their names): a resumed
+    run compares those with the run's own (:class:`studies.runs.RunDirectory`)."""
 
     def error(self, message: str):  # noqa: D401  (argparse's hook)
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed, extras = super().parse_known_args(args, namespace)
+        if namespace is None:
+            # parsed again with every default suppressed, the namespace holds only the
+            # options on the command line
+            defaults = [(action, action.default) for action in self._actions]
+            try:
+                for action, _ in defaults:
+                    action.default = argparse.SUPPRESS
+                given = super().parse_known_args(args, argparse.Namespace())[0]
+            finally:
+                for action, default in defaults:
+                    action.default = default
+            parsed.typed = tuple(sorted(vars(given)))
+        return parsed, extras
 
 
 def seed_value(text: str) -> int:

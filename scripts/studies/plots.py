@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
 from dbn import init as initializers  # noqa: E402
+from dbn.io import atomic_write  # noqa: E402
 
 __all__ = [
     "contender_style",
@@ -75,7 +76,7 @@ def _finish(figure, axes, path: str | os.PathLike, title: str | None = None) -> 
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=110, bbox_inches="tight")
+    atomic_write(path, lambda temp: figure.savefig(temp, dpi=110, bbox_inches="tight"))
     plt.close(figure)
 
 

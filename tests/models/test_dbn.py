@@ -232,7 +232,7 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(uninterrupted_run, tmp_
 def test_temp_files_of_a_killed_writer_are_cleaned_up(tmp_path):
     from dbn.io import atomic_save
 
-    (tmp_path / ".state.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    (tmp_path / ".state.pt.abc123.tmp.pt").write_bytes(b"half a checkpoint")
     atomic_save({"x": torch.ones(2)}, tmp_path / "state.pt")
     assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]
 
@@ -284,13 +284,12 @@ def test_generated_samples_look_like_the_training_data(pretrained_digits):
     assert correlation_with_mean_digit(samples(untrained, 0)) < 0.5
 
 
-def test_a_checkpoint_without_a_checksum_loads_with_a_warning(tmp_path):
+def test_a_checkpoint_without_a_checksum_is_refused_like_a_safetensors_file(tmp_path):
     model = DBN([64, 8])
     blob = {"kind": "dbn", "format_version": 1, "config": model.config()}
-    torch.save({**blob, "state": model.state_dict()}, tmp_path / "old.pt")  # as dbn 0.1 did
-    with pytest.warns(UserWarning, match="carries no checksum"):
-        loaded = dbn.load(tmp_path / "old.pt")
-    assert torch.equal(loaded.layers[0].weight, model.layers[0].weight)
+    torch.save({**blob, "state": model.state_dict()}, tmp_path / "unsigned.pt")
+    with pytest.raises(CheckpointError, match="carries no content checksum"):
+        dbn.load(tmp_path / "unsigned.pt")
 
 
 def test_weights_save_and_load_as_safetensors_without_unpickling(tmp_path, monkeypatch):

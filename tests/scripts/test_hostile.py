@@ -2,9 +2,7 @@
 one line on stderr, no traceback, and leave every file already on disk byte-identical."""
 
 import errno
-import functools
 import gc
-import hashlib
 import json
 import os
 import re
@@ -18,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import load_script, wait_for_checkpoints
+from helpers import run_script, script, snapshot, wait_for_checkpoints
 from safetensors import safe_open
 from safetensors.torch import save_file
-from studies.cli import run_cli
 
 import dbn
 from dbn.io import atomic_save
@@ -32,20 +29,6 @@ HUGE = "100000000"
 class Exploit:
     def __reduce__(self):
         return (os.system, ("touch exploited",))
-
-
-@functools.cache
-def script(name):
-    return load_script(name)
-
-
-def run_script(name, argv, monkeypatch, capsys):
-    module = script(name)
-    monkeypatch.setattr(sys, "argv", [f"{name}.py", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(module.main, module.get_args_parser())
-    gc.collect()  # release a run directory's lock held by a frame of the failed call
-    return exit_info.value.code, capsys.readouterr().err
 
 
 def flip_inside_largest_tensor(source: Path, target: Path) -> None:
@@ -100,14 +83,6 @@ def edit_configs(root: Path) -> None:
         config = json.loads(path.read_text())
         edit(config)
         path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-
-
-def snapshot(root: Path) -> dict:
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
@@ -283,12 +258,37 @@ CASES = [
     # finetune: a run directory that holds something
     ("finetune", FINETUNE, "finetune", "already holds a run; continue it with --resume"),
     # --resume trusts nothing it reads: an edited config.json
-    ("finetune", [*FINETUNE, "--resume"], "finetune-edited-lr", r"other FinetuneConfig.*lr"),
-    ("finetune", [*FINETUNE, "--resume"], "finetune-edited-momentum", r"options: momentum"),
-    ("finetune", [*FINETUNE, "--resume"], "finetune-no-finetune", r"missing: \['finetune'\]"),
-    ("finetune", [*FINETUNE, "--resume"], "finetune-unknown-key", r"unknown .* \['colour'\]"),
-    ("pretrain", [*PRETRAIN, "--resume"], "pretrain-no-train", r"missing: \['train'\]"),
-    ("pretrain", [*PRETRAIN, "--resume"], "pretrain-unknown-nested", r"unknown .* \['speed'\]"),
+    (
+        "finetune",
+        [*FINETUNE, "--resume"],
+        "finetune-edited-lr",
+        "was edited after the run wrote it",
+    ),
+    (
+        "finetune",
+        [*FINETUNE, "--resume"],
+        "finetune-edited-momentum",
+        "was edited after the run wrote it",
+    ),
+    (
+        "finetune",
+        [*FINETUNE, "--resume"],
+        "finetune-no-finetune",
+        "was edited after the run wrote it",
+    ),
+    (
+        "finetune",
+        [*FINETUNE, "--resume"],
+        "finetune-unknown-key",
+        "was edited after the run wrote it",
+    ),
+    ("pretrain", [*PRETRAIN, "--resume"], "pretrain-no-train", "was edited after the run wrote it"),
+    (
+        "pretrain",
+        [*PRETRAIN, "--resume"],
+        "pretrain-unknown-nested",
+        "was edited after the run wrote it",
+    ),
     ("finetune", [*FINETUNE, "--resume", "--lr", "0.2"], "finetune", "--lr 0.2 .the run has"),
     ("finetune", [*FINETUNE, "--resume"], "pretrain", "holds a run of pretrain, not of finetune"),
     ("finetune", [*FINETUNE, "--dropout", "2"], "finetune", r"dropout must lie in \[0, 1\)"),
@@ -408,8 +408,8 @@ def test_a_full_disk_names_the_path_and_leaves_the_old_file(tmp_path, monkeypatc
     atomic_save({"x": torch.ones(2)}, target)
     before = target.read_bytes()
 
-    def full_disk(obj, handle):
-        handle.write(b"partial")
+    def full_disk(obj, path):
+        Path(path).write_bytes(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", full_disk)
@@ -420,9 +420,9 @@ def test_a_full_disk_names_the_path_and_leaves_the_old_file(tmp_path, monkeypatc
 
 
 def test_only_temp_files_of_dead_writers_are_swept(tmp_path):
-    live = tmp_path / f".state.pt.{os.getpid()}.abc.tmp"
+    live = tmp_path / f".state.pt.{os.getpid()}.abc.tmp.pt"
     dead_pid = 2**22 + 12345  # above the kernel's pid_max default: no such process
-    dead = tmp_path / f".state.pt.{dead_pid}.abc.tmp"
+    dead = tmp_path / f".state.pt.{dead_pid}.abc.tmp.pt"
     live.write_bytes(b"a writer still at work")
     dead.write_bytes(b"left by a killed writer")
     atomic_save({"x": torch.ones(2)}, tmp_path / "state.pt")
