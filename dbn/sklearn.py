@@ -25,7 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from dbn._utils.checks import check_fraction
+from dbn._utils.checks import check_fraction, check_int, check_positive
 from dbn._utils.rng import new_generator
 from dbn.io import CheckpointError, atomic_save, safe_load
 from dbn.models.dbn import DBN
@@ -70,7 +70,6 @@ def _json_params(estimator) -> dict:
 
 def _save(estimator, path, fitted: dict) -> None:
     """Write an estimator's parameters and fitted state with the safe checkpoint format."""
-    check_is_fitted(estimator)
     blob = {"kind": _KINDS[type(estimator)], "params": _json_params(estimator), "fitted": fitted}
     atomic_save(blob, path)
 
@@ -325,6 +324,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def save(self, path) -> None:
         """Save the fitted transformer without pickle (tensors and JSON-able values);
         :meth:`load` reads it without running any code from the file."""
+        check_is_fitted(self, "components_")
         state = self.random_state_.get_state()
         fitted = {
             "components_": torch.from_numpy(self.components_),
@@ -485,8 +485,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Pretrain on X, fine-tune on (X, y); returns self."""
+        self._check_params()
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=(np.float64, np.float32))
-        check_fraction("validation_fraction", self.validation_fraction)
         check_classification_targets(y)
         self._encoder = LabelEncoder().fit(y)
         self.classes_ = self._encoder.classes_
@@ -503,7 +503,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
             stack.pretrain(
                 inputs,
                 epochs=self.pretrain_epochs
-                or budget_epochs(len(inputs), self.batch_size, PRETRAIN_BUDGET),
+                if self.pretrain_epochs is not None
+                else budget_epochs(len(inputs), self.batch_size, PRETRAIN_BUDGET),
                 method=self.pretrain_method,
                 k=self.k,
                 lr=self.pretrain_lr,
@@ -529,7 +530,9 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         config = FinetuneConfig(
             optimizer=self.optimizer,
             lr=self.learning_rate,
-            epochs=self.epochs or budget_epochs(len(train_idx), self.batch_size, FINETUNE_BUDGET),
+            epochs=self.epochs
+            if self.epochs is not None
+            else budget_epochs(len(train_idx), self.batch_size, FINETUNE_BUDGET),
             batch_size=self.batch_size,
         )
         finetune(
@@ -545,9 +548,31 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         self.model_ = model.eval()
         return self
 
+    def _check_params(self) -> None:
+        """Refuse a bad parameter by name before anything trains."""
+        sizes = self.hidden_layer_sizes
+        if not isinstance(sizes, (tuple, list)) or not sizes:
+            raise ValueError(
+                f"hidden_layer_sizes must be a sequence of layer sizes such as (500,), "
+                f"got {sizes!r}"
+            )
+        for size in sizes:
+            check_int("each hidden_layer_sizes value", size)
+        if self.pretrain_epochs is not None:  # 0: no pretraining
+            check_int("pretrain_epochs", self.pretrain_epochs, minimum=0)
+        if self.epochs is not None:
+            check_int("epochs", self.epochs)
+        check_int("k", self.k)
+        check_int("batch_size", self.batch_size)
+        check_positive("pretrain_lr", self.pretrain_lr)
+        check_positive("learning_rate", self.learning_rate)
+        check_fraction("dropout", self.dropout)
+        check_fraction("validation_fraction", self.validation_fraction)
+
     def save(self, path) -> None:
         """Save the fitted classifier without pickle (tensors and JSON-able values);
         :meth:`load` reads it without running any code from the file."""
+        check_is_fitted(self, "model_")
         scaler = self.scaler_
         fitted = {
             "classes_": self.classes_.tolist(),

@@ -78,7 +78,7 @@ def test_pretraining_data_that_cannot_be_meant_is_refused_before_training():
     stack = dbn.DBN([4, 3])
     with pytest.raises(ValueError, match="data contains NaN or Inf"):
         stack.pretrain(np.array([[0.5, np.inf, 0.5, 0.5]]), epochs=1, progress=False)
-    with pytest.raises(ValueError, match="data has 3 features, the RBM expects 4"):
+    with pytest.raises(ValueError, match="data has 3 features, the model expects 4"):
         stack.pretrain(np.zeros((5, 3)), epochs=1, progress=False)
 
 

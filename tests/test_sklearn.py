@@ -267,3 +267,35 @@ def test_edited_files_are_refused_as_files(digits, tmp_path, edit):
         path = _edited(tmp_path / "good.pt", tmp_path / "edited.pt", EDITS[edit])
         with pytest.raises(CheckpointError, match=f"does not hold a valid saved {cls.__name__}"):
             cls.load(path)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"hidden_layer_sizes": 16}, r"hidden_layer_sizes must be a sequence .* got 16"),
+        ({"hidden_layer_sizes": ()}, r"hidden_layer_sizes must be a sequence"),
+        ({"hidden_layer_sizes": (16, 0)}, r"each hidden_layer_sizes value must be an integer"),
+        ({"epochs": 0}, r"epochs must be an integer >= 1, got 0"),
+        ({"epochs": -2}, r"epochs must be an integer >= 1, got -2"),
+        ({"pretrain_epochs": -5}, r"pretrain_epochs must be an integer >= 0, got -5"),
+        ({"k": 0}, r"k must be an integer >= 1"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1"),
+        ({"learning_rate": float("nan")}, r"learning_rate must be a positive finite"),
+        ({"pretrain_lr": -1.0}, r"pretrain_lr must be a positive finite"),
+        ({"dropout": 1.0}, r"dropout must lie in \[0, 1\)"),
+        ({"validation_fraction": 1.5}, r"validation_fraction must lie in \[0, 1\)"),
+    ],
+)
+def test_a_bad_classifier_parameter_is_named_before_anything_trains(digits, params, message):
+    X_train, _, y_train, _ = digits
+    classifier = DBNClassifier(**params)
+    with pytest.raises(ValueError, match=message):
+        classifier.fit(X_train, y_train)
+    assert not hasattr(classifier, "model_")
+
+
+@pytest.mark.parametrize("estimator", [DBNClassifier(), RBMTransformer()])
+def test_saving_an_unfitted_estimator_is_scikit_learns_not_fitted_error(estimator, tmp_path):
+    with pytest.raises(NotFittedError):
+        estimator.save(tmp_path / "unfitted.pt")
+    assert not (tmp_path / "unfitted.pt").exists()

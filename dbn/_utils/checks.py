@@ -12,7 +12,14 @@ from collections.abc import Collection
 
 import torch
 
-__all__ = ["check_choice", "check_fraction", "check_int", "check_nonnegative", "check_positive"]
+__all__ = [
+    "check_choice",
+    "check_fraction",
+    "check_int",
+    "check_materialised",
+    "check_nonnegative",
+    "check_positive",
+]
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:
@@ -89,3 +96,13 @@ def check_device(device: object) -> torch.device:
             reason = str(error).strip().splitlines()[0]
             raise ValueError(f"device {str(where)!r} is not usable here: {reason}") from None
     return where
+
+
+def check_materialised(model: torch.nn.Module) -> None:
+    """Refuse a model whose parameters hold no data (built on the meta device), before a
+    trainer moves or reads it."""
+    if any(parameter.is_meta for parameter in model.parameters()):
+        raise ValueError(
+            f"the {type(model).__name__}'s parameters are on the meta device (shapes without "
+            f"data): load weights into it, or build it on a real device"
+        )

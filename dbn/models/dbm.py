@@ -36,7 +36,7 @@ from dbn._utils.arrays import as_features, as_labels
 from dbn._utils.checks import check_choice, check_int, check_nonnegative
 from dbn.io import save_model
 from dbn.models.label_rbm import LabelRBM, sample_one_hot
-from dbn.models.rbm import RBM, bernoulli_sample
+from dbn.models.rbm import RBM, bernoulli_sample, check_visible_data
 from dbn.models.registry import register
 
 __all__ = ["DBM"]
@@ -269,12 +269,12 @@ class DBM(nn.Module):
         return save_model("dbm", self, path, **extra)
 
     def images(self, x: Tensor | np.ndarray) -> Tensor:
-        """``x`` checked and cast to the model's dtype and device: (n, sizes[0])."""
+        """``x`` checked (shape, finite, in [0, 1], not empty) and cast to the model's
+        dtype and device: (n, sizes[0])."""
         weight = self.weights[0]
-        x = as_features("x", x, weight.dtype, weight.device)
-        if x.dim() != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(f"x must have shape (n, {self.sizes[0]}), got {tuple(x.shape)}")
-        return x
+        return check_visible_data(x, self.sizes[0], "bernoulli", "x", dtype=weight.dtype).to(
+            weight.device
+        )
 
     # --- energies -----------------------------------------------------------------------
 
@@ -436,6 +436,8 @@ class DBM(nn.Module):
         check_int("n_steps", n_steps, minimum=0)
         if not 0 <= damping < 1:
             raise ValueError(f"damping must be in [0, 1), got {damping!r}")
+        if v.dim() != 2 or v.shape[1] != self.sizes[0]:  # the shape only: a hot path
+            raise ValueError(f"v must have shape (n, {self.sizes[0]}), got {tuple(v.shape)}")
         clamped = None if labels is None else self.label_states(labels, len(v))
         states = [v, *self.initial_marginals(v, clamped)]
         for _ in range(n_steps):

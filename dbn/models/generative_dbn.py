@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from dbn._utils.arrays import as_features, as_labels
+from dbn._utils.arrays import as_labels
 from dbn._utils.checks import check_int
 from dbn.io import save_model
 from dbn.models.label_rbm import LabelRBM
-from dbn.models.rbm import RBM, bernoulli_sample
+from dbn.models.rbm import RBM, bernoulli_sample, check_visible_data
 from dbn.models.registry import register
 
 __all__ = ["GenerativeDBN"]
@@ -128,12 +128,13 @@ class GenerativeDBN(nn.Module):
 
     # --- inference ----------------------------------------------------------------------
 
-    def _images(self, x: Tensor | np.ndarray) -> Tensor:
+    def images(self, x: Tensor | np.ndarray) -> Tensor:
+        """``x`` checked (shape, finite, in [0, 1], not empty) and cast to the model's
+        dtype and device: (n, sizes[0])."""
         weight = self.recognition[0].weight
-        x = as_features("x", x, weight.dtype, weight.device)
-        if x.dim() != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(f"x must have shape (n, {self.sizes[0]}), got {tuple(x.shape)}")
-        return x
+        return check_visible_data(x, self.sizes[0], "bernoulli", "x", dtype=weight.dtype).to(
+            weight.device
+        )
 
     def up(self, x: Tensor | np.ndarray) -> Tensor:
         """The penultimate layer's probabilities by a deterministic recognition pass.
@@ -146,7 +147,7 @@ class GenerativeDBN(nn.Module):
         -------
         Tensor of shape (n, sizes[-2])
         """
-        h = self._images(x)
+        h = self.images(x)
         for layer in self.recognition:
             h = torch.sigmoid(layer(h))
         return h
@@ -155,14 +156,14 @@ class GenerativeDBN(nn.Module):
     def predict_proba(self, x: Tensor | np.ndarray, batch_size: int = 1000) -> Tensor:
         """p(label | image): the softmax of the top RBM's negative free energies under
         each label, after a deterministic up pass. (n, n_labels)."""
-        x = self._images(x)
+        x = self.images(x)
         parts = [self.top.predict_proba(self.up(chunk)) for chunk in torch.split(x, batch_size)]
         return torch.cat(parts)
 
     @torch.no_grad()
     def predict(self, x: Tensor | np.ndarray, batch_size: int = 1000) -> Tensor:
         """The label whose free energy in the top RBM is lowest: (n,), int64."""
-        x = self._images(x)
+        x = self.images(x)
         return torch.cat([self.top.predict(self.up(chunk)) for chunk in torch.split(x, batch_size)])
 
     @torch.no_grad()

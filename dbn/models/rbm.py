@@ -43,6 +43,11 @@ VISIBLE_TYPES = ("bernoulli", "gaussian")
 DEFAULT_WEIGHT_STD = 0.01
 
 
+# How far outside [0, 1], in units of the data's machine epsilon, Bernoulli data may lie
+# by round-off and still be accepted (clipped).
+ROUND_OFF_ULPS = 4
+
+
 def check_visible_data(
     data: object,
     n_visible: int,
@@ -78,7 +83,8 @@ def check_visible_data(
     ------
     ValueError
         On a wrong type, shape or feature count, an empty set, NaN/Inf, or
-        values outside [0, 1] for Bernoulli units.
+        values outside [0, 1] for Bernoulli units (beyond a round-off of
+        ``ROUND_OFF_ULPS`` units in the last place, which is clipped).
 
     Examples
     --------
@@ -93,16 +99,21 @@ def check_visible_data(
             f"{name} must have shape (n_samples, {n_visible}), got {tuple(data.shape)}"
         )
     if data.shape[1] != n_visible:
-        raise ValueError(f"{name} has {data.shape[1]} features, the RBM expects {n_visible}")
+        raise ValueError(f"{name} has {data.shape[1]} features, the model expects {n_visible}")
     if data.shape[0] == 0:
         raise ValueError(f"{name} is empty (0 samples)")
     if visible == "bernoulli" and check_range:
         low, high = data.min().item(), data.max().item()
-        if low < 0 or high > 1:
+        # scaling leaves round-off outside [0, 1] (MinMaxScaler gives 1 + 2**-52): a few
+        # units in the last place are clipped, anything further is an error
+        slack = ROUND_OFF_ULPS * torch.finfo(data.dtype).eps
+        if low < -slack or high > 1 + slack:
             raise ValueError(
                 f"{name} must lie in [0, 1] for Bernoulli visible units, got values in "
                 f"[{low!r}, {high!r}]; scale it, or use visible='gaussian' on standardised data"
             )
+        if low < 0 or high > 1:
+            data = data.clamp(0, 1)
     return data.to(dtype=dtype)
 
 

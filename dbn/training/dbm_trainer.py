@@ -35,6 +35,7 @@ from dbn._utils.checks import (
     check_choice,
     check_fraction,
     check_int,
+    check_materialised,
     check_nonnegative,
     check_positive,
 )
@@ -281,6 +282,7 @@ class DBMTrainer(CheckpointedTrainer):
     """
 
     def __init__(self, dbm: DBM, config: DBMConfig, seed: int = 0) -> None:
+        check_materialised(dbm)
         self.model: DBM = dbm
         self.config = config
         self.generator = new_generator(seed)

@@ -30,6 +30,7 @@ from dbn._utils.checks import (
     check_device,
     check_fraction,
     check_int,
+    check_materialised,
     check_nonnegative,
     check_positive,
 )
@@ -255,6 +256,14 @@ def _input_width(model: nn.Module) -> int | None:
     return None
 
 
+def _output_width(model: nn.Module) -> int | None:
+    """The classes a sequential ``model``'s last linear layer scores; None for others."""
+    if isinstance(model, nn.Sequential):
+        linears = [module for module in model.modules() if isinstance(module, nn.Linear)]
+        return linears[-1].out_features if linears else None
+    return None
+
+
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters(), torch.empty(0)).device
 
@@ -268,6 +277,8 @@ def _as_pair(
     x = as_features(f"{name} X", pair[0], dtype, device)
     if x.dim() != 2:
         raise ValueError(f"{name} X must have shape (n_samples, n_features), got {tuple(x.shape)}")
+    if len(x) == 0:
+        raise ValueError(f"the {name} split is empty")
     return x, as_labels(f"{name} y", pair[1], len(x), device)
 
 
@@ -387,20 +398,26 @@ class FinetuneTrainer:
         progress: bool = True,
         name: str = "fine-tune",
     ) -> None:
+        check_materialised(model)
         self.device = check_device(device)
         dtype = _dtype_of(model)
         # the data checked before the model moves: a refused call leaves it where it was
         self.x, self.y = _as_pair("train", train, dtype, self.device)
         self.valid = None if valid is None else _as_pair("valid", valid, dtype, self.device)
-        width = _input_width(model)
+        width, classes = _input_width(model), _output_width(model)
         for what, pair in (("train", (self.x, self.y)), ("valid", self.valid)):
-            if pair is not None and width is not None and pair[0].shape[1] != width:
+            if pair is None:
+                continue
+            if width is not None and pair[0].shape[1] != width:
                 raise ValueError(
                     f"{what} has {pair[0].shape[1]} features a row; the model takes {width}"
                 )
+            if classes is not None and int(pair[1].max()) >= classes:
+                raise ValueError(
+                    f"{what} has label {int(pair[1].max())}; the model scores {classes} "
+                    f"classes (0 to {classes - 1})"
+                )
         self.model = model.to(self.device)
-        if self.x.shape[0] == 0:
-            raise ValueError("the training split is empty")
         self.config, self.generator, self.progress, self.name = config, generator, progress, name
         _, world_size = world()
         if config.head_epochs and world_size > 1:
@@ -699,6 +716,9 @@ def finetune(
     values = {} if config is None else config.to_dict()
     values.update(options)
     config = FinetuneConfig.from_dict(values)
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        if not Path(checkpoint_path).is_file():
+            raise ValueError(f"checkpoint_path {str(checkpoint_path)!r} is not a regular file")
     trainer = FinetuneTrainer(model, (x, y), valid, config, device, generator, progress, name)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
         saved = safe_load(checkpoint_path, kind=CHECKPOINT_KIND)

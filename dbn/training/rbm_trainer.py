@@ -32,6 +32,7 @@ from dbn._utils.checks import (
     check_device,
     check_fraction,
     check_int,
+    check_materialised,
     check_nonnegative,
     check_positive,
 )
@@ -397,6 +398,7 @@ class RBMTrainer:
         name: str = "RBM",
         check_range: bool = True,
     ) -> None:
+        check_materialised(rbm)
         self.device = check_device(device) if device is not None else rbm.weight.device
         self.rbm = rbm.to(self.device)
         self.config = config

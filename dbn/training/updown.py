@@ -30,8 +30,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from dbn._utils.arrays import as_features, as_labels
-from dbn._utils.checks import check_fraction, check_int, check_nonnegative, check_positive
+from dbn._utils.arrays import as_labels
+from dbn._utils.checks import (
+    check_fraction,
+    check_int,
+    check_materialised,
+    check_nonnegative,
+    check_positive,
+)
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
 from dbn.models.generative_dbn import GenerativeDBN
@@ -209,7 +215,7 @@ def pretrain_generative(
     [2, 2, 2]
     """
     weight = model.top.weight
-    h = as_features("x", x, weight.dtype, weight.device)
+    h = model.images(x)
     labels = as_labels("labels", labels, len(h), weight.device)
     if int(labels.max()) >= model.n_labels:
         raise ValueError(f"labels must be below n_labels={model.n_labels}")
@@ -251,6 +257,7 @@ class UpDownTrainer(CheckpointedTrainer):
     """
 
     def __init__(self, model: GenerativeDBN, config: UpDownConfig, seed: int = 0) -> None:
+        check_materialised(model)
         self.model, self.config = model, config
         self.generator = new_generator(seed)
         weights, others = split_weights(model)
@@ -314,8 +321,10 @@ class UpDownTrainer(CheckpointedTrainer):
             ``on_epoch_end`` added to the row.
         """
         weight = self.model.top.weight
-        x = as_features("x", x, weight.dtype, weight.device)
+        x = self.model.images(x)
         labels = as_labels("labels", labels, len(x), weight.device)
+        if int(labels.max()) >= self.model.n_labels:
+            raise ValueError(f"labels must be below n_labels={self.model.n_labels}")
         epochs = range(self.epoch, self.config.epochs)
         for _ in tqdm(epochs, desc="up-down", disable=not progress):
             self.train_epoch(x, labels)

@@ -113,7 +113,7 @@ def test_sizes_and_states_are_checked():
     dbm = DBM(SIZES)
     with pytest.raises(ValueError, match="layer 1 must have shape"):
         dbm.energy([torch.zeros(2, 5), torch.zeros(2, 5), torch.zeros(2, 3)])
-    with pytest.raises(ValueError, match="x must have shape"):
+    with pytest.raises(ValueError, match="x has 4 features, the model expects 5"):
         dbm.transform(torch.zeros(2, 4))
     with pytest.raises(ValueError, match="damping"):
         dbm.mean_field(torch.zeros(2, 5), damping=1.0)

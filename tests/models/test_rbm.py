@@ -145,3 +145,17 @@ def test_bad_shapes_and_k_are_refused():
         rbm.visible_probs(torch.rand(4))
     with pytest.raises(ValueError, match="k must be an integer >= 1, got 0"):
         rbm.gibbs(torch.rand(2, 6), k=0)
+
+
+def test_round_off_from_scaling_is_clipped_and_more_is_refused():
+    from sklearn.preprocessing import MinMaxScaler
+
+    from dbn.models.rbm import check_visible_data
+
+    rng = np.random.default_rng(0)
+    scaled = MinMaxScaler().fit_transform(rng.normal(size=(500, 40)) * 3 + 1.7)
+    checked = check_visible_data(scaled, 40, "bernoulli")
+    assert 0 <= checked.min().item() and checked.max().item() <= 1
+    assert torch.allclose(checked, torch.from_numpy(scaled), atol=1e-15, rtol=0)
+    with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
+        check_visible_data(np.full((2, 3), 1 + 1e-9), 3, "bernoulli")

@@ -133,7 +133,7 @@ def test_visible_bias_starts_at_data_log_odds():
 @pytest.mark.parametrize(
     "data, message",
     [
-        (torch.rand(10, 5), "data has 5 features, the RBM expects 6"),
+        (torch.rand(10, 5), "data has 5 features, the model expects 6"),
         (torch.rand(10), r"data must have shape \(n_samples, 6\)"),
         (torch.full((10, 6), float("nan")), "data contains NaN or Inf"),
         (torch.rand(10, 6) * 3, r"must lie in \[0, 1\] for Bernoulli"),
