@@ -14,6 +14,7 @@
 :class:`UpDownTrainer`    the up-down fine-tuning of a generative DBN (:func:`updown_loss`)
 :func:`pretrain_dbm`      greedy DBM pretraining, corrected for double counting
 :class:`DBMTrainer`       joint DBM training: mean-field and persistent chains (:func:`dbm_loss`)
+:class:`Trainer`          the epoch skeleton, state and checks the DBM and up-down trainers share
 ========================  =====================================================
 
 Greedy pretraining is :meth:`dbn.DBN.pretrain`; the closed-form and CUDA-graph steps
@@ -45,6 +46,7 @@ from dbn.training.rbm_trainer import (
     train_rbm,
 )
 from dbn.training.tempering import ParallelTempering
+from dbn.training.trainer import Trainer
 from dbn.training.updown import UpDownConfig, UpDownTrainer, pretrain_generative, updown_loss
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "RBMObjective",
     "RBMTrainer",
     "TrainConfig",
+    "Trainer",
     "TrainingDivergedError",
     "UpDownConfig",
     "UpDownTrainer",

@@ -20,7 +20,7 @@ and sampled with the other layers in the chains, as that code does.
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -28,28 +28,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from dbn._utils.arrays import as_labels
 from dbn._utils.checks import (
     check_choice,
     check_fraction,
     check_int,
-    check_materialised,
     check_nonnegative,
     check_positive,
 )
 from dbn._utils.config import JSONConfig
-from dbn._utils.rng import new_generator
 from dbn.models.dbm import DBM
 from dbn.models.rbm import bernoulli_sample
-from dbn.optim import make_optimizer, split_weights
-from dbn.training._checkpointed import CheckpointedTrainer
-from dbn.training.rbm_trainer import (
-    AUTOCAST_DTYPES,
-    TrainingDivergedError,
-    check_autocast_device,
-)
+from dbn.training.rbm_trainer import AUTOCAST_DTYPES, check_autocast_device
+from dbn.training.trainer import Callback, Trainer
 
 NEGATIVE_STATISTICS = ("states", "probabilities")
 
@@ -259,7 +251,7 @@ def dbm_loss(
     return loss, chains, error
 
 
-class DBMTrainer(CheckpointedTrainer):
+class DBMTrainer(Trainer):
     """Joint DBM training epoch by epoch, its whole state saved and restored exactly.
 
     Parameters
@@ -281,25 +273,14 @@ class DBMTrainer(CheckpointedTrainer):
     [1, 2]
     """
 
+    name = "DBM"
+    model: DBM
+    config: DBMConfig
+
     def __init__(self, dbm: DBM, config: DBMConfig, seed: int = 0) -> None:
-        check_materialised(dbm)
-        self.model: DBM = dbm
-        self.config = config
-        self.generator = new_generator(seed)
+        super().__init__(dbm, config, seed)
         check_autocast_device(config.autocast, dbm.weights[0].device)
-        # every parameter, the label weights and biases of a labelled DBM included
-        weights, others = split_weights(dbm)
-        self.optimizer = make_optimizer(
-            "sgd",
-            weights,
-            others,
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        )
         self.chains: list[Tensor] | None = None
-        self.epoch = 0
-        self.history: list[dict[str, Any]] = []
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit for bit, the chains included."""
@@ -333,31 +314,32 @@ class DBMTrainer(CheckpointedTrainer):
         ]
         return [s.to(x.dtype) for s in states] + ([] if clamped is None else [clamped])
 
-    def _set_lr(self, lr: float) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+    def prepare(self, x: Any, labels: Any) -> tuple[Tensor, Tensor | None]:
+        """The images checked, and a labelled model's classes checked and made one-hot
+        once, so that each batch's labels need no conversion or range check."""
+        x = self.model.images(x)
+        y = self.model.training_labels(labels, len(x))
+        return x, None if y is None else self.model.label_states(y, len(x))
 
     def train_epoch(self, x: Tensor, labels: Tensor | None = None) -> dict[str, Any]:
-        """One pass over the shuffled data (and their classes or label states, for a
-        model with label units); the epoch's metrics."""
-        config, started = self.config, time.perf_counter()
+        """One pass over the shuffled data (and their label states, for a model with
+        label units): the epoch's ``lr`` and ``reconstruction``."""
+        config = self.config
         if self.chains is None:
             self.chains = self._start_chains(x, labels)
-        momentum = (
+        self.set_momentum(
             config.final_momentum if self.epoch >= config.momentum_switch_epoch else config.momentum
         )
-        for group in self.optimizer.param_groups:
-            group["momentum"] = momentum
         exponential = config.lr_schedule == "exponential"
         reduced = AUTOCAST_DTYPES[config.autocast]
         n_batches = math.ceil(len(x) / config.batch_size)
         if not exponential:
-            self._set_lr(config.lr_at(self.epoch))
+            self.set_lr(config.lr_at(self.epoch))
         order = torch.randperm(len(x), generator=self.generator)
         total = torch.zeros((), dtype=torch.float64)
         for number, begin in enumerate(range(0, len(x), config.batch_size), start=1):
             if exponential:
-                self._set_lr(config.lr_at_update(self.epoch * n_batches + number))
+                self.set_lr(config.lr_at_update(self.epoch * n_batches + number))
             index = order[begin : begin + config.batch_size]
             batch = x[index]
             if config.binarize:
@@ -377,25 +359,16 @@ class DBMTrainer(CheckpointedTrainer):
             loss.backward()
             self.optimizer.step()
             total += error.double() * len(index)
-        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
-            raise TrainingDivergedError(f"DBM training diverged in epoch {self.epoch + 1}")
-        self.epoch += 1
-        row = {
-            "epoch": self.epoch,
-            "lr": self.optimizer.param_groups[0]["lr"],
-            "reconstruction": total.item() / len(x),
-            "seconds": time.perf_counter() - started,
-        }
-        self.history.append(row)
-        return row
+        return {"lr": self.optimizer.param_groups[0]["lr"], "reconstruction": total.item() / len(x)}
 
     def fit(
         self,
         x: Tensor | np.ndarray,
         labels: Tensor | np.ndarray | None = None,
         valid: Tensor | np.ndarray | None = None,
+        *,
+        callbacks: Sequence[Callback] = (),
         progress: bool = True,
-        on_epoch_end=None,
     ) -> list[dict[str, Any]]:
         """Train until ``config.epochs`` epochs are done (continuing a restored state).
 
@@ -407,9 +380,9 @@ class DBMTrainer(CheckpointedTrainer):
             Classes of ``x``; required by a model with label units, refused without.
         valid : Tensor or ndarray of shape (m, sizes[0]), optional
             Held-out pixels: each epoch's row gets their ``valid_reconstruction``.
-        progress : bool
-        on_epoch_end : callable, optional
+        callbacks : sequence of callable
             Called with the trainer after every epoch (to checkpoint).
+        progress : bool
 
         Returns
         -------
@@ -418,18 +391,15 @@ class DBMTrainer(CheckpointedTrainer):
             squared error of p(v | q_1), summed over pixels), ``seconds``, and
             ``valid_reconstruction`` with ``valid``.
         """
-        x = self.model.images(x)
-        y = self.model.training_labels(labels, len(x))
-        # one-hot once, so that each batch's labels need no conversion or range check
-        clamped = None if y is None else self.model.label_states(y, len(x))
-        valid = None if valid is None else self.model.images(valid)
-        for _ in tqdm(range(self.epoch, self.config.epochs), desc="DBM", disable=not progress):
-            row = self.train_epoch(x, clamped)
-            if valid is not None:
-                row["valid_reconstruction"] = reconstruction_error(self.model, valid, self.config)
-            if on_epoch_end is not None:
-                on_epoch_end(self)
-        return self.history
+        if valid is not None:
+            held_out = self.model.images(valid)
+
+            def validate(trainer: Trainer) -> None:
+                error = reconstruction_error(self.model, held_out, self.config)
+                trainer.history[-1]["valid_reconstruction"] = error
+
+            callbacks = [validate, *callbacks]
+        return super().fit(x, labels, callbacks=callbacks, progress=progress)
 
 
 @torch.no_grad()

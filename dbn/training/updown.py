@@ -19,8 +19,6 @@ the one below. Every sampled state is a constant of the loss.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,23 +26,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from dbn._utils.arrays import as_labels
 from dbn._utils.checks import (
     check_fraction,
     check_int,
-    check_materialised,
     check_nonnegative,
     check_positive,
 )
 from dbn._utils.config import JSONConfig
-from dbn._utils.rng import new_generator
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.rbm import bernoulli_sample
-from dbn.optim import make_optimizer, split_weights
-from dbn.training._checkpointed import CheckpointedTrainer
-from dbn.training.rbm_trainer import TrainConfig, TrainingDivergedError, train_rbm
+from dbn.training.rbm_trainer import TrainConfig, train_rbm
+from dbn.training.trainer import Trainer
 
 __all__ = ["UpDownConfig", "UpDownTrainer", "pretrain_generative", "updown_loss"]
 
@@ -234,7 +228,7 @@ def pretrain_generative(
     return histories
 
 
-class UpDownTrainer(CheckpointedTrainer):
+class UpDownTrainer(Trainer):
     """Up-down fine-tuning epoch by epoch, its whole state saved and restored exactly.
 
     Parameters
@@ -256,25 +250,21 @@ class UpDownTrainer(CheckpointedTrainer):
     [3, 6, 10]
     """
 
-    def __init__(self, model: GenerativeDBN, config: UpDownConfig, seed: int = 0) -> None:
-        check_materialised(model)
-        self.model, self.config = model, config
-        self.generator = new_generator(seed)
-        weights, others = split_weights(model)
-        self.optimizer = make_optimizer(
-            "sgd",
-            weights,
-            others,
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        )
-        self.epoch = 0
-        self.history: list[dict[str, Any]] = []
+    name = "up-down"
+    model: GenerativeDBN
+    config: UpDownConfig
+
+    def prepare(self, x: Any, labels: Any) -> tuple[Tensor, Tensor]:
+        """The images and their classes, checked once."""
+        x = self.model.images(x)
+        labels = as_labels("labels", labels, len(x), x.device)
+        if int(labels.max()) >= self.model.n_labels:
+            raise ValueError(f"labels must be below n_labels={self.model.n_labels}")
+        return x, labels
 
     def train_epoch(self, x: Tensor, labels: Tensor) -> dict[str, Any]:
-        """One pass over the shuffled data; the epoch's metrics."""
-        config, started = self.config, time.perf_counter()
+        """One pass over the shuffled data: the epoch's ``k`` and mean ``loss``."""
+        config = self.config
         k = config.k_at(self.epoch)
         order = torch.randperm(len(x), generator=self.generator)
         total = 0.0
@@ -285,49 +275,4 @@ class UpDownTrainer(CheckpointedTrainer):
             loss.backward()
             self.optimizer.step()
             total += loss.item() * len(index)
-        if not math.isfinite(total):
-            raise TrainingDivergedError(f"up-down diverged in epoch {self.epoch + 1}")
-        self.epoch += 1
-        row = {
-            "epoch": self.epoch,
-            "k": k,
-            "loss": total / len(x),
-            "seconds": time.perf_counter() - started,
-        }
-        self.history.append(row)
-        return row
-
-    def fit(
-        self,
-        x: Tensor | np.ndarray,
-        labels: Tensor | np.ndarray,
-        progress: bool = True,
-        on_epoch_end=None,
-    ) -> list[dict[str, Any]]:
-        """Train until ``config.epochs`` epochs are done (continuing a restored state).
-
-        Parameters
-        ----------
-        x : Tensor or ndarray of shape (n, sizes[0])
-        labels : Tensor or ndarray of shape (n,)
-        progress : bool
-        on_epoch_end : callable, optional
-            Called with the trainer after every epoch (to checkpoint, to validate).
-
-        Returns
-        -------
-        list of dict
-            Per epoch: ``epoch``, ``k``, ``loss``, ``seconds`` and what
-            ``on_epoch_end`` added to the row.
-        """
-        weight = self.model.top.weight
-        x = self.model.images(x)
-        labels = as_labels("labels", labels, len(x), weight.device)
-        if int(labels.max()) >= self.model.n_labels:
-            raise ValueError(f"labels must be below n_labels={self.model.n_labels}")
-        epochs = range(self.epoch, self.config.epochs)
-        for _ in tqdm(epochs, desc="up-down", disable=not progress):
-            self.train_epoch(x, labels)
-            if on_epoch_end is not None:
-                on_epoch_end(self)
-        return self.history
+        return {"k": k, "loss": total / len(x)}

@@ -137,7 +137,7 @@ def test_up_down_resumed_from_its_state_equals_the_uninterrupted_run():
             if trainer.epoch == 2:
                 raise KeyboardInterrupt
 
-        interrupted.fit(train.x, train.y, progress=False, on_epoch_end=stop_after_two)
+        interrupted.fit(train.x, train.y, progress=False, callbacks=[stop_after_two])
     resumed = UpDownTrainer(GenerativeDBN([64, 32, 32, 48]), config, seed=99)
     resumed.load_state_dict(saved[-1])
     resumed.fit(train.x, train.y, progress=False)

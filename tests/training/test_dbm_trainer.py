@@ -113,7 +113,7 @@ def test_a_checkpointed_trainer_continues_bit_for_bit(tmp_path):
             raise Killed
 
     with pytest.raises(Killed):
-        fresh().fit(x, progress=False, on_epoch_end=checkpoint_then_die_after_two)
+        fresh().fit(x, progress=False, callbacks=[checkpoint_then_die_after_two])
     resumed = fresh(seed=99)
     resumed.load_state_dict(safe_load(tmp_path / "state.pt")["trainer"])
     resumed.fit(x, progress=False)
@@ -278,7 +278,7 @@ def test_a_labelled_trainer_on_the_exponential_schedule_continues_bit_for_bit(tm
             raise Killed
 
     with pytest.raises(Killed):
-        fresh().fit(x, labels, progress=False, on_epoch_end=checkpoint_then_die_after_two)
+        fresh().fit(x, labels, progress=False, callbacks=[checkpoint_then_die_after_two])
     resumed = fresh(seed=99)
     resumed.load_state_dict(safe_load(tmp_path / "state.pt")["trainer"])
     resumed.fit(x, labels, progress=False)
