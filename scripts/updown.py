@@ -4,8 +4,9 @@ then up-down fine-tuning; it classifies by free energy and draws digits of a cla
     python scripts/updown.py --out runs/updown                   # the paper's recipe, MNIST
     python scripts/updown.py --quick --out runs/updown-quick     # the 8x8 digits, seconds
 
-Writes into ``--out``: ``config.json``; ``greedy.safetensors`` once greedy pretraining
-ends (a resumed run starts from it); ``updown-state.pt`` after every up-down epoch (model,
+Writes into ``--out``: ``config.json``; ``greedy-state.pt`` after every epoch of greedy
+pretraining and ``greedy.safetensors`` once it ends (a resumed run continues from the
+one or starts from the other); ``updown-state.pt`` after every up-down epoch (model,
 optimiser, generator: ``--resume`` continues to the uninterrupted run's weights);
 ``metrics.jsonl`` (a row an epoch, with the validation error every ``--eval-every``
 epochs); and at the end ``model.safetensors`` (``dbn.load`` returns it ready to
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from studies.cli import (
@@ -131,12 +133,24 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
     )
 
 
-def pretrained_model(config: UpDownRunConfig, train, progress: bool) -> GenerativeDBN:
-    """A generative DBN pretrained greedily by the run's config."""
+def pretrained_model(
+    config: UpDownRunConfig, train, progress: bool, state_path: Path, resume: bool
+) -> GenerativeDBN:
+    """A generative DBN pretrained greedily by the run's config, checkpointed in
+    ``state_path`` after every epoch (and continued from it with ``resume``)."""
     model = GenerativeDBN(
         config.sizes, weight_std=config.weight_std, generator=new_generator(config.seed)
     )
-    pretrain_generative(model, train.x, train.y, config.greedy, config.seed, progress)
+    pretrain_generative(
+        model,
+        train.x,
+        train.y,
+        config.greedy,
+        config.seed,
+        progress,
+        checkpoint_path=state_path,
+        resume=resume,
+    )
     return model
 
 
@@ -159,8 +173,12 @@ def main(args: argparse.Namespace) -> dict:
     if config.use_valid:
         train = type(train)(torch.cat([train.x, valid.x]), torch.cat([train.y, valid.y]))
     started = time.perf_counter()
+    greedy_state = run / "greedy-state.pt"
+    run.state_file(greedy_state.name)  # a checkpoint's place holds none or a file
     model = run.greedy_model(
-        config, GenerativeDBN, lambda: pretrained_model(config, train, not args.no_progress)
+        config,
+        GenerativeDBN,
+        lambda: pretrained_model(config, train, not args.no_progress, greedy_state, args.resume),
     )
     start_error = model.error_rate(test.x, test.y)
     trainer = UpDownTrainer(model, config.updown, seed=config.seed)

@@ -70,19 +70,26 @@ class PretrainCheckpoint:
     path : path
         Written atomically after every epoch (by rank 0 only in a distributed run).
     stack : nn.Module
-        The DBN; its ``config()`` and state are saved.
+        The DBN (or the stack of RBMs being trained); its ``config()`` and state are
+        saved.
     configs : list of TrainConfig
         A resumed run must use the same ones.
+    kind : str
+        The file's kind: ``"dbn-training"`` (which :func:`dbn.load` reads as the DBN)
+        by default.
     """
 
-    kind = "dbn-training"
-
     def __init__(
-        self, path: str | os.PathLike, stack: nn.Module, configs: list[TrainConfig]
+        self,
+        path: str | os.PathLike,
+        stack: nn.Module,
+        configs: list[TrainConfig],
+        kind: str = "dbn-training",
     ) -> None:
         self.path = Path(path)
         self.stack = stack
         self.configs = configs
+        self.kind = kind
 
     def save(self, layer: int, trainer_state: dict | None, histories: list[list[dict]]) -> None:
         """Record that ``layer`` is in training (with ``trainer_state``) or, with
@@ -132,10 +139,14 @@ def pretrain_layers(
     resume: bool,
     on_epoch_end: Callable[[int, RBMTrainer], None] | None,
     top_labels: Tensor | None = None,
+    top_valid_labels: Tensor | None = None,
 ) -> list[list[dict]]:
     """Train ``layers`` (RBMs, on ``device``) greedily; see :meth:`dbn.DBN.pretrain`.
     With ``top_labels`` (n,), the top layer is a :class:`~dbn.models.LabelRBM` that
-    trains on the features below joined with them."""
+    trains on the features below joined with them (and validates on ``valid``'s
+    joined with ``top_valid_labels``)."""
+    if valid is not None and top_labels is not None and top_valid_labels is None:
+        raise ValueError("valid data for a stack with top labels needs their labels too")
     n_layers = len(layers)
     start_layer, saved_trainer, histories = 0, None, [[] for _ in range(n_layers)]
     if resume and checkpoint is not None and checkpoint.path.is_file():
@@ -145,6 +156,8 @@ def pretrain_layers(
     for index, (rbm, config) in enumerate(zip(layers, configs, strict=True)):
         if top_labels is not None and index == n_layers - 1:
             x = rbm.join(x, top_labels.to(device))
+            if v is not None and top_valid_labels is not None:
+                v = rbm.join(v, top_valid_labels.to(device))
         if index >= start_layer:
             name = f"layer {index + 1}/{n_layers} ({rbm.n_visible}-{rbm.n_hidden})"
             trainer = RBMTrainer(rbm, config, seed=seed + index, device=device, name=name)

@@ -19,13 +19,15 @@ the one below. Every sampled state is a constant of the loss.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from dbn._utils.arrays import as_labels
 from dbn._utils.checks import (
@@ -37,7 +39,9 @@ from dbn._utils.checks import (
 from dbn._utils.config import JSONConfig
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.rbm import bernoulli_sample
-from dbn.training.rbm_trainer import TrainConfig, train_rbm
+from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
+from dbn.training.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
+from dbn.training.rbm_trainer import TrainConfig
 from dbn.training.trainer import Trainer
 
 __all__ = ["UpDownConfig", "UpDownTrainer", "pretrain_generative", "updown_loss"]
@@ -168,9 +172,13 @@ def pretrain_generative(
     model: GenerativeDBN,
     x: Tensor | np.ndarray,
     labels: Tensor | np.ndarray,
-    config: TrainConfig | None = None,
+    config: TrainConfig | Sequence[TrainConfig] | None = None,
     seed: int = 0,
     progress: bool = True,
+    *,
+    valid: tuple[Tensor | np.ndarray, Tensor | np.ndarray] | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume: bool = False,
     **options: Any,
 ) -> list[list[dict[str, Any]]]:
     """Greedy layer-wise pretraining with the labels joined to the top RBM.
@@ -178,19 +186,28 @@ def pretrain_generative(
     Each directed layer is an RBM trained on the layer below's hidden probabilities;
     the top RBM is trained on the penultimate probabilities and the one-hot labels.
     The directed layers' recognition and generative weights are then tied to their
-    RBM's.
+    RBM's. The same greedy stack as :meth:`dbn.DBN.pretrain` and
+    :func:`~dbn.training.pretrain_dbm` (:func:`~dbn.training.pretraining.pretrain_layers`):
+    checkpointed after every epoch, resumed bit for bit, validated on held-out images.
 
     Parameters
     ----------
     model : GenerativeDBN
     x : Tensor or ndarray of shape (n, sizes[0])
     labels : Tensor or ndarray of shape (n,)
-    config : TrainConfig, optional
+    config : TrainConfig or list of TrainConfig, optional
+        One for every layer or one per layer (the top RBM last).
     seed : int
         Layer ``i`` trains with seed ``seed + i``.
     progress : bool
+    valid : (X, y), optional
+        Held-out images and their classes: each layer's rows get their monitors.
+    checkpoint_path : path, optional
+        Written atomically after every epoch.
+    resume : bool
+        Continue from ``checkpoint_path`` if it exists.
     **options
-        :class:`TrainConfig` fields.
+        :class:`TrainConfig` fields, a value for every layer or a list of one per layer.
 
     Returns
     -------
@@ -208,24 +225,58 @@ def pretrain_generative(
     >>> [len(layer) for layer in history]
     [2, 2, 2]
     """
-    weight = model.top.weight
     h = model.images(x)
-    labels = as_labels("labels", labels, len(h), weight.device)
+    labels = _checked_labels(model, labels, len(h), h.device)
+    valid_x = valid_y = None
+    if valid is not None:
+        valid_x = model.images(valid[0])
+        valid_y = _checked_labels(model, valid[1], len(valid_x), h.device)
+    if config is None:
+        options = with_budget_epochs(options, len(h), TrainConfig.batch_size, PRETRAIN_BUDGET)
+    rbms = [model.as_rbm(index) for index in range(len(model.recognition))] + [model.top]
+    configs = layer_configs(config, len(rbms), **options)
+    stack = _Stack(rbms, model.config())
+    checkpoint = None
+    if checkpoint_path is not None:
+        checkpoint = PretrainCheckpoint(
+            checkpoint_path, stack, configs, kind="generative-dbn-pretraining"
+        )
+    histories = pretrain_layers(
+        rbms,
+        configs,
+        h,
+        valid_x,
+        h.device,
+        seed,
+        progress,
+        checkpoint,
+        resume,
+        None,
+        top_labels=labels,
+        top_valid_labels=valid_y,
+    )
+    for index, rbm in enumerate(rbms[:-1]):
+        model.tie(index, rbm)
+    return histories
+
+
+class _Stack(nn.ModuleList):
+    """The RBMs of a generative DBN's greedy stage, as one module a checkpoint saves."""
+
+    def __init__(self, rbms: Sequence[nn.Module], model_config: dict[str, Any]) -> None:
+        super().__init__(rbms)
+        self.model_config = model_config
+
+    def config(self) -> dict[str, Any]:
+        return self.model_config
+
+
+def _checked_labels(model: GenerativeDBN, labels: Any, n: int, device: torch.device) -> Tensor:
+    """Class labels of ``n`` images, each below the model's ``n_labels``."""
+    labels = as_labels("labels", labels, n, device)
     if int(labels.max()) >= model.n_labels:
         raise ValueError(f"labels must be below n_labels={model.n_labels}")
-    histories = []
-    for index in range(len(model.recognition)):
-        rbm = model.as_rbm(index)
-        histories.append(train_rbm(rbm, h, config, seed=seed + index, progress=progress, **options))
-        model.tie(index, rbm)
-        with torch.no_grad():
-            h = rbm.hidden_probs(h)
-    top_data = model.top.join(h.detach(), labels)
-    seed_top = seed + len(model.recognition)
-    histories.append(
-        train_rbm(model.top, top_data, config, seed=seed_top, progress=progress, **options)
-    )
-    return histories
+    return labels
 
 
 class UpDownTrainer(Trainer):
@@ -257,10 +308,7 @@ class UpDownTrainer(Trainer):
     def prepare(self, x: Any, labels: Any) -> tuple[Tensor, Tensor]:
         """The images and their classes, checked once."""
         x = self.model.images(x)
-        labels = as_labels("labels", labels, len(x), x.device)
-        if int(labels.max()) >= self.model.n_labels:
-            raise ValueError(f"labels must be below n_labels={self.model.n_labels}")
-        return x, labels
+        return x, _checked_labels(self.model, labels, len(x), x.device)
 
     def train_epoch(self, x: Tensor, labels: Tensor) -> dict[str, Any]:
         """One pass over the shuffled data: the epoch's ``k`` and mean ``loss``."""

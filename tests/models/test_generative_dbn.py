@@ -154,3 +154,41 @@ def test_bad_shapes_and_labels_are_refused():
         pretrain_generative(net, torch.rand(4, 64), torch.tensor([0, 1, 2, 11]), epochs=1)
     with pytest.raises(ValueError, match="sizes must name"):
         GenerativeDBN([64, 32])
+
+
+def test_greedy_pretraining_is_checkpointed_validated_and_resumes_bit_for_bit(
+    tmp_path, monkeypatch
+):
+    from dbn.training.rbm_trainer import RBMTrainer
+
+    digits = dbn.load_digits()
+    train, valid = digits["train"], digits["valid"]
+    options = dict(epochs=3, lr=0.05, progress=False, valid=(valid.x, valid.y))
+
+    def fresh():
+        torch.manual_seed(0)
+        return GenerativeDBN([64, 32, 32, 48], n_labels=10)
+
+    straight = fresh()
+    histories = pretrain_generative(straight, train.x, train.y, **options)
+    assert all("free_energy_gap" in row for layer in histories for row in layer)  # valid used
+
+    original, calls = RBMTrainer.train_epoch, []
+
+    def killed_in_the_fifth_epoch(self, data):
+        calls.append(1)
+        if len(calls) == 5:  # layer 2, epoch 2
+            raise KeyboardInterrupt
+        return original(self, data)
+
+    monkeypatch.setattr(RBMTrainer, "train_epoch", killed_in_the_fifth_epoch)
+    path = tmp_path / "greedy-state.pt"
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_generative(fresh(), train.x, train.y, checkpoint_path=path, **options)
+    monkeypatch.setattr(RBMTrainer, "train_epoch", original)
+    resumed = fresh()
+    pretrain_generative(resumed, train.x, train.y, checkpoint_path=path, resume=True, **options)
+    for name, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[name]), name
+    with pytest.raises(dbn.io.CheckpointError, match="not a dbn checkpoint"):
+        dbn.load(path)  # RBMs in training, not a model to use
