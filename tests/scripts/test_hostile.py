@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import run_script, script, snapshot, wait_for_checkpoints
+from helpers import assert_refused, run_script, script, wait_for_checkpoints
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -378,15 +378,7 @@ def test_refused_in_one_line_and_nothing_changes(
     argv = [arg.format(root=world, ckpt=world / "checkpoints") for arg in argv]
     if target != "none":
         argv = [*argv, "--out", str(out)]
-    world_before, here_before = snapshot(world), snapshot(tmp_path)
-    status, err = run_script(script, argv, monkeypatch, capsys)
-    lines = err.strip().splitlines()
-    assert status == 2, err
-    assert len(lines) == 1 and lines[0].startswith(f"{script}.py: error: "), err
-    assert "Traceback" not in err
-    assert re.search(message, lines[0]), lines[0]
-    assert snapshot(world) == world_before
-    assert snapshot(tmp_path) == here_before
+    assert_refused(script, argv, message, [world, tmp_path], monkeypatch, capsys)
     if target == "new":
         assert not out.exists()
     assert not Path("exploited").exists()
