@@ -18,7 +18,7 @@ from torch import nn
 import dbn
 from dbn.datasets._loading import DATASETS, load_dataset
 from dbn.io import sha256_file
-from dbn.models import DBMClassifier
+from dbn.models import DBM, DBMClassifier, GenerativeDBN
 from dbn.training.finetuning import evaluate
 
 
@@ -37,8 +37,21 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Models that classify, but not by a forward pass: where each one is scored instead.
+SCORED_ELSEWHERE = {
+    GenerativeDBN: "scripts/updown_report.py (it classifies by free energy)",
+    DBM: "scripts/dbm_report.py (its own label error), or fine-tune its classifier with "
+    "scripts/dbm_finetune.py",
+}
+
+
 def main(args: argparse.Namespace) -> dict:
-    model = dbn.load(args.classifier, expect=(nn.Sequential, DBMClassifier))
+    model = dbn.load(args.classifier)
+    for kind, where in SCORED_ELSEWHERE.items():
+        if isinstance(model, kind):
+            raise ValueError(f"{args.classifier!r} holds a {kind.__name__}: score it with {where}")
+    if not isinstance(model, (nn.Sequential, DBMClassifier)):
+        raise ValueError(f"{args.classifier!r} holds a {type(model).__name__}, not a classifier")
     test = load_dataset(args.dataset, data_dir=args.data_dir)["test"]
     if isinstance(model, DBMClassifier):
         inputs = model.sizes[0]

@@ -85,3 +85,12 @@ def test_beta_schedule_shape_and_ends():
     assert len(betas) == 15000 and betas[0] == 0 and betas[-1] == 1
     assert (betas.diff() > 0).all()
     assert ((betas >= 0.9).sum() / 15000).item() == pytest.approx(2 / 3, abs=0.01)
+
+
+def test_an_ais_result_prints_its_estimate_not_its_weights():
+    result = ais.log_partition(
+        RBM(8, 4), n_betas=50, n_runs=100, generator=torch.Generator().manual_seed(0)
+    )
+    text = repr(result)
+    assert text.startswith("AISResult(log_z=") and "n_runs=100" in text
+    assert len(text) < 120

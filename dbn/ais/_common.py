@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from dbn._utils.checks import check_int
 
@@ -52,12 +53,21 @@ class AISResult:
     >>> result = dbn.ais.log_partition(dbn.RBM(8, 4), n_betas=100, generator=g)
     >>> result.log_z_low <= result.log_z <= result.log_z_high
     True
+    >>> repr(result).startswith("AISResult(log_z=")
+    True
     """
 
     log_z: float
     log_z_low: float
     log_z_high: float
     log_weights: Tensor
+
+    def __repr__(self) -> str:
+        # the weights themselves are for diagnostics: a count, not a hundred numbers
+        return (
+            f"AISResult(log_z={self.log_z:.4f}, log_z_low={self.log_z_low:.4f}, "
+            f"log_z_high={self.log_z_high:.4f}, n_runs={len(self.log_weights)})"
+        )
 
 
 def summarise_log_weights(log_w: Tensor, log_z_base: float) -> AISResult:
@@ -149,14 +159,18 @@ def anneal(
     n_runs: int,
     generator: torch.Generator | None,
     device: torch.device,
+    progress: bool = False,
 ) -> AISResult:
     """Annealed importance sampling along ``path``: ``n_runs`` runs through
-    ``beta_schedule(n_betas)``, summarised as log Z and its interval."""
+    ``beta_schedule(n_betas)``, summarised as log Z and its interval; ``progress``
+    shows a bar over the temperatures."""
     check_int("n_runs", n_runs, minimum=2)
     betas = beta_schedule(n_betas).tolist()
     state = path.sample_base(n_runs, generator)
     log_w = torch.zeros(n_runs, dtype=torch.float64, device=device)
-    for previous, beta in zip(betas[:-1], betas[1:], strict=True):
+    steps = zip(betas[:-1], betas[1:], strict=True)
+    bar = tqdm(steps, total=len(betas) - 1, desc="AIS", unit="β", disable=not progress)
+    for previous, beta in bar:
         increment, state = path.step(state, beta, previous, generator)
         log_w += increment
     return summarise_log_weights(log_w, path.log_z_base)

@@ -255,6 +255,7 @@ def dbm_log_partition(
     n_betas: int = 20000,
     n_runs: int = 100,
     generator: torch.Generator | None = None,
+    progress: bool = True,
 ) -> AISResult:
     """Estimate a DBM's log Z by AIS over its even layers.
 
@@ -268,6 +269,8 @@ def dbm_log_partition(
     n_runs : int
         Independent runs (the paper's 100).
     generator : torch.Generator, optional
+    progress : bool
+        Show a progress bar over the temperatures.
 
     Returns
     -------
@@ -286,7 +289,8 @@ def dbm_log_partition(
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
         data = dbm.images(data)
-    return anneal(_DBMAnnealingPath(dbm, data), n_betas, n_runs, generator, dbm.weights[0].device)
+    path = _DBMAnnealingPath(dbm, data)
+    return anneal(path, n_betas, n_runs, generator, dbm.weights[0].device, progress)
 
 
 def _entropy(q: Tensor, categorical: bool = False) -> Tensor:

@@ -208,6 +208,7 @@ def log_partition(
     n_betas: int = 15000,
     n_runs: int = 100,
     generator: torch.Generator | None = None,
+    progress: bool = True,
 ) -> AISResult:
     """Estimate log Z by annealed importance sampling.
 
@@ -225,6 +226,8 @@ def log_partition(
         Independent annealing runs (the paper uses 100).
     generator : torch.Generator, optional
         On the RBM's device.
+    progress : bool
+        Show a progress bar over the temperatures (the defaults take minutes).
 
     Returns
     -------
@@ -242,11 +245,12 @@ def log_partition(
     True
     """
     if isinstance(rbm, DBM):
-        return dbm_log_partition(rbm, data, n_betas, n_runs, generator)
+        return dbm_log_partition(rbm, data, n_betas, n_runs, generator, progress)
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
         data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
-    return anneal(_AnnealingPath(rbm, data), n_betas, n_runs, generator, rbm.weight.device)
+    path = _AnnealingPath(rbm, data)
+    return anneal(path, n_betas, n_runs, generator, rbm.weight.device, progress)
 
 
 @dataclass(frozen=True)
