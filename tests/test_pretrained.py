@@ -143,6 +143,7 @@ def test_every_shipped_file_carries_its_card(path):
     card = safe_load(path)["extra"]["card"]
     assert card["made_by"] and card["data"] and card["figures_from"]
     assert card["figures"] and all(math.isfinite(value) for value in card["figures"].values())
+    assert dbn.load(path).card == card  # on the object a user gets, too
 
 
 @pytest.mark.parametrize("path", [p for p in SHIPPED if "classifier" in p.name], ids=str)

@@ -75,7 +75,9 @@ def load(path: str | os.PathLike[str], expect: type | tuple[type, ...] | None = 
         :class:`~dbn.models.DBMClassifier` in eval mode for ``dbm-classifier`` ones
         (images to logits), the model of a ``<kind>-training`` checkpoint, and for a
         ``classifier`` the ``nn.Sequential`` in eval mode: it maps (n, n_features)
-        floats (in [0, 1] for MNIST) to (n, num_classes) logits.
+        floats (in [0, 1] for MNIST) to (n, num_classes) logits. Its ``card``
+        attribute holds the file's model card (a dict: what made it, the data it saw,
+        its figures), or None.
 
     Raises
     ------
@@ -119,6 +121,9 @@ def load(path: str | os.PathLike[str], expect: type | tuple[type, ...] | None = 
         wanted = expect if isinstance(expect, tuple) else (expect,)
         names = " or ".join(_describe(cls) for cls in wanted)
         raise CheckpointError(f"{str(path)!r} holds {_NAMES[model_kind]}, not {names}")
+    # what made the file, the data it saw, its figures (None for a file without a card)
+    extra = blob.get("extra")
+    model.card = extra.get("card") if isinstance(extra, dict) else None
     return model
 
 
