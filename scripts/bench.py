@@ -39,9 +39,9 @@ import torch
 from studies.cli import ArgumentParser, add_autocast_argument, positive_int, run_cli
 
 from dbn import DBN, RBM, TrainConfig
-from dbn._utils.rng import new_generator
-from dbn.datasets._loading import DataUnavailableError, load_mnist
+from dbn.datasets import DataUnavailableError, load_mnist
 from dbn.training.rbm_trainer import RBMTrainer
+from dbn.utils import new_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 # Variables that force OpenBLAS (numpy's, so scikit-learn's) onto other kernels than the

@@ -46,17 +46,16 @@ from studies.runs import RunDirectory
 
 from dbn import DBN, load
 from dbn import init as initializers
-from dbn._utils.checks import check_fraction, check_int, check_positive
-from dbn._utils.rng import SUBSET_SEED_STRIDE, new_generator
-from dbn.datasets._loading import DataSplit, load_dataset
-from dbn.models._activations import ACTIVATIONS
+from dbn.datasets import DataSplit, load_dataset
+from dbn.models import ACTIVATIONS
 from dbn.models.export import make_classifier
-from dbn.optim._factory import OPTIMIZERS
+from dbn.optim import OPTIMIZERS
 from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config, split_finetune_recipe
 from dbn.tensorboard import TensorBoard
 from dbn.training import _budget
 from dbn.training.finetuning import FinetuneConfig
 from dbn.training.rbm_trainer import TrainingDivergedError
+from dbn.utils import SUBSET_SEED_STRIDE, check_fraction, check_int, check_positive, new_generator
 
 SCRIPT = "compare"
 # The study notes' small experiments, run by their own code path (no DBN, no MNIST).

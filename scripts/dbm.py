@@ -37,13 +37,13 @@ from studies.cli import (
 from studies.device import resolve_device
 from studies.runs import RunDirectory, start_entries
 
-from dbn._utils.config import JSONConfig
 from dbn.datasets import load_dataset
 from dbn.io import atomic_save, safe_load
 from dbn.models import DBM
 from dbn.recipes import DBM_RECIPES
 from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain_dbm
 from dbn.training.dbm_trainer import label_error, reconstruction_error
+from dbn.utils import JSONConfig
 from dbn.visual import save_image_grid
 
 SCRIPT = "dbm"

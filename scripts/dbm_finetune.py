@@ -25,12 +25,12 @@ from studies.cli import ArgumentParser, run_cli, seed_value
 from studies.runs import RunDirectory
 
 import dbn
-from dbn._utils.rng import new_generator
 from dbn.datasets import load_dataset
 from dbn.io import sha256_file
 from dbn.models import DBM, DBMClassifier
 from dbn.recipes import FINETUNE_RECIPES, split_finetune_recipe
 from dbn.training import FinetuneConfig, evaluate, finetune
+from dbn.utils import new_generator
 
 SCRIPT = "dbm_finetune"
 RESULTS = "results.jsonl"

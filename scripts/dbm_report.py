@@ -24,9 +24,9 @@ from studies.cli import ArgumentParser, run_cli
 from studies.runs import RunDirectory
 
 import dbn
-from dbn._utils.rng import new_generator
 from dbn.io import safe_load, sha256_file
 from dbn.models import DBM
+from dbn.utils import new_generator
 from dbn.visual import save_image_grid
 
 SCRIPT = "dbm_report"

@@ -16,7 +16,7 @@ from studies.cli import ArgumentParser, run_cli
 from torch import nn
 
 import dbn
-from dbn.datasets._loading import DATASETS, load_dataset
+from dbn.datasets import DATASETS, load_dataset
 from dbn.io import sha256_file
 from dbn.models import DBM, DBMClassifier, GenerativeDBN
 from dbn.training.finetuning import evaluate

@@ -28,11 +28,9 @@ from studies.runs import RunDirectory
 
 from dbn import DBN, load
 from dbn import init as initializers
-from dbn._utils.checks import check_choice, check_int
-from dbn._utils.config import JSONConfig
-from dbn.datasets._loading import DATASETS, DataSplit, load_dataset
+from dbn.datasets import DATASETS, DataSplit, load_dataset
 from dbn.io import safe_load
-from dbn.models._activations import ACTIVATIONS
+from dbn.models import ACTIVATIONS
 from dbn.models.export import save_classifier
 from dbn.models.mlp import NORMS, check_layer_options
 from dbn.optim.schedules import SCHEDULES
@@ -44,6 +42,7 @@ from dbn.training.finetuning import (
     FinetuneConfig,
     FinetuneResult,
 )
+from dbn.utils import JSONConfig, check_choice, check_int
 from dbn.visual import plot_curves
 
 SCRIPT = "finetune"

@@ -37,12 +37,10 @@ from studies.device import check_fits_in_memory, mlp_parameter_count, resolve_de
 from studies.runs import RunDirectory
 
 from dbn import RBM, ais, load
-from dbn._utils.checks import check_choice, check_int
-from dbn._utils.config import JSONConfig
-from dbn._utils.rng import new_generator
-from dbn.datasets._loading import load_mnist
+from dbn.datasets import load_mnist
 from dbn.io import atomic_save, safe_load, sha256_file
 from dbn.training.rbm_trainer import LR_DECAYS, METHODS, RBMTrainer, TrainConfig
+from dbn.utils import JSONConfig, check_choice, check_int, new_generator
 from dbn.visual import plot_curves
 
 # The TrainConfig fields this script has flags for (same names, dashes for underscores).

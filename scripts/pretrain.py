@@ -25,10 +25,7 @@ from studies.device import check_fits_in_memory, mlp_parameter_count, resolve_de
 from studies.runs import RunDirectory
 
 from dbn import DBN
-from dbn._utils.checks import check_choice, check_int, check_nonnegative
-from dbn._utils.config import JSONConfig
-from dbn._utils.rng import new_generator
-from dbn.datasets._loading import DATASETS, load_dataset
+from dbn.datasets import DATASETS, load_dataset
 from dbn.io import safe_load
 from dbn.models.rbm import DEFAULT_WEIGHT_STD
 from dbn.recipes import PRETRAIN_RECIPES, default_sizes, recipe_train_config
@@ -42,6 +39,7 @@ from dbn.training.rbm_trainer import (
     TrainConfig,
     resolve_step,
 )
+from dbn.utils import JSONConfig, check_choice, check_int, check_nonnegative, new_generator
 from dbn.visual import plot_curves, save_filters, save_image_grid
 
 SCRIPT = "pretrain"

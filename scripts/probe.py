@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from studies.cli import ArgumentParser, run_cli
 
 import dbn
-from dbn.datasets._loading import DATASETS, load_dataset
+from dbn.datasets import DATASETS, load_dataset
 from dbn.io import sha256_file
 from dbn.training.monitors import layer_reconstruction_errors
 

@@ -33,13 +33,12 @@ from studies.cli import (
 from studies.device import resolve_device
 from studies.runs import RunDirectory, start_entries
 
-from dbn._utils.config import JSONConfig
-from dbn._utils.rng import new_generator
 from dbn.datasets import load_dataset
 from dbn.io import atomic_save, safe_load
 from dbn.models import GenerativeDBN
 from dbn.recipes import GENERATIVE_RECIPES
 from dbn.training import TrainConfig, UpDownConfig, UpDownTrainer, pretrain_generative
+from dbn.utils import JSONConfig, new_generator
 from dbn.visual import save_image_grid
 
 SCRIPT = "updown"

@@ -23,35 +23,85 @@ __all__ = [
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """An integer (not a bool) of at least ``minimum``."""
+    """An integer (not a bool) of at least ``minimum``.
+
+    Examples
+    --------
+    >>> from dbn.utils import check_int
+    >>> try:
+    ...     check_int("epochs", 0)
+    ... except ValueError as error:
+    ...     print(error)
+    epochs must be an integer >= 1, got 0
+    """
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
 
 
 def check_positive(name: str, value: object) -> float:
-    """A finite number > 0."""
+    """A finite number > 0.
+
+    Examples
+    --------
+    >>> from dbn.utils import check_positive
+    >>> try:
+    ...     check_positive("lr", float("nan"))
+    ... except ValueError as error:
+    ...     print(error)
+    lr must be a positive finite number, got nan
+    """
     if not _is_number(value) or not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return value
 
 
 def check_nonnegative(name: str, value: object) -> float:
-    """A finite number >= 0."""
+    """A finite number >= 0.
+
+    Examples
+    --------
+    >>> from dbn.utils import check_nonnegative
+    >>> try:
+    ...     check_nonnegative("l1", -1)
+    ... except ValueError as error:
+    ...     print(error)
+    l1 must be a finite number >= 0, got -1
+    """
     if not _is_number(value) or not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return value
 
 
 def check_fraction(name: str, value: object) -> float:
-    """A number in [0, 1): a dropout rate, a momentum, a corruption level."""
+    """A number in [0, 1): a dropout rate, a momentum, a corruption level.
+
+    Examples
+    --------
+    >>> from dbn.utils import check_fraction
+    >>> try:
+    ...     check_fraction("dropout", 1.0)
+    ... except ValueError as error:
+    ...     print(error)
+    dropout must lie in [0, 1), got 1.0
+    """
     if not _is_number(value) or not 0 <= value < 1:
         raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
     return value
 
 
 def check_choice(name: str, value: object, choices: Collection) -> object:
-    """One of ``choices``."""
+    """One of ``choices``.
+
+    Examples
+    --------
+    >>> from dbn.utils import check_choice
+    >>> try:
+    ...     check_choice("method", "magic", ("cd", "pcd"))
+    ... except ValueError as error:
+    ...     print(error)
+    method must be one of ['cd', 'pcd'], got 'magic'
+    """
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
@@ -71,6 +121,12 @@ def check_device(device: object) -> torch.device:
     ValueError
         For a name torch does not parse, ``meta`` (it holds no data), or a device this
         machine lacks (CUDA without a driver, a GPU index past the last).
+
+    Examples
+    --------
+    >>> from dbn.utils import check_device
+    >>> check_device("cpu")
+    device(type='cpu')
     """
     try:
         where = torch.device(device)  # type: ignore[arg-type]

@@ -40,7 +40,16 @@ SUBSET_SEED_STRIDE = 1000003
 
 
 def new_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` seeded with ``seed``."""
+    """A ``torch.Generator`` on ``device`` seeded with ``seed``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.utils import new_generator
+    >>> first = torch.rand(3, generator=new_generator(7))
+    >>> torch.equal(first, torch.rand(3, generator=new_generator(7)))
+    True
+    """
     return torch.Generator(device).manual_seed(seed)
 
 
@@ -58,6 +67,18 @@ def scoped_global_seed(seed: int, device: torch.device | str = "cpu") -> Iterato
     seed : int
     device : torch.device or str
         A CUDA device's generator is forked and seeded too.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.utils import scoped_global_seed
+    >>> before = torch.random.get_rng_state()
+    >>> with scoped_global_seed(3):
+    ...     first = torch.rand(2)
+    >>> with scoped_global_seed(3):
+    ...     second = torch.rand(2)
+    >>> torch.equal(first, second), torch.equal(torch.random.get_rng_state(), before)
+    (True, True)
     """
     device = torch.device(device)
     devices = [device] if device.type == "cuda" else []

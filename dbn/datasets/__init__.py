@@ -9,6 +9,7 @@
 """
 
 from dbn.datasets._loading import (
+    DATASETS,
     DataSplit,
     DataUnavailableError,
     load_dataset,
@@ -16,4 +17,11 @@ from dbn.datasets._loading import (
     load_mnist,
 )
 
-__all__ = ["DataSplit", "DataUnavailableError", "load_dataset", "load_digits", "load_mnist"]
+__all__ = [
+    "DATASETS",
+    "DataSplit",
+    "DataUnavailableError",
+    "load_dataset",
+    "load_digits",
+    "load_mnist",
+]

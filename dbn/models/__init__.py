@@ -15,6 +15,7 @@
 =====================  ========================================================
 """
 
+from dbn.models._activations import ACTIVATIONS
 from dbn.models.dbm import DBM
 from dbn.models.dbm_classifier import DBMClassifier
 from dbn.models.dbn import DBN
@@ -27,6 +28,7 @@ from dbn.models.registry import load
 from dbn.models.replicated_rbm import ReplicatedRBM
 
 __all__ = [
+    "ACTIVATIONS",
     "DBM",
     "DBMClassifier",
     "DBN",

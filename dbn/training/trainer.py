@@ -49,6 +49,21 @@ class Trainer:
     -----
     The optimiser is SGD with momentum, its weight cost on the weight matrices only,
     over every trainable parameter of the model.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.models import DBM
+    >>> from dbn.training import DBMConfig, DBMTrainer, Trainer
+    >>> trainer = DBMTrainer(DBM([64, 16, 8]), DBMConfig(epochs=2, n_chains=10))
+    >>> isinstance(trainer, Trainer)
+    True
+    >>> x = dbn.load_digits()["train"].x
+    >>> rows = trainer.fit(x, callbacks=[lambda t: print("epoch", t.epoch)], progress=False)
+    epoch 1
+    epoch 2
+    >>> sorted(rows[0])
+    ['epoch', 'lr', 'reconstruction', 'seconds']
     """
 
     name: ClassVar[str] = "training"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from dbn.datasets._loading import DataUnavailableError
+from dbn.datasets import DataUnavailableError
 from dbn.io import CheckpointError
 from dbn.training.distributed import teardown
 from dbn.training.rbm_trainer import AUTOCAST_DTYPES, TrainingDivergedError

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dbn._utils.rng import new_generator
-from dbn.datasets._loading import DataSplit
-from dbn.models._activations import ACTIVATIONS
+from dbn.datasets import DataSplit
+from dbn.models import ACTIVATIONS
 from dbn.models.export import make_classifier
 from dbn.training.finetuning import FinetuneConfig, FinetuneResult, evaluate, finetune
+from dbn.utils import new_generator
 
 __all__ = ["Classifier", "ExperimentResult", "Refit", "initial_statistics", "run_experiment"]
 

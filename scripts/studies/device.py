@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import torch
 
-from dbn._utils.checks import check_device
+from dbn.utils import check_device
 
 __all__ = ["check_fits_in_memory", "mlp_parameter_count", "resolve_device"]
 

@@ -18,8 +18,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from torch import Tensor
 
-from dbn._utils.checks import check_int
-from dbn.datasets._loading import DataSplit
+from dbn.datasets import DataSplit
+from dbn.utils import check_int
 
 __all__ = [
     "LOGREG_FEATURES",

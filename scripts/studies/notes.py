@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dbn._utils.rng import new_generator, scoped_global_seed
-from dbn.models._activations import ACTIVATIONS
+from dbn.models import ACTIVATIONS
 from dbn.models.mlp import build_mlp
+from dbn.utils import new_generator, scoped_global_seed
 
 __all__ = ["NOTES_PRINTED", "depth_statistics", "synthetic_data", "synthetic_study"]
 

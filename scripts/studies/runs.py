@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 import torch
 
-from dbn._utils.config import JSONConfig
 from dbn.io import atomic_write, sha256_file
 from dbn.models import load
 from dbn.tensorboard import TensorBoard, require_tensorboard
+from dbn.utils import JSONConfig
 from studies.cli import check_resume_options
 
 Config = TypeVar("Config", bound=JSONConfig)

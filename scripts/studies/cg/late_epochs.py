@@ -16,7 +16,7 @@ import sys
 import torch
 
 import dbn
-from dbn.datasets._loading import load_mnist
+from dbn.datasets import load_mnist
 from dbn.io import safe_load
 from dbn.training.finetuning import evaluate
 

@@ -15,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from dbn.datasets._loading import load_mnist
+from dbn.datasets import load_mnist
 from dbn.io import safe_load
 from dbn.models.mlp import build_mlp
 from dbn.optim.conjugate_gradient import ConjugateGradient

@@ -1,0 +1,38 @@
+"""What programs built on dbn share with the library: seeded generators, JSON-able
+configs and the argument checks behind every error message.
+
+=============================  ======================================================
+:func:`new_generator`          a ``torch.Generator`` on a device, seeded
+:func:`scoped_global_seed`     seed torch's global generators for a block, then restore
+:data:`SUBSET_SEED_STRIDE`     the seed stride that draws a label budget's subset
+:class:`JSONConfig`            ``to_dict``/``from_dict``/``check_saved`` for a dataclass
+:func:`check_int`              and the other ``check_*``: ``ValueError`` naming the value
+=============================  ======================================================
+
+The project's own programs (``scripts/``, ``studies/``) import these from here, never
+from the private modules behind them.
+"""
+
+from dbn._utils.checks import (
+    check_choice,
+    check_device,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+from dbn._utils.config import JSONConfig
+from dbn._utils.rng import SUBSET_SEED_STRIDE, new_generator, scoped_global_seed
+
+__all__ = [
+    "JSONConfig",
+    "SUBSET_SEED_STRIDE",
+    "check_choice",
+    "check_device",
+    "check_fraction",
+    "check_int",
+    "check_nonnegative",
+    "check_positive",
+    "new_generator",
+    "scoped_global_seed",
+]
