@@ -12,7 +12,7 @@ def test_the_tutorial_notebook_executes(monkeypatch, mnist):
     monkeypatch.setenv("DBN_TUTORIAL_SMALL", "1")  # the kernel inherits the environment
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": "."}}
+        notebook, timeout=None, kernel_name="python3", resources={"metadata": {"path": "."}}
     )
     client.execute()
     printed = "".join(

@@ -76,7 +76,6 @@ def test_numpy_contenders_never_run_on_forced_blas_kernels():
         env=forced,
         capture_output=True,
         text=True,
-        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert "unsetting OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE and starting again" in done.stdout

@@ -38,7 +38,7 @@ def torchrun(*arguments, **options):
 
 def run_to_completion(command, env):
     """Run a torchrun command; on failure, fail the test with what the workers printed."""
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(command, env=env, capture_output=True, text=True)
     if finished.returncode != 0:
         pytest.fail(
             f"exit status {finished.returncode} from {' '.join(command)}\n"
