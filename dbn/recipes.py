@@ -119,6 +119,24 @@ FINETUNE_RECIPES: dict[str, dict] = {
         dropout=0.5,
         input_dropout=0.2,
     ),
+    # Salakhutdinov's DBM code (backprop.m with demo.m's maxepoch=100; read in
+    # gcosma/Deep-FS's copy): conjugate gradient, 3 line searches on each batch of 10,000
+    # cases (100 of its mini-batches of 100 joined: 6 calls an epoch on 60,000 images),
+    # the first 5 epochs through CG_MNIST_INIT (meant for the new output layer alone; the
+    # code zeroes the wrong variable there, so its 500 -> 1000 weights train too: here
+    # the output layer alone trains, as meant), 100 epochs, no validation. Its
+    # classifier's mean field runs up to 50 updates and its output layer starts at
+    # 0.1 randn, weights and biases: scripts/dbm_finetune.py --mean-field-steps 50
+    # --output-std 0.1.
+    "salakhutdinov-hinton2009-code": dict(
+        optimizer="cg",
+        lr=1.0,
+        cg_line_searches=3,
+        batch_size=10000,
+        epochs=100,
+        head_epochs=5,
+        schedule="none",
+    ),
 }
 
 # The classifier's options among a fine-tuning recipe's values (the rest are

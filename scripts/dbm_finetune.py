@@ -21,7 +21,7 @@ import statistics
 from pathlib import Path
 
 import torch
-from studies.cli import ArgumentParser, run_cli, seed_value
+from studies.cli import ArgumentParser, positive_int, run_cli, seed_value
 from studies.runs import RunDirectory
 
 import dbn
@@ -30,7 +30,7 @@ from dbn.io import sha256_file
 from dbn.models import DBM, DBMClassifier
 from dbn.recipes import FINETUNE_RECIPES, split_finetune_recipe
 from dbn.training import FinetuneConfig, evaluate, finetune
-from dbn.utils import new_generator
+from dbn.utils import check_positive, new_generator
 
 SCRIPT = "dbm_finetune"
 RESULTS = "results.jsonl"
@@ -50,6 +50,18 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, help="fine-tuning epochs (default: the recipe's)")
     parser.add_argument(
         "--seeds", type=seed_value, nargs="+", default=[0, 1, 2], help="one run per seed (0 1 2)"
+    )
+    parser.add_argument(
+        "--mean-field-steps",
+        type=positive_int,
+        default=10,
+        help="mean-field updates of the classifier's q(h | x) (10; Salakhutdinov's code 50)",
+    )
+    parser.add_argument(
+        "--output-std",
+        type=float,
+        help="draw the output layer's initial weights and biases from N(0, std^2), as "
+        "backprop.m does with 0.1 (default: weights N(0, 0.01^2), biases zero)",
     )
     parser.add_argument(
         "--use-valid",
@@ -73,12 +85,16 @@ def main(args: argparse.Namespace) -> dict:
     if args.epochs is not None:
         values["epochs"] = args.epochs
     config = FinetuneConfig(**values)
+    output = {}
+    if args.output_std is not None:
+        std = check_positive("output_std", args.output_std)
+        output = {"output_std": std, "output_bias_std": std}
     run = RunDirectory(args.out, command=args)
     if args.resume:
         run.saved_config(SCRIPT)  # the same options and model, or refused before any write
     model_sha256 = sha256_file(args.model)
     data = load_dataset(DATASET_OF_PIXELS[dbm.sizes[0]], data_dir=args.data_dir)
-    features = DBMClassifier.from_dbm(dbm)
+    features = DBMClassifier.from_dbm(dbm, mean_field_steps=args.mean_field_steps)
     split = {name: (features.features(part.x), part.y) for name, part in data.items()}
     if args.use_valid:  # the paper's protocol: every labelled image trains, none selects
         split["train"] = tuple(
@@ -98,13 +114,17 @@ def main(args: argparse.Namespace) -> dict:
             "finetune": config.to_dict(),
             "seeds": args.seeds,
             "use_valid": args.use_valid,
+            "mean_field_steps": args.mean_field_steps,
+            "output_std": args.output_std,
         },
     )
     rows = [row for row in done if row.get("seed") in args.seeds]
     for seed in args.seeds:
         if any(row["seed"] == seed for row in rows):
             continue
-        classifier = DBMClassifier.from_dbm(dbm, generator=new_generator(seed))
+        classifier = DBMClassifier.from_dbm(
+            dbm, mean_field_steps=args.mean_field_steps, generator=new_generator(seed), **output
+        )
         outcome = finetune(
             classifier.mlp,
             split["train"],

@@ -83,9 +83,12 @@ class DBMClassifier(nn.Module):
         num_classes: int = 10,
         mean_field_steps: int = 10,
         generator: torch.Generator | None = None,
+        output_std: float = 0.01,
+        output_bias_std: float = 0.0,
     ) -> DBMClassifier:
-        """The classifier initialised from ``dbm`` (copied), its output layer drawn from
-        N(0, 0.01²) with ``generator``.
+        """The classifier initialised from ``dbm`` (copied), its output layer's weights
+        drawn from N(0, output_std²) and its biases from N(0, output_bias_std²) (zero by
+        default; Salakhutdinov's ``backprop.m`` draws both at 0.1) with ``generator``.
 
         For a DBM deeper than two hidden layers the first layer's columns over
         ``q(h_L)`` start at zero, since ``h_L`` is not the first layer's neighbour.
@@ -105,8 +108,11 @@ class DBMClassifier(nn.Module):
                 layer.weight.copy_(dbm.weights[index])
                 layer.bias.copy_(dbm.biases[index + 1])
             output = linears[-1]
-            output.weight.normal_(0.0, 0.01, generator=generator)
-            output.bias.zero_()
+            output.weight.normal_(0.0, output_std, generator=generator)
+            if output_bias_std > 0:
+                output.bias.normal_(0.0, output_bias_std, generator=generator)
+            else:
+                output.bias.zero_()
         return model
 
     def config(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from helpers import assert_refused, script
 
 import dbn
 from dbn.io import atomic_save, safe_load
-from dbn.models import DBM, GenerativeDBN
+from dbn.models import DBM, DBMClassifier, GenerativeDBN
 
 PRETRAIN = ["--dataset", "digits", "--sizes", "64", "16", "--epochs", "1", "--no-progress"]
 FINETUNE = [
@@ -266,6 +266,8 @@ RESUMED_OPTIONS = [
             ["--epochs", "2"],
             ["--seeds", "0", "1"],
             ["--use-valid"],
+            ["--mean-field-steps", "50"],
+            ["--output-std", "0.1"],
         ]
     ),
 ]
@@ -422,3 +424,28 @@ def test_a_run_records_its_command_and_inputs(world):
     assert "typed" not in config["command"] and "out" not in config["command"]
     model = dbn.load(world / "dbm" / "dbm-state.pt", expect=DBM)  # a state holds its model
     assert model.sizes == [64, 100, 200]
+
+
+def test_the_dbm_codes_fine_tuning_protocol_runs_and_draws_its_output_layer(world, tmp_path):
+    out = tmp_path / "code"
+    argv = [
+        *(str(world / "dbm" / "model.safetensors"), "--recipe", "salakhutdinov-hinton2009-code"),
+        *("--epochs", "1", "--seeds", "0", "--mean-field-steps", "50", "--output-std", "0.1"),
+        *("--use-valid", "--no-progress", "--out", str(out)),
+    ]
+    module = script("dbm_finetune")
+    summary = module.main(module.get_args_parser().parse_args(argv))
+    gc.collect()
+    assert summary["seeds"] == [0] and 0 <= summary["test_error_mean"] <= 1
+    classifier = dbn.load(out / "seed0.safetensors", expect=DBMClassifier)
+    assert classifier.mean_field_steps == 50
+    config = json.loads((out / "config.json").read_text())
+    assert config["finetune"]["batch_size"] == 10000 and config["output_std"] == 0.1
+    start = DBMClassifier.from_dbm(
+        dbn.load(world / "dbm" / "model.safetensors", expect=DBM),
+        generator=torch.Generator().manual_seed(0),
+        output_std=0.1,
+        output_bias_std=0.1,
+    )
+    bias = start.mlp[-1].bias
+    assert 0.02 < bias.std().item() < 0.3  # drawn, as backprop.m's topbiases, not zero
