@@ -23,7 +23,6 @@ import argparse
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 import torch
 from studies.cli import (
@@ -54,9 +53,6 @@ CHECKPOINT_KIND = "dbm-training"
 @dataclass
 class DBMRunConfig(JSONConfig):
     """One run: the recipe's data and sizes, greedy pretraining per RBM, joint training."""
-
-    # runs saved before label units existed had none
-    added_later: ClassVar[tuple[str, ...]] = ("n_labels", "use_valid")
 
     recipe: str = RECIPE
     dataset: str = "mnist"

@@ -14,13 +14,7 @@ Config = TypeVar("Config", bound="JSONConfig")
 class JSONConfig:
     """``to_dict`` and ``from_dict`` for a dataclass whose fields are JSON values, other
     ``JSONConfig`` dataclasses or lists of them (rebuilt from their nested dicts).
-
-    A subclass lists in ``added_later`` the fields it gained after runs were saved, each
-    with a default that does what those runs did: a saved config without one is still
-    complete, and holds that default.
     """
-
-    added_later: typing.ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Every field by name, nested configs as dicts: what ``json.dumps`` takes.
@@ -59,7 +53,7 @@ class JSONConfig:
         unknown = sorted(set(values) - fields)
         if strict and unknown:
             raise ValueError(f"unknown {cls.__name__} options: {unknown}")
-        missing = sorted(fields - set(values) - set(cls.added_later))
+        missing = sorted(fields - set(values))
         if complete and missing:
             raise ValueError(f"{cls.__name__} options missing: {missing}")
         hints = typing.get_type_hints(cls)
@@ -107,12 +101,6 @@ class JSONConfig:
         current = self.to_dict()
         if not isinstance(saved, dict):
             raise ValueError(f"{where} holds no {type(self).__name__} options")
-        defaults = {
-            field.name: field.default
-            for field in dataclasses.fields(self)  # type: ignore[arg-type]
-            if field.name in self.added_later
-        }
-        saved = {**defaults, **saved}
         differ = sorted(
             key for key in current.keys() | saved.keys() if saved.get(key) != current.get(key)
         )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -107,16 +107,6 @@ class DBMConfig(JSONConfig):
     >>> [round(code.lr_at_update(t), 6) for t in (1000, 100_000, 1_000_000)]
     [0.000985, 0.000223, 0.0001]
     """
-
-    # runs saved before these fields existed trained linearly, on the intensities, in
-    # full precision
-    added_later: ClassVar[tuple[str, ...]] = (
-        "lr_schedule",
-        "lr_divisor",
-        "binarize",
-        "autocast",
-        "negative_statistics",
-    )
 
     epochs: int = 300
     lr: float = 0.005

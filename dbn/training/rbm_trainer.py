@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -185,9 +185,6 @@ class TrainConfig(JSONConfig):
         ...
     ValueError: method must be one of ['cd', 'pcd', 'pt', 'recon'], got 'gibbs'
     """
-
-    # runs saved before ``persist`` existed kept visible chains, its default
-    added_later: ClassVar[tuple[str, ...]] = ("persist", "binarize", "k_every")
 
     method: Literal["cd", "pcd", "pt", "recon"] = "cd"
     k: int = 1

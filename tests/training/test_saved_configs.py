@@ -1,49 +1,50 @@
-"""Configs saved by earlier versions: a field added later, whose default does what those
-runs did, may be absent; every other field may not."""
+"""Saved configs are complete: a field missing from one means an edited file, and every
+committed run's configs (migrated once when fields were added) load as they are."""
+
+import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 
 from dbn import TrainConfig
+from dbn.training import DBMConfig
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 
-def saved_before_persist() -> dict:
-    """A PCD TrainConfig as runs wrote it before ``persist`` existed."""
-    values = TrainConfig(method="pcd", lr=0.05).to_dict()
-    del values["persist"]
-    return values
+@pytest.mark.parametrize("cls, field", [(TrainConfig, "persist"), (DBMConfig, "binarize")])
+def test_a_saved_config_missing_any_field_is_refused(cls, field):
+    values = cls().to_dict()
+    del values[field]
+    with pytest.raises(ValueError, match=rf"{cls.__name__} options missing: \['{field}'\]"):
+        cls.from_dict(values, complete=True)
+    with pytest.raises(ValueError, match=rf"{field} \(None there"):
+        cls().check_saved(values, "old.pt")
 
 
-def test_a_config_saved_before_a_later_field_is_complete_and_holds_its_default():
-    config = TrainConfig.from_dict(saved_before_persist(), complete=True)
-    assert config.persist == "visible" and config.lr == 0.05
-    TrainConfig(method="pcd", lr=0.05).check_saved(saved_before_persist(), "old.pt")
+def nested_configs(value):
+    """Every dict in ``value`` (a run's JSON) that holds a TrainConfig's or a DBMConfig's
+    fields, with its class."""
+    if isinstance(value, dict):
+        for cls, marks in (
+            (TrainConfig, {"method", "k", "monitor_size"}),
+            (DBMConfig, {"gibbs_steps", "mean_field_steps"}),
+        ):
+            names = {field.name for field in dataclasses.fields(cls)}
+            if marks <= set(value) <= names:
+                yield cls, value
+        for item in value.values():
+            yield from nested_configs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from nested_configs(item)
 
 
-def test_a_later_fields_default_is_what_the_old_run_did_and_nothing_else():
-    with pytest.raises(ValueError, match=r"persist \('visible' there, 'hidden' here\)"):
-        TrainConfig(method="pcd", lr=0.05, persist="hidden").check_saved(
-            saved_before_persist(), "old.pt"
-        )
-
-
-def test_any_other_missing_field_means_an_edited_file():
-    values = saved_before_persist()
-    del values["lr"]
-    with pytest.raises(ValueError, match=r"TrainConfig options missing: \['lr'\]"):
-        TrainConfig.from_dict(values, complete=True)
-
-
-def test_dbm_runs_saved_before_label_units_and_the_codes_schedule_still_resume():
-    from dbn.training import DBMConfig
-
-    values = DBMConfig(epochs=3).to_dict()
-    for name in ("lr_schedule", "lr_divisor", "binarize"):
-        del values[name]
-    config = DBMConfig.from_dict(values, complete=True)
-    assert (config.lr_schedule, config.binarize) == ("linear", False)
-    DBMConfig(epochs=3).check_saved(values, "old.pt")
-    with pytest.raises(ValueError, match="binarize"):
-        DBMConfig(epochs=3, binarize=True).check_saved(values, "old.pt")
-    old = TrainConfig().to_dict()
-    del old["binarize"]
-    assert TrainConfig.from_dict(old, complete=True).binarize is False
+def test_every_committed_run_config_loads_complete():
+    found = 0
+    for path in sorted(RESULTS.rglob("*config*.json")):
+        for cls, values in nested_configs(json.loads(path.read_text())):
+            cls.from_dict(values, complete=True)
+            found += 1
+    assert found >= 20
