@@ -94,7 +94,7 @@ def main(args: argparse.Namespace) -> dict:
         if chains is not None:
             pixels = model.visible_probs(chains[1])[:100]
         else:
-            pixels = model.generate(100, n_gibbs=1000, generator=new_generator(args.seed))
+            pixels = model.generate(100, gibbs_steps=1000, generator=new_generator(args.seed))
     run.claim(SCRIPT, resume=False)  # the first write: every input read and checked
     run.write_config(SCRIPT, {})
     save_image_grid(pixels, run / "samples.png", n_columns=10)

@@ -209,7 +209,7 @@ def main(args: argparse.Namespace) -> dict:
     side = int(config.sizes[0] ** 0.5)
     if side * side == config.sizes[0]:
         labels = torch.arange(model.n_labels).repeat_interleave(10)
-        samples = model.generate(labels, n_gibbs=1000, generator=new_generator(config.seed))
+        samples = model.generate(labels, gibbs_steps=1000, generator=new_generator(config.seed))
         save_image_grid(samples, run / "samples.png", n_columns=10)
     run.close()
     print(

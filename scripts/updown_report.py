@@ -61,7 +61,7 @@ def main(args: argparse.Namespace) -> dict:
     for part in ("train", "valid", "test"):
         report[f"{part}_error"] = model.error_rate(mnist[part].x, mnist[part].y)
     labels = torch.arange(model.n_labels).repeat_interleave(10)
-    samples = model.generate(labels, n_gibbs=1000, generator=new_generator(args.seed))
+    samples = model.generate(labels, gibbs_steps=1000, generator=new_generator(args.seed))
     classifier = dbn.load(CLASSIFIER, expect=torch.nn.Sequential)
     with torch.no_grad():
         recognised = (classifier(samples).argmax(dim=1) == labels).double().mean().item()

@@ -72,7 +72,7 @@ class DBM(nn.Module):
     >>> v = torch.rand(5, 64)
     >>> [q.shape for q in dbm.mean_field(v, n_steps=5)]
     [torch.Size([5, 32]), torch.Size([5, 16])]
-    >>> dbm.generate(3, n_gibbs=10).shape
+    >>> dbm.generate(3, gibbs_steps=10).shape
     torch.Size([3, 64])
     >>> labelled = DBM([64, 32, 16], n_labels=10)
     >>> [q.shape for q in labelled.mean_field(v, n_steps=5)][-1]  # q(y | v) last
@@ -526,16 +526,16 @@ class DBM(nn.Module):
     def generate(
         self,
         n: int,
-        n_gibbs: int = 1000,
+        gibbs_steps: int = 1000,
         generator: torch.Generator | None = None,
         labels: Tensor | np.ndarray | None = None,
     ) -> Tensor:
-        """Images from ``n`` chains started at random, after ``n_gibbs`` sweeps.
+        """Images from ``n`` chains started at random, after ``gibbs_steps`` sweeps.
 
         Parameters
         ----------
         n : int
-        n_gibbs : int
+        gibbs_steps : int
         generator : torch.Generator, optional
         labels : Tensor or ndarray of shape (n,), optional
             Classes to clamp the label units to (a model with labels): digits of a
@@ -547,12 +547,12 @@ class DBM(nn.Module):
             The pixels' probabilities given the last first-hidden-layer state, in [0, 1].
         """
         check_int("n", n)
-        check_int("n_gibbs", n_gibbs)
+        check_int("gibbs_steps", gibbs_steps)
         states = self.random_states(n, generator)
         clamped = labels is not None
         if labels is not None:
             states[-1] = self.label_states(labels, n)
-        for _ in range(n_gibbs):
+        for _ in range(gibbs_steps):
             states = self.sweep(states, generator, clamp_labels=clamped)
         return self.visible_probs(states[1])
 

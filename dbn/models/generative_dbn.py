@@ -65,7 +65,7 @@ class GenerativeDBN(nn.Module):
     >>> x = torch.rand(5, 64)
     >>> model.predict_proba(x).shape, model.predict(x).shape
     (torch.Size([5, 10]), torch.Size([5]))
-    >>> model.generate(torch.arange(3), n_gibbs=10).shape
+    >>> model.generate(torch.arange(3), gibbs_steps=10).shape
     torch.Size([3, 64])
     """
 
@@ -217,17 +217,17 @@ class GenerativeDBN(nn.Module):
     def generate(
         self,
         labels: Tensor | np.ndarray,
-        n_gibbs: int = 1000,
+        gibbs_steps: int = 1000,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Images of the given classes: clamp the labels, run ``n_gibbs`` steps of Gibbs
+        """Images of the given classes: clamp the labels, run ``gibbs_steps`` steps of Gibbs
         sampling in the top RBM, then one down pass.
 
         Parameters
         ----------
         labels : Tensor or ndarray of shape (n,)
             The class of each image to generate.
-        n_gibbs : int
+        gibbs_steps : int
         generator : torch.Generator, optional
 
         Returns
@@ -235,8 +235,8 @@ class GenerativeDBN(nn.Module):
         Tensor of shape (n, sizes[0])
             Pixel probabilities in [0, 1].
         """
-        check_int("n_gibbs", n_gibbs)
-        return self.top_chain(labels, [n_gibbs], generator)[0]
+        check_int("gibbs_steps", gibbs_steps)
+        return self.top_chain(labels, [gibbs_steps], generator)[0]
 
 
 register("generative-dbn", GenerativeDBN, "a generative DBN")

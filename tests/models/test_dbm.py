@@ -193,6 +193,6 @@ def test_the_classifier_starts_as_one_mean_field_update_and_round_trips(tmp_path
 
 def test_generate_returns_pixel_probabilities():
     dbm = tiny_dbm().float()
-    images = dbm.generate(4, n_gibbs=5, generator=torch.Generator().manual_seed(0))
+    images = dbm.generate(4, gibbs_steps=5, generator=torch.Generator().manual_seed(0))
     assert images.shape == (4, 5) and 0 <= images.min() and images.max() <= 1
     assert math.isfinite(images.sum().item())

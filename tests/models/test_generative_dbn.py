@@ -108,8 +108,8 @@ def test_pretraining_ties_both_directions_to_the_rbms_and_learns_the_labels():
 
 def test_generation_is_reproducible_and_saving_keeps_the_model(tmp_path):
     net = GenerativeDBN([64, 32, 32, 48])
-    first = net.generate([0, 1, 2], n_gibbs=20, generator=torch.Generator().manual_seed(1))
-    again = net.generate([0, 1, 2], n_gibbs=20, generator=torch.Generator().manual_seed(1))
+    first = net.generate([0, 1, 2], gibbs_steps=20, generator=torch.Generator().manual_seed(1))
+    again = net.generate([0, 1, 2], gibbs_steps=20, generator=torch.Generator().manual_seed(1))
     assert torch.equal(first, again) and first.shape == (3, 64)
     assert 0 <= first.min() and first.max() <= 1
     net.save(tmp_path / "net.safetensors")
