@@ -19,14 +19,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from dbn.models.dbm import DBM
 from dbn.models.label_rbm import LabelRBM
 from dbn.models.rbm import RBM
 from dbn.models.replicated_rbm import ReplicatedRBM
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
-from dbn.training.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
+from dbn.training.pretraining import (
+    GreedyStack,
+    PretrainCheckpoint,
+    layer_configs,
+    pretrain_layers,
+)
 from dbn.training.rbm_trainer import TrainConfig
 
 __all__ = ["layer_rbms", "pretrain_dbm"]
@@ -63,13 +68,6 @@ def layer_rbms(dbm: DBM, generator: torch.Generator | None = None) -> list[RBM]:
             )
         rbms.append(rbm.to(weight))
     return rbms
-
-
-class _GreedyStack(nn.ModuleList):
-    """A greedy run's RBMs as one module, the form :class:`PretrainCheckpoint` saves."""
-
-    def config(self) -> dict[str, Any]:
-        return {"rbms": [rbm.config() for rbm in self]}
 
 
 def pretrain_dbm(
@@ -132,10 +130,10 @@ def pretrain_dbm(
     if configs is None:
         options = with_budget_epochs(options, len(h), TrainConfig.batch_size, PRETRAIN_BUDGET)
     resolved = layer_configs(configs, n_rbms, **options)
-    rbms = _GreedyStack(layer_rbms(dbm, torch.Generator().manual_seed(seed)))
+    rbms = GreedyStack(layer_rbms(dbm, torch.Generator().manual_seed(seed)))
     checkpoint = None
     if checkpoint_path is not None:
-        checkpoint = PretrainCheckpoint(checkpoint_path, rbms, resolved)
+        checkpoint = PretrainCheckpoint(checkpoint_path, rbms, resolved, kind="dbm-pretraining")
     device = dbm.weights[0].device
     histories = pretrain_layers(
         rbms, resolved, h, None, device, seed, progress, checkpoint, resume, None, y

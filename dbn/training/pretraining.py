@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -19,7 +20,13 @@ from dbn.io import FORMAT_VERSION, CheckpointError, atomic_save, safe_load
 from dbn.training.distributed import is_main_process
 from dbn.training.rbm_trainer import RBMTrainer, TrainConfig, TrainingDivergedError
 
-__all__ = ["FORMAT_VERSION", "PretrainCheckpoint", "layer_configs", "pretrain_layers"]
+__all__ = [
+    "FORMAT_VERSION",
+    "GreedyStack",
+    "PretrainCheckpoint",
+    "layer_configs",
+    "pretrain_layers",
+]
 
 
 def layer_configs(
@@ -60,6 +67,15 @@ def layer_configs(
 
 def _cpu_state(module: nn.Module) -> dict[str, Tensor]:
     return {key: value.detach().cpu() for key, value in module.state_dict().items()}
+
+
+class GreedyStack(nn.ModuleList):
+    """The RBMs of a greedy run that are not a DBN's own layers (a DBM's replicated RBMs,
+    a generative DBN's RBMs before they are tied), as one module that
+    :class:`PretrainCheckpoint` saves and restores."""
+
+    def config(self) -> dict[str, Any]:
+        return {"rbms": [rbm.config() for rbm in self]}
 
 
 class PretrainCheckpoint:

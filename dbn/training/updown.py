@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from dbn._utils.arrays import as_labels
 from dbn._utils.checks import (
@@ -40,7 +40,12 @@ from dbn._utils.config import JSONConfig
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.rbm import bernoulli_sample
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
-from dbn.training.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
+from dbn.training.pretraining import (
+    GreedyStack,
+    PretrainCheckpoint,
+    layer_configs,
+    pretrain_layers,
+)
 from dbn.training.rbm_trainer import TrainConfig
 from dbn.training.trainer import Trainer
 
@@ -235,11 +240,10 @@ def pretrain_generative(
         options = with_budget_epochs(options, len(h), TrainConfig.batch_size, PRETRAIN_BUDGET)
     rbms = [model.as_rbm(index) for index in range(len(model.recognition))] + [model.top]
     configs = layer_configs(config, len(rbms), **options)
-    stack = _Stack(rbms, model.config())
     checkpoint = None
     if checkpoint_path is not None:
         checkpoint = PretrainCheckpoint(
-            checkpoint_path, stack, configs, kind="generative-dbn-pretraining"
+            checkpoint_path, GreedyStack(rbms), configs, kind="generative-dbn-pretraining"
         )
     histories = pretrain_layers(
         rbms,
@@ -258,17 +262,6 @@ def pretrain_generative(
     for index, rbm in enumerate(rbms[:-1]):
         model.tie(index, rbm)
     return histories
-
-
-class _Stack(nn.ModuleList):
-    """The RBMs of a generative DBN's greedy stage, as one module a checkpoint saves."""
-
-    def __init__(self, rbms: Sequence[nn.Module], model_config: dict[str, Any]) -> None:
-        super().__init__(rbms)
-        self.model_config = model_config
-
-    def config(self) -> dict[str, Any]:
-        return self.model_config
 
 
 def _checked_labels(model: GenerativeDBN, labels: Any, n: int, device: torch.device) -> Tensor:

@@ -38,7 +38,7 @@ def test_the_quick_recipe_pretrains_trains_and_draws(quick_run):
     # joint training improves the mean-field reconstruction of held-out digits
     greedy = dbn.load(quick_run / "greedy.safetensors", expect=DBM)
     # the greedy stage's checkpoint, done: it holds the same RBMs the model was made of
-    state = dbn.io.safe_load(quick_run / "greedy-state.pt", kind="dbn-training")
+    state = dbn.io.safe_load(quick_run / "greedy-state.pt", kind="dbm-pretraining")
     assert state["layer"] == 2 and state["trainer"] is None
     config = dbn.training.DBMConfig()
     valid = dbn.load_digits()["valid"].x
