@@ -33,9 +33,10 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from studies.cli import ArgumentParser, run_cli
+from studies.cli import ArgumentParser, run_cli, seed_value
 
 import dbn
+from dbn.io import atomic_write
 from dbn.models import build_mlp
 from dbn.sklearn import DBNClassifier
 
@@ -85,44 +86,61 @@ def contenders(x_train, y_train, seed: int) -> dict:
     return fitted
 
 
+SELECTION_FIELDS = ["candidate", "seed", "fold", "valid_error"]
+
+
+def write_rows(out: Path, fields: list[str], rows: list[list]) -> None:
+    """The whole CSV, written atomically: a kill or a full disk leaves the last file."""
+
+    def write(temp: Path) -> None:
+        with temp.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(fields)
+            writer.writerows(rows)
+
+    atomic_write(out, write)
+
+
+def read_rows(out: Path, fields: list[str]) -> list[list]:
+    """The rows of a CSV that :func:`write_rows` wrote; a cut or edited one is refused."""
+    if not out.exists():
+        return []
+    with out.open(newline="") as handle:
+        table = list(csv.reader(handle))
+    if not table or table[0] != fields or any(len(row) != len(fields) for row in table[1:]):
+        raise ValueError(f"{str(out)!r} is not a results file of this program (cut or edited)")
+    return table[1:]
+
+
 def select(x, y, seeds: list[int], out: Path) -> None:
     """Cross-validate every candidate on the training part of each split; rows already
     in ``out`` are kept and skipped."""
-    done = set()
-    if out.exists():
-        with out.open(newline="") as handle:
-            done = {
-                (row["candidate"], int(row["seed"]), int(row["fold"]))
-                for row in csv.DictReader(handle)
-            }
-    else:
-        out.write_text("candidate,seed,fold,valid_error\n")
-    with out.open("a", newline="") as handle:
-        writer = csv.writer(handle)
-        for seed in seeds:
-            x_train, _, y_train, _ = train_test_split(
-                x, y, test_size=0.3, stratify=y, random_state=seed
-            )
-            folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
-            for fold, (fit, held) in enumerate(folds.split(x_train, y_train)):
-                for name, options in CANDIDATES.items():
-                    if (name, seed, fold) in done:
-                        continue
-                    classifier = DBNClassifier(random_state=seed, **options)
-                    classifier.fit(x_train[fit], y_train[fit])
-                    error = float(np.mean(classifier.predict(x_train[held]) != y_train[held]))
-                    writer.writerow([name, seed, fold, error])
-                    handle.flush()
-                    print(
-                        f"seed {seed} fold {fold} {name:16s} valid error {100 * error:.2f} %",
-                        flush=True,
-                    )
+    rows = read_rows(out, SELECTION_FIELDS)
+    done = {(name, int(seed), int(fold)) for name, seed, fold, _ in rows}
+    for seed in seeds:
+        x_train, _, y_train, _ = train_test_split(
+            x, y, test_size=0.3, stratify=y, random_state=seed
+        )
+        folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
+        for fold, (fit, held) in enumerate(folds.split(x_train, y_train)):
+            for name, options in CANDIDATES.items():
+                if (name, seed, fold) in done:
+                    continue
+                classifier = DBNClassifier(random_state=seed, **options)
+                classifier.fit(x_train[fit], y_train[fit])
+                error = float(np.mean(classifier.predict(x_train[held]) != y_train[held]))
+                rows.append([name, seed, fold, error])
+                write_rows(out, SELECTION_FIELDS, rows)
+                print(
+                    f"seed {seed} fold {fold} {name:16s} valid error {100 * error:.2f} %",
+                    flush=True,
+                )
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="one split per seed (0 1 2)"
+        "--seeds", type=seed_value, nargs="+", default=[0, 1, 2], help="one split per seed (0 1 2)"
     )
     parser.add_argument(
         "--out",
@@ -142,26 +160,23 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     x, y = load_digits(return_X_y=True)
     x = x / 16.0  # float64, as a user's NumPy data would be
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.select:
         select(x, y, args.seeds, args.out)
         return
-    with args.out.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["contender", "seed", "test_error"])
-        for seed in args.seeds:
-            x_train, x_test, y_train, y_test = train_test_split(
-                x, y, test_size=0.3, stratify=y, random_state=seed
-            )
-            for name, predict in contenders(x_train, y_train, seed).items():
-                with torch.no_grad():
-                    predicted = np.asarray(predict(x_test))
-                if predicted.ndim == 2:
-                    predicted = predicted.argmax(1)
-                error = float(np.mean(predicted != y_test))
-                writer.writerow([name, seed, error])
-                handle.flush()
-                print(f"seed {seed} {name:16s} test error {100 * error:.2f} %", flush=True)
+    rows: list[list] = []
+    for seed in args.seeds:
+        x_train, x_test, y_train, y_test = train_test_split(
+            x, y, test_size=0.3, stratify=y, random_state=seed
+        )
+        for name, predict in contenders(x_train, y_train, seed).items():
+            with torch.no_grad():
+                predicted = np.asarray(predict(x_test))
+            if predicted.ndim == 2:
+                predicted = predicted.argmax(1)
+            error = float(np.mean(predicted != y_test))
+            rows.append([name, seed, error])
+            write_rows(args.out, ["contender", "seed", "test_error"], rows)
+            print(f"seed {seed} {name:16s} test error {100 * error:.2f} %", flush=True)
 
 
 if __name__ == "__main__":
