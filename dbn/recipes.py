@@ -236,6 +236,20 @@ GENERATIVE_RECIPES: dict[str, dict] = {
 # cost 0.001), and says in demo.m that the paper's figures took 500 joint epochs; the
 # -labels recipe below follows the code in most of these.
 # `pretrain` holds one TrainConfig's fields per RBM.
+# The joint training of Salakhutdinov's code (dbm_mf.m), shared by the recipes that follow it.
+_CODE_JOINT = dict(
+    epochs=300,
+    lr=0.001,
+    lr_final=1e-4,
+    lr_schedule="exponential",
+    lr_divisor=1.000015,
+    weight_decay=2e-4,
+    n_chains=100,
+    gibbs_steps=5,
+    mean_field_steps=10,
+    sparsity_target=[0.2, 0.1],
+    sparsity_cost=0.001,
+)
 DBM_RECIPES: dict[str, dict] = {
     "salakhutdinov-hinton2009": dict(
         dataset="mnist",
@@ -279,19 +293,7 @@ DBM_RECIPES: dict[str, dict] = {
                 k_final=10,
             ),
         ],
-        joint=dict(
-            epochs=300,
-            lr=0.001,
-            lr_final=1e-4,
-            lr_schedule="exponential",
-            lr_divisor=1.000015,
-            weight_decay=2e-4,
-            n_chains=100,
-            gibbs_steps=5,
-            mean_field_steps=10,
-            sparsity_target=[0.2, 0.1],
-            sparsity_cost=0.001,
-        ),
+        joint=_CODE_JOINT,
     ),
     # Salakhutdinov's code as its demo.m ran it for the paper, item by item (read in
     # gcosma/Deep-FS's copies of rbm.m, rbm_l2.m, dbm_mf.m, mf.m): every stage on all
@@ -333,21 +335,7 @@ DBM_RECIPES: dict[str, dict] = {
                 lr_decay="inverse_k",
             ),
         ],
-        joint=dict(
-            epochs=500,
-            lr=0.001,
-            lr_final=1e-4,
-            lr_schedule="exponential",
-            lr_divisor=1.000015,
-            weight_decay=2e-4,
-            n_chains=100,
-            gibbs_steps=5,
-            mean_field_steps=10,
-            sparsity_target=[0.2, 0.1],
-            sparsity_cost=0.001,
-            binarize=True,
-            negative_statistics="probabilities",
-        ),
+        joint=dict(_CODE_JOINT, epochs=500, binarize=True, negative_statistics="probabilities"),
     ),
     # `scripts/dbm.py --quick`: the same protocol on the 8x8 digits, in seconds.
     "salakhutdinov-hinton2009-quick": dict(
