@@ -52,9 +52,8 @@ from dbn.models.export import make_classifier
 from dbn.optim import OPTIMIZERS
 from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config, split_finetune_recipe
 from dbn.tensorboard import TensorBoard
-from dbn.training import _budget
+from dbn.training import TrainingDivergedError, _budget
 from dbn.training.finetuning import FinetuneConfig
-from dbn.training.rbm_trainer import TrainingDivergedError
 from dbn.utils import SUBSET_SEED_STRIDE, check_fraction, check_int, check_positive, new_generator
 
 SCRIPT = "compare"

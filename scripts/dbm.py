@@ -235,7 +235,7 @@ def main(args: argparse.Namespace) -> dict:
         announce = f"epoch {row['epoch']}: checkpoint written" if args.no_progress else None
         run.log_epoch(row, announce)
 
-    trainer.fit(train, labels, callbacks=[after_epoch], progress=not args.no_progress)
+    trainer.fit(train, labels=labels, callbacks=[after_epoch], progress=not args.no_progress)
     # with use_valid the validation images were trained on: nothing to validate on
     held_out = (
         {}

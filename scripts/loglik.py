@@ -298,8 +298,8 @@ def train_rbm(
     trainer.fit(
         train,
         valid=None if held_out is None else held_out[:1000],
+        callbacks=[after_epoch],
         progress=progress,
-        on_epoch_end=after_epoch,
     )
     trainer.rbm.save(run / "rbm.pt")
     return trainer.rbm, clock["seconds"], curve

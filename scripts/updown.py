@@ -195,7 +195,7 @@ def main(args: argparse.Namespace) -> dict:
         announce = f"epoch {row['epoch']}: checkpoint written" if args.no_progress else None
         run.log_epoch(row, announce)
 
-    trainer.fit(train.x, train.y, callbacks=[after_epoch], progress=not args.no_progress)
+    trainer.fit(train.x, labels=train.y, callbacks=[after_epoch], progress=not args.no_progress)
     seconds = time.perf_counter() - started
     result = {
         "start_test_error": start_error,

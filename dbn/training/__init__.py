@@ -41,12 +41,11 @@ from dbn.training.objectives import RBMObjective
 from dbn.training.rbm_trainer import (
     RBMTrainer,
     TrainConfig,
-    TrainingDivergedError,
     resolve_step,
     train_rbm,
 )
 from dbn.training.tempering import ParallelTempering
-from dbn.training.trainer import Trainer
+from dbn.training.trainer import Trainer, TrainingDivergedError
 from dbn.training.updown import UpDownConfig, UpDownTrainer, pretrain_generative, updown_loss
 
 __all__ = [

@@ -20,11 +20,9 @@ and sampled with the other layers in the chains, as that code does.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -41,7 +39,7 @@ from dbn._utils.config import JSONConfig
 from dbn.models.dbm import DBM
 from dbn.models.rbm import bernoulli_sample
 from dbn.training.rbm_trainer import AUTOCAST_DTYPES, check_autocast_device
-from dbn.training.trainer import Callback, Trainer
+from dbn.training.trainer import Trainer, training_device
 
 NEGATIVE_STATISTICS = ("states", "probabilities")
 
@@ -267,19 +265,26 @@ class DBMTrainer(Trainer):
     model: DBM
     config: DBMConfig
 
-    def __init__(self, dbm: DBM, config: DBMConfig, seed: int = 0) -> None:
-        super().__init__(dbm, config, seed)
-        check_autocast_device(config.autocast, dbm.weights[0].device)
+    def __init__(
+        self,
+        dbm: DBM,
+        config: DBMConfig,
+        seed: int = 0,
+        *,
+        device: str | torch.device | None = None,
+    ) -> None:
+        check_autocast_device(config.autocast, training_device(dbm, device))
+        super().__init__(dbm, config, seed, device=device)
         self.chains: list[Tensor] | None = None
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue bit for bit, the chains included."""
+    def sampling_state(self) -> dict[str, Any]:
+        """The generator and the persistent chains."""
         chains = None if self.chains is None else [c.cpu() for c in self.chains]
-        return {**super().state_dict(), "chains": chains}
+        return {**super().sampling_state(), "chains": chains}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from what :meth:`state_dict` returned (written under the same config)."""
-        super().load_state_dict(state)
+    def load_sampling_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`sampling_state` stored."""
+        super().load_sampling_state(state)
         weight = self.model.weights[0]
         chains = state["chains"]
         self.chains = None if chains is None else [c.to(weight) for c in chains]
@@ -287,7 +292,7 @@ class DBMTrainer(Trainer):
     def _start_chains(self, x: Tensor, labels: Tensor | None) -> list[Tensor]:
         """Chains started at training images (with their labels) and samples of their
         bottom-up marginals."""
-        picked = torch.randperm(len(x), generator=self.generator)[: self.config.n_chains]
+        picked = torch.randperm(len(x), generator=self.generator, device=self.device)[: self.config.n_chains]
         start = x[picked]
         if len(start) < self.config.n_chains:
             raise ValueError(
@@ -325,7 +330,7 @@ class DBMTrainer(Trainer):
         n_batches = math.ceil(len(x) / config.batch_size)
         if not exponential:
             self.set_lr(config.lr_at(self.epoch))
-        order = torch.randperm(len(x), generator=self.generator)
+        order = torch.randperm(len(x), generator=self.generator, device=self.device)
         total = torch.zeros((), dtype=torch.float64)
         for number, begin in enumerate(range(0, len(x), config.batch_size), start=1):
             if exponential:
@@ -351,45 +356,15 @@ class DBMTrainer(Trainer):
             total += error.double() * len(index)
         return {"lr": self.optimizer.param_groups[0]["lr"], "reconstruction": total.item() / len(x)}
 
-    def fit(
-        self,
-        x: Tensor | np.ndarray,
-        labels: Tensor | np.ndarray | None = None,
-        valid: Tensor | np.ndarray | None = None,
-        *,
-        callbacks: Sequence[Callback] = (),
-        progress: bool = True,
-    ) -> list[dict[str, Any]]:
-        """Train until ``config.epochs`` epochs are done (continuing a restored state).
+    def prepare_valid(self, valid: Any) -> Tensor:
+        """Held-out pixels, checked like the training images."""
+        return self.model.images(valid)
 
-        Parameters
-        ----------
-        x : Tensor or ndarray of shape (n, sizes[0])
-            Pixels in [0, 1].
-        labels : Tensor or ndarray of shape (n,), optional
-            Classes of ``x``; required by a model with label units, refused without.
-        valid : Tensor or ndarray of shape (m, sizes[0]), optional
-            Held-out pixels: each epoch's row gets their ``valid_reconstruction``.
-        callbacks : sequence of callable
-            Called with the trainer after every epoch (to checkpoint).
-        progress : bool
-
-        Returns
-        -------
-        list of dict
-            Per epoch: ``epoch``, ``lr``, ``reconstruction`` (training batches' mean
-            squared error of p(v | q_1), summed over pixels), ``seconds``, and
-            ``valid_reconstruction`` with ``valid``.
-        """
-        if valid is not None:
-            held_out = self.model.images(valid)
-
-            def validate(trainer: Trainer) -> None:
-                error = reconstruction_error(self.model, held_out, self.config)
-                trainer.history[-1]["valid_reconstruction"] = error
-
-            callbacks = [validate, *callbacks]
-        return super().fit(x, labels, callbacks=callbacks, progress=progress)
+    def monitor(self, x: Tensor, valid: Tensor | None) -> dict[str, Any]:
+        """With held-out pixels, their ``valid_reconstruction`` (as ``reconstruction``)."""
+        if valid is None:
+            return {}
+        return {"valid_reconstruction": reconstruction_error(self.model, valid, self.config)}
 
 
 @torch.no_grad()

@@ -42,7 +42,8 @@ from dbn.optim.conjugate_gradient import ConjugateGradient
 from dbn.optim.schedules import SCHEDULES, make_scheduler, ramped_momentum
 from dbn.training._budget import FINETUNE_BUDGET, with_budget_epochs
 from dbn.training.distributed import all_reduce_mean, is_main_process, rank_batches, world
-from dbn.training.rbm_trainer import AUTOCAST_DTYPES, TrainingDivergedError
+from dbn.training.rbm_trainer import AUTOCAST_DTYPES
+from dbn.training.trainer import TrainingDivergedError
 
 __all__ = [
     "CHECKPOINT_KIND",

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from dbn.io import FORMAT_VERSION, CheckpointError, atomic_save, safe_load
 from dbn.training.distributed import is_main_process
-from dbn.training.rbm_trainer import RBMTrainer, TrainConfig, TrainingDivergedError
+from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
+from dbn.training.trainer import TrainingDivergedError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -189,7 +190,7 @@ def pretrain_layers(
                     on_epoch_end(index, trainer)
 
             try:
-                histories[index] = trainer.fit(x, v, progress, on_epoch_end=after_epoch)
+                histories[index] = trainer.fit(x, v, callbacks=[after_epoch], progress=progress)
             except TrainingDivergedError as error:
                 kept = f" The last good checkpoint is {checkpoint.path}." if checkpoint else ""
                 raise TrainingDivergedError(f"{error}{kept}") from None

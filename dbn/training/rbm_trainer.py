@@ -13,10 +13,9 @@ to time it).
 
 from __future__ import annotations
 
-import math
-import time
+import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,11 +24,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from dbn._utils.checks import (
     check_choice,
-    check_device,
     check_fraction,
     check_int,
     check_materialised,
@@ -47,12 +44,12 @@ from dbn.training.distributed import all_reduce_mean, rank_batches, world
 from dbn.training.monitors import epoch_metrics
 from dbn.training.objectives import RBMObjective, mask_corrupt
 from dbn.training.tempering import ParallelTempering
+from dbn.training.trainer import Trainer, training_device
 
 __all__ = [
     "STEPS",
     "TrainConfig",
     "RBMTrainer",
-    "TrainingDivergedError",
     "resolve_step",
     "train_rbm",
 ]
@@ -63,22 +60,6 @@ PERSISTED_LAYERS = ("visible", "hidden")
 AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # "auto" takes the fused step where it applies and the loss step elsewhere.
 STEPS = ("auto", "loss", "fused", "cuda_graph")
-
-
-class TrainingDivergedError(RuntimeError):
-    """The parameters or the loss became NaN or infinite during training.
-
-    Examples
-    --------
-    >>> import torch, dbn
-    >>> from dbn.training import TrainingDivergedError
-    >>> x = dbn.load_digits()["train"].x
-    >>> try:
-    ...     dbn.train_rbm(dbn.RBM(64, 16), x, epochs=1, lr=1e30, progress=False)
-    ... except TrainingDivergedError:
-    ...     print("diverged")
-    diverged
-    """
 
 
 @dataclass
@@ -347,6 +328,18 @@ def check_autocast_device(autocast: str | None, device: torch.device) -> None:
         )
 
 
+@contextlib.contextmanager
+def _tf32(allowed: bool) -> Iterator[None]:
+    """TF32 matrix products on CUDA while the block runs, if ``allowed``; the previous
+    setting restored after."""
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = allowed or previous
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+
+
 def _initial_visible_bias(rbm: RBM, data: Tensor) -> Tensor:
     """log(p / (1 - p)) of each unit's mean for Bernoulli units, the mean for Gaussian ones."""
     mean = data.mean(dim=0)
@@ -357,7 +350,7 @@ def _initial_visible_bias(rbm: RBM, data: Tensor) -> Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
-class RBMTrainer:
+class RBMTrainer(Trainer):
     """Trains one RBM epoch by epoch and can save and restore its whole state.
 
     Parameters
@@ -384,7 +377,13 @@ class RBMTrainer:
     >>> history = trainer.fit(dbn.load_digits()["train"].x, progress=False)
     >>> trainer.epoch, trainer.step
     (2, 'fused')
+    >>> sorted(history[-1])[:4]
+    ['epoch', 'free_energy_gap', 'k', 'lr']
     """
+
+    name = "RBM"
+    model: RBM
+    config: TrainConfig
 
     def __init__(
         self,
@@ -396,55 +395,70 @@ class RBMTrainer:
         check_range: bool = True,
     ) -> None:
         check_materialised(rbm)
-        self.device = check_device(device) if device is not None else rbm.weight.device
-        self.rbm = rbm.to(self.device)
-        self.config = config
-        self.seed = seed
-        self.name = name
-        self.check_range = check_range
-        self.rank, self.world_size = world()
         if config.binarize and rbm.visible != "bernoulli":
             raise ValueError(f"binarize samples Bernoulli visible units, not {rbm.visible!r}")
-        self.step = resolve_step(config, self.device, self.world_size, rbm)
-        check_autocast_device(config.autocast, self.device)
+        target = training_device(rbm, device)
+        # the step decides the optimiser (capturable for a CUDA graph): chosen first
+        self.step = resolve_step(config, target, world()[1], rbm)
+        check_autocast_device(config.autocast, target)
+        super().__init__(rbm, config, seed, device=target, name=name)
+        self.check_range = check_range
         self.shuffle_generator = new_generator(seed, self.device)
         sampling_seed = seed + SAMPLING_SEED_STRIDE * (self.rank + 1)
         self.generator = new_generator(sampling_seed, self.device)
-        self.optimizer = make_optimizer(
-            config.optimizer,
-            *split_weights(self.rbm),
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-            capturable=self.step == "cuda_graph",
-            fused=self.device.type == "cpu",
-        )
         penalties: dict[str, Any] = dict(
             l1=config.l1,
             sparsity_target=config.sparsity_target,
             sparsity_cost=config.sparsity_cost,
         )
-        objective = RBMObjective(self.rbm, config.method, **penalties)
+        objective = RBMObjective(self.model, config.method, **penalties)
         # Under torchrun the loss goes through DDP, whose all-reduce averages the
         # gradients over ranks; the fused step writes .grad itself, so it is single-process.
         self.objective = DistributedDataParallel(objective) if self.world_size > 1 else objective
         self.fast_cd: FastCD | None = None
         if self.step != "loss":
             self.fast_cd = FastCD(
-                self.rbm, config.compute_dtype, persist=config.persist, **penalties
+                self.model, config.compute_dtype, persist=config.persist, **penalties
             )
         self.graphed: GraphedCD | None = None
         if self.step == "cuda_graph" and self.fast_cd is not None:
             self.graphed = GraphedCD(self.fast_cd, self.optimizer, config.k, self.generator)
         self.chains: Tensor | None = None
         self.tempering: ParallelTempering | None = None
-        self.epoch = 0
-        self.history: list[dict[str, Any]] = []
+
+    @property
+    def rbm(self) -> RBM:
+        """The RBM being trained (the trainer's ``model``)."""
+        return self.model
+
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """The config's optimiser, its weight cost on the weights only."""
+        config = self.config
+        return make_optimizer(
+            config.optimizer,
+            *split_weights(self.model),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            capturable=self.step == "cuda_graph",
+            fused=self.device.type == "cpu",
+        )
+
+    def divergence_advice(self) -> str:
+        """Lower the rate, or standardise Gaussian units' data."""
+        return (
+            f"Lower the learning rate (now {self.config.lr:g}), or standardise the data "
+            f"for Gaussian units."
+        )
+
+    def running(self) -> contextlib.AbstractContextManager[Any]:
+        """TF32 matrix products on CUDA where the config allows them."""
+        return _tf32(self.config.allow_tf32 and self.device.type == "cuda")
 
     # --- state for checkpoints ----------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue training bit for bit: tensors and plain values.
+    def sampling_state(self) -> dict[str, Any]:
+        """The shuffling generator and each rank's chains and sampling generator.
 
         In a distributed run this is a collective call (every rank must make it): the
         per-rank sampling generators and PCD chains are gathered, so that each rank
@@ -459,27 +473,19 @@ class RBMTrainer:
         if self.world_size > 1:
             ranks = [None] * self.world_size
             dist.all_gather_object(ranks, per_rank)
-        return {
-            "epoch": self.epoch,
-            "seed": self.seed,
-            "rbm": {key: value.detach().cpu() for key, value in self.rbm.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "shuffle_generator": self.shuffle_generator.get_state(),
-            "ranks": ranks,
-            "history": list(self.history),
-        }
+        return {"shuffle_generator": self.shuffle_generator.get_state(), "ranks": ranks}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from what :meth:`state_dict` returned, with as many processes."""
+    def check_state(self, state: dict[str, Any]) -> None:
+        """The base's checks, and as many processes as wrote the state."""
+        super().check_state(state)
         if len(state["ranks"]) != self.world_size:
             raise ValueError(
                 f"the checkpoint was written by {len(state['ranks'])} process(es); resume it "
                 f"with the same number, not {self.world_size}"
             )
-        self.epoch = int(state["epoch"])
-        self.seed = int(state["seed"])
-        self.rbm.load_state_dict(state["rbm"])
-        self.optimizer.load_state_dict(state["optimizer"])
+
+    def load_sampling_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`sampling_state` stored, this rank's part."""
         self.shuffle_generator.set_state(state["shuffle_generator"])
         mine = state["ranks"][self.rank]
         self.chains = None if mine["chains"] is None else mine["chains"].to(self.device)
@@ -487,22 +493,38 @@ class RBMTrainer:
             self.tempering = self._new_tempering(mine["tempering"]["visible"][0].to(self.device))
             self.tempering.load_state_dict(mine["tempering"])
         self.generator.set_state(mine["generator"])
-        self.history = list(state["history"])
 
     # --- training -----------------------------------------------------------------------
 
-    def _prepare(self, data: Tensor | np.ndarray, name: str) -> Tensor:
+    def _checked(self, data: Tensor | np.ndarray, name: str) -> Tensor:
         data = check_visible_data(
             data,
-            self.rbm.n_visible,
-            self.rbm.visible,
+            self.model.n_visible,
+            self.model.visible,
             name,
             check_range=self.check_range,
-            dtype=self.rbm.weight.dtype,
+            dtype=self.model.weight.dtype,
         )
         return data.to(self.device)
 
-    def start(self, data: Tensor) -> None:
+    def prepare(self, data: Any, labels: Any) -> tuple[Tensor, None]:
+        """The data checked (width, range, dtype) and moved to the device once."""
+        if labels is not None:
+            raise ValueError("an RBM trains without labels")
+        data = self._checked(data, "data")
+        if self.config.batch_size > len(data):
+            warnings.warn(
+                f"{self.name}: batch_size {self.config.batch_size} exceeds the "
+                f"{len(data)} training examples; each epoch is a single batch",
+                stacklevel=4,
+            )
+        return data, None
+
+    def prepare_valid(self, valid: Any) -> Tensor:
+        """Held-out data checked like the training data, for the free-energy gap."""
+        return self._checked(valid, "valid")
+
+    def start(self, data: Tensor, labels: Any = None) -> None:
         """First-epoch set-up: visible biases from the data and the persistent chains.
 
         :meth:`fit` and :meth:`train_epochs` call it before epoch 1; call it yourself
@@ -512,11 +534,12 @@ class RBMTrainer:
         ----------
         data : Tensor of shape (n_samples, n_visible)
             Validated training data on the trainer's device.
+        labels : None
         """
         config = self.config
         with torch.no_grad():
             if config.init_visible_bias:
-                self.rbm.visible_bias.copy_(_initial_visible_bias(self.rbm, data))
+                self.model.visible_bias.copy_(_initial_visible_bias(self.model, data))
             if config.method in ("pcd", "pt"):
                 n_chains = config.n_chains or config.batch_size
                 start = torch.randint(
@@ -525,24 +548,24 @@ class RBMTrainer:
                 if config.method == "pt":
                     self.tempering = self._new_tempering(data[start])
                 elif config.persist == "hidden":
-                    self.chains = self.rbm.sample_hidden(data[start], self.generator)
+                    self.chains = self.model.sample_hidden(data[start], self.generator)
                 else:
                     self.chains = data[start].clone()
 
     def _new_tempering(self, start: Tensor) -> ParallelTempering:
         config = self.config
-        return ParallelTempering(self.rbm, start, config.n_temperatures, config.min_beta)
+        return ParallelTempering(self.model, start, config.n_temperatures, config.min_beta)
 
     def _kept_hidden(self, batch: Tensor) -> Tensor:
         """PCD's kept hidden states; drawn from ``batch`` when :meth:`train_epoch` runs
         without :meth:`start`."""
         if self.chains is None:
             with torch.no_grad():
-                self.chains = self.rbm.sample_hidden(batch, self.generator)
+                self.chains = self.model.sample_hidden(batch, self.generator)
         return self.chains
 
     def _train_step(self, batch: Tensor, k: int) -> Tensor | None:
-        config, rbm = self.config, self.rbm
+        config, rbm = self.config, self.model
         kept_hidden = self._kept_hidden(batch) if config.persist == "hidden" else None
         tempered = None
         if self.tempering is not None:  # PT samples first; the step takes its states
@@ -592,13 +615,15 @@ class RBMTrainer:
         # the CD loss value says nothing about the fit; only recon reports its objective
         return loss.detach() if config.method == "recon" else None
 
-    def train_epoch(self, data: Tensor) -> Tensor | None:
+    def train_epoch(self, data: Tensor, labels: Any = None) -> dict[str, Any]:
         """One pass over ``data`` (validated, on the device), without monitoring.
 
         Returns
         -------
-        Tensor of shape () or None
-            The mean reconstruction loss (``recon`` only), on the device.
+        dict
+            ``step`` (the step that ran), this epoch's ``lr`` (and ``momentum``), ``k``
+            (CD, PCD, PT), ``swap_rate`` (PT), and ``loss`` (``recon``: the mean
+            reconstruction loss, the one value the loop waits for).
         """
         config = self.config
         lr = config.lr
@@ -606,16 +631,13 @@ class RBMTrainer:
             lr *= 1 - self.epoch / max(config.epochs, 1)
         elif config.lr_decay == "inverse_k":
             lr /= config.k_at(self.epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.set_lr(lr)
         if config.optimizer == "sgd":
-            momentum = (
+            self.set_momentum(
                 config.final_momentum
                 if self.epoch >= config.momentum_switch_epoch
                 else config.momentum
             )
-            for group in self.optimizer.param_groups:
-                group["momentum"] = momentum
         total = torch.zeros((), device=self.device)
         n_batches = 0
         k = config.k_at(self.epoch)
@@ -626,7 +648,29 @@ class RBMTrainer:
             if loss is not None:
                 total += loss
             n_batches += 1
-        return all_reduce_mean(total / n_batches) if config.method == "recon" else None
+        metrics: dict[str, Any] = {"step": self.step}
+        group = self.optimizer.param_groups[0]
+        metrics["lr"] = group["lr"]
+        if "momentum" in group:
+            metrics["momentum"] = group["momentum"]
+        if config.method in ("cd", "pcd", "pt"):
+            metrics["k"] = k
+        if self.tempering is not None:
+            metrics["swap_rate"] = self.tempering.swap_rate()
+        if config.method == "recon":
+            metrics["loss"] = all_reduce_mean(total / n_batches).item()
+        return metrics
+
+    def monitor(self, data: Tensor, valid: Tensor | None) -> dict[str, Any]:
+        """Reconstruction error, pseudo-likelihood and the free-energy gap on the first
+        ``monitor_size`` examples, every ``monitor_every`` epochs and after the last."""
+        config = self.config
+        done = self.epoch + 1
+        if done % config.monitor_every and done < config.epochs:
+            return {}
+        monitor_valid = None if valid is None else valid[: config.monitor_size]
+        seed = self.seed * MONITOR_SEED_STRIDE + self.epoch
+        return epoch_metrics(self.model, data[: config.monitor_size], monitor_valid, seed)
 
     def _batches(self, data: Tensor) -> Iterator[Tensor]:
         """This rank's mini-batches for one epoch, in a shuffled order shared by all ranks."""
@@ -636,129 +680,6 @@ class RBMTrainer:
             shuffled = data[order]  # one gather, then slices
             return (shuffled[begin : begin + size] for begin in range(0, len(data), size))
         return (data[index] for index in rank_batches(order, size))
-
-    def _check_finite(self, loss: float) -> None:
-        finite = all(torch.isfinite(p).all() for p in self.rbm.parameters())
-        if not (finite and math.isfinite(loss)):
-            raise TrainingDivergedError(
-                f"{self.name} diverged in epoch {self.epoch + 1}: the "
-                f"{'parameters' if not finite else 'loss'} became NaN or infinite. "
-                f"Lower the learning rate (now {self.config.lr:g}), or standardise the data "
-                f"for Gaussian units."
-            )
-
-    def fit(
-        self,
-        data: Tensor | np.ndarray,
-        valid: Tensor | np.ndarray | None = None,
-        progress: bool = True,
-        on_epoch_end: Callable[[RBMTrainer], None] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Train until ``config.epochs`` epochs are done (continuing a restored state).
-
-        Parameters
-        ----------
-        data : Tensor or ndarray of shape (n_samples, n_visible), any float dtype
-            Training data: in [0, 1] for Bernoulli units, standardised for Gaussian ones.
-        valid : Tensor or ndarray of shape (n_valid, n_visible), optional
-            Held-out data for the free-energy gap (Hinton's overfitting signal).
-        progress : bool
-            Show a tqdm bar over epochs with the live metrics.
-        on_epoch_end : callable, optional
-            Called with the trainer after every epoch (e.g. to write a checkpoint).
-
-        Returns
-        -------
-        list of dict
-            Per-epoch metrics: ``epoch``, ``step`` (the step that ran), ``loss``
-            (``recon`` only), ``recon_error``, ``pseudo_likelihood`` (Bernoulli only),
-            ``free_energy_gap`` (with ``valid``), ``seconds`` (the epoch's wall time,
-            monitoring included).
-        """
-        remaining = max(self.config.epochs - self.epoch, 0)
-        return self.train_epochs(data, remaining, valid, progress, on_epoch_end)
-
-    def train_epochs(
-        self,
-        data: Tensor | np.ndarray,
-        n_epochs: int,
-        valid: Tensor | np.ndarray | None = None,
-        progress: bool = True,
-        on_epoch_end: Callable[[RBMTrainer], None] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Train ``n_epochs`` more epochs, with monitoring, past ``config.epochs`` if need
-        be (``partial_fit`` style). Arguments and return value as in :meth:`fit`."""
-        check_int("n_epochs", n_epochs, minimum=0)
-        data = self._prepare(data, "data")
-        if self.config.batch_size > len(data):
-            warnings.warn(
-                f"{self.name}: batch_size {self.config.batch_size} exceeds the "
-                f"{len(data)} training examples; each epoch is a single batch",
-                stacklevel=2,
-            )
-        if valid is not None:
-            valid = self._prepare(valid, "valid")
-        if self.epoch == 0:
-            self.start(data)
-        monitor_data = data[: self.config.monitor_size]
-        monitor_valid = None if valid is None else valid[: self.config.monitor_size]
-        last = self.epoch + n_epochs
-        bar = tqdm(
-            total=max(last, self.config.epochs),
-            initial=self.epoch,
-            desc=self.name,
-            unit="epoch",
-            disable=not progress or self.rank != 0,
-            dynamic_ncols=True,
-        )
-        tf32 = self.config.allow_tf32 and self.device.type == "cuda"
-        previous_tf32 = torch.backends.cuda.matmul.allow_tf32
-        with bar:
-            torch.backends.cuda.matmul.allow_tf32 = tf32 or previous_tf32
-            try:
-                while self.epoch < last:
-                    self._monitored_epoch(data, monitor_data, monitor_valid, bar, on_epoch_end)
-            finally:
-                torch.backends.cuda.matmul.allow_tf32 = previous_tf32
-        return self.history
-
-    def _monitored_epoch(
-        self,
-        data: Tensor,
-        monitor_data: Tensor,
-        monitor_valid: Tensor | None,
-        bar: tqdm[Any],
-        on_epoch_end: Callable[[RBMTrainer], None] | None,
-    ) -> None:
-        started = time.perf_counter()
-        loss = self.train_epoch(data)
-        metrics: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
-        group = self.optimizer.param_groups[0]  # this epoch's lr (and momentum)
-        metrics["lr"] = group["lr"]
-        if "momentum" in group:
-            metrics["momentum"] = group["momentum"]
-        if self.config.method in ("cd", "pcd", "pt"):
-            metrics["k"] = self.config.k_at(self.epoch)
-        if self.tempering is not None:
-            metrics["swap_rate"] = self.tempering.swap_rate()
-        if loss is not None:
-            metrics["loss"] = loss.item()
-        self._check_finite(metrics.get("loss", 0.0))
-        done = self.epoch + 1
-        if done % self.config.monitor_every == 0 or done >= self.config.epochs:
-            monitor_seed = self.seed * MONITOR_SEED_STRIDE + self.epoch
-            metrics.update(epoch_metrics(self.rbm, monitor_data, monitor_valid, monitor_seed))
-        if self.device.type == "cuda":  # kernels run asynchronously: time them, not their launch
-            torch.cuda.synchronize(self.device)
-        # each row's wall time (training and monitoring), so a slow stretch shows in the metrics
-        metrics["seconds"] = time.perf_counter() - started
-        self.history.append(metrics)
-        self.epoch += 1
-        shown = {k: v for k, v in metrics.items() if k not in ("epoch", "step", "seconds")}
-        bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
-        bar.update(1)
-        if on_epoch_end is not None:
-            on_epoch_end(self)
 
 
 def train_rbm(

@@ -1,36 +1,66 @@
-"""The epoch skeleton that trainers share: a subclass writes its epoch, the base the rest.
+"""The epoch skeleton every trainer shares: a subclass writes its step, the base the rest.
 
-:class:`Trainer` holds the model, its config, the optimiser built from every parameter
-(:func:`dbn.optim.split_weights`), the generator, the epoch count and the history. Its
-:meth:`~Trainer.fit` runs the epochs the config has left, times each, refuses a
+:class:`Trainer` holds the model on its device, its config, the optimiser built from
+every parameter (:func:`dbn.optim.split_weights`), the generator, the epoch count and the
+history. Its :meth:`~Trainer.fit` checks the data (and the held-out data) before anything
+moves, runs the epochs the config has left with a progress bar, times each, refuses a
 diverged model, appends the epoch's row and calls the callbacks; its
 :meth:`~Trainer.state_dict` is everything needed to continue bit for bit, and
 :meth:`~Trainer.load_state_dict` checks a saved state against the config, the model's
-shape and the epoch range before it changes anything. A subclass implements
-:meth:`~Trainer.train_epoch` (one pass over the data; the epoch's metrics) and, where
-its data need it, :meth:`~Trainer.prepare` (checking and converting the data once).
+shape and the epoch range before it changes anything.
+
+A subclass implements :meth:`~Trainer.train_epoch` (one pass over the data: the epoch's
+metrics) and, where it needs them, the hooks :meth:`~Trainer.prepare` (checking and
+converting the data once), :meth:`~Trainer.prepare_valid`, :meth:`~Trainer.start`
+(first-epoch set-up), :meth:`~Trainer.monitor` (metrics measured after the epoch's
+updates), :meth:`~Trainer.build_optimizer` and the pair :meth:`~Trainer.sampling_state` /
+:meth:`~Trainer.load_sampling_state` (generators and chains).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dbn._utils.checks import check_materialised
+from dbn._utils.checks import check_device, check_int, check_materialised
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
 from dbn.optim import make_optimizer, split_weights
-from dbn.training.rbm_trainer import TrainingDivergedError
+from dbn.training.distributed import world
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "TrainingDivergedError"]
 
 Callback = Callable[["Trainer"], None]
+
+
+class TrainingDivergedError(RuntimeError):
+    """The parameters or the loss became NaN or infinite during training.
+
+    Examples
+    --------
+    >>> import torch, dbn
+    >>> from dbn.training import TrainingDivergedError
+    >>> x = dbn.load_digits()["train"].x
+    >>> try:
+    ...     dbn.train_rbm(dbn.RBM(64, 16), x, epochs=1, lr=1e30, progress=False)
+    ... except TrainingDivergedError:
+    ...     print("diverged")
+    diverged
+    """
+
+
+def training_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    """``device`` checked, or where the model's parameters are when it is None."""
+    if device is not None:
+        return check_device(device)
+    return next(model.parameters()).device
 
 
 class Trainer:
@@ -39,16 +69,22 @@ class Trainer:
     Parameters
     ----------
     model : nn.Module
-        With a ``config()`` method giving its constructor arguments (every dbn model).
+        With a ``config()`` method giving its constructor arguments (every dbn model);
+        moved to ``device``.
     config : JSONConfig
         Needs ``epochs``, ``lr``, ``momentum`` and ``weight_decay``.
     seed : int
         Seeds the trainer's generator (shuffling and every sampled state).
+    device : str or torch.device, optional
+        Where to train; defaults to the model's current device.
+    name : str, optional
+        Shown on the progress bar and in error messages; the class's ``name`` by default.
 
     Notes
     -----
     The optimiser is SGD with momentum, its weight cost on the weight matrices only,
-    over every trainable parameter of the model.
+    over every trainable parameter of the model (a subclass may build another in
+    :meth:`build_optimizer`).
 
     Examples
     --------
@@ -66,39 +102,79 @@ class Trainer:
     ['epoch', 'lr', 'reconstruction', 'seconds']
     """
 
-    name: ClassVar[str] = "training"
+    name: str = "training"
 
-    def __init__(self, model: nn.Module, config: JSONConfig, seed: int = 0) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        config: JSONConfig,
+        seed: int = 0,
+        *,
+        device: str | torch.device | None = None,
+        name: str | None = None,
+    ) -> None:
         check_materialised(model)
-        self.model = model
+        self.device = training_device(model, device)
+        self.model = model.to(self.device)
         self.config = config
-        self.generator = new_generator(seed)
-        weights, others = split_weights(model)
-        self.optimizer = make_optimizer(
+        self.seed = seed
+        if name is not None:
+            self.name = name
+        self.rank, self.world_size = world()
+        self.generator = new_generator(seed, self.device)
+        self.optimizer = self.build_optimizer()
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    # --- what a subclass writes ---------------------------------------------------------
+
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """SGD with momentum over every parameter, the weight cost on the weights only."""
+        config = self.config
+        return make_optimizer(
             "sgd",
-            weights,
-            others,
+            *split_weights(self.model),
             lr=config.lr,  # type: ignore[attr-defined]
             momentum=config.momentum,  # type: ignore[attr-defined]
             weight_decay=config.weight_decay,  # type: ignore[attr-defined]
         )
-        self.epoch = 0
-        self.history: list[dict[str, Any]] = []
 
     def prepare(self, data: Any, labels: Any) -> tuple[Any, Any]:
-        """The data and labels checked and converted once, before the first epoch."""
+        """The data and labels checked and converted once, before anything moves."""
         return data, labels
 
-    def train_epoch(self, data: Any, labels: Any) -> dict[str, Any]:
+    def prepare_valid(self, valid: Any) -> Any:
+        """The held-out data checked and converted once; refused by default."""
+        raise ValueError(f"{self.name} training takes no held-out data")
+
+    def start(self, data: Any, labels: Any) -> None:
+        """Set-up before the first epoch (biases from the data, chains); none by default."""
+
+    def train_epoch(self, data: Any, labels: Any = None) -> dict[str, Any]:
         """One pass over the data: the epoch's metrics (the base adds ``epoch`` and
         ``seconds``)."""
         raise NotImplementedError
 
+    def monitor(self, data: Any, valid: Any) -> dict[str, Any]:
+        """Metrics measured after the epoch's updates (on held-out data); none by default."""
+        return {}
+
+    def running(self) -> contextlib.AbstractContextManager[Any]:
+        """A context the epochs run in (backend flags); none by default."""
+        return contextlib.nullcontext()
+
+    def divergence_advice(self) -> str:
+        """What the divergence error suggests."""
+        return f"Lower the learning rate (now {self.config.lr:g})."  # type: ignore[attr-defined]
+
+    # --- the skeleton -------------------------------------------------------------------
+
     def fit(
         self,
         data: Any,
-        labels: Any = None,
+        valid: Any = None,
         *,
+        labels: Any = None,
         callbacks: Sequence[Callback] = (),
         progress: bool = True,
     ) -> list[dict[str, Any]]:
@@ -106,40 +182,89 @@ class Trainer:
 
         Parameters
         ----------
-        data : Tensor or ndarray
+        data : Tensor or ndarray of shape (n_samples, n_features)
             What :meth:`prepare` accepts.
-        labels : Tensor or ndarray, optional
+        valid : Tensor or ndarray of shape (n_valid, n_features), optional
+            Held-out data, for the subclass's :meth:`monitor`.
+        labels : Tensor or ndarray of shape (n_samples,), optional
+            Classes of ``data``, for a trainer whose model has label units.
         callbacks : sequence of callable
             Each called with the trainer after every epoch (to checkpoint, to validate:
             a callback may add entries to ``trainer.history[-1]``).
         progress : bool
+            A tqdm bar over epochs with the live metrics.
 
         Returns
         -------
         list of dict
-            A row per epoch: ``epoch``, the subclass's metrics, ``seconds``, and what
-            the callbacks added.
+            A row per epoch: ``epoch``, the subclass's metrics, ``seconds`` (the epoch's
+            wall time, monitoring included), and what the callbacks added.
         """
+        remaining = max(self.config.epochs - self.epoch, 0)  # type: ignore[attr-defined]
+        return self.train_epochs(
+            data, remaining, valid, labels=labels, callbacks=callbacks, progress=progress
+        )
+
+    def train_epochs(
+        self,
+        data: Any,
+        n_epochs: int,
+        valid: Any = None,
+        *,
+        labels: Any = None,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Train ``n_epochs`` more epochs, past ``config.epochs`` if need be
+        (``partial_fit`` style). Arguments and return value as in :meth:`fit`."""
+        check_int("n_epochs", n_epochs, minimum=0)
         data, labels = self.prepare(data, labels)
-        epochs = self.config.epochs  # type: ignore[attr-defined]
-        for _ in tqdm(range(self.epoch, epochs), desc=self.name, disable=not progress):
-            started = time.perf_counter()
-            metrics = self.train_epoch(data, labels)
-            self._check_finite(metrics)
-            self.epoch += 1
-            self.history.append(
-                {"epoch": self.epoch, **metrics, "seconds": time.perf_counter() - started}
-            )
-            for callback in callbacks:
-                callback(self)
+        if valid is not None:
+            valid = self.prepare_valid(valid)
+        if self.epoch == 0:
+            self.start(data, labels)
+        last = self.epoch + n_epochs
+        bar = tqdm(
+            total=max(last, self.config.epochs),  # type: ignore[attr-defined]
+            initial=self.epoch,
+            desc=self.name,
+            unit="epoch",
+            disable=not progress or self.rank != 0,
+            dynamic_ncols=True,
+        )
+        with bar, self.running():
+            while self.epoch < last:
+                row = self._epoch(data, labels, valid)
+                shown = {k: v for k, v in row.items() if isinstance(v, float) and k != "seconds"}
+                bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
+                bar.update(1)
+                for callback in callbacks:
+                    callback(self)
         return self.history
 
+    def _epoch(self, data: Any, labels: Any, valid: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        metrics = self.train_epoch(data, labels)
+        self._check_finite(metrics)
+        metrics.update(self.monitor(data, valid))
+        if self.device.type == "cuda":  # kernels run asynchronously: time them, not their launch
+            torch.cuda.synchronize(self.device)
+        self.epoch += 1
+        row = {"epoch": self.epoch, **metrics, "seconds": time.perf_counter() - started}
+        self.history.append(row)
+        return row
+
     def _check_finite(self, metrics: dict[str, Any]) -> None:
+        finite_parameters = all(torch.isfinite(p).all() for p in self.model.parameters())
         finite_metrics = all(
             math.isfinite(value) for value in metrics.values() if isinstance(value, float)
         )
-        if not finite_metrics or not all(torch.isfinite(p).all() for p in self.model.parameters()):
-            raise TrainingDivergedError(f"{self.name} training diverged in epoch {self.epoch + 1}")
+        if not (finite_parameters and finite_metrics):
+            what = "parameters" if not finite_parameters else "loss"
+            raise TrainingDivergedError(
+                f"{self.name} diverged in epoch {self.epoch + 1}: the {what} became NaN or "
+                f"infinite. {self.divergence_advice()}"
+            )
 
     def set_lr(self, lr: float) -> None:
         """Every parameter group's learning rate."""
@@ -151,23 +276,19 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["momentum"] = momentum
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue bit for bit: tensors and plain values, and the
-        model's constructor arguments, so that a state alone rebuilds its model."""
-        return {
-            "config": self.config.to_dict(),
-            "model_config": self.model.config(),  # type: ignore[operator]
-            "epoch": self.epoch,
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "history": list(self.history),
-        }
+    # --- state --------------------------------------------------------------------------
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from what :meth:`state_dict` returned, if it was written under the
-        same config, for a model of the same shape, at an epoch the config has; checked
-        before anything changes, refused in one line."""
+    def sampling_state(self) -> dict[str, Any]:
+        """The generators and chains, as :meth:`state_dict` stores them."""
+        return {"generator": self.generator.get_state()}
+
+    def load_sampling_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`sampling_state` stored."""
+        self.generator.set_state(state["generator"])
+
+    def check_state(self, state: dict[str, Any]) -> None:
+        """Refuse a saved state this trainer cannot continue, before anything changes:
+        another config, another model shape, an epoch that is not its history's length."""
         self.config.check_saved(state.get("config"), "the training state")
         model_config = self.model.config()  # type: ignore[operator]
         if state.get("model_config") != model_config:
@@ -175,11 +296,37 @@ class Trainer:
                 f"the training state is of a model {state.get('model_config')}, not of "
                 f"{model_config}"
             )
-        epoch, epochs = state.get("epoch"), self.config.epochs  # type: ignore[attr-defined]
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= epochs:
-            raise ValueError(f"the training state's epoch must lie in 0..{epochs}, got {epoch!r}")
-        self.epoch = epoch
+        # a state may lie past config.epochs (train_epochs goes on, partial_fit style), but
+        # its epoch counts the rows of its history: an edited count is refused
+        epoch, history = state.get("epoch"), state.get("history")
+        rows = len(history) if isinstance(history, list) else None
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch != rows:
+            raise ValueError(
+                f"the training state's epoch must be the number of its history rows "
+                f"({rows}), got {epoch!r}"
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit for bit: tensors and plain values, and the
+        model's constructor arguments, so that a state alone rebuilds its model."""
+        return {
+            "config": self.config.to_dict(),
+            "model_config": self.model.config(),  # type: ignore[operator]
+            "epoch": self.epoch,
+            "seed": self.seed,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "history": list(self.history),
+            **self.sampling_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from what :meth:`state_dict` returned, if :meth:`check_state` accepts
+        it; refused in one line before anything changes."""
+        self.check_state(state)
+        self.epoch = state["epoch"]
+        self.seed = int(state["seed"])
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
+        self.load_sampling_state(state)
         self.history = list(state["history"])

@@ -289,7 +289,7 @@ class UpDownTrainer(Trainer):
     >>> from dbn.training import UpDownConfig, UpDownTrainer
     >>> train = dbn.load_digits()["train"]
     >>> trainer = UpDownTrainer(GenerativeDBN([64, 32, 32, 48]), UpDownConfig(epochs=3))
-    >>> history = trainer.fit(train.x, train.y, progress=False)
+    >>> history = trainer.fit(train.x, labels=train.y, progress=False)
     >>> [row["k"] for row in history]  # cd_steps [3, 6, 10], a third of the epochs each
     [3, 6, 10]
     """
@@ -307,7 +307,7 @@ class UpDownTrainer(Trainer):
         """One pass over the shuffled data: the epoch's ``k`` and mean ``loss``."""
         config = self.config
         k = config.k_at(self.epoch)
-        order = torch.randperm(len(x), generator=self.generator)
+        order = torch.randperm(len(x), generator=self.generator, device=self.device)
         total = 0.0
         for begin in range(0, len(x), config.batch_size):
             index = order[begin : begin + config.batch_size]

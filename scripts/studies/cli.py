@@ -12,8 +12,9 @@ import torch
 
 from dbn.datasets import DataUnavailableError
 from dbn.io import CheckpointError
+from dbn.training import TrainingDivergedError
 from dbn.training.distributed import teardown
-from dbn.training.rbm_trainer import AUTOCAST_DTYPES, TrainingDivergedError
+from dbn.training.rbm_trainer import AUTOCAST_DTYPES
 
 __all__ = [
     "ArgumentParser",

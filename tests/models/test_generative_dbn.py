@@ -124,7 +124,7 @@ def test_up_down_resumed_from_its_state_equals_the_uninterrupted_run():
     config = UpDownConfig(epochs=4, cd_steps=[1, 2])
     straight = UpDownTrainer(GenerativeDBN([64, 32, 32, 48]), config, seed=3)
     start = {k: v.clone() for k, v in straight.model.state_dict().items()}
-    straight.fit(train.x, train.y, progress=False)
+    straight.fit(train.x, labels=train.y, progress=False)
 
     first = GenerativeDBN([64, 32, 32, 48])
     first.load_state_dict(start)
@@ -137,10 +137,10 @@ def test_up_down_resumed_from_its_state_equals_the_uninterrupted_run():
             if trainer.epoch == 2:
                 raise KeyboardInterrupt
 
-        interrupted.fit(train.x, train.y, progress=False, callbacks=[stop_after_two])
+        interrupted.fit(train.x, labels=train.y, progress=False, callbacks=[stop_after_two])
     resumed = UpDownTrainer(GenerativeDBN([64, 32, 32, 48]), config, seed=99)
     resumed.load_state_dict(saved[-1])
-    resumed.fit(train.x, train.y, progress=False)
+    resumed.fit(train.x, labels=train.y, progress=False)
     for name, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[name]), name
     assert [row["k"] for row in resumed.history] == [1, 1, 2, 2]

@@ -301,9 +301,9 @@ CASES = [
     ("pretrain", [*PRETRAIN, "--resume"], "pretrain-no-command", "records no command line"),
     ("finetune", [*FINETUNE, "--resume"], "finetune-no-command", "records no command line"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-greedy-swapped", r"holds a model of \{'sizes': \[64, 50"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-negative", r"epoch must lie in 0..1, got -4"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-beyond", r"epoch must lie in 0..1, got 9"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-text", r"epoch must lie in 0..1, got '1'"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-negative", r"epoch must be the number of its history rows \(1\), got -4"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-beyond", r"epoch must be the number of its history rows \(1\), got 9"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-text", r"epoch must be the number of its history rows \(1\), got '1'"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-state-other-model", r"is of a model .*64, 100, 300"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-state-no-config", "holds no DBMConfig options"),
     (

@@ -241,7 +241,7 @@ def test_a_labelled_dbm_learns_to_classify_and_its_bound_stays_below_log_p():
     dbm = DBM([8, 6, 4], generator=torch.Generator().manual_seed(0), n_labels=2)
     pretrain_dbm(dbm, x, epochs=30, lr=0.1, progress=False, labels=labels)
     config = DBMConfig(epochs=50, lr=0.02, n_chains=50, sparsity_target=[0.2, 0.1])
-    DBMTrainer(dbm, config, seed=0).fit(x, labels, progress=False)
+    DBMTrainer(dbm, config, seed=0).fit(x, labels=labels, progress=False)
     test_x, test_labels = labelled_patterns(200, seed=1)
     assert label_error(dbm, test_x, test_labels, config) < 0.05
     log_z = dbn.ais.exact_log_partition(dbm)
@@ -270,7 +270,7 @@ def test_a_labelled_trainer_on_the_exponential_schedule_continues_bit_for_bit(tm
         return DBMTrainer(dbm, config, seed)
 
     straight = fresh()
-    straight.fit(x, labels, progress=False)
+    straight.fit(x, labels=labels, progress=False)
 
     def checkpoint_then_die_after_two(trainer):
         atomic_save({"trainer": trainer.state_dict()}, tmp_path / "state.pt")
@@ -278,10 +278,10 @@ def test_a_labelled_trainer_on_the_exponential_schedule_continues_bit_for_bit(tm
             raise Killed
 
     with pytest.raises(Killed):
-        fresh().fit(x, labels, progress=False, callbacks=[checkpoint_then_die_after_two])
+        fresh().fit(x, labels=labels, progress=False, callbacks=[checkpoint_then_die_after_two])
     resumed = fresh(seed=99)
     resumed.load_state_dict(safe_load(tmp_path / "state.pt")["trainer"])
-    resumed.fit(x, labels, progress=False)
+    resumed.fit(x, labels=labels, progress=False)
     for name, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[name]), name
     # 3 updates an epoch, each row the epoch's last: the floor from update 11 on

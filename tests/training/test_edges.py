@@ -24,11 +24,11 @@ X, Y = DIGITS.x[:200], DIGITS.y[:200]
 
 
 def fit_dbm(model, x, y=None):
-    DBMTrainer(model, DBMConfig(epochs=1, n_chains=10)).fit(x, y, progress=False)
+    DBMTrainer(model, DBMConfig(epochs=1, n_chains=10)).fit(x, labels=y, progress=False)
 
 
 def fit_updown(model, x, y):
-    UpDownTrainer(model, UpDownConfig(epochs=1)).fit(x, y, progress=False)
+    UpDownTrainer(model, UpDownConfig(epochs=1)).fit(x, labels=y, progress=False)
 
 
 def fit_mlp(model, train, valid=None, **options):

@@ -61,14 +61,14 @@ def train_dbm(x, y):
     model = DBM([64, 16, 8], n_labels=10)
     start = copy.deepcopy(model)
     config = DBMConfig(epochs=1, n_chains=20, lr=0.01)
-    DBMTrainer(model, config).fit(x, y, progress=False)
+    DBMTrainer(model, config).fit(x, labels=y, progress=False)
     return start, model
 
 
 def train_updown(x, y):
     model = GenerativeDBN([64, 16, 16, 24], n_labels=10)
     start = copy.deepcopy(model)
-    UpDownTrainer(model, UpDownConfig(epochs=1, lr=0.01)).fit(x, y, progress=False)
+    UpDownTrainer(model, UpDownConfig(epochs=1, lr=0.01)).fit(x, labels=y, progress=False)
     return start, model
 
 

@@ -5,7 +5,7 @@ from helpers import binary_digits, random_rbm, without_timings
 from dbn import RBM, TrainConfig, ais, train_rbm
 from dbn.training.monitors import reconstruction_error
 from dbn.training.objectives import contrastive_divergence_loss, reconstruction_loss
-from dbn.training.rbm_trainer import RBMTrainer, TrainingDivergedError
+from dbn.training import RBMTrainer, TrainingDivergedError
 
 
 def test_cd_loss_gradient_is_textbook_cd_statistics():
@@ -90,12 +90,8 @@ def test_restored_trainer_continues_bit_for_bit(persist):
     straight = RBMTrainer(RBM(64, 16, generator=torch.Generator().manual_seed(0)), config, seed=3)
     straight.fit(train, valid, progress=False)
 
-    first = RBMTrainer(
-        RBM(64, 16, generator=torch.Generator().manual_seed(0)),
-        TrainConfig(method="pcd", persist=persist, epochs=3, lr=0.05),
-        seed=3,
-    )
-    first.fit(train, valid, progress=False)
+    first = RBMTrainer(RBM(64, 16, generator=torch.Generator().manual_seed(0)), config, seed=3)
+    first.train_epochs(train, 3, valid, progress=False)
     state = first.state_dict()
     resumed = RBMTrainer(RBM(64, 16), config, seed=99)
     resumed.load_state_dict(state)
@@ -115,7 +111,7 @@ def test_momentum_switches_after_five_epochs():
     trainer.fit(
         train,
         progress=False,
-        on_epoch_end=lambda t: seen.append(t.optimizer.param_groups[0]["momentum"]),
+        callbacks=[lambda t: seen.append(t.optimizer.param_groups[0]["momentum"])],
     )
     assert seen == [0.5] * 5 + [0.9] * 2
     assert trainer.optimizer.param_groups[0]["weight_decay"] == 2e-4
@@ -174,7 +170,9 @@ def test_linear_lr_decay_lowers_the_rate_each_epoch_towards_zero():
     trainer = RBMTrainer(RBM(64, 8), TrainConfig(epochs=4, lr=0.2, lr_decay="linear"))
     seen = []
     trainer.fit(
-        train, progress=False, on_epoch_end=lambda t: seen.append(t.optimizer.param_groups[0]["lr"])
+        train,
+        progress=False,
+        callbacks=[lambda t: seen.append(t.optimizer.param_groups[0]["lr"])],
     )
     assert seen == pytest.approx([0.2, 0.15, 0.1, 0.05], rel=1e-12)
 
@@ -208,7 +206,7 @@ def test_a_checkpoint_of_another_world_size_is_refused():
     state = trainer.state_dict()
     state["ranks"] = state["ranks"] * 2  # as if written by two processes
     with pytest.raises(ValueError, match=r"written by 2 process\(es\); resume it with the same"):
-        RBMTrainer(RBM(64, 8), TrainConfig(epochs=2)).load_state_dict(state)
+        RBMTrainer(RBM(64, 8), TrainConfig(epochs=1)).load_state_dict(state)
 
 
 def test_train_epochs_continues_past_the_configured_epochs():
@@ -227,3 +225,22 @@ def test_rbm_l2_schedule_grows_k_every_n_epochs_and_divides_the_lr_by_it():
     assert [row["lr"] for row in history] == [0.05 / k for k in (1, 1, 2, 2, 3, 3)]
     with pytest.raises(ValueError, match="k_final and k_every"):
         TrainConfig(k_final=10, k_every=20)
+
+
+@pytest.mark.parametrize(
+    "other, expected",
+    [
+        (lambda: RBMTrainer(RBM(64, 8), TrainConfig(epochs=1, lr=0.2)), r"options: lr \(0.1"),
+        (lambda: RBMTrainer(RBM(64, 9), TrainConfig(epochs=1)), r"of a model .*'n_hidden': 8"),
+    ],
+)
+def test_a_state_of_another_config_or_shape_is_refused_before_anything_changes(other, expected):
+    train, _, _ = binary_digits()
+    trainer = RBMTrainer(RBM(64, 8), TrainConfig(epochs=1))
+    trainer.fit(train, progress=False)
+    receiver = other()
+    before = {k: v.clone() for k, v in receiver.model.state_dict().items()}
+    with pytest.raises(ValueError, match=expected):
+        receiver.load_state_dict(trainer.state_dict())
+    assert receiver.epoch == 0 and receiver.history == []
+    assert all(torch.equal(v, receiver.model.state_dict()[k]) for k, v in before.items())
