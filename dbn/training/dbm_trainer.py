@@ -292,7 +292,8 @@ class DBMTrainer(Trainer):
     def _start_chains(self, x: Tensor, labels: Tensor | None) -> list[Tensor]:
         """Chains started at training images (with their labels) and samples of their
         bottom-up marginals."""
-        picked = torch.randperm(len(x), generator=self.generator, device=self.device)[: self.config.n_chains]
+        order = torch.randperm(len(x), generator=self.generator, device=self.device)
+        picked = order[: self.config.n_chains]
         start = x[picked]
         if len(start) < self.config.n_chains:
             raise ValueError(

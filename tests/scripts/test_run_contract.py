@@ -28,6 +28,8 @@ FINETUNE = [
     *("--dataset", "digits", "--init", "xavier_uniform", "--sizes", "64", "16"),
     *("--epochs", "1", "--no-progress"),
 ]
+# a state's epoch counts its history rows; these states hold one
+ROWS = r"epoch must be the number of its history rows \(1\), got "
 DBM_RUN = ["--quick", "--epochs", "1", "--pretrain-epochs", "1", "1", "--no-progress"]
 # from an untrained model of the quick recipe's shape: its greedy stage takes minutes
 UPDOWN = ["--quick", "--epochs", "1", "--start-from", "{root}/updown-start.safetensors"]
@@ -301,9 +303,9 @@ CASES = [
     ("pretrain", [*PRETRAIN, "--resume"], "pretrain-no-command", "records no command line"),
     ("finetune", [*FINETUNE, "--resume"], "finetune-no-command", "records no command line"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-greedy-swapped", r"holds a model of \{'sizes': \[64, 50"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-negative", r"epoch must be the number of its history rows \(1\), got -4"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-beyond", r"epoch must be the number of its history rows \(1\), got 9"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-text", r"epoch must be the number of its history rows \(1\), got '1'"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-negative", ROWS + r" -4"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-beyond", ROWS + r" 9"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-text", ROWS + r" '1'"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-state-other-model", r"is of a model .*64, 100, 300"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-state-no-config", "holds no DBMConfig options"),
     (

@@ -3,9 +3,9 @@ import torch
 from helpers import binary_digits, random_rbm, without_timings
 
 from dbn import RBM, TrainConfig, ais, train_rbm
+from dbn.training import RBMTrainer, TrainingDivergedError
 from dbn.training.monitors import reconstruction_error
 from dbn.training.objectives import contrastive_divergence_loss, reconstruction_loss
-from dbn.training import RBMTrainer, TrainingDivergedError
 
 
 def test_cd_loss_gradient_is_textbook_cd_statistics():
