@@ -303,9 +303,9 @@ CASES = [
     ("pretrain", [*PRETRAIN, "--resume"], "pretrain-no-command", "records no command line"),
     ("finetune", [*FINETUNE, "--resume"], "finetune-no-command", "records no command line"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-greedy-swapped", r"holds a model of \{'sizes': \[64, 50"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-negative", ROWS + r" -4"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-beyond", ROWS + r" 9"),
-    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-text", ROWS + r" '1'"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-negative", ROWS + "-4"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-beyond", ROWS + "9"),
+    ("dbm", [*DBM_RUN, "--resume"], "dbm-epoch-text", ROWS + "'1'"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-state-other-model", r"is of a model .*64, 100, 300"),
     ("dbm", [*DBM_RUN, "--resume"], "dbm-state-no-config", "holds no DBMConfig options"),
     (
