@@ -324,9 +324,10 @@ def main(args: argparse.Namespace) -> dict:
             state = safe_load(path, kind=CHECKPOINT_KIND)
             # written under these options? (the selection's and the refit's epochs may
             # differ from the config's: dbn.finetune compares them once they are known)
-            saved = {**(state.get("config") or {}), "epochs": config.finetune.epochs}
+            trainer_state = state.get("trainer") or {}
+            saved = {**(trainer_state.get("config") or {}), "epochs": config.finetune.epochs}
             config.finetune.check_saved(saved, repr(str(path)))
-            saved_histories[log] = state["trainer"]["result"]["history"]
+            saved_histories[log] = trainer_state["history"]
             resumed = True
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.restart_logs(saved_histories, resumed)

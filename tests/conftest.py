@@ -32,11 +32,11 @@ def pytest_collection_modifyitems(config, items):
 def trainings(monkeypatch):
     """Each FinetuneTrainer made: (training examples, no validation?, stop_after)."""
     seen = []
-    original = dbn.training.finetuning.FinetuneTrainer.__init__
+    original = dbn.training.finetuning.FinetuneTrainer.fit
 
-    def recording(self, model, train, valid, config, *args, **kwargs):
-        seen.append((len(train[0]), valid is None, config.stop_after))
-        original(self, model, train, valid, config, *args, **kwargs)
+    def recording(self, data, valid=None, **kwargs):
+        seen.append((len(data), valid is None, self.config.stop_after))
+        return original(self, data, valid, **kwargs)
 
-    monkeypatch.setattr(dbn.training.finetuning.FinetuneTrainer, "__init__", recording)
+    monkeypatch.setattr(dbn.training.finetuning.FinetuneTrainer, "fit", recording)
     return seen

@@ -11,8 +11,7 @@ import contextlib
 import copy
 import math
 import os
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,15 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from dbn._utils.arrays import as_features, as_labels
 from dbn._utils.checks import (
     check_choice,
-    check_device,
     check_fraction,
     check_int,
-    check_materialised,
     check_nonnegative,
     check_positive,
 )
@@ -43,7 +39,7 @@ from dbn.optim.schedules import SCHEDULES, make_scheduler, ramped_momentum
 from dbn.training._budget import FINETUNE_BUDGET, with_budget_epochs
 from dbn.training.distributed import all_reduce_mean, is_main_process, rank_batches, world
 from dbn.training.rbm_trainer import AUTOCAST_DTYPES
-from dbn.training.trainer import TrainingDivergedError
+from dbn.training.trainer import Callback, Trainer
 
 __all__ = [
     "CHECKPOINT_KIND",
@@ -321,37 +317,7 @@ def evaluate(
     return loss.item() / len(x), wrong.item() / len(x)
 
 
-def _optimizer(model: nn.Module, config: FinetuneConfig) -> torch.optim.Optimizer:
-    # the weight costs of the line-search optimisers go into their closure: neither has
-    # a weight_decay of its own
-    if config.optimizer == "cg":
-        return ConjugateGradient(
-            model.parameters(), lr=config.lr, line_searches=config.cg_line_searches
-        )
-    if config.optimizer == "lbfgs":
-        return torch.optim.LBFGS(
-            model.parameters(),
-            lr=config.lr,
-            max_iter=config.lbfgs_iterations,
-            # torch's default budget (1.25 evaluations an iteration) cuts the line
-            # searches short; each may take up to its own 25 evaluations, as in the paper's
-            # minimize.m (up to 20 a line search)
-            max_eval=25 * config.lbfgs_iterations,
-            history_size=config.lbfgs_iterations,
-            line_search_fn="strong_wolfe",
-        )
-    weights, others = split_weights(model)
-    return make_optimizer(
-        config.optimizer,
-        weights,
-        others,
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-    )
-
-
-class FinetuneTrainer:
+class FinetuneTrainer(Trainer):
     """Fine-tunes a classifier epoch by epoch and can save and restore its whole state.
 
     Parameters
@@ -359,20 +325,21 @@ class FinetuneTrainer:
     model : nn.Sequential
         Maps (batch, n_features) to (batch, n_classes) logits, its last module the
         output ``Linear``; moved to ``device``.
-    train : (x, y)
-        ``x`` of shape (n, n_features) float, ``y`` of shape (n,) int64.
-    valid : (x, y) or None
-        For early stopping and the best-epoch weights; None trains blind and keeps
-        the last epoch's weights (the refit of select-then-refit).
     config : FinetuneConfig
-    device : str or torch.device
+    device : str or torch.device, optional
+        Where to train; defaults to the model's current device.
     generator : torch.Generator, optional
         Shuffles the training data (on ``device``; seed it alike on every rank) and
         seeds dropout; without it both use PyTorch's global generator.
-    progress : bool
-        A tqdm bar over epochs.
     name : str
-        The bar's label, and the name in error messages.
+        The progress bar's label, and the name in error messages.
+
+    Notes
+    -----
+    :meth:`fit` takes the training features and ``labels=`` their classes, and
+    ``valid=(x, y)`` for early stopping and the best epoch's weights, which the model
+    holds when :meth:`fit` returns; without ``valid`` it keeps the last epoch's weights
+    (the refit of select-then-refit). :attr:`result` sums the run up.
 
     Examples
     --------
@@ -381,47 +348,25 @@ class FinetuneTrainer:
     >>> from dbn.training import FinetuneTrainer
     >>> train = dbn.load_digits()["train"]
     >>> model = build_mlp([64, 32], num_classes=10)
-    >>> config = dbn.FinetuneConfig(epochs=2)
-    >>> trainer = FinetuneTrainer(model, (train.x, train.y), None, config, progress=False)
-    >>> result = trainer.fit()
-    >>> trainer.epoch, len(result.history)
-    (2, 2)
+    >>> trainer = FinetuneTrainer(model, dbn.FinetuneConfig(epochs=2))
+    >>> history = trainer.fit(train.x, labels=train.y, progress=False)
+    >>> trainer.epoch, len(history), sorted(history[0])
+    (2, 2, ['epoch', 'grad_norm', 'lr', 'momentum', 'seconds', 'train_loss'])
     """
+
+    name = "fine-tune"
+    config: FinetuneConfig
 
     def __init__(
         self,
         model: nn.Module,
-        train: tuple[Tensor, Tensor],
-        valid: tuple[Tensor, Tensor] | None,
         config: FinetuneConfig,
-        device: str | torch.device = "cpu",
+        *,
+        device: str | torch.device | None = None,
         generator: torch.Generator | None = None,
-        progress: bool = True,
         name: str = "fine-tune",
     ) -> None:
-        check_materialised(model)
-        self.device = check_device(device)
-        dtype = _dtype_of(model)
-        # the data checked before the model moves: a refused call leaves it where it was
-        self.x, self.y = _as_pair("train", train, dtype, self.device)
-        self.valid = None if valid is None else _as_pair("valid", valid, dtype, self.device)
-        width, classes = _input_width(model), _output_width(model)
-        for what, pair in (("train", (self.x, self.y)), ("valid", self.valid)):
-            if pair is None:
-                continue
-            if width is not None and pair[0].shape[1] != width:
-                raise ValueError(
-                    f"{what} has {pair[0].shape[1]} features a row; the model takes {width}"
-                )
-            if classes is not None and int(pair[1].max()) >= classes:
-                raise ValueError(
-                    f"{what} has label {int(pair[1].max())}; the model scores {classes} "
-                    f"classes (0 to {classes - 1})"
-                )
-        self.model = model.to(self.device)
-        self.config, self.generator, self.progress, self.name = config, generator, progress, name
-        _, world_size = world()
-        if config.head_epochs and world_size > 1:
+        if config.head_epochs and world()[1] > 1:
             raise ValueError("head_epochs is not available under DDP; train in one process")
         if config.optimizer in LINE_SEARCH_OPTIMIZERS and any(
             isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules()
@@ -429,9 +374,12 @@ class FinetuneTrainer:
             raise ValueError(
                 f"optimizer {config.optimizer!r} needs a deterministic loss: use no dropout"
             )
+        super().__init__(model, config, device=device, name=name)
+        # the caller's generator itself, so that its stream stays the one the shipped
+        # classifiers were trained with
+        self.generator = generator  # type: ignore[assignment]
         # Under torchrun, DDP averages the gradients of the ranks' slices of each batch.
-        self.network = DistributedDataParallel(model) if world_size > 1 else model
-        self.optimizer = _optimizer(model, config)
+        self.network = DistributedDataParallel(model) if self.world_size > 1 else model
         self.scheduler = make_scheduler(
             self.optimizer, config.schedule, config.epochs, config.lr_gamma
         )
@@ -442,42 +390,76 @@ class FinetuneTrainer:
         # each epoch seeds it from this seed and the epoch's number inside a fork, so the
         # caller's global state is untouched and a resumed run draws the same masks.
         self.dropout_seed = derive_seed(generator) if generator is not None else None
-        self.epoch = 0
-        self.result = FinetuneResult()
+        self.result = FinetuneResult(history=self.history)
         self.best_state = copy.deepcopy(model.state_dict())
+        self.x, self.y = torch.empty(0), torch.empty(0, dtype=torch.long)
 
-    def state_dict(self) -> dict:
-        """Everything needed to continue bit for bit: tensors and plain values."""
-        return {
-            "epoch": self.epoch,
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "best_state": {k: v.detach().cpu() for k, v in self.best_state.items()},
-            "result": asdict(self.result),
-            "generator": None if self.generator is None else self.generator.get_state(),
-            "dropout_seed": self.dropout_seed,
-        }
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """The config's optimiser; the line-search ones take their weight cost in the
+        objective (neither has a ``weight_decay`` of its own)."""
+        config = self.config
+        if config.optimizer == "cg":
+            return ConjugateGradient(
+                self.model.parameters(), lr=config.lr, line_searches=config.cg_line_searches
+            )
+        if config.optimizer == "lbfgs":
+            return torch.optim.LBFGS(
+                self.model.parameters(),
+                lr=config.lr,
+                max_iter=config.lbfgs_iterations,
+                # torch's default budget (1.25 evaluations an iteration) cuts the line
+                # searches short; each may take up to its own 25 evaluations, as in the
+                # paper's minimize.m (up to 20 a line search)
+                max_eval=25 * config.lbfgs_iterations,
+                history_size=config.lbfgs_iterations,
+                line_search_fn="strong_wolfe",
+            )
+        return make_optimizer(
+            config.optimizer,
+            *split_weights(self.model),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
 
-    def load_state_dict(self, state: dict) -> None:
-        """Continue from what :meth:`state_dict` returned (model, optimiser, RNG, history)."""
-        self.epoch = int(state["epoch"])
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.best_state = {k: v.to(self.device) for k, v in state["best_state"].items()}
-        # A checkpoint from before the epochs were timed cannot say what they cost: NaN,
-        # not a total that silently leaves them out.
-        result = {"seconds": math.nan, **state["result"]}
-        if "best_valid_loss" not in result and result["best_epoch"] > 0:
-            # a checkpoint from before ties were broken by the loss: its history has it
-            rows = [row for row in result["history"] if row["epoch"] == result["best_epoch"]]
-            result["best_valid_loss"] = rows[0].get("valid_loss", math.inf) if rows else math.inf
-        self.result = FinetuneResult(**result)
-        if self.generator is not None and state["generator"] is not None:
-            self.generator.set_state(state["generator"])
-        self.dropout_seed = state["dropout_seed"]
+    def divergence_advice(self) -> str:
+        """Lower the rate, or clip the gradients."""
+        return f"Lower the learning rate (now {self.config.lr:g}) or clip gradients."
+
+    def last_epoch(self) -> int:
+        """``stop_after`` where it comes before ``epochs``."""
+        return min(self.config.stop_after or self.config.epochs, self.config.epochs)
+
+    def stopped(self) -> bool:
+        """Whether early stopping ended the run."""
+        return self.result.stopped_early
+
+    # --- data ---------------------------------------------------------------------------
+
+    def _checked(self, what: str, x: Any, y: Any) -> tuple[Tensor, Tensor]:
+        x, y = _as_pair(what, (x, y), _dtype_of(self.model), self.device)
+        width, classes = _input_width(self.model), _output_width(self.model)
+        if width is not None and x.shape[1] != width:
+            raise ValueError(f"{what} has {x.shape[1]} features a row; the model takes {width}")
+        if classes is not None and int(y.max()) >= classes:
+            raise ValueError(
+                f"{what} has label {int(y.max())}; the model scores {classes} classes "
+                f"(0 to {classes - 1})"
+            )
+        return x, y
+
+    def prepare(self, x: Any, labels: Any) -> tuple[Tensor, Tensor]:
+        """Features and labels checked (an (n, n_features) float matrix, n labels, widths
+        and classes the model has) and moved to the device once."""
+        return self._checked("train", x, labels)
+
+    def prepare_valid(self, valid: Any) -> tuple[Tensor, Tensor]:
+        """An ``(x, y)`` pair checked like the training data."""
+        if not isinstance(valid, (tuple, list)) or len(valid) != 2:
+            raise ValueError(f"valid must be an (X, y) pair, got {type(valid).__name__}")
+        return self._checked("valid", *valid)
+
+    # --- the step -----------------------------------------------------------------------
 
     def _objective(self, index: Tensor, head_only: bool) -> tuple[Tensor, Tensor]:
         """(cross-entropy, cross-entropy plus the L1 cost) of one batch."""
@@ -486,8 +468,8 @@ class FinetuneTrainer:
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             if head_only:
                 with torch.no_grad():
-                    features = self.model[:-1](self.x[index])
-                logits = self.model[-1](features)
+                    features = self.model[:-1](self.x[index])  # type: ignore[index]
+                logits = self.model[-1](features)  # type: ignore[index]
             else:
                 logits = self.network(self.x[index])
             if config.optimizer == "cg":
@@ -509,8 +491,28 @@ class FinetuneTrainer:
             objective = objective * len(index)
         return loss, objective
 
-    def _train_epoch(self) -> tuple[float, float]:
-        """One pass; returns the mean training loss and the mean gradient norm."""
+    def train_epoch(self, x: Tensor, labels: Tensor | None = None) -> dict[str, Any]:
+        """One pass: the mean ``train_loss``, the epoch's ``lr`` (and ``momentum``), and
+        ``grad_norm`` (the mean global gradient norm, before clipping)."""
+        self.x, self.y = x, labels  # type: ignore[assignment]
+        lr = self.optimizer.param_groups[0]["lr"]
+        scope = (
+            scoped_global_seed(self.dropout_seed + self.epoch, self.device)
+            if self.dropout_seed is not None
+            else contextlib.nullcontext()
+        )
+        with scope:
+            train_loss, grad_norm = self._passes()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        metrics: dict[str, Any] = {"train_loss": train_loss, "lr": lr}
+        if "momentum" in self.optimizer.param_groups[0]:
+            metrics["momentum"] = self.optimizer.param_groups[0]["momentum"]
+        metrics["grad_norm"] = grad_norm
+        return metrics
+
+    def _passes(self) -> tuple[float, float]:
+        """The epoch's batches; the mean training loss and the mean gradient norm."""
         config, model, optimizer = self.config, self.model, self.optimizer
         if config.optimizer == "sgd":
             momentum = ramped_momentum(
@@ -532,7 +534,7 @@ class FinetuneTrainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss, objective = self._objective(index, head_only)
                 objective.backward()
-                closure.loss = loss.detach()
+                closure.loss = loss.detach()  # type: ignore[attr-defined]
                 return objective
 
             if config.optimizer in LINE_SEARCH_OPTIMIZERS:
@@ -548,92 +550,79 @@ class FinetuneTrainer:
                 with torch.no_grad():
                     for weight in self.hidden_weights:
                         weight.copy_(torch.renorm(weight, p=2, dim=0, maxnorm=config.max_norm))
-            total_loss += closure.loss
+            total_loss += closure.loss  # type: ignore[attr-defined]
             n_batches += 1
         return all_reduce_mean(total_loss / n_batches).item(), total_grad.item() / n_batches
 
-    def fit(self, on_epoch_end: Callable[[FinetuneTrainer], None] | None = None) -> FinetuneResult:
-        """Train until ``config.epochs`` (or ``stop_after``, or early stopping), continuing
-        a restored state; the model then holds the best-validation weights (the last
-        epoch's without validation data).
-
-        Parameters
-        ----------
-        on_epoch_end : callable, optional
-            Called with the trainer after every epoch (e.g. to write a checkpoint).
-
-        Returns
-        -------
-        FinetuneResult
-            Per epoch: ``train_loss`` (running mean over batches), ``valid_loss`` and
-            ``valid_error`` (in the epochs that validate), ``lr``, ``momentum``, ``grad_norm``
-            (mean global gradient norm, before clipping).
-        """
-        config, result = self.config, self.result
-        last = min(config.stop_after or config.epochs, config.epochs)
-        bar = tqdm(
-            total=last,
-            initial=self.epoch,
-            desc=self.name,
-            unit="epoch",
-            disable=not self.progress,
-            dynamic_ncols=True,
-        )
-        with bar:
-            while self.epoch < last and not result.stopped_early:
-                started = time.perf_counter()
-                lr = self.optimizer.param_groups[0]["lr"]
-                scope = (
-                    scoped_global_seed(self.dropout_seed + self.epoch, self.device)
-                    if self.dropout_seed is not None
-                    else contextlib.nullcontext()
-                )
-                with scope:
-                    train_loss, grad_norm = self._train_epoch()
-                if not math.isfinite(train_loss):
-                    raise TrainingDivergedError(
-                        f"{self.name}: the training loss became {train_loss} in epoch "
-                        f"{self.epoch + 1}; lower the learning rate (now {lr:g}) or clip "
-                        f"gradients"
-                    )
-                if self.scheduler is not None:
-                    self.scheduler.step()
-                self.epoch += 1
-                metrics = {"epoch": self.epoch, "train_loss": train_loss, "lr": lr}
-                if "momentum" in self.optimizer.param_groups[0]:
-                    metrics["momentum"] = self.optimizer.param_groups[0]["momentum"]
-                metrics["grad_norm"] = grad_norm
-                if self.epoch % config.validate_every == 0 or self.epoch == last:
-                    self._validate(metrics)
-                # each row's wall time, so a slow stretch of a run shows in its metrics
-                metrics["seconds"] = time.perf_counter() - started
-                result.history.append(metrics)
-                result.seconds += metrics["seconds"]
-                bar.set_postfix(
-                    {k: f"{v:.4g}" for k, v in metrics.items() if k.endswith(("loss", "error"))}
-                )
-                bar.update(1)
-                if on_epoch_end is not None:
-                    on_epoch_end(self)
-        self.model.load_state_dict(
-            self.best_state if self.valid is not None else self.model.state_dict()
-        )
-        return result
-
-    def _validate(self, metrics: dict) -> None:
-        """Validation loss and error into ``metrics``; keep the best weights; early stop."""
-        if self.valid is None:
-            return
+    def monitor(self, x: Tensor, valid: tuple[Tensor, Tensor] | None) -> dict[str, Any]:
+        """In the epochs that validate: ``valid_loss`` and ``valid_error``; keeps the best
+        epoch's weights (the lowest error, ties to the lower loss) and stops early after
+        ``patience`` epochs without a better one."""
+        done = self.epoch + 1
+        if valid is None or (done % self.config.validate_every and done != self.last_epoch()):
+            return {}
         result, patience = self.result, self.config.patience
-        valid_loss, valid_error = evaluate(self.model, *self.valid)
-        metrics.update(valid_loss=valid_loss, valid_error=valid_error)
-        best = (result.best_valid_error, result.best_valid_loss)
-        if (valid_error, valid_loss) < best:  # the error first, ties by the loss
+        valid_loss, valid_error = evaluate(self.model, *valid)
+        if (valid_error, valid_loss) < (result.best_valid_error, result.best_valid_loss):
             result.best_valid_error, result.best_valid_loss = valid_error, valid_loss
-            result.best_epoch = self.epoch
+            result.best_epoch = done
             self.best_state = copy.deepcopy(self.model.state_dict())
-        if patience is not None and self.epoch - result.best_epoch >= patience:
+        if patience is not None and done - result.best_epoch >= patience:
             result.stopped_early = True
+        return {"valid_loss": valid_loss, "valid_error": valid_error}
+
+    def fit(
+        self,
+        data: Any,
+        valid: Any = None,
+        *,
+        labels: Any = None,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Train until :meth:`last_epoch` or early stopping, continuing a restored state;
+        the model then holds the best-validation weights (with ``valid``) or the last
+        epoch's. Arguments and rows as in :meth:`Trainer.fit`; :attr:`result` sums up."""
+        callbacks = [self._sum_seconds, *callbacks]
+        super().fit(data, valid, labels=labels, callbacks=callbacks, progress=progress)
+        if valid is not None:
+            self.model.load_state_dict(self.best_state)
+        return self.history
+
+    def _sum_seconds(self, trainer: Trainer) -> None:
+        # a resumed run reports its whole cost: every row's time, restored rows included
+        self.result.seconds = sum(row["seconds"] for row in self.history)
+
+    # --- state --------------------------------------------------------------------------
+
+    def sampling_state(self) -> dict[str, Any]:
+        """The shuffling generator (None: the global one) and the dropout seed."""
+        generator = None if self.generator is None else self.generator.get_state()
+        return {"generator": generator, "dropout_seed": self.dropout_seed}
+
+    def load_sampling_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`sampling_state` stored."""
+        if self.generator is not None and state["generator"] is not None:
+            self.generator.set_state(state["generator"])
+        self.dropout_seed = state["dropout_seed"]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The base's state, the scheduler's, the best epoch's weights and the result."""
+        summary = {k: v for k, v in asdict(self.result).items() if k != "history"}
+        return {
+            **super().state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "best_state": {k: v.detach().cpu() for k, v in self.best_state.items()},
+            "result": summary,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from what :meth:`state_dict` returned, checked as the base checks."""
+        super().load_state_dict(state)
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.best_state = {k: v.to(self.device) for k, v in state["best_state"].items()}
+        self.result = FinetuneResult(**state["result"], history=self.history)
 
 
 def finetune(
@@ -645,7 +634,7 @@ def finetune(
     generator: torch.Generator | None = None,
     progress: bool = True,
     name: str = "fine-tune",
-    on_epoch_end: Callable[[dict], None] | None = None,
+    callbacks: Sequence[Callback] = (),
     checkpoint_path: str | os.PathLike | None = None,
     resume: bool = False,
     validation_fraction: float = 0.1,
@@ -667,10 +656,13 @@ def finetune(
     config : FinetuneConfig, optional
         Every option; :class:`FinetuneConfig`'s defaults when None, except the length:
         without ``config`` or ``epochs=``, at least 3,000 updates and 30 epochs.
-    device, generator, progress, name
+    device, generator, name
         As in :class:`FinetuneTrainer`.
-    on_epoch_end : callable, optional
-        Called with each epoch's metrics (after the epoch's checkpoint is written).
+    progress : bool
+        A tqdm bar over epochs.
+    callbacks : sequence of callable
+        Each called with the trainer after every epoch, after the epoch's checkpoint is
+        written (its row is ``trainer.history[-1]``).
     checkpoint_path : path, optional
         Written atomically after every epoch with everything needed to resume.
     resume : bool
@@ -720,23 +712,17 @@ def finetune(
     if checkpoint_path is not None and Path(checkpoint_path).exists():
         if not Path(checkpoint_path).is_file():
             raise ValueError(f"checkpoint_path {str(checkpoint_path)!r} is not a regular file")
-    trainer = FinetuneTrainer(model, (x, y), valid, config, device, generator, progress, name)
+    trainer = FinetuneTrainer(model, config, device=device, generator=generator, name=name)
+    # the data checked before a restored state changes the model
+    x, y = trainer.prepare(x, y)
+    valid = None if valid is None else trainer.prepare_valid(valid)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
         saved = safe_load(checkpoint_path, kind=CHECKPOINT_KIND)
-        config.check_saved(saved.get("config"), f"checkpoint {str(checkpoint_path)!r}")
         trainer.load_state_dict(saved["trainer"])
 
-    def after_epoch(trainer: FinetuneTrainer) -> None:
+    def checkpoint(trainer: Trainer) -> None:
         if checkpoint_path is not None and is_main_process():
-            atomic_save(
-                {
-                    "kind": CHECKPOINT_KIND,
-                    "config": config.to_dict(),
-                    "trainer": trainer.state_dict(),
-                },
-                checkpoint_path,
-            )
-        if on_epoch_end is not None:
-            on_epoch_end(trainer.result.history[-1])
+            atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, checkpoint_path)
 
-    return trainer.fit(after_epoch)
+    trainer.fit(x, valid, labels=y, callbacks=[checkpoint, *callbacks], progress=progress)
+    return trainer.result

@@ -159,6 +159,14 @@ class Trainer:
         """Metrics measured after the epoch's updates (on held-out data); none by default."""
         return {}
 
+    def last_epoch(self) -> int:
+        """The epoch :meth:`fit` trains to: ``config.epochs`` by default."""
+        return int(self.config.epochs)  # type: ignore[attr-defined]
+
+    def stopped(self) -> bool:
+        """Whether training has stopped before :meth:`last_epoch` (early stopping)."""
+        return False
+
     def running(self) -> contextlib.AbstractContextManager[Any]:
         """A context the epochs run in (backend flags); none by default."""
         return contextlib.nullcontext()
@@ -200,7 +208,7 @@ class Trainer:
             A row per epoch: ``epoch``, the subclass's metrics, ``seconds`` (the epoch's
             wall time, monitoring included), and what the callbacks added.
         """
-        remaining = max(self.config.epochs - self.epoch, 0)  # type: ignore[attr-defined]
+        remaining = max(self.last_epoch() - self.epoch, 0)
         return self.train_epochs(
             data, remaining, valid, labels=labels, callbacks=callbacks, progress=progress
         )
@@ -225,7 +233,7 @@ class Trainer:
             self.start(data, labels)
         last = self.epoch + n_epochs
         bar = tqdm(
-            total=max(last, self.config.epochs),  # type: ignore[attr-defined]
+            total=max(last, self.last_epoch()),
             initial=self.epoch,
             desc=self.name,
             unit="epoch",
@@ -233,7 +241,7 @@ class Trainer:
             dynamic_ncols=True,
         )
         with bar, self.running():
-            while self.epoch < last:
+            while self.epoch < last and not self.stopped():
                 row = self._epoch(data, labels, valid)
                 shown = {k: v for k, v in row.items() if isinstance(v, float) and k != "seconds"}
                 bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
@@ -290,7 +298,7 @@ class Trainer:
         """Refuse a saved state this trainer cannot continue, before anything changes:
         another config, another model shape, an epoch that is not its history's length."""
         self.config.check_saved(state.get("config"), "the training state")
-        model_config = self.model.config()  # type: ignore[operator]
+        model_config = self._model_config()
         if state.get("model_config") != model_config:
             raise ValueError(
                 f"the training state is of a model {state.get('model_config')}, not of "
@@ -306,12 +314,20 @@ class Trainer:
                 f"({rows}), got {epoch!r}"
             )
 
+    def _model_config(self) -> dict[str, Any]:
+        """The model's constructor arguments (a dbn model's ``config()``), or for another
+        module its parameters' and buffers' shapes."""
+        config = getattr(self.model, "config", None)
+        if callable(config):
+            return config()
+        return {name: list(value.shape) for name, value in self.model.state_dict().items()}
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bit for bit: tensors and plain values, and the
         model's constructor arguments, so that a state alone rebuilds its model."""
         return {
             "config": self.config.to_dict(),
-            "model_config": self.model.config(),  # type: ignore[operator]
+            "model_config": self._model_config(),
             "epoch": self.epoch,
             "seed": self.seed,
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},

@@ -151,7 +151,7 @@ def run_experiment(
             generator=new_generator(seed, device),
             progress=progress,
             name=f"{name}{label}",
-            on_epoch_end=on_epoch_end,
+            callbacks=[] if on_epoch_end is None else [lambda t: on_epoch_end(t.history[-1])],
             checkpoint_path=path,
             resume=resume,
             validation_fraction=0.0,  # the refit trains blind on train + valid

@@ -184,7 +184,7 @@ def test_divergence_names_layer_and_epoch_and_keeps_the_checkpoint(tmp_path, mon
             trainer.rbm.weight.data.fill_(float("nan"))
 
     with pytest.raises(
-        dbn.training.rbm_trainer.TrainingDivergedError,
+        dbn.training.TrainingDivergedError,
         match=r"layer 1/1 \(64-16\) diverged in epoch 3.*Lower the learning rate",
     ):
         model.pretrain(

@@ -53,7 +53,7 @@ def train_mlp(x, y):
     model = build_mlp([64, 16], num_classes=10)
     start = copy.deepcopy(model)
     config = dbn.FinetuneConfig(epochs=1, optimizer="sgd", lr=0.1, batch_size=100)
-    FinetuneTrainer(model, (x, y), None, config, progress=False).fit()
+    FinetuneTrainer(model, config).fit(x, labels=y, progress=False)
     return start, model
 
 

@@ -1,3 +1,4 @@
+import copy
 import json
 import math
 import os
@@ -112,22 +113,24 @@ def test_the_best_epoch_has_the_lowest_error_ties_broken_by_the_loss():
     assert (result.best_valid_error, result.best_valid_loss) == min(scores)
 
 
-def test_a_checkpoint_without_the_best_loss_takes_it_from_its_history():
-    splits = load_digits()
-    data = {name: (splits[name].x, splits[name].y) for name in ("train", "valid")}
-
-    def trainer():
-        model = build_mlp([64, 16], 10, generator=new_generator(0))
-        config = FinetuneConfig(epochs=3)
-        return FinetuneTrainer(model, data["train"], data["valid"], config, progress=False)
-
-    finished = trainer()
-    finished.fit()
-    state = finished.state_dict()
-    del state["result"]["best_valid_loss"]  # as written before ties were broken by the loss
-    restored = trainer()
-    restored.load_state_dict(state)
-    assert restored.result.best_valid_loss == finished.result.best_valid_loss < math.inf
+@pytest.mark.parametrize(
+    "other, expected",
+    [
+        (lambda: (build_mlp([64, 16], 10), FinetuneConfig(epochs=2, lr=0.2)), r"options: lr"),
+        (lambda: (build_mlp([64, 17], 10), FinetuneConfig(epochs=2)), r"of a model .*\[17, 64\]"),
+    ],
+)
+def test_a_state_of_another_config_or_network_is_refused_before_anything_changes(other, expected):
+    train = load_digits()["train"]
+    finished = FinetuneTrainer(build_mlp([64, 16], 10), FinetuneConfig(epochs=2))
+    finished.fit(train.x, labels=train.y, progress=False)
+    model, config = other()
+    receiver = FinetuneTrainer(model, config)
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(ValueError, match=expected):
+        receiver.load_state_dict(finished.state_dict())
+    assert receiver.epoch == 0 and receiver.history == []
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
 @pytest.mark.parametrize(
@@ -347,14 +350,17 @@ def test_head_epochs_train_the_output_layer_alone_first(optimizer, lr):
     body = model[0].weight.detach().clone()
     seen = []
     config = FinetuneConfig(epochs=2, head_epochs=1, lr=lr, optimizer=optimizer)
-    trainer = dbn.training.finetuning.FinetuneTrainer(
-        model, (splits["train"].x, splits["train"].y), None, config, progress=False
-    )
+    trainer = dbn.training.finetuning.FinetuneTrainer(model, config)
     head = model[-1].weight.detach().clone()
     trainer.fit(
-        lambda t: seen.append(
-            (t.model[0].weight.detach().clone(), t.model[-1].weight.detach().clone())
-        )
+        splits["train"].x,
+        labels=splits["train"].y,
+        callbacks=[
+            lambda t: seen.append(
+                (t.model[0].weight.detach().clone(), t.model[-1].weight.detach().clone())
+            )
+        ],
+        progress=False,
     )
     (body_1, head_1), (body_2, _) = seen
     assert torch.equal(body_1, body) and not torch.equal(head_1, head)
@@ -443,7 +449,7 @@ def test_cg_keeps_training_where_float32_rounds_the_loss_to_zero():
     # minimize.m's first step is lr |g| / (1 + |g|^2) long: with gradients of 1e-8,
     # lr 1e9 makes it a step of order one, which float32 weights can take
     config = FinetuneConfig(optimizer="cg", lr=1e9, epochs=1, batch_size=4)
-    dbn.training.finetuning.FinetuneTrainer(model, (x, y), None, config, progress=False).fit()
+    dbn.training.finetuning.FinetuneTrainer(model, config).fit(x, labels=y, progress=False)
     assert float64_loss() < 0.5 * before
     with pytest.raises(ValueError, match="'cg' runs without autocast"):
         FinetuneConfig(optimizer="cg", autocast="bfloat16")
@@ -471,7 +477,7 @@ def test_cg_minimises_the_summed_loss_from_minimize_ms_first_step():
         build_mlp([64, 16], 10, init="xavier_uniform", generator=new_generator(0)) for _ in range(2)
     ]
     config = FinetuneConfig(optimizer="cg", lr=1.0, cg_line_searches=1, epochs=1, batch_size=200)
-    dbn.training.finetuning.FinetuneTrainer(models[0], (x, y), None, config, progress=False).fit()
+    FinetuneTrainer(models[0], config).fit(x, labels=y, progress=False)
     direct = ConjugateGradient(models[1].parameters(), lr=1.0, line_searches=1)
 
     def closure():
