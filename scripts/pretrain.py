@@ -214,9 +214,10 @@ def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, se
     )
 
 
-def after_epoch(run: RunDirectory, layer: int, trainer: RBMTrainer, announce: bool) -> None:
+def after_epoch(run: RunDirectory, trainer: RBMTrainer, announce: bool) -> None:
     """Log the epoch (its checkpoint is written); show the first layer's filters and
     samples in TensorBoard."""
+    layer = trainer.layer
     run.log_epoch(
         {"layer": layer + 1, **trainer.history[-1]},
         f"layer {layer + 1} epoch {trainer.epoch}/{trainer.config.epochs}: checkpoint written"
@@ -267,7 +268,7 @@ def main(args: argparse.Namespace) -> DBN:
         progress=not args.no_progress,
         checkpoint_path=state_path,
         resume=args.resume,
-        on_epoch_end=lambda layer, trainer: after_epoch(run, layer, trainer, args.no_progress),
+        callbacks=[lambda trainer: after_epoch(run, trainer, args.no_progress)],
     )
     seconds = time.perf_counter() - started
     if not context.is_main:

@@ -184,7 +184,7 @@ class DBN(nn.Module):
         progress: bool = True,
         checkpoint_path: str | os.PathLike[str] | None = None,
         resume: bool = False,
-        on_epoch_end: Callable[[int, RBMTrainer], None] | None = None,
+        callbacks: Sequence[Callable[[RBMTrainer], None]] = (),
         **options: Any,
     ) -> list[list[dict[str, Any]]]:
         """Greedy layer-wise training, each layer on the hidden probabilities of the one below.
@@ -211,8 +211,9 @@ class DBN(nn.Module):
             rank 0 only in a distributed run; every rank reads it to resume).
         resume : bool
             Continue from ``checkpoint_path`` if it exists.
-        on_epoch_end : callable, optional
-            Called as ``on_epoch_end(layer_index, trainer)`` after every epoch.
+        callbacks : sequence of callable
+            Each called with the layer's :class:`~dbn.training.RBMTrainer` after every
+            epoch (``trainer.layer`` is the layer's index), after its checkpoint.
         **options
             :class:`TrainConfig` fields overriding ``config`` (``epochs``,
             ``batch_size``, ``method``, ``k``, ``lr``, ``momentum``, ...), each a value
@@ -258,7 +259,7 @@ class DBN(nn.Module):
             progress,
             checkpoint,
             resume,
-            on_epoch_end,
+            callbacks,
         )
 
     # --- saving -------------------------------------------------------------------------

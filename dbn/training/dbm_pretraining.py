@@ -136,7 +136,7 @@ def pretrain_dbm(
         checkpoint = PretrainCheckpoint(checkpoint_path, rbms, resolved, kind="dbm-pretraining")
     device = dbm.weights[0].device
     histories = pretrain_layers(
-        rbms, resolved, h, None, device, seed, progress, checkpoint, resume, None, y
+        rbms, resolved, h, None, device, seed, progress, checkpoint, resume, (), y
     )
     dbm.load_state_dict(DBM.from_rbms(list(rbms)).state_dict())
     return histories

@@ -154,7 +154,7 @@ def pretrain_layers(
     progress: bool,
     checkpoint: PretrainCheckpoint | None,
     resume: bool,
-    on_epoch_end: Callable[[int, RBMTrainer], None] | None,
+    callbacks: Sequence[Callable[[RBMTrainer], None]],
     top_labels: Tensor | None = None,
     top_valid_labels: Tensor | None = None,
 ) -> list[list[dict]]:
@@ -178,6 +178,7 @@ def pretrain_layers(
         if index >= start_layer:
             name = f"layer {index + 1}/{n_layers} ({rbm.n_visible}-{rbm.n_hidden})"
             trainer = RBMTrainer(rbm, config, seed=seed + index, device=device, name=name)
+            trainer.layer = index
             if index == start_layer and saved_trainer is not None:
                 trainer.load_state_dict(saved_trainer)
 
@@ -186,11 +187,11 @@ def pretrain_layers(
                 if checkpoint is not None:
                     state = trainer.state_dict()  # collective under torchrun
                     checkpoint.save(index, state, histories)
-                if on_epoch_end is not None:
-                    on_epoch_end(index, trainer)
 
             try:
-                histories[index] = trainer.fit(x, v, callbacks=[after_epoch], progress=progress)
+                histories[index] = trainer.fit(
+                    x, v, callbacks=[after_epoch, *callbacks], progress=progress
+                )
             except TrainingDivergedError as error:
                 kept = f" The last good checkpoint is {checkpoint.path}." if checkpoint else ""
                 raise TrainingDivergedError(f"{error}{kept}") from None

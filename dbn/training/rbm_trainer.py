@@ -369,6 +369,11 @@ class RBMTrainer(Trainer):
         Refuse data outside [0, 1] for Bernoulli units. Only the scikit-learn wrapper
         turns this off, to accept what ``BernoulliRBM`` accepts.
 
+    Attributes
+    ----------
+    layer : int
+        The RBM's index in a greedy stack (set by the stack, for its callbacks); 0 alone.
+
     Examples
     --------
     >>> import dbn
@@ -403,6 +408,7 @@ class RBMTrainer(Trainer):
         check_autocast_device(config.autocast, target)
         super().__init__(rbm, config, seed, device=target, name=name)
         self.check_range = check_range
+        self.layer = 0
         self.shuffle_generator = new_generator(seed, self.device)
         sampling_seed = seed + SAMPLING_SEED_STRIDE * (self.rank + 1)
         self.generator = new_generator(sampling_seed, self.device)

@@ -255,7 +255,7 @@ def pretrain_generative(
         progress,
         checkpoint,
         resume,
-        None,
+        (),
         top_labels=labels,
         top_valid_labels=valid_y,
     )

@@ -175,7 +175,7 @@ def test_greedy_pretraining_is_checkpointed_validated_and_resumes_bit_for_bit(
 
     original, calls = RBMTrainer.train_epoch, []
 
-    def killed_in_the_fifth_epoch(self, data):
+    def killed_in_the_fifth_epoch(self, data, labels=None):
         calls.append(1)
         if len(calls) == 5:  # layer 2, epoch 2
             raise KeyboardInterrupt

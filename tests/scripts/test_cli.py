@@ -179,7 +179,7 @@ def test_divergence_names_layer_and_epoch_and_keeps_the_checkpoint(tmp_path, mon
     model = dbn.DBN([64, 16], visible="gaussian")
     checkpoint = tmp_path / "state.pt"
 
-    def poison_after_epoch_2(layer, trainer):
+    def poison_after_epoch_2(trainer):
         if trainer.epoch == 2:  # the checkpoint of epoch 2 is already written
             trainer.rbm.weight.data.fill_(float("nan"))
 
@@ -192,7 +192,7 @@ def test_divergence_names_layer_and_epoch_and_keeps_the_checkpoint(tmp_path, mon
             epochs=5,
             progress=False,
             checkpoint_path=checkpoint,
-            on_epoch_end=poison_after_epoch_2,
+            callbacks=[poison_after_epoch_2],
         )
     state = dbn.io.safe_load(checkpoint, kind="dbn-training")
     assert state["trainer"]["epoch"] == 2
