@@ -1,6 +1,7 @@
 """The package's form: public names documented with examples, internals private, no
 repo-relative paths inside it, a tree small enough to read at a glance."""
 
+import ast
 import importlib
 import inspect
 import re
@@ -77,3 +78,32 @@ def test_internal_helpers_are_private():
         assert all(not name.startswith("_") for name in exported)
     assert (ROOT / "dbn" / "_utils").is_dir()
     assert (ROOT / "dbn" / "training" / "_fused.py").is_file()
+
+
+def module_level_imports(path):
+    """The modules a file imports when it loads: its top-level imports, not those under
+    ``if TYPE_CHECKING:`` (type names only) or inside a function (imported on call)."""
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+
+
+def test_the_models_import_nothing_from_training_when_they_load():
+    arrows = {
+        f"{path.name} -> {module}"
+        for path in sorted((ROOT / "dbn" / "models").glob("*.py"))
+        for module in module_level_imports(path)
+        if module.startswith("dbn.training")
+    }
+    assert not arrows
+    # the one call-time import: DBN.pretrain, the convenience the public API promises
+    lazy = [
+        (path.name, node.module)
+        for path in sorted((ROOT / "dbn" / "models").glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dbn.training")
+    ]
+    assert lazy == [("dbn.py", "dbn.training"), ("dbn.py", "dbn.training.pretraining")]

@@ -11,21 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from dbn._utils.arrays import as_features
-from dbn._utils.checks import check_device
-from dbn._utils.rng import derive_seed
 from dbn.io import save_model
-from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM, check_visible_data
+from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM
 from dbn.models.registry import register
-from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
-from dbn.training.pretraining import PretrainCheckpoint, layer_configs, pretrain_layers
-from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
+
+if TYPE_CHECKING:
+    from dbn.training import RBMTrainer, TrainConfig
 
 __all__ = ["DBN"]
 
@@ -233,33 +231,23 @@ class DBN(nn.Module):
         >>> [len(layer) for layer in history]
         [2, 1]
         """
-        if config is None:
-            options = with_budget_epochs(
-                options, len(data), TrainConfig.batch_size, PRETRAIN_BUDGET
-            )
-        if generator is not None:
-            seed = derive_seed(generator)
-        configs = layer_configs(config, len(self.layers), **options)
-        dtype = self.rbms[0].weight.dtype
-        data = check_visible_data(data, self.sizes[0], self.visible, "data", dtype=dtype)
-        if valid is not None:
-            valid = check_visible_data(valid, self.sizes[0], self.visible, "valid", dtype=dtype)
-        where = check_device(device) if device is not None else self.rbms[0].weight.device
-        self.to(where)
-        checkpoint = None
-        if checkpoint_path is not None:
-            checkpoint = PretrainCheckpoint(checkpoint_path, self, configs)
-        return pretrain_layers(
-            self.rbms,
-            configs,
+        # models hold parameters and math; the training package builds on them, so
+        # the convenience imports it when called, not when dbn.models loads
+        from dbn.training.pretraining import pretrain_dbn
+
+        return pretrain_dbn(
+            self,
             data,
             valid,
-            where,
-            seed,
-            progress,
-            checkpoint,
-            resume,
-            callbacks,
+            config,
+            device=device,
+            seed=seed,
+            generator=generator,
+            progress=progress,
+            checkpoint_path=checkpoint_path,
+            resume=resume,
+            callbacks=callbacks,
+            **options,
         )
 
     # --- saving -------------------------------------------------------------------------

@@ -10,14 +10,15 @@
 :class:`FinetuneConfig`   every option of that fine-tuning, validated, JSON-able
 :class:`FinetuneTrainer`  the same fine-tuning an epoch at a time, checkpointable
 :func:`evaluate`          a classifier's loss and error on a labelled set
+:func:`pretrain_dbn`      greedy pretraining of a DBN (what :meth:`dbn.DBN.pretrain` runs)
 :func:`pretrain_generative`  greedy pretraining with labels in the top RBM
 :class:`UpDownTrainer`    the up-down fine-tuning of a generative DBN (:func:`updown_loss`)
 :func:`pretrain_dbm`      greedy DBM pretraining, corrected for double counting
 :class:`DBMTrainer`       joint DBM training: mean-field and persistent chains (:func:`dbm_loss`)
-:class:`Trainer`          the epoch skeleton, state and checks the DBM and up-down trainers share
+:class:`Trainer`          the epoch skeleton, state and checks every trainer above shares
 ========================  =====================================================
 
-Greedy pretraining is :meth:`dbn.DBN.pretrain`; the closed-form and CUDA-graph steps
+The three greedy pretrainings share one stack; the closed-form and CUDA-graph steps
 behind ``TrainConfig(step=...)`` are private implementations of :class:`RBMObjective`'s
 gradient.
 """
@@ -38,6 +39,7 @@ from dbn.training.finetuning import (
     finetune,
 )
 from dbn.training.objectives import RBMObjective
+from dbn.training.pretraining import pretrain_dbn
 from dbn.training.rbm_trainer import (
     RBMTrainer,
     TrainConfig,
@@ -67,6 +69,7 @@ __all__ = [
     "finetune",
     "layer_rbms",
     "pretrain_dbm",
+    "pretrain_dbn",
     "pretrain_generative",
     "label_error",
     "reconstruction_error",

@@ -13,10 +13,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from dbn._utils.checks import check_device
+from dbn._utils.rng import derive_seed
 from dbn.io import FORMAT_VERSION, CheckpointError, atomic_save, safe_load
+from dbn.models.dbn import DBN
+from dbn.models.rbm import check_visible_data
+from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
 from dbn.training.distributed import is_main_process
 from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
 from dbn.training.trainer import TrainingDivergedError
@@ -201,3 +207,58 @@ def pretrain_layers(
     if checkpoint is not None:
         checkpoint.save(n_layers, None, histories)  # a finished run resumes as a no-op
     return histories
+
+
+def pretrain_dbn(
+    dbn: DBN,
+    data: Tensor | np.ndarray,
+    valid: Tensor | np.ndarray | None = None,
+    config: TrainConfig | Sequence[TrainConfig] | None = None,
+    *,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callable[[RBMTrainer], None]] = (),
+    **options: Any,
+) -> list[list[dict[str, Any]]]:
+    """Greedy layer-wise training of ``dbn``'s RBMs; what :meth:`dbn.DBN.pretrain` runs,
+    with the same arguments and return value.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.training import pretrain_dbn
+    >>> stack = dbn.DBN([64, 32])
+    >>> history = pretrain_dbn(stack, dbn.load_digits()["train"].x, epochs=2, progress=False)
+    >>> len(history[0])
+    2
+    """
+    if config is None:
+        options = with_budget_epochs(options, len(data), TrainConfig.batch_size, PRETRAIN_BUDGET)
+    if generator is not None:
+        seed = derive_seed(generator)
+    configs = layer_configs(config, len(dbn.layers), **options)
+    dtype = dbn.rbms[0].weight.dtype
+    data = check_visible_data(data, dbn.sizes[0], dbn.visible, "data", dtype=dtype)
+    if valid is not None:
+        valid = check_visible_data(valid, dbn.sizes[0], dbn.visible, "valid", dtype=dtype)
+    where = check_device(device) if device is not None else dbn.rbms[0].weight.device
+    dbn.to(where)
+    checkpoint = None
+    if checkpoint_path is not None:
+        checkpoint = PretrainCheckpoint(checkpoint_path, dbn, configs)
+    return pretrain_layers(
+        dbn.rbms,
+        configs,
+        data,
+        valid,
+        where,
+        seed,
+        progress,
+        checkpoint,
+        resume,
+        callbacks,
+    )
