@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,7 @@ from dbn.ais._common import (
     base_visible_bias,
     binary_states,
 )
+from dbn.ais.rbm import exact_log_partition, log_likelihood, log_partition
 from dbn.models.dbm import DBM
 from dbn.models.label_rbm import sample_one_hot
 
@@ -344,3 +345,23 @@ def variational_bound(
         )
         parts.append(expected + entropy - log_z)
     return torch.cat(parts)
+
+
+@torch.no_grad()
+def _mean_variational_bound(
+    dbm: DBM,
+    data: Tensor,
+    log_z: float | None = None,
+    train_data: Tensor | None = None,
+    **ais_options: Any,
+) -> float:
+    """:func:`dbn.ais.log_likelihood` for a DBM: the mean of :func:`variational_bound`."""
+    if log_z is None:
+        log_z = dbm_log_partition(dbm, train_data, **ais_options).log_z
+    return variational_bound(dbm, data, log_z).mean().item()
+
+
+# dbn.ais's public functions dispatch on the model's type: a DBM's versions, in one place
+exact_log_partition.register(DBM, dbm_exact_log_partition)
+log_partition.register(DBM, dbm_log_partition)
+log_likelihood.register(DBM, _mean_variational_bound)

@@ -1,7 +1,7 @@
 """The partition function of an RBM (or a DBM): exactly by enumeration, or by AIS.
 
-Each public function also accepts a :class:`~dbn.models.DBM` and hands it to
-:mod:`dbn.ais.dbm`.
+Each public function dispatches on its model's type (:func:`functools.singledispatch`):
+this module holds the RBM's versions, :mod:`dbn.ais.dbm` registers the DBM's.
 
 AIS follows Salakhutdinov & Murray (2008), "On the Quantitative Analysis of Deep Belief
 Networks". It anneals from a base-rate model A (no weights; visible biases fitted to the
@@ -17,6 +17,7 @@ and whose β = 1 end is the RBM's unnormalised marginal exp(-F(v)).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +35,6 @@ from dbn.ais._common import (
     beta_schedule,
     binary_states,
 )
-from dbn.ais.dbm import (
-    dbm_exact_log_partition,
-    dbm_log_partition,
-    variational_bound,
-)
 from dbn.models.dbm import DBM
 from dbn.models.rbm import RBM, check_visible_data
 
@@ -54,6 +50,7 @@ __all__ = [
 ]
 
 
+@functools.singledispatch
 @torch.no_grad()
 def exact_log_partition(
     rbm: RBM | DBM, enumerate_layer: str = "auto", chunk_size: int = 1 << 14
@@ -64,7 +61,8 @@ def exact_log_partition(
     ----------
     rbm : RBM or DBM
         A DBM is enumerated over its smaller parity (odd or even layers), the other
-        summed out: :func:`dbn.ais.dbm.dbm_exact_log_partition`.
+        summed out: :func:`dbn.ais.dbm.dbm_exact_log_partition`, which takes only
+        ``chunk_size``.
     enumerate_layer : {"auto", "hidden", "visible"}
         Which layer of an RBM to enumerate; ``"auto"`` takes the smaller one (always the
         hidden layer for Gaussian visible units, whose states cannot be listed).
@@ -90,8 +88,6 @@ def exact_log_partition(
     >>> round(dbn.ais.exact_log_partition(rbm), 4)  # log(2**3 * 2**2) with zero parameters
     3.4657
     """
-    if isinstance(rbm, DBM):
-        return dbm_exact_log_partition(rbm, chunk_size)
     if enumerate_layer not in ("auto", "hidden", "visible"):
         raise ValueError(
             f"enumerate_layer must be 'auto', 'hidden' or 'visible', got {enumerate_layer!r}"
@@ -201,6 +197,7 @@ class _AnnealingPath:
         return torch.bernoulli(torch.sigmoid(visible_input), generator=generator)
 
 
+@functools.singledispatch
 @torch.no_grad()
 def log_partition(
     rbm: RBM | DBM,
@@ -216,7 +213,8 @@ def log_partition(
     ----------
     rbm : RBM or DBM
         A DBM is annealed over its even layers, the odd ones summed out
-        (:func:`dbn.ais.dbm.dbm_log_partition`; the paper ran 20,000 temperatures).
+        (:func:`dbn.ais.dbm.dbm_log_partition`, whose ``n_betas`` defaults to the
+        20,000 temperatures the paper ran).
     data : Tensor of shape (n_samples, n_visible), optional
         Training data that fits the base-rate model (strongly recommended: a base model
         close to the data makes the estimate far more accurate).
@@ -244,8 +242,6 @@ def log_partition(
     >>> abs(result.log_z - dbn.ais.exact_log_partition(rbm)) < 0.1
     True
     """
-    if isinstance(rbm, DBM):
-        return dbm_log_partition(rbm, data, n_betas, n_runs, generator, progress)
     check_int("n_runs", n_runs, minimum=2)
     if data is not None:
         data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
@@ -361,6 +357,7 @@ def reverse_log_likelihood(
     )
 
 
+@functools.singledispatch
 @torch.no_grad()
 def log_likelihood(
     rbm: RBM | DBM,
@@ -406,8 +403,6 @@ def log_likelihood(
     """
     if log_z is None:
         log_z = log_partition(rbm, train_data, **ais_options).log_z
-    if isinstance(rbm, DBM):
-        return variational_bound(rbm, data, log_z).mean().item()
     data = check_visible_data(data, rbm.n_visible, rbm.visible, dtype=rbm.weight.dtype)
     data = data.to(rbm.weight)
     chunks = torch.split(data, 10000)
