@@ -41,7 +41,7 @@ from dbn.io import atomic_save, safe_load
 from dbn.models import DBM
 from dbn.recipes import DBM_RECIPES
 from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain_dbm
-from dbn.training.dbm_trainer import label_error, reconstruction_error
+from dbn.training.dbm_trainer import dbm_reconstruction_error, label_error
 from dbn.utils import JSONConfig
 from dbn.visual import save_image_grid
 
@@ -228,7 +228,7 @@ def main(args: argparse.Namespace) -> dict:
         if not config.use_valid and (
             trainer.epoch % config.eval_every == 0 or trainer.epoch == config.joint.epochs
         ):
-            row["valid_reconstruction"] = reconstruction_error(model, valid_x, config.joint)
+            row["valid_reconstruction"] = dbm_reconstruction_error(model, valid_x, config.joint)
             if config.n_labels:
                 row["valid_label_error"] = label_error(model, valid_x, valid_y, config.joint)
         atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, state_path)
@@ -240,7 +240,7 @@ def main(args: argparse.Namespace) -> dict:
     held_out = (
         {}
         if config.use_valid
-        else {"valid_reconstruction": reconstruction_error(model, valid_x, config.joint)}
+        else {"valid_reconstruction": dbm_reconstruction_error(model, valid_x, config.joint)}
     )
     result = {
         **held_out,

@@ -28,8 +28,8 @@ from dbn.training.dbm_trainer import (
     DBMConfig,
     DBMTrainer,
     dbm_loss,
+    dbm_reconstruction_error,
     label_error,
-    reconstruction_error,
 )
 from dbn.training.finetuning import (
     FinetuneConfig,
@@ -65,6 +65,7 @@ __all__ = [
     "UpDownConfig",
     "UpDownTrainer",
     "dbm_loss",
+    "dbm_reconstruction_error",
     "evaluate",
     "finetune",
     "layer_rbms",
@@ -72,7 +73,6 @@ __all__ = [
     "pretrain_dbn",
     "pretrain_generative",
     "label_error",
-    "reconstruction_error",
     "resolve_step",
     "train_rbm",
     "updown_loss",

@@ -43,7 +43,7 @@ from dbn.training.trainer import Trainer, training_device
 
 NEGATIVE_STATISTICS = ("states", "probabilities")
 
-__all__ = ["DBMConfig", "DBMTrainer", "dbm_loss", "label_error", "reconstruction_error"]
+__all__ = ["DBMConfig", "DBMTrainer", "dbm_loss", "label_error", "dbm_reconstruction_error"]
 
 
 @dataclass
@@ -365,11 +365,13 @@ class DBMTrainer(Trainer):
         """With held-out pixels, their ``valid_reconstruction`` (as ``reconstruction``)."""
         if valid is None:
             return {}
-        return {"valid_reconstruction": reconstruction_error(self.model, valid, self.config)}
+        return {"valid_reconstruction": dbm_reconstruction_error(self.model, valid, self.config)}
 
 
 @torch.no_grad()
-def reconstruction_error(dbm: DBM, x: Tensor, config: DBMConfig, batch_size: int = 1000) -> float:
+def dbm_reconstruction_error(
+    dbm: DBM, x: Tensor, config: DBMConfig, batch_size: int = 1000
+) -> float:
     """Mean over ``x`` of the squared error of p(v | q_1), summed over pixels.
 
     Parameters
@@ -388,8 +390,8 @@ def reconstruction_error(dbm: DBM, x: Tensor, config: DBMConfig, batch_size: int
     --------
     >>> import torch
     >>> from dbn.models import DBM
-    >>> from dbn.training import DBMConfig, reconstruction_error
-    >>> reconstruction_error(DBM([16, 8, 4], weight_std=0.0), torch.zeros(3, 16), DBMConfig())
+    >>> from dbn.training import DBMConfig, dbm_reconstruction_error
+    >>> dbm_reconstruction_error(DBM([16, 8, 4], weight_std=0.0), torch.zeros(3, 16), DBMConfig())
     4.0
     """
     total = 0.0

@@ -42,7 +42,7 @@ def test_the_quick_recipe_pretrains_trains_and_draws(quick_run):
     assert state["layer"] == 2 and state["trainer"] is None
     config = dbn.training.DBMConfig()
     valid = dbn.load_digits()["valid"].x
-    before = dbn.training.reconstruction_error(greedy, valid, config)
+    before = dbn.training.dbm_reconstruction_error(greedy, valid, config)
     assert rows[-1]["valid_reconstruction"] < before
 
 
