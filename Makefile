@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: venv
-	$(BIN)/python scripts/compare.py --preset quick --out runs/demo
+	$(BIN)/python scripts/compare.py --preset demo --out runs/demo
 
 # The suite includes the doctests of dbn/ (pytest --doctest-modules), a check that the
 # results tables match their data, and the documentation build with its gallery.

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from studies.cli import ArgumentParser, add_autocast_argument, positive_int, run_cli
+from studies.device import cpu_model
 
 from dbn import DBN, RBM, TrainConfig
 from dbn.datasets import DataUnavailableError, load_mnist
@@ -65,16 +66,6 @@ def blas_kernels() -> list[str]:
         for info in threadpool_info()
         if info.get("user_api") == "blas"
     ]
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or platform.machine()
 
 
 # What BernoulliRBM does: plain SGD on the mean gradient.

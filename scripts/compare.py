@@ -25,7 +25,7 @@ from studies.cli import (
     run_cli,
 )
 from studies.comparison import Classifier, Refit, initial_statistics, run_experiment
-from studies.device import resolve_device
+from studies.device import machine, resolve_device
 from studies.labels import (
     LOGREG_FEATURES,
     balanced_subset,
@@ -78,6 +78,7 @@ DIVERGED = dict(
 )
 # Label budgets above this get only the first ``seeds_above_1000`` seeds.
 FEW_LABELS = 1000
+DBN_CONTENDER = "dbn-cd:sigmoid"
 
 
 @dataclass
@@ -364,6 +365,30 @@ def summarise(rows: list[dict]) -> list[dict]:
             }
         )
     return table
+
+
+def lead_sentence(table: list[dict]) -> str:
+    """What a label-budget table shows, in one sentence: at each budget the CD-pretrained
+    DBN's mean test error against the best random initialisation's."""
+    by_budget: dict[int, dict[str, float]] = {}
+    for row in table:
+        spec = f"{row['init']}:{row['activation']}"
+        by_budget.setdefault(row["labels"], {})[spec] = row["test_error_mean"]
+    parts = []
+    for labels, errors in sorted(by_budget.items()):
+        randoms = {k: v for k, v in errors.items() if not k.startswith(("dbn", "logreg"))}
+        best = min(randoms, key=randoms.__getitem__)
+        lead = randoms[best] - errors[DBN_CONTENDER]
+        parts.append(
+            f"{errors[DBN_CONTENDER]:.2f} % with {labels:,} labels against {randoms[best]:.2f} "
+            f"% for the best random initialisation ({best}), "
+            f"{'a lead' if lead > 0 else 'a deficit'} of {abs(lead):.2f} points"
+        )
+    return (
+        "What it shows: the net initialised by the DBN pretrained on unlabelled images "
+        "errs " + "; ".join(parts) + ". The whole label-budget study is "
+        "docs/results/labels.md, the full-data comparison docs/results/initialisation.md."
+    )
 
 
 def describe(config: CompareConfig, device) -> str:
@@ -747,6 +772,7 @@ class Study:
         text = markdown(table, config, self.device)
         run.write_text("table.md", text)
         run.write_json("init_stats.json", stats)
+        run.write_json("machine.json", machine(torch.device(self.device)))
         if config.label_sizes:
             title = f"{config.dataset}: test error by label budget (mean ± std over seeds)"
             plot_labels(table, run / "labels.png", title)
@@ -755,6 +781,8 @@ class Study:
         plot_init_stats(stats, run / "init_stats.png")
         print()
         print(text)
+        if config.label_sizes and DBN_CONTENDER in config.inits:
+            print(lead_sentence(table))
         print(f"tables and plots in {run.path}/")
         return table
 

@@ -63,6 +63,11 @@ def training_device(model: nn.Module, device: str | torch.device | None) -> torc
     return next(model.parameters()).device
 
 
+def _is_fit(metric: str) -> bool:
+    """Whether a row's entry measures the fit (shown on the bar), not a setting."""
+    return any(word in metric for word in ("loss", "error", "likelihood", "gap", "reconstruction"))
+
+
 class Trainer:
     """Train a model epoch by epoch under a config; save and restore the whole state.
 
@@ -243,7 +248,7 @@ class Trainer:
         with bar, self.running():
             while self.epoch < last and not self.stopped():
                 row = self._epoch(data, labels, valid)
-                shown = {k: v for k, v in row.items() if isinstance(v, float) and k != "seconds"}
+                shown = {k: v for k, v in row.items() if isinstance(v, float) and _is_fit(k)}
                 bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()})
                 bar.update(1)
                 for callback in callbacks:

@@ -4,7 +4,9 @@ model fits on it."""
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -72,3 +74,22 @@ def check_fits_in_memory(n_parameters: int, device: torch.device, copies: int = 
             f"{needed / 2**30:.1f} GiB to train (float32, {copies} copies), the device has "
             f"{available / 2**30:.1f} GiB"
         )
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine(device: torch.device) -> dict:
+    """What a result's numbers depend on beyond the code and the seed: the CPU (or GPU),
+    torch's version and its thread count (a product's summation order follows them)."""
+    record = {"cpu": cpu_model(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        record["gpu"] = torch.cuda.get_device_name(device)
+    return record

@@ -249,7 +249,7 @@ def test_make_demo_pretrains_with_the_recipe_its_preset_names():
     compare = load_script("compare")
     config = compare.build_config(compare.get_args_parser().parse_args(argv))
     recipe = PRETRAIN_RECIPES[config.pretrain_recipe]
-    assert config.preset == "quick" and config.pretrain_recipe == "quick"
+    assert config.preset == "demo" and config.pretrain_recipe == "quick"
     resolved = config.to_dict()
     assert resolved["sizes"] == recipe["sizes"] and resolved["dataset"] == recipe["dataset"]
     assert resolved["pretraining"] == recipe_train_config("quick").to_dict()
