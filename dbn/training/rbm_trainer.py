@@ -383,7 +383,7 @@ class RBMTrainer(Trainer):
     >>> trainer.epoch, trainer.step
     (2, 'fused')
     >>> sorted(history[-1])[:4]
-    ['epoch', 'free_energy_gap', 'k', 'lr']
+    ['epoch', 'k', 'lr', 'momentum']
     """
 
     name = "RBM"
