@@ -207,6 +207,24 @@ GENERATIVE_RECIPES: dict[str, dict] = {
         greedy=dict(_HINTON_GUIDE, epochs=30),
         updown=dict(epochs=300, cd_steps=[3, 6, 10], lr=0.01, momentum=0.9, weight_decay=1e-5),
     ),
+    # The paper's way where the paper says it (Hinton, Osindero & Teh 2006, section 6 and
+    # the appendix): class-balanced mini-batches of 10 images of each digit, and a greedy
+    # start trained as Hinton's rbm.m trains (weights N(0, 0.1^2), zero biases; rates,
+    # momentum and weight cost as above), 30 epochs a layer. The up-down rate, momentum
+    # and weight cost stay to be chosen on the validation images by short runs.
+    "hinton-osindero-teh2006-paper": dict(
+        dataset="mnist",
+        sizes=[784, 500, 500, 2000],
+        greedy=dict(_HINTON_GUIDE, epochs=30, weight_std=0.1, init_visible_bias=False),
+        updown=dict(
+            epochs=300,
+            cd_steps=[3, 6, 10],
+            lr=0.01,
+            momentum=0.9,
+            weight_decay=1e-5,
+            balanced_batches=True,
+        ),
+    ),
     # `scripts/updown.py --quick`: the same protocol on the 8x8 digits, in seconds.
     "hinton-osindero-teh2006-quick": dict(
         dataset="digits",

@@ -2,6 +2,7 @@
 then up-down fine-tuning; it classifies by free energy and draws digits of a class.
 
     python scripts/updown.py --out runs/updown                   # the paper's recipe, MNIST
+    python scripts/updown.py --recipe hinton-osindero-teh2006-paper --out runs/updown-paper
     python scripts/updown.py --quick --out runs/updown-quick     # the 8x8 digits, seconds
 
 Writes into ``--out``: ``config.json``; ``greedy-state.pt`` after every epoch of greedy
@@ -67,11 +68,21 @@ class UpDownRunConfig(JSONConfig):
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
+        "--recipe",
+        choices=[name for name in GENERATIVE_RECIPES if not name.endswith("-quick")],
+        default=RECIPE,
+        help=f"the protocol ({RECIPE}); {RECIPE}-paper adds the paper's class-balanced "
+        "batches and a greedy start trained as Hinton's rbm.m",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help=f"the recipe's digits variant ({RECIPE}-quick)"
     )
     parser.add_argument("--epochs", type=int, help="up-down epochs (default: the recipe's)")
     parser.add_argument("--lr", type=float, help="up-down learning rate (default: the recipe's)")
     parser.add_argument("--momentum", type=float, help="up-down momentum (default: the recipe's)")
+    parser.add_argument(
+        "--weight-decay", type=float, help="up-down L2 weight cost (default: the recipe's)"
+    )
     parser.add_argument(
         "--cd-steps",
         type=int,
@@ -102,7 +113,9 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig:
-    name = f"{RECIPE}-quick" if args.quick else RECIPE
+    name = f"{args.recipe}-quick" if args.quick else args.recipe
+    if name not in GENERATIVE_RECIPES:
+        raise ValueError(f"recipe {args.recipe!r} has no quick variant")
     typed = {"recipe": name, "use_valid": args.use_valid, "eval_every": args.eval_every}
     if args.seed is not None:
         typed["seed"] = args.seed
@@ -117,6 +130,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
         "epochs": args.epochs,
         "lr": args.lr,
         "momentum": args.momentum,
+        "weight_decay": args.weight_decay,
         "cd_steps": args.cd_steps,
     }
     updown = dict(recipe["updown"], **{k: v for k, v in overrides.items() if v is not None})

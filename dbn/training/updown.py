@@ -49,7 +49,7 @@ from dbn.training.pretraining import (
 from dbn.training.rbm_trainer import TrainConfig
 from dbn.training.trainer import Trainer
 
-__all__ = ["UpDownConfig", "UpDownTrainer", "pretrain_generative", "updown_loss"]
+__all__ = ["UpDownConfig", "UpDownTrainer", "balanced_order", "pretrain_generative", "updown_loss"]
 
 
 @dataclass
@@ -69,6 +69,11 @@ class UpDownConfig(JSONConfig):
     weight_decay : float
         L2 cost on the weights (not the biases).
     batch_size : int
+    balanced_batches : bool
+        The paper's class-balanced mini-batches: each holds ``batch_size / n_labels``
+        images of every class. Each epoch draws that many batches as the smallest class
+        fills, every class's images in a new random order (a larger class leaves some
+        of its images out of an epoch, others in the next); False shuffles all images.
 
     Examples
     --------
@@ -84,6 +89,7 @@ class UpDownConfig(JSONConfig):
     momentum: float = 0.9
     weight_decay: float = 1e-5
     batch_size: int = 100
+    balanced_batches: bool = False
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs)
@@ -100,6 +106,46 @@ class UpDownConfig(JSONConfig):
         """The Gibbs steps of 0-based ``epoch``."""
         part = min(epoch * len(self.cd_steps) // self.epochs, len(self.cd_steps) - 1)
         return self.cd_steps[part]
+
+
+def balanced_order(
+    labels: Tensor, n_classes: int, batch_size: int, generator: torch.Generator | None = None
+) -> Tensor:
+    """An epoch's order of class-balanced mini-batches: every consecutive ``batch_size``
+    indices hold ``batch_size / n_classes`` of each class.
+
+    Parameters
+    ----------
+    labels : Tensor of shape (n,), int64
+        Classes below ``n_classes``; each class needs a batch's share of images.
+    n_classes : int
+        Divides ``batch_size``.
+    batch_size : int
+    generator : torch.Generator, optional
+        Draws each class's order.
+
+    Returns
+    -------
+    Tensor of shape (n_batches * batch_size,), int64
+        ``n_batches`` is as many as the smallest class fills.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.training.updown import balanced_order
+    >>> labels = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    >>> order = balanced_order(labels, 2, 2, torch.Generator().manual_seed(0))
+    >>> labels[order].view(-1, 2).sort(dim=1).values.tolist()
+    [[0, 1], [0, 1], [0, 1]]
+    """
+    share = batch_size // n_classes
+    members = [torch.nonzero(labels == c).squeeze(1) for c in range(n_classes)]
+    n_batches = min(len(m) for m in members) // share
+    drawn = [
+        m[torch.randperm(len(m), generator=generator, device=m.device)[: n_batches * share]]
+        for m in members
+    ]
+    return torch.stack([d.view(n_batches, share) for d in drawn], dim=1).reshape(-1)
 
 
 def _sample(probs: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -299,21 +345,39 @@ class UpDownTrainer(Trainer):
     config: UpDownConfig
 
     def prepare(self, x: Any, labels: Any) -> tuple[Tensor, Tensor]:
-        """The images and their classes, checked once."""
+        """The images and their classes, checked once (for balanced batches: that the
+        classes divide a batch and each fills one)."""
         x = self.model.images(x)
-        return x, _checked_labels(self.model, labels, len(x), x.device)
+        labels = _checked_labels(self.model, labels, len(x), x.device)
+        if self.config.balanced_batches:
+            n_classes, size = self.model.n_labels, self.config.batch_size
+            if size % n_classes:
+                raise ValueError(
+                    f"balanced batches need batch_size {size} to be a multiple of the "
+                    f"{n_classes} classes"
+                )
+            fewest = int(torch.bincount(labels, minlength=n_classes).min())
+            if fewest < size // n_classes:
+                raise ValueError(
+                    f"balanced batches need {size // n_classes} images of every class; "
+                    f"one class has {fewest}"
+                )
+        return x, labels
 
     def train_epoch(self, x: Tensor, labels: Tensor) -> dict[str, Any]:
         """One pass over the shuffled data: the epoch's ``k`` and mean ``loss``."""
         config = self.config
         k = config.k_at(self.epoch)
-        order = torch.randperm(len(x), generator=self.generator, device=self.device)
+        if config.balanced_batches:
+            order = balanced_order(labels, self.model.n_labels, config.batch_size, self.generator)
+        else:
+            order = torch.randperm(len(x), generator=self.generator, device=self.device)
         total = 0.0
-        for begin in range(0, len(x), config.batch_size):
+        for begin in range(0, len(order), config.batch_size):
             index = order[begin : begin + config.batch_size]
             loss = updown_loss(self.model, x[index], labels[index], k, self.generator)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             total += loss.item() * len(index)
-        return {"k": k, "loss": total / len(x)}
+        return {"k": k, "loss": total / len(order)}

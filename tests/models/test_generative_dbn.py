@@ -8,6 +8,7 @@ import dbn
 from dbn.models import GenerativeDBN
 from dbn.models.rbm import bernoulli_sample
 from dbn.training import UpDownConfig, UpDownTrainer, pretrain_generative, updown_loss
+from dbn.training.updown import balanced_order
 
 
 def model(seed=0, sizes=(12, 8, 6, 10), n_labels=3):
@@ -192,3 +193,35 @@ def test_greedy_pretraining_is_checkpointed_validated_and_resumes_bit_for_bit(
         assert torch.equal(value, resumed.state_dict()[name]), name
     with pytest.raises(dbn.io.CheckpointError, match="not a dbn checkpoint"):
         dbn.load(path)  # RBMs in training, not a model to use
+
+
+def test_balanced_batches_hold_each_class_equally_and_repeat_no_image():
+    labels = dbn.load_digits()["train"].y
+    order = balanced_order(labels, 10, 100, torch.Generator().manual_seed(0))
+    fewest = int(torch.bincount(labels).min())
+    assert len(order) == fewest // 10 * 100 and len(set(order.tolist())) == len(order)
+    per_batch = torch.stack([torch.bincount(b, minlength=10) for b in labels[order].view(-1, 100)])
+    assert (per_batch == 10).all()
+
+
+def test_up_down_on_balanced_batches_trains_on_them_and_refuses_batches_the_classes_cannot_fill(
+    monkeypatch,
+):
+    train = dbn.load_digits()["train"]
+    model = GenerativeDBN([64, 16, 16, 32], generator=torch.Generator().manual_seed(0))
+    config = UpDownConfig(epochs=1, balanced_batches=True)
+    seen = []
+    original = dbn.training.updown.updown_loss
+
+    def recording(model, x, labels, *args):
+        seen.append(torch.bincount(labels, minlength=10))
+        return original(model, x, labels, *args)
+
+    monkeypatch.setattr(dbn.training.updown, "updown_loss", recording)
+    UpDownTrainer(model, config).fit(train.x, labels=train.y, progress=False)
+    assert seen and all((counts == 10).all() for counts in seen)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    odd = UpDownTrainer(model, UpDownConfig(epochs=1, batch_size=25, balanced_batches=True))
+    with pytest.raises(ValueError, match="batch_size 25 to be a multiple of the 10 classes"):
+        odd.fit(train.x, labels=train.y, progress=False)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())

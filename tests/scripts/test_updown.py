@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from helpers import wait_for_checkpoints
 
@@ -117,3 +118,18 @@ def test_a_trained_model_goes_on_training_on_all_images_at_a_fixed_k(tmp_path):
     assert results[1]["training_images"] > results[0]["training_images"]
     rows = [json.loads(line) for line in (second / "metrics.jsonl").read_text().splitlines()]
     assert [row["k"] for row in rows] == [10, 10]
+
+
+def test_the_paper_recipe_balances_batches_and_trains_the_greedy_start_as_rbm_m():
+    from helpers import load_script
+
+    updown = load_script("updown")
+    argv = ["--recipe", "hinton-osindero-teh2006-paper", "--weight-decay", "0"]
+    args = updown.get_args_parser().parse_args([*argv, "--out", "unused"])
+    config = updown.build_config(args, None)
+    assert config.updown.balanced_batches and config.updown.weight_decay == 0
+    assert config.weight_std == 0.1 and not config.greedy.init_visible_bias
+    assert config.greedy.epochs == 30 and config.greedy.lr == 0.1
+    quick = updown.get_args_parser().parse_args([*argv, "--quick", "--out", "unused"])
+    with pytest.raises(ValueError, match="has no quick variant"):
+        updown.build_config(quick, None)
