@@ -37,7 +37,6 @@ from studies.device import resolve_device
 from studies.runs import RunDirectory, start_entries
 
 from dbn.datasets import load_dataset
-from dbn.io import atomic_save, safe_load
 from dbn.models import DBM
 from dbn.recipes import DBM_RECIPES
 from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain_dbm
@@ -47,7 +46,6 @@ from dbn.visual import save_image_grid
 
 SCRIPT = "dbm"
 RECIPE = "salakhutdinov-hinton2009"
-CHECKPOINT_KIND = "dbm-training"
 
 
 @dataclass
@@ -199,9 +197,9 @@ def main(args: argparse.Namespace) -> dict:
     check_input_size(config.sizes, config.dataset, data["train"].x.shape[1])
     state_path = run / "dbm-state.pt"
     resuming = args.resume and run.state_file(state_path.name) is not None
-    state = safe_load(state_path, kind=CHECKPOINT_KIND) if resuming else None
-    if state is not None and "config" in state["trainer"]:  # before any write
-        config.joint.check_saved(state["trainer"]["config"], repr(str(state_path)))
+    state = DBMTrainer.read_checkpoint(state_path) if resuming else None
+    if state is not None:  # before any write
+        config.joint.check_saved(state.get("config"), repr(str(state_path)))
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_config(SCRIPT, config.to_dict())
     train, valid = data["train"], data["valid"]
@@ -220,7 +218,7 @@ def main(args: argparse.Namespace) -> dict:
     ).to(device)
     trainer = DBMTrainer(model, config.joint, seed=config.seed)
     if state is not None:
-        trainer.load_state_dict(state["trainer"])
+        trainer.load_state_dict(state)
     run.restart_logs({"metrics.jsonl": trainer.history}, resumed=state is not None)
 
     def after_epoch(trainer: DBMTrainer) -> None:
@@ -231,7 +229,7 @@ def main(args: argparse.Namespace) -> dict:
             row["valid_reconstruction"] = dbm_reconstruction_error(model, valid_x, config.joint)
             if config.n_labels:
                 row["valid_label_error"] = label_error(model, valid_x, valid_y, config.joint)
-        atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, state_path)
+        trainer.save_checkpoint(state_path)
         announce = f"epoch {row['epoch']}: checkpoint written" if args.no_progress else None
         run.log_epoch(row, announce)
 

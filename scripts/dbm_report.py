@@ -24,8 +24,9 @@ from studies.cli import ArgumentParser, run_cli
 from studies.runs import RunDirectory
 
 import dbn
-from dbn.io import safe_load, sha256_file
+from dbn.io import sha256_file
 from dbn.models import DBM
+from dbn.training import DBMTrainer
 from dbn.utils import new_generator
 from dbn.visual import save_image_grid
 
@@ -37,7 +38,7 @@ def read_model(path: Path) -> tuple[DBM, list[torch.Tensor] | None, dict]:
     checkpoint, with its persistent chains and epoch)."""
     model = dbn.load(path, expect=DBM)  # a training checkpoint holds its model too
     if path.suffix == ".pt":
-        state = safe_load(path, kind="dbm-training")["trainer"]
+        state = DBMTrainer.read_checkpoint(path)
         return model, state["chains"], {"source": str(path), "joint_epochs": state["epoch"]}
     return model, None, {"source": str(path), "sha256": sha256_file(path)}
 

@@ -29,7 +29,6 @@ from studies.runs import RunDirectory
 from dbn import DBN, load
 from dbn import init as initializers
 from dbn.datasets import DATASETS, DataSplit, load_dataset
-from dbn.io import safe_load
 from dbn.models import ACTIVATIONS
 from dbn.models.export import save_classifier
 from dbn.models.mlp import NORMS, check_layer_options
@@ -37,10 +36,10 @@ from dbn.optim.schedules import SCHEDULES
 from dbn.recipes import FINETUNE_RECIPES, default_sizes, split_finetune_recipe
 from dbn.training.distributed import setup
 from dbn.training.finetuning import (
-    CHECKPOINT_KIND,
     FINETUNE_OPTIMIZERS,
     FinetuneConfig,
     FinetuneResult,
+    FinetuneTrainer,
 )
 from dbn.utils import JSONConfig, check_choice, check_int
 from dbn.visual import plot_curves
@@ -321,10 +320,9 @@ def main(args: argparse.Namespace) -> dict:
     for log, name in states.items():
         path = run.state_file(name) if args.resume else None
         if path is not None:  # read (and verified) before any write
-            state = safe_load(path, kind=CHECKPOINT_KIND)
+            trainer_state = FinetuneTrainer.read_checkpoint(path)
             # written under these options? (the selection's and the refit's epochs may
             # differ from the config's: dbn.finetune compares them once they are known)
-            trainer_state = state.get("trainer") or {}
             saved = {**(trainer_state.get("config") or {}), "epochs": config.finetune.epochs}
             config.finetune.check_saved(saved, repr(str(path)))
             saved_histories[log] = trainer_state["history"]

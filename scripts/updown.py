@@ -35,7 +35,6 @@ from studies.device import resolve_device
 from studies.runs import RunDirectory, start_entries
 
 from dbn.datasets import load_dataset
-from dbn.io import atomic_save, safe_load
 from dbn.models import GenerativeDBN
 from dbn.recipes import GENERATIVE_RECIPES
 from dbn.training import TrainConfig, UpDownConfig, UpDownTrainer, pretrain_generative
@@ -44,7 +43,6 @@ from dbn.visual import save_image_grid
 
 SCRIPT = "updown"
 RECIPE = "hinton-osindero-teh2006"
-CHECKPOINT_KIND = "updown-training"
 
 
 @dataclass
@@ -114,8 +112,6 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig:
     name = f"{args.recipe}-quick" if args.quick else args.recipe
-    if name not in GENERATIVE_RECIPES:
-        raise ValueError(f"recipe {args.recipe!r} has no quick variant")
     typed = {"recipe": name, "use_valid": args.use_valid, "eval_every": args.eval_every}
     if args.seed is not None:
         typed["seed"] = args.seed
@@ -123,6 +119,8 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
         saved = run.resumed_config(SCRIPT, UpDownRunConfig)
         if saved is not None:
             return saved
+    if name not in GENERATIVE_RECIPES:
+        raise ValueError(f"recipe {args.recipe!r} has no quick variant")
     recipe = GENERATIVE_RECIPES[name]
     greedy = dict(recipe["greedy"])
     weight_std = greedy.pop("weight_std")
@@ -177,9 +175,9 @@ def main(args: argparse.Namespace) -> dict:
     check_input_size(config.sizes, config.dataset, data["train"].x.shape[1])
     state_path = run / "updown-state.pt"
     resuming = args.resume and run.state_file(state_path.name) is not None
-    state = safe_load(state_path, kind=CHECKPOINT_KIND) if resuming else None
-    if state is not None and "config" in state["trainer"]:  # before any write
-        config.updown.check_saved(state["trainer"]["config"], repr(str(state_path)))
+    state = UpDownTrainer.read_checkpoint(state_path) if resuming else None
+    if state is not None:  # before any write
+        config.updown.check_saved(state.get("config"), repr(str(state_path)))
     run.claim(SCRIPT, args.resume)  # the first write to the run directory
     run.write_config(SCRIPT, config.to_dict())
     train, valid, test = data["train"], data["valid"], data["test"]
@@ -196,7 +194,7 @@ def main(args: argparse.Namespace) -> dict:
     start_error = model.error_rate(test.x, test.y)
     trainer = UpDownTrainer(model, config.updown, seed=config.seed)
     if state is not None:
-        trainer.load_state_dict(state["trainer"])
+        trainer.load_state_dict(state)
     run.restart_logs({"metrics.jsonl": trainer.history}, resumed=state is not None)
 
     def after_epoch(trainer: UpDownTrainer) -> None:
@@ -205,7 +203,7 @@ def main(args: argparse.Namespace) -> dict:
             trainer.epoch % config.eval_every == 0 or trainer.epoch == config.updown.epochs
         ):
             row["valid_error"] = model.error_rate(valid.x, valid.y)
-        atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, state_path)
+        trainer.save_checkpoint(state_path)
         announce = f"epoch {row['epoch']}: checkpoint written" if args.no_progress else None
         run.log_epoch(row, announce)
 

@@ -23,8 +23,9 @@ from studies.cli import ArgumentParser, run_cli
 from studies.runs import RunDirectory
 
 import dbn
-from dbn.io import safe_load, sha256_file
+from dbn.io import sha256_file
 from dbn.models import GenerativeDBN
+from dbn.training import UpDownTrainer
 from dbn.utils import new_generator
 from dbn.visual import save_image_grid
 
@@ -39,7 +40,7 @@ def read_model(path: Path) -> tuple[GenerativeDBN, dict]:
     training checkpoint of ``scripts/updown.py`` (with its epoch)."""
     model = dbn.load(path, expect=GenerativeDBN)  # a training checkpoint holds its model too
     if path.suffix == ".pt":
-        state = safe_load(path, kind="updown-training")["trainer"]
+        state = UpDownTrainer.read_checkpoint(path)
         return model, {"source": str(path), "updown_epochs": state["epoch"]}
     return model, {"source": str(path), "sha256": sha256_file(path)}
 

@@ -262,6 +262,7 @@ class DBMTrainer(Trainer):
     """
 
     name = "DBM"
+    checkpoint_kind = "dbm-training"
     model: DBM
     config: DBMConfig
 

@@ -32,7 +32,6 @@ from dbn._utils.checks import (
 )
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import derive_seed, scoped_global_seed
-from dbn.io import atomic_save, safe_load
 from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
 from dbn.optim.conjugate_gradient import ConjugateGradient
 from dbn.optim.schedules import SCHEDULES, make_scheduler, ramped_momentum
@@ -355,6 +354,7 @@ class FinetuneTrainer(Trainer):
     """
 
     name = "fine-tune"
+    checkpoint_kind = CHECKPOINT_KIND
     config: FinetuneConfig
 
     def __init__(
@@ -717,12 +717,11 @@ def finetune(
     x, y = trainer.prepare(x, y)
     valid = None if valid is None else trainer.prepare_valid(valid)
     if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-        saved = safe_load(checkpoint_path, kind=CHECKPOINT_KIND)
-        trainer.load_state_dict(saved["trainer"])
+        trainer.load_state_dict(trainer.read_checkpoint(checkpoint_path))
 
     def checkpoint(trainer: Trainer) -> None:
         if checkpoint_path is not None and is_main_process():
-            atomic_save({"kind": CHECKPOINT_KIND, "trainer": trainer.state_dict()}, checkpoint_path)
+            trainer.save_checkpoint(checkpoint_path)
 
     trainer.fit(x, valid, labels=y, callbacks=[checkpoint, *callbacks], progress=progress)
     return trainer.result

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -32,6 +33,7 @@ from tqdm.auto import tqdm
 from dbn._utils.checks import check_device, check_int, check_materialised
 from dbn._utils.config import JSONConfig
 from dbn._utils.rng import new_generator
+from dbn.io import atomic_save, safe_load
 from dbn.optim import make_optimizer, split_weights
 from dbn.training.distributed import world
 
@@ -108,6 +110,8 @@ class Trainer:
     """
 
     name: str = "training"
+    # what a checkpoint file of this trainer says it holds (dbn.load reads the model in it)
+    checkpoint_kind: ClassVar[str] = "training"
 
     def __init__(
         self,
@@ -340,6 +344,18 @@ class Trainer:
             "history": list(self.history),
             **self.sampling_state(),
         }
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`state_dict` to ``path`` as a checkpoint of :attr:`checkpoint_kind`:
+        atomically (a kill mid-write keeps the last good file), never through a link,
+        with the checksum :meth:`read_checkpoint` verifies."""
+        atomic_save({"kind": self.checkpoint_kind, "trainer": self.state_dict()}, path)
+
+    @classmethod
+    def read_checkpoint(cls, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """The state in a :meth:`save_checkpoint` file, its kind and checksum verified
+        (read before a run writes anything; :meth:`load_state_dict` takes it)."""
+        return safe_load(path, kind=cls.checkpoint_kind)["trainer"]
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from what :meth:`state_dict` returned, if :meth:`check_state` accepts

@@ -341,6 +341,7 @@ class UpDownTrainer(Trainer):
     """
 
     name = "up-down"
+    checkpoint_kind = "updown-training"
     model: GenerativeDBN
     config: UpDownConfig
 

@@ -473,6 +473,8 @@ def test_fine_tuning_divergence_is_one_line_and_writes_no_model(tmp_path, monkey
     status, err = run_script("finetune", argv, monkeypatch, capsys)
     assert status == 2 and len(err.strip().splitlines()) == 1, err
     assert re.search(
-        r"the training loss became (nan|inf) in epoch \d+; lower the learning rate", err
+        r"diverged in epoch \d+: the (parameters|loss) became NaN or infinite\. Lower the "
+        r"learning rate",
+        err,
     )
     assert not (tmp_path / "run" / "model.pt").exists()

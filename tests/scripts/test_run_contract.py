@@ -254,6 +254,8 @@ RESUMED_OPTIONS = [
             ["--epochs", "9"],
             ["--lr", "0.5"],
             ["--momentum", "0.1"],
+            ["--weight-decay", "0.001"],
+            ["--recipe", "hinton-osindero-teh2006-paper"],
             ["--cd-steps", "2"],
             ["--start-from", "{root}/updown/greedy.safetensors"],
             ["--use-valid"],
