@@ -418,8 +418,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.0
         Held out of the training data for early stopping (the epoch with the lowest
         held-out error is kept). 0, the default, fine-tunes on all of the training
-        data for the budget and keeps the epoch with the lowest training error: on
-        small data sets the held-out images are worth more as training images.
+        data for the budget and keeps the last epoch's weights: on small data sets the
+        held-out images are worth more as training images.
     random_state : int, RandomState instance or None, default=None
     device : str, default="cpu"
     verbose : int, default=0
@@ -523,10 +523,15 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         )
         order = torch.randperm(len(inputs), generator=new_generator(seed))
         n_valid = int(round(self.validation_fraction * len(inputs)))
-        if n_valid == 0 or n_valid == len(inputs):
-            train_idx = valid_idx = order
-        else:
-            valid_idx, train_idx = order[:n_valid], order[n_valid:]
+        if n_valid >= len(inputs):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves none of the "
+                f"{len(inputs)} samples to train on"
+            )
+        # without validation data the last epoch's weights are kept, and nothing is
+        # reported as a validation figure that was measured on the training data
+        valid_idx, train_idx = order[:n_valid], order[n_valid:]
+        valid = (inputs[valid_idx], targets[valid_idx]) if n_valid else None
         config = FinetuneConfig(
             optimizer=self.optimizer,
             lr=self.learning_rate,
@@ -538,12 +543,13 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         finetune(
             model,
             (inputs[train_idx], targets[train_idx]),
-            (inputs[valid_idx], targets[valid_idx]),
+            valid,
             config,
             device=self.device,
             generator=new_generator(seed, self.device),
             progress=bool(self.verbose),
             name="DBNClassifier",
+            validation_fraction=0.0,
         )
         self.model_ = model.eval()
         return self

@@ -299,3 +299,12 @@ def test_saving_an_unfitted_estimator_is_scikit_learns_not_fitted_error(estimato
     with pytest.raises(NotFittedError):
         estimator.save(tmp_path / "unfitted.pt")
     assert not (tmp_path / "unfitted.pt").exists()
+
+
+@pytest.mark.parametrize("fraction, validated", [(0.0, False), (0.25, True)])
+def test_the_classifier_validates_only_on_held_out_data(fraction, validated, trainings):
+    X, y = load_digits(return_X_y=True)
+    options = dict(hidden_layer_sizes=(16,), pretrain_epochs=1, epochs=2, random_state=0)
+    DBNClassifier(validation_fraction=fraction, **options).fit(X[:200], y[:200])
+    ((n_train, blind, _),) = trainings
+    assert n_train == 200 - round(fraction * 200) and blind is not validated
