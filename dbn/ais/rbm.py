@@ -25,6 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from dbn._utils.checks import check_int
 from dbn.ais._common import (
@@ -273,11 +274,20 @@ class RAISEResult:
     >>> result = dbn.ais.reverse_log_likelihood(dbn.RBM(8, 4), v, n_betas=100, generator=g)
     >>> result.per_example.shape
     torch.Size([5])
+    >>> result  # doctest: +ELLIPSIS
+    RAISEResult(log_likelihood=..., standard_error=..., n_examples=5)
     """
 
     log_likelihood: float
     standard_error: float
     per_example: Tensor
+
+    def __repr__(self) -> str:
+        # the per-example values are for diagnostics: a count, not every number
+        return (
+            f"RAISEResult(log_likelihood={self.log_likelihood:.4f}, "
+            f"standard_error={self.standard_error:.4f}, n_examples={len(self.per_example)})"
+        )
 
 
 @torch.no_grad()
@@ -288,6 +298,7 @@ def reverse_log_likelihood(
     n_betas: int = 15000,
     n_runs: int = 1,
     generator: torch.Generator | None = None,
+    progress: bool = True,
 ) -> RAISEResult:
     """The Reverse AIS Estimator (RAISE) of Burda, Grosse & Salakhutdinov (2015).
 
@@ -315,6 +326,8 @@ def reverse_log_likelihood(
         Chains per example; their weights are averaged before the log.
     generator : torch.Generator, optional
         On the RBM's device.
+    progress : bool
+        Show a progress bar over the temperatures (the defaults take minutes).
 
     Returns
     -------
@@ -327,7 +340,9 @@ def reverse_log_likelihood(
     >>> x = torch.bernoulli(dbn.load_digits()["train"].x, generator=g)
     >>> rbm = dbn.RBM(64, 10, generator=torch.Generator().manual_seed(0))
     >>> _ = dbn.train_rbm(rbm, x, epochs=5, lr=0.05, progress=False)
-    >>> raised = dbn.ais.reverse_log_likelihood(rbm, x[:20], n_betas=300, generator=g)
+    >>> raised = dbn.ais.reverse_log_likelihood(
+    ...     rbm, x[:20], n_betas=300, generator=g, progress=False
+    ... )
     >>> exact = dbn.ais.log_likelihood(rbm, x[:20], log_z=dbn.ais.exact_log_partition(rbm))
     >>> raised.log_likelihood <= exact + 3 * raised.standard_error  # conservative on average
     True
@@ -343,7 +358,9 @@ def reverse_log_likelihood(
     v = data.to(rbm.weight).repeat_interleave(n_runs, dim=0)
     log_w = path.log_f(v, 1.0) - path.log_z_base
     hidden_input = F.linear(v, rbm.weight, rbm.hidden_bias)
-    for beta, lower in zip(betas[:0:-1], betas[-2::-1], strict=True):
+    steps = zip(betas[:0:-1], betas[-2::-1], strict=True)
+    bar = tqdm(steps, total=len(betas) - 1, desc="RAISE", unit="β", disable=not progress)
+    for beta, lower in bar:
         v = path.transition(v, beta, generator, hidden_input)
         hidden_input = F.linear(v, rbm.weight, rbm.hidden_bias)
         log_w += path.log_ratio(v, lower, beta, hidden_input)

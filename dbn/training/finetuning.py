@@ -225,6 +225,8 @@ class FinetuneResult:
     True
     >>> 1 <= result.best_epoch <= 3
     True
+    >>> result  # doctest: +ELLIPSIS
+    FinetuneResult(epochs=3, best_epoch=..., best_valid_error=..., stopped_early=False, ...)
     """
 
     history: list[dict] = field(default_factory=list)
@@ -233,6 +235,14 @@ class FinetuneResult:
     best_valid_loss: float = math.inf
     stopped_early: bool = False
     seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        # the history is a row an epoch: its length, not every row
+        return (
+            f"FinetuneResult(epochs={len(self.history)}, best_epoch={self.best_epoch}, "
+            f"best_valid_error={self.best_valid_error:.4f}, "
+            f"stopped_early={self.stopped_early}, seconds={self.seconds:.1f})"
+        )
 
 
 @torch.no_grad()
