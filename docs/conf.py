@@ -32,7 +32,9 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "gallery/*.ipynb", "gallery/*.py", "gallery/*.json"]
 myst_heading_anchors = 3
-html_theme = "alabaster"
+# furo: a wide column, so code blocks and tables fit, a sidebar to enter from
+html_theme = "furo"
+html_title = "dbn"
 html_static_path: list[str] = []
 templates_path = ["_templates"]
 
@@ -41,8 +43,9 @@ autosummary_generate = True
 # by scikit-learn, whose glossary this offline build cannot link to.
 autodoc_default_options = {
     "members": True,
+    # and extra_repr: torch's printing hook, whose inherited docstring is torch's
     "exclude-members": "score, set_fit_request, set_partial_fit_request, set_score_request, "
-    "set_transform_request, set_predict_request, set_output",
+    "set_transform_request, set_predict_request, set_output, extra_repr",
 }
 autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
 numpydoc_show_class_members = False

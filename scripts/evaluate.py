@@ -27,7 +27,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "classifier",
         help="a classifier written by scripts/finetune.py (model.pt) or "
-        "scripts/dbm_finetune.py, or a shipped one (pretrained/*-classifier.safetensors)",
+        "scripts/dbm_finetune.py, or a shipped one (a pretrained/ file whose name ends in "
+        "-classifier.safetensors)",
     )
     parser.add_argument(
         "--dataset", default="mnist", choices=DATASETS, help="the test split scored (default mnist)"
