@@ -367,9 +367,9 @@ def summarise(rows: list[dict]) -> list[dict]:
     return table
 
 
-def lead_sentence(table: list[dict]) -> str:
+def lead_sentence(table: list[dict]) -> str | None:
     """What a label-budget table shows, in one sentence: at each budget the CD-pretrained
-    DBN's mean test error against the best random initialisation's."""
+    DBN's mean test error against the best random initialisation's (None without both)."""
     by_budget: dict[int, dict[str, float]] = {}
     for row in table:
         spec = f"{row['init']}:{row['activation']}"
@@ -377,6 +377,8 @@ def lead_sentence(table: list[dict]) -> str:
     parts = []
     for labels, errors in sorted(by_budget.items()):
         randoms = {k: v for k, v in errors.items() if not k.startswith(("dbn", "logreg"))}
+        if DBN_CONTENDER not in errors or not randoms:
+            continue
         best = min(randoms, key=randoms.__getitem__)
         lead = randoms[best] - errors[DBN_CONTENDER]
         parts.append(
@@ -384,6 +386,8 @@ def lead_sentence(table: list[dict]) -> str:
             f"% for the best random initialisation ({best}), "
             f"{'a lead' if lead > 0 else 'a deficit'} of {abs(lead):.2f} points"
         )
+    if not parts:
+        return None
     return (
         "What it shows: the net initialised by the DBN pretrained on unlabelled images "
         "errs " + "; ".join(parts) + ". The whole label-budget study is "
@@ -781,8 +785,9 @@ class Study:
         plot_init_stats(stats, run / "init_stats.png")
         print()
         print(text)
-        if config.label_sizes and DBN_CONTENDER in config.inits:
-            print(lead_sentence(table))
+        sentence = lead_sentence(table) if config.label_sizes else None
+        if sentence is not None:
+            print(sentence)
         print(f"tables and plots in {run.path}/")
         return table
 

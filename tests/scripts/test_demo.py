@@ -52,3 +52,23 @@ def test_the_demo_reruns_to_its_committed_results(tmp_path):
             assert error == committed[key], key
         else:
             assert abs(error - committed[key]) * 100 < OTHER_MACHINE_POINTS, key
+
+
+def test_the_demo_sentence_is_computed_from_the_table():
+    compare = load_script("compare")
+
+    def row(init, activation, labels, error):
+        return dict(init=init, activation=activation, labels=labels, test_error_mean=error)
+
+    table = [
+        row("dbn-cd", "sigmoid", 100, 15.0),
+        row("xavier_uniform", "sigmoid", 100, 24.0),
+        row("he_normal", "relu", 100, 21.5),
+        row("dbn-cd", "sigmoid", 1000, 9.0),
+        row("he_normal", "relu", 1000, 8.0),
+    ]
+    sentence = compare.lead_sentence(table)
+    assert "15.00 % with 100 labels against 21.50 % for the best random initialisation " in sentence
+    assert "(he_normal:relu), a lead of 6.50 points" in sentence
+    assert "9.00 % with 1,000 labels against 8.00 %" in sentence and "a deficit of 1.00" in sentence
+    assert compare.lead_sentence(table[:1]) is None  # nothing to compare the DBN with
