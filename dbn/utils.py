@@ -3,6 +3,8 @@ configs and the argument checks behind every error message.
 
 =============================  ======================================================
 :func:`new_generator`          a ``torch.Generator`` on a device, seeded
+:class:`PCG64Stream`           the CPU sampling stream of ``TrainConfig(rng="pcg64")``
+:data:`RNG_STREAMS`            the streams ``TrainConfig.rng`` names
 :func:`scoped_global_seed`     seed torch's global generators for a block, then restore
 :data:`SUBSET_SEED_STRIDE`     the seed stride that draws a label budget's subset
 :class:`JSONConfig`            ``to_dict``/``from_dict``/``check_saved`` for a dataclass
@@ -22,10 +24,13 @@ from dbn._utils.checks import (
     check_positive,
 )
 from dbn._utils.config import JSONConfig
-from dbn._utils.rng import SUBSET_SEED_STRIDE, new_generator, scoped_global_seed
+from dbn._utils.pcg64 import PCG64Stream
+from dbn._utils.rng import RNG_STREAMS, SUBSET_SEED_STRIDE, new_generator, scoped_global_seed
 
 __all__ = [
     "JSONConfig",
+    "PCG64Stream",
+    "RNG_STREAMS",
     "SUBSET_SEED_STRIDE",
     "check_choice",
     "check_device",

@@ -16,6 +16,7 @@ from studies.cli import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
+    add_rng_argument,
     add_tensorboard_argument,
     check_input_size,
     given_options,
@@ -58,6 +59,7 @@ TRAIN_FLAGS = (
     "corruption",
     "init_visible_bias",
     "autocast",
+    "rng",
     "step",
     "monitor_every",
 )
@@ -147,6 +149,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--step", choices=STEPS, help="how a step is computed (default auto)")
     parser.add_argument("--monitor-every", type=int, help="epochs between metrics (default 1)")
     add_autocast_argument(parser, help="train in this mixed precision")
+    add_rng_argument(parser)
     parser.add_argument("--dataset", choices=DATASETS, help="default mnist, or the recipe's")
     parser.add_argument(
         "--use-valid",

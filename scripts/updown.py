@@ -27,6 +27,7 @@ import torch
 from studies.cli import (
     ArgumentParser,
     add_common_arguments,
+    add_rng_argument,
     check_input_size,
     positive_int,
     run_cli,
@@ -89,6 +90,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="Gibbs steps in the top RBM, an equal part of the epochs each (default: the "
         "recipe's 3 6 10)",
     )
+    add_rng_argument(parser, "the greedy stage")
     parser.add_argument(
         "--start-from",
         metavar="MODEL",
@@ -124,6 +126,8 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
     recipe = GENERATIVE_RECIPES[name]
     greedy = dict(recipe["greedy"])
     weight_std = greedy.pop("weight_std")
+    if args.rng is not None:
+        greedy["rng"] = args.rng
     overrides = {
         "epochs": args.epochs,
         "lr": args.lr,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 __all__ = ["JSONConfig"]
 
@@ -14,7 +14,13 @@ Config = TypeVar("Config", bound="JSONConfig")
 class JSONConfig:
     """``to_dict`` and ``from_dict`` for a dataclass whose fields are JSON values, other
     ``JSONConfig`` dataclasses or lists of them (rebuilt from their nested dicts).
+
+    ``LEGACY_DEFAULTS`` holds, for a field added after configs were first saved, the
+    value that saved configs without it meant (which may differ from the new default):
+    :meth:`from_dict` and :meth:`check_saved` read a missing field as that value.
     """
+
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """Every field by name, nested configs as dicts: what ``json.dumps`` takes.
@@ -50,6 +56,7 @@ class JSONConfig:
         0.05
         """
         fields = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        values = {**cls.LEGACY_DEFAULTS, **values}
         unknown = sorted(set(values) - fields)
         if strict and unknown:
             raise ValueError(f"unknown {cls.__name__} options: {unknown}")
@@ -101,6 +108,7 @@ class JSONConfig:
         current = self.to_dict()
         if not isinstance(saved, dict):
             raise ValueError(f"{where} holds no {type(self).__name__} options")
+        saved = {**self.LEGACY_DEFAULTS, **saved}
         differ = sorted(
             key for key in current.keys() | saved.keys() if saved.get(key) != current.get(key)
         )

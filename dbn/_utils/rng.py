@@ -6,6 +6,11 @@ independent streams (shuffling, sampling, monitoring), each stream's generator i
 seeded with ``seed + stride * index`` for a stride named here: strides are primes,
 far apart, so that the streams of nearby seeds (0, 1, 2, ...) never share a seed.
 
+Sampling noise has two streams (``TrainConfig.rng``): a ``torch.Generator``, or a
+:class:`~dbn._utils.pcg64.PCG64Stream`, faster on the CPU. dbn's sampling functions take
+either as their ``generator=`` and draw through :func:`uniform_`, :func:`normal_`,
+:func:`rand` and :func:`randint`, which dispatch on its kind.
+
 The one consumer torch gives no generator argument is ``nn.Dropout``: it draws from
 the global generator. :func:`scoped_global_seed` seeds that generator inside a
 ``torch.random.fork_rng`` block, so a call neither depends on nor changes the caller's
@@ -18,14 +23,27 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
+from torch import Tensor
+
+from dbn._utils.pcg64 import PCG64Stream
 
 __all__ = [
     "MONITOR_SEED_STRIDE",
+    "Stream",
+    "bernoulli",
+    "categorical",
+    "RNG_STREAMS",
     "SAMPLING_SEED_STRIDE",
     "SUBSET_SEED_STRIDE",
     "derive_seed",
     "new_generator",
+    "normal_",
+    "rand",
+    "randint",
+    "resolve_rng",
+    "sampling_stream",
     "scoped_global_seed",
+    "uniform_",
 ]
 
 # Gibbs sampling of rank r uses seed + SAMPLING_SEED_STRIDE * (r + 1); the shuffle uses
@@ -53,9 +71,9 @@ def new_generator(seed: int, device: str | torch.device = "cpu") -> torch.Genera
     return torch.Generator(device).manual_seed(seed)
 
 
-def derive_seed(generator: torch.Generator) -> int:
+def derive_seed(generator: Stream) -> int:
     """A 62-bit seed drawn from ``generator`` (to seed a stream derived from it)."""
-    return int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    return int(randint(2**62, (1,), generator, generator.device))
 
 
 @contextlib.contextmanager
@@ -88,3 +106,91 @@ def scoped_global_seed(seed: int, device: torch.device | str = "cpu") -> Iterato
             with torch.cuda.device(device):
                 torch.cuda.manual_seed(seed)
         yield
+
+
+# --- the sampling streams: torch's generator or PCG64 -----------------------------------
+
+# TrainConfig.rng: "torch" draws from a torch.Generator on the training device, as every
+# run did before the choice existed (configs saved then load as "torch"); "pcg64" from
+# numpy's PCG64 on the CPU; "auto" takes "pcg64" on the CPU and "torch" elsewhere.
+RNG_STREAMS = ("auto", "torch", "pcg64")
+
+Stream = torch.Generator | PCG64Stream
+
+
+def resolve_rng(rng: str, device: torch.device) -> str:
+    """The stream ``rng`` names on ``device``: ``"torch"`` or ``"pcg64"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> resolve_rng("auto", torch.device("cpu")), resolve_rng("auto", torch.device("cuda"))
+    ('pcg64', 'torch')
+    """
+    if rng == "auto":
+        return "pcg64" if device.type == "cpu" else "torch"
+    if rng == "pcg64" and device.type != "cpu":
+        raise ValueError(
+            f"rng 'pcg64' draws on the CPU; on {device.type} use rng='torch' (or 'auto')"
+        )
+    return rng
+
+
+def sampling_stream(rng: str, seed: int, device: torch.device) -> Stream:
+    """A new stream of kind ``rng`` (resolved by :func:`resolve_rng`) seeded with ``seed``."""
+    if resolve_rng(rng, device) == "pcg64":
+        return PCG64Stream(seed)
+    return new_generator(seed, device)
+
+
+def uniform_(out: Tensor, generator: Stream | None = None) -> Tensor:
+    """Fill ``out`` with uniform numbers in [0, 1) from ``generator``; returns ``out``."""
+    if isinstance(generator, PCG64Stream):
+        return generator.uniform_(out)
+    return out.uniform_(generator=generator)
+
+
+def normal_(out: Tensor, generator: Stream | None = None) -> Tensor:
+    """Fill ``out`` with standard normal numbers from ``generator``; returns ``out``."""
+    if isinstance(generator, PCG64Stream):
+        return generator.normal_(out)
+    return out.normal_(generator=generator)
+
+
+def rand(
+    shape: tuple[int, ...], generator: Stream | None, device: torch.device, dtype: torch.dtype
+) -> Tensor:
+    """A new tensor of uniform numbers in [0, 1), as ``torch.rand`` draws them."""
+    return uniform_(torch.empty(shape, device=device, dtype=dtype), generator)
+
+
+def bernoulli(probs: Tensor, generator: Stream | None = None) -> Tensor:
+    """Binary samples with P(1) = ``probs``: ``torch.bernoulli`` for a ``torch.Generator``
+    (its stream as it always was), ``uniform < probs`` for a PCG64 stream."""
+    if isinstance(generator, PCG64Stream):
+        noise = rand(
+            probs.shape, generator, probs.device, torch.promote_types(probs.dtype, torch.float32)
+        )
+        return (noise < probs).to(probs.dtype)
+    return torch.bernoulli(probs, generator=generator)
+
+
+def categorical(probs: Tensor, generator: Stream | None = None) -> Tensor:
+    """One class index per row of ``probs`` (batch, n_classes; rows summing to 1), int64:
+    ``torch.multinomial`` for a ``torch.Generator``, the inverse of the cumulative
+    distribution at one uniform number per row for a PCG64 stream."""
+    if isinstance(generator, PCG64Stream):
+        cumulative = probs.double().cumsum(1)
+        uniform = rand((len(probs), 1), generator, probs.device, torch.float64)
+        below = (cumulative <= uniform * cumulative[:, -1:]).sum(1)
+        return below.clamp_(max=probs.shape[1] - 1)
+    return torch.multinomial(probs.float(), 1, generator=generator).squeeze(1)
+
+
+def randint(
+    high: int, shape: tuple[int, ...], generator: Stream | None, device: torch.device
+) -> Tensor:
+    """Integers uniform on ``[0, high)`` (int64) on ``device``, as ``torch.randint`` draws them."""
+    if isinstance(generator, PCG64Stream):
+        return generator.randint(high, shape).to(device)
+    return torch.randint(high, shape, generator=generator, device=device)

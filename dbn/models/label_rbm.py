@@ -28,19 +28,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dbn._utils.checks import check_int
+from dbn._utils.rng import Stream, categorical
 from dbn.models.rbm import DEFAULT_WEIGHT_STD, RBM, bernoulli_sample
 
 __all__ = ["LabelRBM", "sample_one_hot"]
 
 
-def sample_one_hot(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def sample_one_hot(probs: Tensor, generator: Stream | None = None) -> Tensor:
     """One draw per row from the categorical distribution ``probs``, one-hot.
 
     Parameters
     ----------
     probs : Tensor of shape (batch, n_classes)
         Rows summing to 1.
-    generator : torch.Generator, optional
+    generator : torch.Generator or PCG64Stream, optional
 
     Returns
     -------
@@ -53,7 +54,7 @@ def sample_one_hot(probs: Tensor, generator: torch.Generator | None = None) -> T
     >>> sample_one_hot(torch.tensor([[0.0, 1.0, 0.0]]))
     tensor([[0., 1., 0.]])
     """
-    drawn = torch.multinomial(probs.float(), 1, generator=generator).squeeze(1)
+    drawn = categorical(probs, generator)
     return F.one_hot(drawn, probs.shape[1]).to(probs.dtype)
 
 
@@ -143,7 +144,7 @@ class LabelRBM(RBM):
             features = features + extra
         return torch.cat([torch.sigmoid(features), torch.softmax(labels, dim=1)], dim=1)
 
-    def sample_visible(self, h: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def sample_visible(self, h: Tensor, generator: Stream | None = None) -> Tensor:
         """Draw v ~ p(v | h): Bernoulli features and one label drawn from its softmax."""
         means = self.visible_probs(h)
         features, label_probs = means.split([self.n_features, self.n_labels], dim=1)
@@ -151,7 +152,7 @@ class LabelRBM(RBM):
         return torch.cat([bernoulli_sample(features, generator).to(h.dtype), labels], dim=1)
 
     def gibbs_clamped(
-        self, x: Tensor, labels: Tensor, k: int = 1, generator: torch.Generator | None = None
+        self, x: Tensor, labels: Tensor, k: int = 1, generator: Stream | None = None
     ) -> Tensor:
         """k Gibbs steps with the labels held fixed; the features' final sample.
 

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from dbn._utils.arrays import as_features
 from dbn._utils.checks import check_choice, check_int, check_nonnegative
+from dbn._utils.rng import Stream, normal_, rand
 from dbn.io import save_model
 from dbn.models.registry import register
 
@@ -117,15 +118,14 @@ def check_visible_data(
     return data.to(dtype=dtype)
 
 
-def bernoulli_sample(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def bernoulli_sample(probs: Tensor, generator: Stream | None = None) -> Tensor:
     """Binary sample with P(1) = probs, drawn as ``uniform < probs``.
 
     Drawing one uniform number per unit (rather than ``torch.bernoulli``) lets the fast
     training path reproduce the same samples with preallocated, in-place buffers.
+    ``generator`` is a ``torch.Generator`` or a :class:`dbn.utils.PCG64Stream`.
     """
-    noise = torch.rand(
-        probs.shape, generator=generator, device=probs.device, dtype=noise_dtype(probs.dtype)
-    )
+    noise = rand(probs.shape, generator, probs.device, noise_dtype(probs.dtype))
     return noise.lt_(probs)
 
 
@@ -292,21 +292,19 @@ class RBM(nn.Module):
         mean_input = h @ self.weight + self.visible_bias
         return torch.sigmoid(mean_input) if self.visible == "bernoulli" else mean_input
 
-    def sample_hidden(self, v: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def sample_hidden(self, v: Tensor, generator: Stream | None = None) -> Tensor:
         """Draw h ~ p(h | v): binary tensor of shape (batch, n_hidden)."""
         return bernoulli_sample(self.hidden_probs(v), generator)
 
-    def sample_visible(self, h: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def sample_visible(self, h: Tensor, generator: Stream | None = None) -> Tensor:
         """Draw v ~ p(v | h): binary (Bernoulli) or N(mean, 1) (Gaussian), (batch, n_visible)."""
         mean = self.visible_probs(h)
         if self.visible == "bernoulli":
             return bernoulli_sample(mean, generator)
-        noise = torch.randn(
-            mean.shape, generator=generator, device=mean.device, dtype=noise_dtype(mean.dtype)
-        )
-        return mean + noise
+        noise = torch.empty(mean.shape, device=mean.device, dtype=noise_dtype(mean.dtype))
+        return mean + normal_(noise, generator)
 
-    def gibbs(self, v: Tensor, k: int = 1, generator: torch.Generator | None = None) -> Tensor:
+    def gibbs(self, v: Tensor, k: int = 1, generator: Stream | None = None) -> Tensor:
         """Run k steps of block Gibbs sampling v → h → v.
 
         Parameters
@@ -315,7 +313,7 @@ class RBM(nn.Module):
             Starting visible states.
         k : int
             Number of full steps, at least 1.
-        generator : torch.Generator, optional
+        generator : torch.Generator or PCG64Stream, optional
 
         Returns
         -------

@@ -34,6 +34,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dbn._utils.rng import Stream, normal_, uniform_
 from dbn.models.rbm import RBM, noise_dtype
 
 __all__ = ["FastCD"]
@@ -103,16 +104,14 @@ class FastCD:
             self._buffers[key] = buffer
         return buffer
 
-    def _sample(
-        self, name: str, mean: Tensor, bernoulli: bool, generator: torch.Generator | None
-    ) -> Tensor:
+    def _sample(self, name: str, mean: Tensor, bernoulli: bool, generator: Stream | None) -> Tensor:
         """Bernoulli(mean) or N(mean, 1) samples in ``compute_dtype``, with the noise drawn
         in at least float32 (see :func:`dbn.models.rbm.noise_dtype`)."""
         noise = self._buffer(f"{name}_noise", tuple(mean.shape), mean, noise_dtype(mean.dtype))
         if bernoulli:
-            _threshold_(noise.uniform_(generator=generator), mean)
+            _threshold_(uniform_(noise, generator), mean)
         else:
-            noise.normal_(generator=generator).add_(mean)
+            normal_(noise, generator).add_(mean)
         return self._in_compute_dtype(name, noise)
 
     def _in_compute_dtype(self, name: str, tensor: Tensor) -> Tensor:
@@ -127,7 +126,7 @@ class FastCD:
         return out.sigmoid_()
 
     def _sample_visible(
-        self, h: Tensor, weight: Tensor, bias: Tensor, generator: torch.Generator | None
+        self, h: Tensor, weight: Tensor, bias: Tensor, generator: Stream | None
     ) -> Tensor:
         mean = self._buffer("visible_mean", (h.shape[0], self.rbm.n_visible), h)
         torch.addmm(bias, h, weight, out=mean)
@@ -138,7 +137,7 @@ class FastCD:
 
     @torch.no_grad()
     def step(
-        self, v_data: Tensor, start: Tensor | None, k: int, generator: torch.Generator | None
+        self, v_data: Tensor, start: Tensor | None, k: int, generator: Stream | None
     ) -> Tensor:
         """Run the chain, set the parameters' ``.grad`` and return the chains' new states.
 
@@ -192,7 +191,7 @@ class FastCD:
         return negatives.to(v_data.dtype, copy=True)
 
     def _step_from_hidden(
-        self, v_data: Tensor, start: Tensor, k: int, generator: torch.Generator | None
+        self, v_data: Tensor, start: Tensor, k: int, generator: Stream | None
     ) -> Tensor:
         """:meth:`step` for chains kept as hidden states: down first, then the data and
         the chains' last visible states up in one product (five products' work for

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dbn._utils.rng import Stream, rand
 from dbn.models.rbm import RBM
 
 __all__ = [
@@ -56,7 +57,7 @@ def contrastive_divergence_loss(rbm: RBM, v_data: Tensor, v_model: Tensor) -> Te
     return rbm.free_energy(v_data).mean() - rbm.free_energy(v_model.detach()).mean()
 
 
-def mask_corrupt(v: Tensor, level: float, generator: torch.Generator | None = None) -> Tensor:
+def mask_corrupt(v: Tensor, level: float, generator: Stream | None = None) -> Tensor:
     """Masking noise: set each input to zero with probability ``level`` (Vincent et al. 2008).
 
     Parameters
@@ -71,7 +72,7 @@ def mask_corrupt(v: Tensor, level: float, generator: torch.Generator | None = No
     """
     if level == 0:
         return v
-    keep = torch.rand(v.shape, generator=generator, device=v.device, dtype=v.dtype) >= level
+    keep = rand(v.shape, generator, v.device, v.dtype) >= level
     return v * keep
 
 

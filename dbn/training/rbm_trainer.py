@@ -17,7 +17,7 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -34,7 +34,16 @@ from dbn._utils.checks import (
     check_positive,
 )
 from dbn._utils.config import JSONConfig
-from dbn._utils.rng import MONITOR_SEED_STRIDE, SAMPLING_SEED_STRIDE, derive_seed, new_generator
+from dbn._utils.rng import (
+    MONITOR_SEED_STRIDE,
+    RNG_STREAMS,
+    SAMPLING_SEED_STRIDE,
+    derive_seed,
+    new_generator,
+    randint,
+    resolve_rng,
+    sampling_stream,
+)
 from dbn.models.rbm import RBM, bernoulli_sample, check_visible_data
 from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
@@ -154,6 +163,14 @@ class TrainConfig(JSONConfig):
         bfloat16/float16 tensor cores; probabilities then carry about 3 significant
         digits (bfloat16), and samples follow those rounded probabilities (their noise
         is drawn in float32, see :func:`dbn.models.rbm.noise_dtype`).
+    rng : {"auto", "torch", "pcg64"}
+        The stream the sampling noise is drawn from. ``"torch"``: a ``torch.Generator`` on
+        the training device, the stream of every run before this option existed (a
+        config saved then loads as ``"torch"``, so its command reproduces it bit for
+        bit). ``"pcg64"``: numpy's PCG64 (:class:`dbn.utils.PCG64Stream`), the same
+        float32 grid at about 1.5 times the rate, CPU only. ``"auto"`` takes
+        ``"pcg64"`` on the CPU and ``"torch"`` elsewhere; the stream that ran is in the
+        trainer's ``rng`` and in every history row.
 
     Examples
     --------
@@ -195,6 +212,10 @@ class TrainConfig(JSONConfig):
     step: Literal["auto", "loss", "fused", "cuda_graph"] = "auto"
     allow_tf32: bool = False
     autocast: Literal["bfloat16", "float16"] | None = None
+    rng: Literal["auto", "torch", "pcg64"] = "auto"
+
+    # configs saved before ``rng`` existed drew every sample from torch's generator
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"rng": "torch"}
 
     def __post_init__(self) -> None:
         check_choice("method", self.method, METHODS)
@@ -203,6 +224,7 @@ class TrainConfig(JSONConfig):
         check_choice("step", self.step, STEPS)
         check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
         check_choice("persist", self.persist, PERSISTED_LAYERS)
+        check_choice("rng", self.rng, RNG_STREAMS)
         if self.persist == "hidden" and self.method != "pcd":
             raise ValueError(f"persist 'hidden' applies to method 'pcd', not {self.method!r}")
         for name in ("k", "batch_size", "monitor_size", "monitor_every"):
@@ -411,7 +433,8 @@ class RBMTrainer(Trainer):
         self.layer = 0
         self.shuffle_generator = new_generator(seed, self.device)
         sampling_seed = seed + SAMPLING_SEED_STRIDE * (self.rank + 1)
-        self.generator = new_generator(sampling_seed, self.device)
+        self.rng = resolve_rng(config.rng, self.device)
+        self.generator = sampling_stream(self.rng, sampling_seed, self.device)
         penalties: dict[str, Any] = dict(
             l1=config.l1,
             sparsity_target=config.sparsity_target,
@@ -428,6 +451,8 @@ class RBMTrainer(Trainer):
             )
         self.graphed: GraphedCD | None = None
         if self.step == "cuda_graph" and self.fast_cd is not None:
+            # a CUDA graph runs on CUDA, where the stream is torch's (resolve_rng)
+            assert isinstance(self.generator, torch.Generator)
             self.graphed = GraphedCD(self.fast_cd, self.optimizer, config.k, self.generator)
         self.chains: Tensor | None = None
         self.tempering: ParallelTempering | None = None
@@ -548,9 +573,7 @@ class RBMTrainer(Trainer):
                 self.model.visible_bias.copy_(_initial_visible_bias(self.model, data))
             if config.method in ("pcd", "pt"):
                 n_chains = config.n_chains or config.batch_size
-                start = torch.randint(
-                    len(data), (n_chains,), generator=self.generator, device=self.device
-                )
+                start = randint(len(data), (n_chains,), self.generator, self.device)
                 if config.method == "pt":
                     self.tempering = self._new_tempering(data[start])
                 elif config.persist == "hidden":
@@ -654,7 +677,7 @@ class RBMTrainer(Trainer):
             if loss is not None:
                 total += loss
             n_batches += 1
-        metrics: dict[str, Any] = {"step": self.step}
+        metrics: dict[str, Any] = {"step": self.step, "rng": self.rng}
         group = self.optimizer.param_groups[0]
         metrics["lr"] = group["lr"]
         if "momentum" in group:

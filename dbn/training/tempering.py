@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dbn._utils.checks import check_int
+from dbn._utils.rng import Stream, bernoulli, normal_, rand
 from dbn.models.rbm import RBM
 
 __all__ = ["ParallelTempering", "tempered_free_energy"]
@@ -89,19 +90,17 @@ class ParallelTempering:
         self.accepted = 0
 
     @torch.no_grad()
-    def _gibbs(self, generator: torch.Generator | None) -> None:
+    def _gibbs(self, generator: Stream | None) -> None:
         """One Gibbs sweep (h given v, then v given h) at every temperature at once."""
         rbm, beta = self.rbm, self.betas.view(-1, 1, 1)
         hidden_probs = torch.sigmoid(beta * F.linear(self.visible, rbm.weight, rbm.hidden_bias))
-        hidden = torch.bernoulli(hidden_probs, generator=generator)
+        hidden = bernoulli(hidden_probs, generator)
         mean = hidden @ rbm.weight + rbm.visible_bias
         if rbm.visible == "gaussian":
-            noise = torch.randn(
-                mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
-            )
+            noise = normal_(torch.empty_like(mean), generator)
             self.visible = mean + noise / beta.sqrt()
         else:
-            self.visible = torch.bernoulli(torch.sigmoid(beta * mean), generator=generator)
+            self.visible = bernoulli(torch.sigmoid(beta * mean), generator)
 
     def log_swap_ratio(self, pair: int) -> Tensor:
         """log of the Metropolis ratio for exchanging the states of temperatures
@@ -124,10 +123,10 @@ class ParallelTempering:
         return kept - exchanged
 
     @torch.no_grad()
-    def _swap(self, generator: torch.Generator | None) -> None:
+    def _swap(self, generator: Stream | None) -> None:
         for pair in range(self.parity, len(self.betas) - 1, 2):
             log_ratio = self.log_swap_ratio(pair)
-            uniform = torch.rand(log_ratio.shape, generator=generator, device=log_ratio.device).to(
+            uniform = rand(log_ratio.shape, generator, log_ratio.device, torch.float32).to(
                 log_ratio.dtype
             )
             accept = (uniform.log() < log_ratio).unsqueeze(-1)
@@ -138,7 +137,7 @@ class ParallelTempering:
             self.accepted += int(accept.sum())
         self.parity = 1 - self.parity
 
-    def sample(self, k: int, generator: torch.Generator | None = None) -> Tensor:
+    def sample(self, k: int, generator: Stream | None = None) -> Tensor:
         """``k`` Gibbs sweeps at every temperature, then one round of swaps.
 
         Returns

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from dbn._utils.checks import check_device, check_int, check_materialised
 from dbn._utils.config import JSONConfig
-from dbn._utils.rng import new_generator
+from dbn._utils.rng import Stream, new_generator
 from dbn.io import atomic_save, safe_load
 from dbn.optim import make_optimizer, split_weights
 from dbn.training.distributed import world
@@ -130,7 +130,8 @@ class Trainer:
         if name is not None:
             self.name = name
         self.rank, self.world_size = world()
-        self.generator = new_generator(seed, self.device)
+        # the sampling stream: a torch.Generator here; RBMTrainer may draw from PCG64
+        self.generator: Stream = new_generator(seed, self.device)
         self.optimizer = self.build_optimizer()
         self.epoch = 0
         self.history: list[dict[str, Any]] = []

@@ -15,6 +15,7 @@ from dbn.io import CheckpointError
 from dbn.training import TrainingDivergedError
 from dbn.training.distributed import teardown
 from dbn.training.rbm_trainer import AUTOCAST_DTYPES
+from dbn.utils import RNG_STREAMS
 
 __all__ = [
     "ArgumentParser",
@@ -111,6 +112,19 @@ def add_autocast_argument(parser: argparse.ArgumentParser, help: str) -> None:
     """``--autocast`` with the mixed-precision dtypes that ``TrainConfig`` accepts."""
     names = [name for name in AUTOCAST_DTYPES if name is not None]
     parser.add_argument("--autocast", choices=names, help=help)
+
+
+def add_rng_argument(parser: argparse.ArgumentParser, stage: str = "") -> None:
+    """``--rng``: the sampling stream of ``TrainConfig.rng`` (``torch`` reproduces the runs
+    made before the choice existed)."""
+    where = f" of {stage}" if stage else ""
+    parser.add_argument(
+        "--rng",
+        choices=RNG_STREAMS,
+        help=f"the sampling stream{where}: pcg64 (numpy's, faster on the CPU), torch (the "
+        "stream of the shipped models and every run before the choice) or auto (pcg64 on "
+        "the CPU, torch elsewhere; the default)",
+    )
 
 
 def given_options(args: argparse.Namespace, names: Iterable[str]) -> dict:

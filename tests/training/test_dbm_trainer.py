@@ -62,7 +62,10 @@ def test_joint_training_raises_the_exact_likelihood_and_bounds_stay_below_it():
     log_z = dbn.ais.exact_log_partition(dbm)
     exact = dbn.ais.dbm_exact_log_likelihood(dbm, x, log_z)
     assert start < pretrained - 1.0, (start, pretrained)
-    assert exact.mean().item() > pretrained + 0.1, (pretrained, exact.mean().item())
+    # how far greedy pretraining gets depends on its sampling stream (-2.56 nats with
+    # torch's, -2.40 with PCG64's); joint training then gains 0.1-0.2 or 0.02-0.06 over
+    # four seeds: the exact likelihood must rise, by more than rounding
+    assert exact.mean().item() > pretrained + 0.01, (pretrained, exact.mean().item())
     bound = dbn.ais.variational_bound(dbm, x, log_z)
     assert (bound <= exact + 1e-9).all()
     assert dbn.ais.log_likelihood(dbm, x, log_z=log_z) == pytest.approx(bound.mean().item())

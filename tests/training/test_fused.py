@@ -35,13 +35,14 @@ def test_fast_gradient_equals_autograd_of_the_loss(visible, pcd):
         torch.testing.assert_close(fast_grad, parameter.grad)
 
 
+@pytest.mark.parametrize("rng", ["torch", "pcg64"])
 @pytest.mark.parametrize("method, k", [("cd", 1), ("pcd", 1), ("cd", 2)])
-def test_fast_and_plain_training_agree_for_the_same_seed(method, k):
+def test_fast_and_plain_training_agree_for_the_same_seed(method, k, rng):
     train, valid, _ = binary_digits()
     results = []
     for step in ("fused", "loss"):
         rbm = RBM(64, 16, generator=torch.Generator().manual_seed(0)).double()
-        config = TrainConfig(method=method, k=k, epochs=3, lr=0.05, step=step)
+        config = TrainConfig(method=method, k=k, epochs=3, lr=0.05, step=step, rng=rng)
         trainer = RBMTrainer(rbm, config, seed=5)
         history = trainer.fit(train.double(), valid.double(), progress=False)
         results.append((rbm.weight.detach().clone(), without_timings(history)))
@@ -50,6 +51,7 @@ def test_fast_and_plain_training_agree_for_the_same_seed(method, k):
     for a, b in zip(h_fast, h_plain, strict=True):
         assert a.keys() == b.keys()
         assert (a.pop("step"), b.pop("step")) == ("fused", "loss")
+        assert a.pop("rng") == b.pop("rng") == rng
         for key in a:
             assert a[key] == pytest.approx(b[key], rel=1e-7, abs=1e-9)
 

@@ -23,6 +23,15 @@ def test_a_saved_config_missing_any_field_is_refused(cls, field):
         cls().check_saved(values, "old.pt")
 
 
+def test_a_config_saved_before_the_stream_was_a_choice_loads_as_the_torch_stream():
+    values = TrainConfig().to_dict()
+    del values["rng"]
+    assert TrainConfig.from_dict(values, complete=True).rng == "torch"
+    TrainConfig(rng="torch").check_saved(values, "old.pt")
+    with pytest.raises(ValueError, match=r"rng \('torch' there, 'auto' here\)"):
+        TrainConfig().check_saved(values, "old.pt")
+
+
 def nested_configs(value):
     """Every dict in ``value`` (a run's JSON) that holds a TrainConfig's or a DBMConfig's
     fields, with its class."""
