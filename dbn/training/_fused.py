@@ -40,13 +40,14 @@ from dbn.models.rbm import RBM, noise_dtype
 __all__ = ["FastCD"]
 
 
-def _threshold_(noise: Tensor, probs: Tensor) -> Tensor:
-    """Overwrite uniform ``noise`` with ``1.0 where noise < probs else 0.0``.
+def _threshold(noise: Tensor, probs: Tensor, out: Tensor) -> Tensor:
+    """``1.0 where noise < probs else 0.0`` into ``out`` (``noise`` itself, or a tensor
+    of its dtype).
 
     sign(p - u) clamped at 0 equals ``u < p`` exactly (x - y == 0 only when x == y in
     IEEE arithmetic) and runs several times faster than an in-place ``lt_``.
     """
-    return torch.sub(probs, noise, out=noise).sign_().clamp_(min=0)
+    return torch.sub(probs, noise, out=out).sign_().clamp_(min=0)
 
 
 class FastCD:
@@ -104,15 +105,28 @@ class FastCD:
             self._buffers[key] = buffer
         return buffer
 
-    def _sample(self, name: str, mean: Tensor, bernoulli: bool, generator: Stream | None) -> Tensor:
+    def _sample(
+        self,
+        name: str,
+        mean: Tensor,
+        bernoulli: bool,
+        generator: Stream | None,
+        out: Tensor | None = None,
+    ) -> Tensor:
         """Bernoulli(mean) or N(mean, 1) samples in ``compute_dtype``, with the noise drawn
-        in at least float32 (see :func:`dbn.models.rbm.noise_dtype`)."""
+        in at least float32 (see :func:`dbn.models.rbm.noise_dtype`), into ``out`` (the
+        chains' rows of the stacked buffer) when given: copied there in mixed precision,
+        written there directly otherwise."""
         noise = self._buffer(f"{name}_noise", tuple(mean.shape), mean, noise_dtype(mean.dtype))
+        direct = out is not None and out.dtype == noise.dtype
+        target = out if direct else noise
         if bernoulli:
-            _threshold_(uniform_(noise, generator), mean)
+            _threshold(uniform_(noise, generator), mean, target)
         else:
-            normal_(noise, generator).add_(mean)
-        return self._in_compute_dtype(name, noise)
+            torch.add(normal_(noise, generator), mean, out=target)
+        if direct or out is None:
+            return target if direct else self._in_compute_dtype(name, noise)
+        return out.copy_(noise)
 
     def _in_compute_dtype(self, name: str, tensor: Tensor) -> Tensor:
         """``tensor`` itself when it has the compute dtype, else a copy in a reused buffer."""
@@ -126,14 +140,19 @@ class FastCD:
         return out.sigmoid_()
 
     def _sample_visible(
-        self, h: Tensor, weight: Tensor, bias: Tensor, generator: Stream | None
+        self,
+        h: Tensor,
+        weight: Tensor,
+        bias: Tensor,
+        generator: Stream | None,
+        out: Tensor | None = None,
     ) -> Tensor:
         mean = self._buffer("visible_mean", (h.shape[0], self.rbm.n_visible), h)
         torch.addmm(bias, h, weight, out=mean)
         bernoulli = self.rbm.visible == "bernoulli"
         if bernoulli:
             mean.sigmoid_()
-        return self._sample("visible_sample", mean, bernoulli, generator)
+        return self._sample("visible_sample", mean, bernoulli, generator, out)
 
     @torch.no_grad()
     def step(
@@ -184,8 +203,8 @@ class FastCD:
                 probs = self._buffer("chain_probs", (n_model, rbm.n_hidden), data)
                 self._hidden_probs(chain, weight, hidden_bias, out=probs)
             hidden = self._sample("hidden_sample", probs, True, generator)
-            chain = self._sample_visible(hidden, weight, visible_bias, generator)
-        negatives.copy_(chain)
+            # sampled straight into the chains' rows of the stacked buffer
+            chain = self._sample_visible(hidden, weight, visible_bias, generator, negatives)
         self._hidden_probs(negatives, weight, hidden_bias, out=model_probs)
         self._write_gradients(data, stacked_visible, stacked_hidden)
         return negatives.to(v_data.dtype, copy=True)
@@ -202,14 +221,13 @@ class FastCD:
         hidden = self._in_compute_dtype("start", start)
         n_data, n_model = data.shape[0], hidden.shape[0]
         stacked_visible, stacked_hidden = self._stacked(data, n_model)
-        model_probs = stacked_hidden[n_data:]
-        chain = self._sample_visible(hidden, weight, visible_bias, generator)
+        model_probs, negatives = stacked_hidden[n_data:], stacked_visible[n_data:]
+        chain = self._sample_visible(hidden, weight, visible_bias, generator, negatives)
         for _ in range(k - 1):
             probs = self._buffer("chain_probs", (n_model, rbm.n_hidden), data)
             self._hidden_probs(chain, weight, hidden_bias, out=probs)
             hidden = self._sample("hidden_sample", probs, True, generator)
-            chain = self._sample_visible(hidden, weight, visible_bias, generator)
-        stacked_visible[n_data:].copy_(chain)
+            chain = self._sample_visible(hidden, weight, visible_bias, generator, negatives)
         self._hidden_probs(stacked_visible, weight, hidden_bias, out=stacked_hidden)
         kept = self._sample("hidden_sample", model_probs, True, generator)
         kept = kept.to(v_data.dtype, copy=True)  # the sample's buffer is reused next step
