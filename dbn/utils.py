@@ -5,6 +5,8 @@ configs and the argument checks behind every error message.
 :func:`new_generator`          a ``torch.Generator`` on a device, seeded
 :class:`PCG64Stream`           the CPU sampling stream of ``TrainConfig(rng="pcg64")``
 :data:`RNG_STREAMS`            the streams ``TrainConfig.rng`` names
+:func:`sampling_stream`        a new stream of one of them, seeded
+:func:`uniform_`               fill a tensor with uniform numbers from either kind
 :func:`scoped_global_seed`     seed torch's global generators for a block, then restore
 :data:`SUBSET_SEED_STRIDE`     the seed stride that draws a label budget's subset
 :class:`JSONConfig`            ``to_dict``/``from_dict``/``check_saved`` for a dataclass
@@ -25,7 +27,14 @@ from dbn._utils.checks import (
 )
 from dbn._utils.config import JSONConfig
 from dbn._utils.pcg64 import PCG64Stream
-from dbn._utils.rng import RNG_STREAMS, SUBSET_SEED_STRIDE, new_generator, scoped_global_seed
+from dbn._utils.rng import (
+    RNG_STREAMS,
+    SUBSET_SEED_STRIDE,
+    new_generator,
+    sampling_stream,
+    scoped_global_seed,
+    uniform_,
+)
 
 __all__ = [
     "JSONConfig",
@@ -39,5 +48,7 @@ __all__ = [
     "check_nonnegative",
     "check_positive",
     "new_generator",
+    "sampling_stream",
     "scoped_global_seed",
+    "uniform_",
 ]

@@ -42,7 +42,7 @@ from studies.device import cpu_model
 from dbn import DBN, RBM, TrainConfig
 from dbn.datasets import DataUnavailableError, load_mnist
 from dbn.training.rbm_trainer import RBMTrainer
-from dbn.utils import new_generator
+from dbn.utils import PCG64Stream, new_generator, sampling_stream, uniform_
 
 ROOT = Path(__file__).resolve().parent.parent
 # Variables that force OpenBLAS (numpy's, so scikit-learn's) onto other kernels than the
@@ -97,6 +97,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--gemm", action="store_true", help="GFLOP/s of the CD-1 step's matrix products and stop"
     )
+    parser.add_argument(
+        "--noise",
+        action="store_true",
+        help="uniform numbers/s of the sampling streams at the step's shapes and stop",
+    )
     add_autocast_argument(parser, help="also time dbn in this mixed precision")
     parser.add_argument("--out", default="runs/bench", help="directory for bench.json (runs/bench)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -149,9 +154,16 @@ def sklearn_contender(x: np.ndarray, hidden: int, batch: int) -> Contender:
 
 
 def public_api_contender(
-    x: torch.Tensor, hidden: int, batch: int, method: str, autocast: str | None, reference: str
+    x: torch.Tensor,
+    hidden: int,
+    batch: int,
+    method: str,
+    autocast: str | None,
+    reference: str,
+    rng: str = "auto",
 ) -> Contender:
-    """``DBN([784, hidden]).pretrain(x, ...)``: validation, set-up, monitoring included."""
+    """``DBN([784, hidden]).pretrain(x, ...)``: validation, set-up, monitoring included;
+    ``rng="torch"`` for the row of the sampling stream of the runs before ``rng``."""
 
     def run(epochs: int) -> None:
         stack = DBN([x.shape[1], hidden], generator=new_generator(0))
@@ -163,13 +175,15 @@ def public_api_contender(
             autocast=autocast,
             device=x.device,
             progress=False,
+            rng=rng,
             **SGD_LIKE_SKLEARN,
             **CHAINS_LIKE_SKLEARN[method],
         )
         _synchronise(x.device)
 
     label = f" ({autocast} mixed precision)" if autocast else ""
-    name = f"dbn DBN.pretrain {method.upper()}-1{label}"
+    stream = ", torch stream," if rng == "torch" else ""
+    name = f"dbn DBN.pretrain{stream} {method.upper()}-1{label}"
     return Contender(name, method, str(x.device), x, run, reference)
 
 
@@ -200,13 +214,14 @@ def floor_contender(
     x: torch.Tensor, hidden: int, batch: int, method: str, reference: str
 ) -> Contender:
     """What no exact step can skip, and nothing else: the matrix products of a fused
-    CD-1 or PCD-1 (hidden chains) step at its shapes, and one uniform number from the
-    generator per sampled unit. Its rate bounds every implementation that draws from
-    torch's generator and multiplies with ``torch.mm``: its ratio to scikit-learn is the
-    ceiling of dbn's."""
+    CD-1 or PCD-1 (hidden chains) step at its shapes, and one uniform number per sampled
+    unit from the stream the step draws from (``rng="auto"``: PCG64 on the CPU). Its
+    rate bounds every implementation that draws from that stream and multiplies with
+    ``torch.mm``: its ratio to scikit-learn is the ceiling of dbn's."""
 
     def run(epochs: int) -> None:
         g = new_generator(0, x.device)
+        noise = sampling_stream("auto", 0, x.device)
         weight = torch.randn(hidden, x.shape[1], generator=g, device=x.device) * 0.01
         buffers: dict[int, tuple[torch.Tensor, ...]] = {}
         for _ in range(epochs):
@@ -224,14 +239,14 @@ def floor_contender(
                 visible[:n] = data
                 if method == "cd":
                     torch.mm(data, weight.T, out=hidden_rows[:n])
-                    hidden_rows[n:].uniform_(generator=g)  # the hidden sample's noise
+                    uniform_(hidden_rows[n:], noise)  # the hidden sample's noise
                     torch.mm(hidden_rows[n:], weight, out=visible[n:])
-                    visible[n:].uniform_(generator=g)  # the visible sample's noise
+                    uniform_(visible[n:], noise)  # the visible sample's noise
                     torch.mm(visible[n:], weight.T, out=hidden_rows[n:])
                 else:  # down from the kept hidden states, both row sets up in one product
-                    hidden_rows[n:].uniform_(generator=g)  # the kept hidden sample's noise
+                    uniform_(hidden_rows[n:], noise)  # the kept hidden sample's noise
                     torch.mm(hidden_rows[n:], weight, out=visible[n:])
-                    visible[n:].uniform_(generator=g)  # the visible sample's noise
+                    uniform_(visible[n:], noise)  # the visible sample's noise
                     torch.mm(visible, weight.T, out=hidden_rows)
                 torch.mm(hidden_rows.T, visible, out=gradient)
         _synchronise(x.device)
@@ -301,6 +316,10 @@ def contenders(
             if peer is not None and method == "cd" and device.type == "cpu":
                 public.peer = bare.peer = floor.peer = peer.name
             rows += [public, bare, floor]
+            if device.type == "cpu":  # the stream of the runs before rng was a choice
+                rows.append(
+                    public_api_contender(xd, hidden, batch, method, None, public.name, "torch")
+                )
             if device.type == "cuda":
                 rows.append(
                     bare_step_contender(xd, hidden, batch, method, "cuda_graph", sklearn.name)
@@ -409,6 +428,32 @@ def profile_epoch(args: argparse.Namespace) -> str:
     return profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=20)
 
 
+def noise_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 100) -> list[dict]:
+    """Millions of uniform float32 numbers a second at the step's two sample shapes, from
+    torch's generator and from the PCG64 stream, the best of 5 interleaved rounds."""
+    rows = []
+    for name, shape in {"hidden": (batch, hidden), "visible": (batch, n_visible)}.items():
+        out = torch.empty(shape)
+        streams = {"torch": new_generator(0), "pcg64": PCG64Stream(0)}
+        best = dict.fromkeys(streams, float("inf"))
+        for _ in range(5):
+            for source, stream in streams.items():
+                settle()
+                started = time.perf_counter()
+                for _ in range(repeats):
+                    uniform_(out, stream)
+                best[source] = min(best[source], time.perf_counter() - started)
+        rates = {
+            f"{source}_msamples": out.numel() * repeats / best[source] / 1e6 for source in best
+        }
+        rows.append({"sample": f"{name} ({shape[0]} x {shape[1]})", **rates})
+        print(
+            f"{name:8s} {shape}: torch {rates['torch_msamples']:7.1f}  "
+            f"pcg64 {rates['pcg64_msamples']:7.1f} million uniform numbers/s"
+        )
+    return rows
+
+
 def gemm_rates(batch: int, hidden: int, n_visible: int = 784, repeats: int = 100) -> list[dict]:
     """GFLOP/s of the products in one CD-1 step, float32: torch's default product, its
     oneDNN linear (the route Inductor emits), and numpy (whose BLAS scikit-learn uses)."""
@@ -471,6 +516,16 @@ def main(args: argparse.Namespace) -> dict:
         }
         out.mkdir(parents=True, exist_ok=True)
         (out / "gemm.json").write_text(json.dumps(report, indent=2) + "\n")
+        return report
+    if args.noise:
+        report = {
+            "processor": cpu_model(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "noise": [row for batch in args.batch_sizes for row in noise_rates(batch, args.hidden)],
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "noise.json").write_text(json.dumps(report, indent=2) + "\n")
         return report
     if args.profile:
         table = profile_epoch(args)

@@ -380,7 +380,7 @@ def floor_table() -> str:
     ]
     for row in report["rows"]:
         name, batch = row["contender"], row["batch"]
-        if not name.startswith("dbn") or "mixed precision" in name:
+        if not name.startswith("dbn") or "mixed precision" in name or "torch stream" in name:
             continue
         method = name.rsplit(" ", 1)[1]
         floor = rates[(batch, f"floor: the step's products and noise alone {method}")]
@@ -421,6 +421,24 @@ def step_efficiency_table() -> str:
         lines.append(
             f"| {row['contender']} | {batch} | {row['samples_per_s']:,.0f} | {rate:.0f} | "
             f"{100 * rate / best:.0f} % |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def noise_table() -> str:
+    """``scripts/bench.py --noise``: uniform numbers a second of each sampling stream."""
+    report = json.loads((RESULTS / "speed" / "noise.json").read_text())
+    lines = [
+        f"{report['processor']}; torch {report['torch']}, numpy {report['numpy']}",
+        "",
+        "| sample | torch's generator (millions/s) | PCG64 stream (millions/s) | ratio |",
+        "|---|---|---|---|",
+    ]
+    for row in report["noise"]:
+        ratio = row["pcg64_msamples"] / row["torch_msamples"]
+        lines.append(
+            f"| {row['sample']} | {row['torch_msamples']:.0f} | {row['pcg64_msamples']:.0f} | "
+            f"{ratio:.2f}× |"
         )
     return "\n".join(lines) + "\n"
 
@@ -770,6 +788,7 @@ def rendered() -> dict[Path, str]:
     pages[selection.with_suffix(".md")] = first_hour_selection_table(selection)
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
+    pages[RESULTS / "speed" / "noise.md"] = noise_table()
     pages[RESULTS / "speed" / "efficiency.md"] = step_efficiency_table()
     pages[RESULTS / "speed" / "floor.md"] = floor_table()
     for study in INITIALISATION_STUDIES:

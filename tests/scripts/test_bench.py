@@ -12,6 +12,8 @@ from helpers import load_script
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from dbn.utils import PCG64Stream
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,8 +34,9 @@ def test_every_contender_gets_float32_data_unless_its_name_says_otherwise():
             assert dtype in (np.float32, torch.float32), row.name
         if row.reference is not None:
             reference = next(r for r in rows if r.name == row.reference)
-            # a mixed-precision row is compared with dbn's own float32 row only
-            if "mixed precision" in row.name:
+            # a mixed-precision row and the old stream's row are compared with dbn's own
+            # float32 row only
+            if "mixed precision" in row.name or "torch stream" in row.name:
                 assert reference.name.startswith("dbn") and "mixed" not in reference.name
             else:
                 assert reference.data.dtype == np.float32 and reference.method == "pcd"
@@ -83,11 +86,25 @@ def test_numpy_contenders_never_run_on_forced_blas_kernels():
 
 
 class _Draws(TorchDispatchMode):
-    """Counts the uniform numbers drawn under it."""
+    """Counts the uniform numbers drawn under it, from torch's generator or PCG64's."""
 
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
+
+    def __enter__(self):
+        draw = self._pcg64_uniform = PCG64Stream.uniform_
+
+        def counted(stream, out):
+            self.count += out.numel()
+            return draw(stream, out)
+
+        PCG64Stream.uniform_ = counted
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        PCG64Stream.uniform_ = self._pcg64_uniform
+        return super().__exit__(*exc)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func.overloadpacket in (torch.ops.aten.uniform_, torch.ops.aten.uniform):
