@@ -425,6 +425,42 @@ def step_efficiency_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def speed_targets_table() -> str:
+    """The speed issue's targets against ``bench.json`` (and ``gemm.json`` for the share of
+    the product rate): each measured figure, its target, met or missed."""
+    report = bench()
+    rates = {(row["batch"], row["contender"]): row for row in report["rows"]}
+    lines = ["| target | batch | measured | met |", "|---|---|---|---|"]
+
+    def add(target: str, batch: object, measured: float, goal: float, unit: str) -> None:
+        met = measured <= goal if unit == " min" else measured >= goal
+        shown = f"{measured:.2f}{unit}" if unit != " %" else f"{measured:.0f} %"
+        lines.append(f"| {target} | {batch} | {shown} | {'yes' if met else 'no'} |")
+
+    for batch in report["settings"]["batch_sizes"]:
+        row = rates[(batch, "dbn DBN.pretrain PCD-1")]
+        add("`DBN.pretrain` PCD-1 ≥ 2.0× scikit-learn", batch, row["ratio"], 2.0, "×")
+    for batch in report["settings"]["batch_sizes"]:
+        row = rates[(batch, "dbn DBN.pretrain CD-1")]
+        if row.get("peer_ratio") is not None:
+            add("`DBN.pretrain` CD-1 ≥ 2.5× learnergy", batch, row["peer_ratio"], 2.5, "×")
+    gemm = json.loads((RESULTS / "speed" / "gemm.json").read_text())
+    best = max(rate for row in gemm["gemm"] for key, rate in row.items() if key.endswith("_gflops"))
+    flops = 2 * 784 * report["settings"]["hidden"]
+    for method in STEP_PRODUCTS:
+        row = rates.get((gemm["batch"], f"dbn bare fused step {method}"))
+        if row is not None:
+            share = 100 * row["samples_per_s"] * STEP_PRODUCTS[method] * flops / 1e9 / best
+            add(
+                f"the {method} step ≥ 70 % of the best product rate", gemm["batch"], share, 70, " %"
+            )
+    full = report.get("full")
+    if full is not None:
+        minutes = (full["pretrain_seconds"] + full["finetune_seconds"]) / 60
+        add("`hinton2006` end to end ≤ 5 minutes (float32)", "—", minutes, 5.0, " min")
+    return "\n".join(lines) + "\n"
+
+
 def noise_table() -> str:
     """``scripts/bench.py --noise``: uniform numbers a second of each sampling stream."""
     report = json.loads((RESULTS / "speed" / "noise.json").read_text())
@@ -788,6 +824,7 @@ def rendered() -> dict[Path, str]:
     pages[selection.with_suffix(".md")] = first_hour_selection_table(selection)
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
+    pages[RESULTS / "speed" / "targets.md"] = speed_targets_table()
     pages[RESULTS / "speed" / "noise.md"] = noise_table()
     pages[RESULTS / "speed" / "efficiency.md"] = step_efficiency_table()
     pages[RESULTS / "speed" / "floor.md"] = floor_table()

@@ -1,14 +1,14 @@
 """Sampling noise from numpy's PCG64: the CPU stream of ``TrainConfig(rng="pcg64")``.
 
 torch draws CPU uniform numbers from one Mersenne Twister, one 32-bit output per
-float32 number, on one thread: about a sixth of a fused CD step at MNIST's shapes.
+float32 number, on one thread: a large share of a fused CD step at MNIST's shapes.
 numpy's PCG64 gives 64 bits per call and its float32 ``random`` splits each 64-bit
 output into two 32-bit halves, keeping the top 24 bits of each: ``k * 2**-24`` for a
 uniform integer ``k < 2**24``, the grid and distribution of ``torch.rand`` in float32,
 so ``uniform < p`` is exactly Bernoulli(p) for every ``p`` on that grid (the float32
-probabilities), at half the generator calls and about 1.5 times the rate on the
-project's machines (``scripts/bench.py --noise``). float64 numbers take 53 bits of one
-output, as ``torch.rand`` does in float64.
+probabilities), from half as many generator calls (``scripts/bench.py --noise`` times
+both streams). float64 numbers take 53 bits of one output, as ``torch.rand`` does in
+float64.
 """
 
 from __future__ import annotations
