@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from studies.cli import ArgumentParser, run_cli
 from torch import nn
@@ -20,6 +19,7 @@ from dbn.datasets import DATASETS, load_dataset
 from dbn.io import sha256_file
 from dbn.models import DBM, DBMClassifier, GenerativeDBN
 from dbn.training.finetuning import evaluate
+from dbn.weights import resolve
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -27,8 +27,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "classifier",
         help="a classifier written by scripts/finetune.py (model.pt) or "
-        "scripts/dbm_finetune.py, or a shipped one (a pretrained/ file whose name ends in "
-        "-classifier.safetensors)",
+        "scripts/dbm_finetune.py, or a shipped one by its file or its name (e.g. "
+        "mnist-dbn-hinton2006-classifier; dbn.weights.WEIGHTS lists them)",
     )
     parser.add_argument(
         "--dataset", default="mnist", choices=DATASETS, help="the test split scored (default mnist)"
@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> dict:
     loss, error = evaluate(model, test.x, test.y)
     report = {
         "classifier": args.classifier,
-        "sha256": sha256_file(Path(args.classifier)),
+        "sha256": sha256_file(resolve(args.classifier)),
         "test_images": len(test.y),
         "test_error": error,
         "test_loss": loss,

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from dbn.io import FORMAT_VERSION, CheckpointError, safe_load
+from dbn.weights import resolve
 
 __all__ = ["TRAINING_SUFFIX", "load", "register"]
 
@@ -59,7 +60,10 @@ def load(path: str | os.PathLike[str], expect: type | tuple[type, ...] | None = 
 
     Parameters
     ----------
-    path : path
+    path : path or str
+        A file, or the name of a shipped model (a key of :data:`dbn.weights.WEIGHTS`,
+        such as ``"mnist-784-500-500-2000"``), found and verified by
+        :func:`dbn.weights.weights_path`.
     expect : type or tuple of type, optional
         What the caller needs (``DBN``, ``RBM``, ``nn.Sequential`` for a classifier,
         ``GenerativeDBN``, ``DBM``, ``DBMClassifier``): a file holding something else
@@ -92,6 +96,7 @@ def load(path: str | os.PathLike[str], expect: type | tuple[type, ...] | None = 
     >>> dbn.load(path).sizes
     [64, 32, 16]
     """
+    path = resolve(path)
     blob = safe_load(path)
     kind = blob.get("kind")
     version = blob.get("format_version", FORMAT_VERSION)
