@@ -719,6 +719,36 @@ def first_hour_table(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sklearn_table(path: Path) -> str:
+    """``DBNClassifier()`` beside ``MLPClassifier()`` (scripts/sklearn_table.py): per
+    dataset, each one's accuracy over the folds and seconds a fold, the accuracy gap in
+    points and the time ratio (the issue's bars: within 2 points, at most 2×)."""
+    by: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            by[row["dataset"]][row["contender"]].append(
+                (float(row["accuracy"]), float(row["seconds"]))
+            )
+    lines = [
+        "| dataset | DBNClassifier() accuracy | MLPClassifier() accuracy | gap (points) | "
+        "DBNClassifier() s a fold | MLPClassifier() s a fold | time ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for dataset, contenders in by.items():
+        (_, ours), (_, theirs) = sorted(contenders.items())
+        cells = []
+        for folds in (ours, theirs):
+            accuracy = [a for a, _ in folds]
+            cells.append(f"{statistics.mean(accuracy):.4f} ± {statistics.stdev(accuracy):.4f}")
+        gap = 100 * (statistics.mean(a for a, _ in theirs) - statistics.mean(a for a, _ in ours))
+        seconds = [statistics.mean(t for _, t in folds) for folds in (ours, theirs)]
+        lines.append(
+            f"| {dataset} | {cells[0]} | {cells[1]} | {gap:.2f} | {seconds[0]:.1f} | "
+            f"{seconds[1]:.1f} | {seconds[0] / seconds[1]:.0f}× |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def first_hour_selection_table(path: Path) -> str:
     """How DBNClassifier's defaults were chosen (scripts/first_hour.py --select): each
     candidate's cross-validation error % on the training parts, best first."""
@@ -822,6 +852,7 @@ def rendered() -> dict[Path, str]:
         pages[runs.with_name(f"table{seeds}.md")] = first_hour_table(runs)
     selection = RESULTS / "first-hour" / "selection.csv"
     pages[selection.with_suffix(".md")] = first_hour_selection_table(selection)
+    pages[RESULTS / "sklearn" / "table.md"] = sklearn_table(RESULTS / "sklearn" / "results.csv")
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
     pages[RESULTS / "speed" / "targets.md"] = speed_targets_table()
