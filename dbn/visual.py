@@ -14,12 +14,43 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import save_image  # noqa: E402
 
 from dbn.io import atomic_write  # noqa: E402
 
-__all__ = ["save_image_grid", "save_filters", "plot_curves"]
+__all__ = ["save_image_grid", "save_filters", "plot_curves", "tidy_axis"]
+
+
+def tidy_axis(axis: plt.Axes, log_y: bool = False, integer_x: bool = True) -> None:
+    """Integer ticks on the x axis (epochs, layers; ``integer_x``), and on a log y axis
+    plain numbers (0.3, not 3×10⁻¹), the minor ticks labelled only where the axis spans
+    less than a decade.
+
+    Call it after plotting: the decision about minor labels reads the axis's limits.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from dbn.visual import tidy_axis
+    >>> figure, axis = plt.subplots()
+    >>> _ = axis.plot([1, 2, 3], [0.4, 0.3, 0.27])
+    >>> tidy_axis(axis, log_y=True)
+    >>> axis.yaxis.get_minor_formatter()(0.3, 0)
+    '0.3'
+    >>> plt.close(figure)
+    """
+    if integer_x:
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    if not log_y:
+        return
+    axis.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    axis.yaxis.set_major_formatter(plain)
+    low, high = axis.get_ylim()
+    narrow = low > 0 and high / low < 10
+    axis.yaxis.set_minor_formatter(plain if narrow else matplotlib.ticker.NullFormatter())
 
 
 def _as_images(rows: torch.Tensor) -> torch.Tensor:
@@ -96,8 +127,7 @@ def plot_curves(
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     axis.set_title(title)
-    if log_y:
-        axis.set_yscale("log")
+    tidy_axis(axis, log_y)
     axis.grid(alpha=0.3)
     if len(series) > 1:
         axis.legend(fontsize=8)

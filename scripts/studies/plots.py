@@ -20,6 +20,7 @@ import matplotlib.ticker  # noqa: E402
 
 from dbn import init as initializers  # noqa: E402
 from dbn.io import atomic_write  # noqa: E402
+from dbn.visual import tidy_axis  # noqa: E402
 
 __all__ = [
     "contender_style",
@@ -115,11 +116,11 @@ def plot_comparison(histories: dict[str, list[list[dict]]], path: str | os.PathL
             [e + 1 for e in epochs], error, label=label, markevery=max(1, n // 8), **style
         )
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy", title="Training loss (mean over seeds)")
-    loss_axis.set_yscale("log")
+    tidy_axis(loss_axis, log_y=True)
     loss_axis.grid(alpha=0.3)
     if error_axis is not None:
         error_axis.set(xlabel="epoch", ylabel="error %", title="Validation error (mean over seeds)")
-        error_axis.set_yscale("log")
+        tidy_axis(error_axis, log_y=True)
         error_axis.grid(alpha=0.3)
     _finish(figure, figure.axes, path)
 
@@ -137,7 +138,7 @@ def plot_init_stats(stats: dict[str, list[dict]], path: str | os.PathLike) -> No
             values = [row.get(key) for row in rows if row.get(key) is not None]
             axis.plot(range(1, len(values) + 1), values, label=label, **contender_style(label))
         axis.set(xlabel="layer", title=title)
-        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        tidy_axis(axis)
         if key == "grad_norm":  # spans decades, and is exactly 0 for a symmetric init
             axis.set_yscale("symlog", linthresh=1e-6)
         axis.grid(alpha=0.3)
@@ -168,10 +169,9 @@ def plot_labels(table: list[dict], path: str | os.PathLike, title: str) -> None:
             label=spec,
             **contender_style(spec),
         )
-    axis.set(xscale="log", yscale="log", xlabel="labelled training images", ylabel="test error %")
-    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-    axis.yaxis.set_major_formatter(plain)  # 20, not 2×10¹
-    axis.yaxis.set_minor_formatter(plain)
+    axis.set(xscale="log", xlabel="labelled training images", ylabel="test error %")
+    tidy_axis(axis, log_y=True, integer_x=False)  # 20, not 2×10¹
+    axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     axis.grid(alpha=0.3, which="both")
     _finish(figure, [axis], path, title)
 
@@ -192,7 +192,8 @@ def plot_notes_losses(curves: dict[str, list[float]], path: str | os.PathLike) -
             marker=_MARKERS[index % len(_MARKERS)],
             markevery=max(1, len(losses) // 6),
         )
-    axis.set(xlabel="Adam step (full batch)", ylabel="training cross-entropy", yscale="log")
+    axis.set(xlabel="Adam step (full batch)", ylabel="training cross-entropy")
+    tidy_axis(axis, log_y=True)
     axis.set_title("The notes' synthetic task: loss by initialisation")
     axis.grid(alpha=0.3)
     _finish(figure, [axis], path)
@@ -211,9 +212,10 @@ def plot_depth(rows: list[dict], path: str | os.PathLike) -> None:
                 axes[row][column].plot(
                     [r["layer"] for r in mine], [r[key] for r in mine], label=scheme, **style
                 )
-        axes[0][column].set(title=f"{activation}: activation std", yscale="log")
-        axes[1][column].set(title=f"{activation}: weight-gradient norm", yscale="log")
+        axes[0][column].set(title=f"{activation}: activation std")
+        axes[1][column].set(title=f"{activation}: weight-gradient norm")
         for row in range(2):
+            tidy_axis(axes[row][column], log_y=True)
             axes[row][column].set_xlabel("hidden layer")
             axes[row][column].grid(alpha=0.3)
     _finish(
