@@ -234,7 +234,11 @@ class FinetuneResult:
     best_valid_error: float = math.inf
     best_valid_loss: float = math.inf
     stopped_early: bool = False
-    seconds: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        """The epochs' wall time summed over the history, restored epochs included."""
+        return sum(row["seconds"] for row in self.history)
 
     def __repr__(self) -> str:
         # the history is a row an epoch: its length, not every row
@@ -581,27 +585,11 @@ class FinetuneTrainer(Trainer):
             result.stopped_early = True
         return {"valid_loss": valid_loss, "valid_error": valid_error}
 
-    def fit(
-        self,
-        data: Any,
-        valid: Any = None,
-        *,
-        labels: Any = None,
-        callbacks: Sequence[Callback] = (),
-        progress: bool = True,
-    ) -> list[dict[str, Any]]:
-        """Train until :meth:`last_epoch` or early stopping, continuing a restored state;
-        the model then holds the best-validation weights (with ``valid``) or the last
-        epoch's. Arguments and rows as in :meth:`Trainer.fit`; :attr:`result` sums up."""
-        callbacks = [self._sum_seconds, *callbacks]
-        super().fit(data, valid, labels=labels, callbacks=callbacks, progress=progress)
+    def finish(self, valid: Any) -> None:
+        """After the epochs: the best-validation weights back in the model (with
+        ``valid``; without, the last epoch's stay)."""
         if valid is not None:
             self.model.load_state_dict(self.best_state)
-        return self.history
-
-    def _sum_seconds(self, trainer: Trainer) -> None:
-        # a resumed run reports its whole cost: every row's time, restored rows included
-        self.result.seconds = sum(row["seconds"] for row in self.history)
 
     # --- state --------------------------------------------------------------------------
 
@@ -632,7 +620,9 @@ class FinetuneTrainer(Trainer):
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.best_state = {k: v.to(self.device) for k, v in state["best_state"].items()}
-        self.result = FinetuneResult(**state["result"], history=self.history)
+        # states written before ``seconds`` was read off the history carry it: dropped
+        summary = {k: v for k, v in state["result"].items() if k != "seconds"}
+        self.result = FinetuneResult(**summary, history=self.history)
 
 
 def finetune(

@@ -258,7 +258,13 @@ class Trainer:
                 bar.update(1)
                 for callback in callbacks:
                     callback(self)
+        self.finish(valid)
         return self.history
+
+    def finish(self, valid: Any) -> None:
+        """Called once the epochs of :meth:`fit` or :meth:`train_epochs` are done, with
+        the prepared held-out data (or None): where a trainer restores its best epoch.
+        The base does nothing."""
 
     def _epoch(self, data: Any, labels: Any, valid: Any) -> dict[str, Any]:
         started = time.perf_counter()
