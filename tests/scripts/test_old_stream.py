@@ -10,9 +10,6 @@ from fingerprints import fingerprint, this_machine
 from helpers import script
 
 FINGERPRINTS = json.loads((Path(__file__).parents[1] / "data/stream-torch.json").read_text())
-# On another CPU, torch or thread count the products round differently: the sums must
-# then agree to 1e-3 (relative), where the PCG64 stream moves them by 0.5 % to 35 %.
-RELATIVE = 1e-3
 
 RUNS = {
     "pretrain-digits": ("pretrain", ["--recipe", "digits"], "dbn.pt"),
@@ -30,14 +27,14 @@ RUNS = {
     ],
 )
 def test_the_torch_stream_reproduces_the_runs_made_before_the_choice(name, tmp_path):
+    # bit for bit is what the project promises on the same CPU, torch and thread count
+    # (docs: reproducibility); elsewhere a product rounds differently, one sample in
+    # millions flips and the chain goes its own way, as under another stream
+    if this_machine() != FINGERPRINTS["machine"]:
+        pytest.skip(f"the fingerprints were taken on {FINGERPRINTS['machine']}")
     program, argv, model = RUNS[name]
     module = script(program)
     command = [*argv, "--rng", "torch", "--out", str(tmp_path), "--no-progress"]
     module.main(module.get_args_parser().parse_args(command))
     now, then = fingerprint(tmp_path / model), FINGERPRINTS["runs"][name]
-    assert now.keys() == then.keys()
-    if this_machine() == FINGERPRINTS["machine"]:
-        assert {k: v["sha256"] for k, v in now.items()} == {k: v["sha256"] for k, v in then.items()}
-    else:
-        for key, value in then.items():
-            assert now[key]["sum"] == pytest.approx(value["sum"], rel=RELATIVE), key
+    assert {k: v["sha256"] for k, v in now.items()} == {k: v["sha256"] for k, v in then.items()}
