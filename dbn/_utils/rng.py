@@ -9,7 +9,8 @@ far apart, so that the streams of nearby seeds (0, 1, 2, ...) never share a seed
 Sampling noise has two streams (``TrainConfig.rng``): a ``torch.Generator``, or a
 :class:`~dbn._utils.pcg64.PCG64Stream`, faster on the CPU. dbn's sampling functions take
 either as their ``generator=`` and draw through :func:`uniform_`, :func:`normal_`,
-:func:`rand` and :func:`randint`, which dispatch on its kind.
+:func:`rand`, :func:`bernoulli`, :func:`categorical` and :func:`randint`, which
+dispatch on its kind.
 
 The one consumer torch gives no generator argument is ``nn.Dropout``: it draws from
 the global generator. :func:`scoped_global_seed` seeds that generator inside a
