@@ -755,9 +755,9 @@ def train_rbm(
     >>> import torch, dbn
     >>> x = dbn.load_digits()["train"].x
     >>> rbm = dbn.RBM(64, 32, generator=torch.Generator().manual_seed(0))
-    >>> history = dbn.train_rbm(rbm, x, method="pcd", epochs=3, lr=0.05, progress=False)
+    >>> history = dbn.train_rbm(rbm, x, method="pcd", epochs=20, lr=0.05, progress=False)
     >>> len(history), history[-1]["recon_error"] < history[0]["recon_error"]
-    (3, True)
+    (20, True)
     """
     if config is None:
         options = with_budget_epochs(options, len(data), TrainConfig.batch_size, PRETRAIN_BUDGET)
