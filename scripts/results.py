@@ -625,7 +625,7 @@ def dbm_baseline_rows(path: Path) -> list[str]:
 # first, shortened run (100 joint epochs), then the recipe's 300, both from one greedy
 # model of 50 epochs a layer (greedy-config.json), then the whole recipe, then the
 # labelled recipe on binary samples (shortened to fit a working session).
-DBM_RUNS = ("", "joint300", "recipe", "labels")
+DBM_RUNS = ("", "joint300", "recipe", "labels", "code")
 # Runs whose joint training never stepped the label weights and biases (DBMTrainer's
 # optimiser held only the weights and biases between layers until 2026-12-07): their
 # label units kept RBM 2's values, so these are figures of that model, not of the
@@ -714,6 +714,8 @@ def dbm_table() -> str:
     ]
     for label, run in runs.items():
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        if not any("valid_reconstruction" in row for row in rows):
+            continue  # trained on all 60,000 images: no held-out curve
         labelled = any("valid_label_error" in row for row in rows)
         lines += [
             "",
