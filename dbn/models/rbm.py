@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from dbn._utils.arrays import as_features
 from dbn._utils.checks import check_choice, check_int, check_nonnegative
-from dbn._utils.rng import Stream, normal_, rand
+from dbn._utils.rng import Stream, noise_dtype, normal_, rand
 from dbn.io import save_model
 from dbn.models.registry import register
 
@@ -127,17 +127,6 @@ def bernoulli_sample(probs: Tensor, generator: Stream | None = None) -> Tensor:
     """
     noise = rand(probs.shape, generator, probs.device, noise_dtype(probs.dtype))
     return noise.lt_(probs)
-
-
-def noise_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The dtype to draw sampling noise in: at least float32.
-
-    Uniform numbers drawn in bfloat16 are 0 with probability about 2e-3, so
-    ``uniform < p`` would switch on units whose probability is far smaller, a bias
-    that costs an MNIST RBM several nats of log-likelihood; float16 has the same flaw
-    at about 2e-4.
-    """
-    return torch.promote_types(dtype, torch.float32)
 
 
 class RBM(nn.Module):

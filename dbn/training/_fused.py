@@ -124,9 +124,11 @@ class FastCD:
             _threshold(uniform_(noise, generator), mean, target)
         else:
             torch.add(normal_(noise, generator), mean, out=target)
-        if direct or out is None:
-            return target if direct else self._in_compute_dtype(name, noise)
-        return out.copy_(noise)
+        if direct:
+            return out
+        if out is not None:
+            return out.copy_(noise)
+        return self._in_compute_dtype(name, noise)
 
     def _in_compute_dtype(self, name: str, tensor: Tensor) -> Tensor:
         """``tensor`` itself when it has the compute dtype, else a copy in a reused buffer."""
