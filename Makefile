@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: venv
-	$(BIN)/python scripts/compare.py --preset demo --out runs/demo
+	$(BIN)/python -m studies.compare --preset demo --out runs/demo
 
 # The suite includes the doctests of dbn/ (pytest --doctest-modules), a check that the
 # results tables match their data, and the documentation build with its gallery.
@@ -35,7 +35,7 @@ docs: venv
 
 # Every results table and the README's headline, regenerated from results/.
 results: venv
-	$(BIN)/python scripts/results.py
+	$(BIN)/python -m studies.results
 
 # On a machine with a CUDA GPU: every test marked `gpu` (skipped elsewhere).
 test-gpu: venv
@@ -45,7 +45,7 @@ lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: venv
-	$(BIN)/python scripts/bench.py --autocast bfloat16 --full --out results/speed
+	$(BIN)/python -m studies.bench --autocast bfloat16 --full --out results/speed
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache docs/_build docs/gallery docs/api/generated

@@ -402,7 +402,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         Chosen with ``validation_fraction`` among 15 candidates (depths, widths,
         rates, optimisers, the held-out share) by cross-validation on the training
         parts of digits splits that the reported figures do not use
-        (``scripts/first_hour.py --select``; docs: the first hour).
+        (``studies/first_hour.py --select``; docs: the first hour).
     pretrain_method : {"cd", "pcd", "recon"}, default="cd"
     pretrain_epochs : int or None, default=None
         Per layer; None gives each layer at least 5,000 updates and 10 epochs whatever

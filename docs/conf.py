@@ -2,14 +2,14 @@
 
 Built offline with warnings as errors (``make docs``): no intersphinx, MathJax from the
 ``sphinx-mathjax-offline`` package, the gallery executed from ``examples/``, the
-command-line reference read from the scripts' own parsers.
+command-line reference read from the programs' and the studies' own parsers.
 """
 
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))  # the scripts' parsers import their studies
+sys.path.insert(0, str(ROOT))  # the studies' parsers (studies/, not installed)
 
 import dbn  # noqa: E402
 

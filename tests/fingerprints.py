@@ -54,8 +54,7 @@ def fingerprint(path: str | Path) -> dict[str, dict]:
 
 def this_machine() -> dict:
     """The CPU, torch and thread count that a fingerprint's exact bytes depend on."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from studies.device import cpu_model
+    from dbn.cli.device import cpu_model
 
     return {"cpu": cpu_model(), "torch": torch.__version__, "threads": torch.get_num_threads()}
 

@@ -39,13 +39,17 @@ def without_timings(history):
 
 
 def load_script(name):
-    """Import ``scripts/<name>.py`` (or ``examples/<name>.py`` for a ``*_example`` name)."""
-    root = Path(__file__).resolve().parent.parent
-    if name.endswith("_example"):
-        path = root / "examples" / f"{name.removesuffix('_example')}.py"
-    else:
-        path = root / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"scripts_{name}", path)
+    """A program (``dbn.cli.<name>``), a study (``studies.<name>``) or, for a
+    ``*_example`` name, ``examples/<name>.py``."""
+    from dbn.cli.commands import PROGRAMS
+
+    if name in PROGRAMS:
+        return importlib.import_module(f"dbn.cli.{name}")
+    if not name.endswith("_example"):
+        return importlib.import_module(f"studies.{name}")
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    path = examples / f"{name.removesuffix('_example')}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while being built
     spec.loader.exec_module(module)
@@ -61,13 +65,13 @@ def wait_for_checkpoints(process, count):
 
 @functools.cache
 def script(name):
-    """``scripts/<name>.py``, imported once per test session."""
+    """A program, study or example by name, imported once per test session."""
     return load_script(name)
 
 
 def run_script(name, argv, monkeypatch, capsys):
     """Run a script's ``main`` as its command line does; its exit status and stderr."""
-    from studies.cli import run_cli
+    from dbn.cli.args import run_cli
 
     module = script(name)
     monkeypatch.setattr(sys, "argv", [f"{name}.py", *argv])

@@ -6,7 +6,7 @@ numpy's PCG64 gives 64 bits per call and its float32 ``random`` splits each 64-b
 output into two 32-bit halves, keeping the top 24 bits of each: ``k * 2**-24`` for a
 uniform integer ``k < 2**24``, the grid and distribution of ``torch.rand`` in float32,
 so ``uniform < p`` is exactly Bernoulli(p) for every ``p`` on that grid (the float32
-probabilities), from half as many generator calls (``scripts/bench.py --noise`` times
+probabilities), from half as many generator calls (``studies/bench.py --noise`` times
 both streams). float64 numbers take 53 bits of one output, as ``torch.rand`` does in
 float64.
 """

@@ -69,7 +69,8 @@ def test_numpy_contenders_never_run_on_forced_blas_kernels():
     done = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "bench.py"),
+            "-m",
+            "studies.bench",
             "--gemm",
             "--batch-sizes",
             "8",
@@ -77,6 +78,7 @@ def test_numpy_contenders_never_run_on_forced_blas_kernels():
             "16",
         ],  # fmt: skip
         env=forced,
+        cwd=ROOT,
         capture_output=True,
         text=True,
     )

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import load_script, wait_for_checkpoints
-from studies.cli import run_cli
 
 import dbn
+from dbn.cli.args import run_cli
 from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,7 +245,7 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
 def test_make_demo_pretrains_with_the_recipe_its_preset_names():
     makefile = (ROOT / "Makefile").read_text()
     demo = re.search(r"^demo:.*\n\t(.+)$", makefile, re.MULTILINE).group(1)
-    argv = demo.split("scripts/compare.py", 1)[1].split()
+    argv = demo.split("-m studies.compare", 1)[1].split()
     compare = load_script("compare")
     config = compare.build_config(compare.get_args_parser().parse_args(argv))
     recipe = PRETRAIN_RECIPES[config.pretrain_recipe]

@@ -26,7 +26,7 @@ def errors_by_run(path):
 def demo_argv():
     makefile = (ROOT / "Makefile").read_text()
     command = re.search(r"^demo:.*\n\t(.+)$", makefile, re.MULTILINE).group(1)
-    return command.split("scripts/compare.py", 1)[1].split()
+    return command.split("-m studies.compare", 1)[1].split()
 
 
 def test_the_committed_demo_is_the_make_demo_preset():

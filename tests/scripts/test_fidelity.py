@@ -5,10 +5,10 @@ import json
 
 import pytest
 from helpers import load_script
-from studies.presets import COMPARE_PRESETS
 
 from dbn.datasets._loading import load_digits
 from dbn.recipes import split_finetune_recipe
+from studies.presets import COMPARE_PRESETS
 
 
 def read_rows(path):

@@ -1,4 +1,4 @@
-"""scripts/first_hour.py --select: every candidate scored on every fold of the training
+"""studies/first_hour.py --select: every candidate scored on every fold of the training
 part alone, one row each, and a second call resumes instead of repeating."""
 
 import csv

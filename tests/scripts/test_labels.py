@@ -7,6 +7,11 @@ import pytest
 import torch
 from helpers import load_script
 from sklearn.linear_model import LogisticRegression
+
+from dbn._utils.rng import new_generator
+from dbn.datasets._loading import load_digits
+from dbn.models.mlp import build_mlp
+from dbn.training.finetuning import FinetuneConfig, finetune
 from studies.labels import (
     balanced_subset,
     budget_epochs,
@@ -14,11 +19,6 @@ from studies.labels import (
     validation_interval,
 )
 from studies.presets import COMPARE_PRESETS
-
-from dbn._utils.rng import new_generator
-from dbn.datasets._loading import load_digits
-from dbn.models.mlp import build_mlp
-from dbn.training.finetuning import FinetuneConfig, finetune
 
 
 def _labels(counts):

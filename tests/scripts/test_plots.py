@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from studies import plots
 
-CURVES = Path(__file__).resolve().parents[2] / "scripts" / "finetune_curves.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def history(epochs, validated):
@@ -54,7 +55,10 @@ def write_run(directory, init, activation, epochs):
 
 def run_curves(*args):
     return subprocess.run(
-        [sys.executable, str(CURVES), *map(str, args)], capture_output=True, text=True
+        [sys.executable, "-m", "studies.finetune_curves", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
 
 

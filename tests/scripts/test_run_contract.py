@@ -116,7 +116,7 @@ def edit_joint_lr(config):
 
 
 def digest(record):
-    from studies.runs import _config_digest
+    from dbn.cli.runs import _config_digest
 
     return _config_digest(record)
 

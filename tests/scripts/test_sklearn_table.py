@@ -1,4 +1,4 @@
-"""scripts/sklearn_table.py: every dataset, contender and fold scored once, resumable,
+"""studies/sklearn_table.py: every dataset, contender and fold scored once, resumable,
 and the committed table is what its rows give."""
 
 import csv

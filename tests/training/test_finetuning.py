@@ -8,19 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
-import studies.comparison
 import torch
 import torch.nn.functional as F
 from helpers import binary_digits, load_script, wait_for_checkpoints, without_timings
-from studies.comparison import Classifier, Refit, run_experiment
-from studies.presets import COMPARE_PRESETS
-from studies.runs import RunDirectory
 from torch import nn
 
 import dbn
+import dbn.cli.experiment
 import dbn.training.finetuning
 from dbn import DBN
 from dbn._utils.rng import new_generator
+from dbn.cli.experiment import Classifier, Refit, run_experiment
+from dbn.cli.runs import RunDirectory
 from dbn.datasets._loading import load_digits
 from dbn.io import safe_load
 from dbn.models.export import make_classifier
@@ -28,6 +27,7 @@ from dbn.models.mlp import build_mlp
 from dbn.optim.conjugate_gradient import ConjugateGradient
 from dbn.recipes import FINETUNE_RECIPES
 from dbn.training.finetuning import FinetuneConfig, FinetuneTrainer, finetune
+from studies.presets import COMPARE_PRESETS
 
 
 def test_zeros_init_keeps_hidden_units_identical_after_training():
@@ -67,7 +67,7 @@ def test_dbn_initialised_mlp_equals_checkpoint_before_training(tmp_path):
 def test_test_split_is_read_once_and_only_after_training(monkeypatch):
     splits = load_digits()
     calls = []
-    for module in (dbn.training.finetuning, studies.comparison):
+    for module in (dbn.training.finetuning, dbn.cli.experiment):
         original = module.evaluate
 
         def recording(model, x, y, *args, _original=original, **kwargs):

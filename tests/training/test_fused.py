@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 from helpers import binary_digits, random_rbm, without_timings
-from studies.device import resolve_device
 
 from dbn import RBM, TrainConfig
+from dbn.cli.device import resolve_device
 from dbn.training._cudagraph import GraphedCD, RerunRecorder
 from dbn.training._fused import FastCD
 from dbn.training.objectives import RBMObjective, contrastive_divergence_loss

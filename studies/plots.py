@@ -1,4 +1,4 @@
-"""The initialisation study's figures (``scripts/compare.py``), readable in grey-scale.
+"""The initialisation study's figures (``studies/compare.py``), readable in grey-scale.
 
 Every contender is named ``NAME:KIND`` (``he_normal:relu``, ``dbn-cd:sigmoid``,
 ``logreg:pixels``). Its line gets a colour from the scheme, a dash pattern from the

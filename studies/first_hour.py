@@ -1,6 +1,6 @@
 """The library's defaults on a user's own data: what a first hour gets without tuning.
 
-    python scripts/first_hour.py --out results/first-hour/results.csv
+    python -m studies.first_hour --out results/first-hour/results.csv
 
 scikit-learn's 8x8 digits as a NumPy array (pixels / 16, float64, as a user has them),
 split 70/30 stratified by class for each seed; every contender trained with the
@@ -19,7 +19,7 @@ for each split seed (give seeds other than the reported ones), every candidate i
 ``CANDIDATES`` is scored by 3-fold stratified cross-validation on the split's training
 part alone; one row per candidate, seed and fold (validation error), resumable.
 
-    python scripts/first_hour.py --select --seeds 100 101 102 \
+    python -m studies.first_hour --select --seeds 100 101 102 \
         --out results/first-hour/selection.csv
 """
 
@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from studies.cli import ArgumentParser, run_cli, seed_value
 
 import dbn
+from dbn.cli.args import ArgumentParser, run_cli, seed_value
 from dbn.io import atomic_write
 from dbn.models import build_mlp
 from dbn.sklearn import DBNClassifier

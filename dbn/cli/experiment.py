@@ -1,6 +1,7 @@
-"""One fine-tuning experiment of the initialisation study, and what it looks like at the start.
+"""One fine-tuning experiment: build a classifier, fine-tune it, test it once.
 
-Shared by ``scripts/finetune.py`` (one run) and ``scripts/compare.py`` (the table).
+``dbn-finetune`` runs one; the project's initialisation study (``studies/compare.py``)
+runs a table of them.
 """
 
 from __future__ import annotations
@@ -9,16 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dbn.datasets import DataSplit
-from dbn.models import ACTIVATIONS
 from dbn.models.export import make_classifier
 from dbn.training.finetuning import FinetuneConfig, FinetuneResult, evaluate, finetune
 from dbn.utils import new_generator
 
-__all__ = ["Classifier", "ExperimentResult", "Refit", "initial_statistics", "run_experiment"]
+__all__ = ["Classifier", "ExperimentResult", "Refit", "run_experiment"]
 
 
 @dataclass
@@ -190,47 +189,3 @@ def run_experiment(
         model, splits["test"].x.to(device), splits["test"].y.to(device)
     )
     return ExperimentResult(model, result, test_loss, test_error, selection)
-
-
-def initial_statistics(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[dict]:
-    """Per hidden layer, at initialisation: activation mean/std, unit diversity, grad norm.
-
-    ``unit_spread`` is the mean over examples of the standard deviation across a layer's
-    units: exactly 0 when all units compute the same thing (zeros or constant init).
-
-    Parameters
-    ----------
-    model : nn.Sequential
-    x : Tensor of shape (batch, n_features)
-    y : Tensor of shape (batch,)
-
-    Returns
-    -------
-    list of dict, one per ``nn.Linear``
-    """
-    activations: list[torch.Tensor] = []
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    hooks = []
-    for module in model:
-        if isinstance(module, tuple(ACTIVATIONS.values())):
-            hooks.append(module.register_forward_hook(lambda m, i, o: activations.append(o)))
-    was_training = model.training
-    model.eval()
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(x), y).backward()
-    model.train(was_training)
-    for hook in hooks:
-        hook.remove()
-    rows = []
-    for index, linear in enumerate(linears):
-        row = {"layer": index + 1, "grad_norm": linear.weight.grad.norm().item()}
-        if index < len(activations):
-            out = activations[index].detach()
-            row.update(
-                activation_mean=out.mean().item(),
-                activation_std=out.std().item(),
-                unit_spread=out.std(dim=1).mean().item(),
-            )
-        rows.append(row)
-    model.zero_grad(set_to_none=True)
-    return rows

@@ -2,7 +2,7 @@
 with the number of labels, and logistic regression on frozen features.
 
 Greedy pretraining learns from images without labels; these pieces measure what that
-buys when only ``n`` of the training images come with a label (``scripts/compare.py
+buys when only ``n`` of the training images come with a label (``studies/compare.py
 --preset labels``).
 """
 

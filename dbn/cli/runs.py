@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 
 import torch
 
+from dbn.cli.args import check_resume_options
 from dbn.io import atomic_write, sha256_file
 from dbn.models import load
 from dbn.tensorboard import TensorBoard, require_tensorboard
 from dbn.utils import JSONConfig
-from studies.cli import check_resume_options
 
 Config = TypeVar("Config", bound=JSONConfig)
 
@@ -113,7 +113,7 @@ class RunDirectory:
         every :meth:`log_epoch` row goes there too). Checked here, before anything is
         written, that the optional package is installed.
     command : argparse.Namespace, optional
-        The parsed command line (:class:`studies.cli.ArgumentParser` notes which
+        The parsed command line (:class:`dbn.cli.args.ArgumentParser` notes which
         options were typed). A new run records its options and the SHA-256 of every
         input file among them in ``config.json``; a resumed run (``command.resume``)
         is refused if an option it types differs from the recorded one (but those in

@@ -1,4 +1,4 @@
-"""The studies' presets, as data: which contenders ``scripts/compare.py`` runs, how long.
+"""The studies' presets, as data: which contenders ``studies/compare.py`` runs, how long.
 
 A preset names the pretraining recipe (:data:`dbn.recipes.PRETRAIN_RECIPES`) whose DBNs
 it fine-tunes, or a shipped checkpoint, so that ``make demo`` pretrains exactly what it

@@ -21,6 +21,8 @@ __all__ = [
     "ArgumentParser",
     "add_autocast_argument",
     "add_common_arguments",
+    "add_rng_argument",
+    "add_tensorboard_argument",
     "check_input_size",
     "check_resume_options",
     "given_options",
@@ -46,7 +48,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser whose errors are one line on stderr (``prog: error: ...``,
     exit status 2), like every other expected failure of the scripts, and whose
     namespace says which options the user typed (``typed``, their names): a resumed
-    run compares those with the run's own (:class:`studies.runs.RunDirectory`)."""
+    run compares those with the run's own (:class:`dbn.cli.runs.RunDirectory`)."""
 
     def error(self, message: str):  # noqa: D401  (argparse's hook)
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -99,7 +101,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_tensorboard_argument(parser: argparse.ArgumentParser) -> None:
-    """``--tensorboard``: event files in the run directory (:class:`studies.runs.RunDirectory`)."""
+    """``--tensorboard``: event files in the run directory (:class:`dbn.cli.runs.RunDirectory`)."""
     parser.add_argument(
         "--tensorboard",
         action="store_true",

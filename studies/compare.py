@@ -1,8 +1,8 @@
 """The initialisation study: one architecture, one optimiser and budget, many initialisations.
 
-    python scripts/compare.py --preset quick                 # what `make demo` runs
-    python scripts/compare.py --preset hinton2006            # from the shipped checkpoint
-    python scripts/compare.py --preset digits --out runs/cmp # seconds; used by the tests
+    python -m studies.compare --preset quick                 # what `make demo` runs
+    python -m studies.compare --preset hinton2006            # from the shipped checkpoint
+    python -m studies.compare --preset digits --out runs/cmp # seconds; used by the tests
 
 Writes results.csv (one row per run), table.md and table.csv (mean ± std over seeds),
 curves.png (training loss and validation error of every initialisation) and
@@ -17,15 +17,29 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
-from studies.cli import (
+
+from dbn import DBN, load
+from dbn import init as initializers
+from dbn.cli.args import (
     ArgumentParser,
     add_common_arguments,
     add_tensorboard_argument,
     given_options,
     run_cli,
 )
-from studies.comparison import Classifier, Refit, initial_statistics, run_experiment
-from studies.device import machine, resolve_device
+from dbn.cli.device import machine, resolve_device
+from dbn.cli.experiment import Classifier, Refit, run_experiment
+from dbn.cli.runs import RunDirectory
+from dbn.datasets import DataSplit, load_dataset
+from dbn.models import ACTIVATIONS
+from dbn.models.export import make_classifier
+from dbn.optim import OPTIMIZERS
+from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config, split_finetune_recipe
+from dbn.tensorboard import TensorBoard
+from dbn.training import TrainingDivergedError, _budget
+from dbn.training.finetuning import FinetuneConfig
+from dbn.utils import SUBSET_SEED_STRIDE, check_fraction, check_int, check_positive, new_generator
+from studies.init_stats import initial_statistics
 from studies.labels import (
     LOGREG_FEATURES,
     balanced_subset,
@@ -42,19 +56,6 @@ from studies.plots import (
     plot_notes_losses,
 )
 from studies.presets import COMPARE_PRESETS
-from studies.runs import RunDirectory
-
-from dbn import DBN, load
-from dbn import init as initializers
-from dbn.datasets import DataSplit, load_dataset
-from dbn.models import ACTIVATIONS
-from dbn.models.export import make_classifier
-from dbn.optim import OPTIMIZERS
-from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config, split_finetune_recipe
-from dbn.tensorboard import TensorBoard
-from dbn.training import TrainingDivergedError, _budget
-from dbn.training.finetuning import FinetuneConfig
-from dbn.utils import SUBSET_SEED_STRIDE, check_fraction, check_int, check_positive, new_generator
 
 SCRIPT = "compare"
 # The study notes' small experiments, run by their own code path (no DBN, no MNIST).

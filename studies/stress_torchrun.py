@@ -1,7 +1,7 @@
 """Run the torchrun pretraining and fine-tuning of the test suite many times and count
 the runs that fail; not part of CI (minutes to hours).
 
-    python scripts/stress_torchrun.py --runs 100 --out runs/stress
+    python -m studies.stress_torchrun --runs 100 --out runs/stress
 
 Each run is `torchrun --standalone --nproc_per_node=2` of `scripts/pretrain.py` or
 `scripts/finetune.py` on the digits, one thread a process, as

@@ -1,7 +1,7 @@
 """Training throughput of a 784x500 RBM: dbn against scikit-learn and plain PyTorch.
 
-    python scripts/bench.py                    # CPU (and CUDA when present), batch 100 and 1000
-    python scripts/bench.py --full             # also time the hinton2006 recipe end to end
+    python -m studies.bench                    # CPU (and CUDA when present), batch 100 and 1000
+    python -m studies.bench --full             # also time the hinton2006 recipe end to end
 
 Like with like: every contender trains on the same binarised MNIST images, in float32
 (scikit-learn's ``BernoulliRBM`` keeps float32 input in float32; its float64 run is a
@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from studies.cli import ArgumentParser, add_autocast_argument, positive_int, run_cli
-from studies.device import cpu_model
 
 from dbn import DBN, RBM, TrainConfig
+from dbn.cli.args import ArgumentParser, add_autocast_argument, positive_int, run_cli
+from dbn.cli.device import cpu_model
 from dbn.datasets import DataUnavailableError, load_mnist
 from dbn.training.rbm_trainer import RBMTrainer
 from dbn.utils import PCG64Stream, new_generator, sampling_stream, uniform_
@@ -501,7 +501,8 @@ def main(args: argparse.Namespace) -> dict:
     if forced:
         # numpy chose its kernels at import: start afresh without the forcing variables
         print(f"bench.py: unsetting {', '.join(forced)} and starting again", flush=True)
-        os.execve(sys.executable, [sys.executable, *sys.argv], clean_environment(dict(os.environ)))
+        command = [sys.executable, "-m", __spec__.name, *sys.argv[1:]]
+        os.execve(sys.executable, command, clean_environment(dict(os.environ)))
     kernels = blas_kernels()
     print(f"numpy BLAS: {'; '.join(kernels)}; {', '.join(FORCING_BLAS)} unset", flush=True)
     out = Path(args.out)

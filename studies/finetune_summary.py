@@ -2,7 +2,7 @@
 
 A group of runs is named by a prefix: the runs are the directories ``PREFIX-s<seed>``
 (each holding the ``result.json`` and ``metrics.jsonl`` of ``scripts/finetune.py``).
-``scripts/results.py`` writes the tables. A row per prefix gives each seed's test error
+``studies/results.py`` writes the tables. A row per prefix gives each seed's test error
 (%), their mean and sample standard deviation, each seed's epoch count (the selected one
 for a ``--refit`` run), the last epoch's training loss of each seed, and each run's wall
 time in minutes. A prefix without a finished run is an error, not a shorter row.

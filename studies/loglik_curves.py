@@ -1,6 +1,6 @@
 """Held-out log-likelihood curves of several `loglik.py --eval-every` runs, in one plot.
 
-python scripts/loglik_curves.py runs/curve-* --out results/loglik/curves.png
+python -m studies.loglik_curves runs/curve-* --out results/loglik/curves.png
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen before pyplot loads)
-from studies.cli import ArgumentParser, run_cli  # noqa: E402
+
+from dbn.cli.args import ArgumentParser, run_cli  # noqa: E402
 
 STYLES = ["-", "--", "-.", ":"]
 MARKERS = "osD^v<>"

@@ -1,6 +1,6 @@
 """``DBNClassifier()`` beside ``MLPClassifier()`` on small tabular data, defaults only.
 
-    python scripts/sklearn_table.py --out results/sklearn
+    python -m studies.sklearn_table --out results/sklearn
 
 Three scikit-learn datasets as a user has them (digits, breast cancer, and
 ``make_classification(1500, 40, n_informative=10, n_classes=3, random_state=0)``), each
@@ -10,7 +10,7 @@ its inputs itself) and ``make_pipeline(StandardScaler(), MLPClassifier(random_st
 (scikit-learn's advice for its MLP). Each fold's fit-and-predict time is measured
 (``time.perf_counter``), the contenders interleaved fold by fold. Writes
 ``results.csv`` (one row per dataset, contender and fold) as it goes; ``--resume``
-skips the rows written, and ``scripts/results.py`` renders the table.
+skips the rows written, and ``studies/results.py`` renders the table.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from studies.cli import ArgumentParser, run_cli
-from studies.device import machine
 
+from dbn.cli.args import ArgumentParser, run_cli
+from dbn.cli.device import machine
 from dbn.io import atomic_write
 from dbn.sklearn import DBNClassifier
 

@@ -1,13 +1,13 @@
 """Every results table, regenerated from the committed run files under ``results/``.
 
-    python scripts/results.py            # rewrite each table and the README's headline
-    python scripts/results.py --check    # rewrite nothing; exit 1 naming what differs
+    python -m studies.results            # rewrite each table and the README's headline
+    python -m studies.results --check    # rewrite nothing; exit 1 naming what differs
 
 The tables are Markdown files beside their data (``results/<study>/*.md``); the
 documentation's results pages include them and ``README.md`` carries the headline table
 between two markers. Nothing here is typed by hand: a figure that changes in the data
 changes here, and ``tests/test_results.py`` fails until the pages are regenerated. The
-shipped models' table is read from the cards in their files (``scripts/model_cards.py``).
+shipped models' table is read from the cards in their files (``studies/model_cards.py``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from dbn.io import safe_load, sha256_file
 from studies.finetune_summary import TABLE_HEADER
 from studies.finetune_summary import row as finetune_row
-
-from dbn.io import safe_load, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -92,7 +91,7 @@ def valid_curve_table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The label-budget runs (scripts/compare.py --preset labels, and its hinton2006 variant):
+# The label-budget runs (studies/compare.py --preset labels, and its hinton2006 variant):
 # results file -> (its table, its table of the DBN's lead).
 LABEL_TABLES = {
     "results.csv": ("table.md", "margins.md"),
@@ -334,12 +333,12 @@ def initialisation_table(path: Path) -> str:
 
 
 def bench() -> dict:
-    """``scripts/bench.py``'s committed report: its machine and its rows."""
+    """``studies/bench.py``'s committed report: its machine and its rows."""
     return json.loads((RESULTS / "speed" / "bench.json").read_text())
 
 
 def speed_table() -> str:
-    """``scripts/bench.py``'s rows: samples/s and the ratio each row is compared by."""
+    """``studies/bench.py``'s rows: samples/s and the ratio each row is compared by."""
     report = bench()
     machine = report["machine"]
     lines = [
@@ -462,7 +461,7 @@ def speed_targets_table() -> str:
 
 
 def noise_table() -> str:
-    """``scripts/bench.py --noise``: uniform numbers a second of each sampling stream."""
+    """``studies/bench.py --noise``: uniform numbers a second of each sampling stream."""
     report = json.loads((RESULTS / "speed" / "noise.json").read_text())
     lines = [
         f"{report['processor']}; torch {report['torch']}, numpy {report['numpy']}",
@@ -480,7 +479,7 @@ def noise_table() -> str:
 
 
 def gemm_table() -> str:
-    """``scripts/bench.py --gemm``: GFLOP/s of each product of the step, by route."""
+    """``studies/bench.py --gemm``: GFLOP/s of each product of the step, by route."""
     report = json.loads((RESULTS / "speed" / "gemm.json").read_text())
     lines = [
         f"{report['processor']}; torch {report['torch']}, {report['threads']} threads; "
@@ -735,7 +734,7 @@ def dbm_table() -> str:
 
 
 def first_hour_table(path: Path) -> str:
-    """The defaults on the digits (scripts/first_hour.py): test error % by contender."""
+    """The defaults on the digits (studies/first_hour.py): test error % by contender."""
     errors: dict[str, list[float]] = defaultdict(list)
     with path.open(newline="") as file:
         for run in csv.DictReader(file):
@@ -747,7 +746,7 @@ def first_hour_table(path: Path) -> str:
 
 
 def sklearn_table(path: Path) -> str:
-    """``DBNClassifier()`` beside ``MLPClassifier()`` (scripts/sklearn_table.py): per
+    """``DBNClassifier()`` beside ``MLPClassifier()`` (studies/sklearn_table.py): per
     dataset, each one's accuracy over the folds and seconds a fold, the accuracy gap in
     points and the time ratio (the issue's bars: within 2 points, at most 2×)."""
     by: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
@@ -777,7 +776,7 @@ def sklearn_table(path: Path) -> str:
 
 
 def first_hour_selection_table(path: Path) -> str:
-    """How DBNClassifier's defaults were chosen (scripts/first_hour.py --select): each
+    """How DBNClassifier's defaults were chosen (studies/first_hour.py --select): each
     candidate's cross-validation error % on the training parts, best first."""
     errors: dict[str, list[float]] = defaultdict(list)
     with path.open(newline="") as file:
@@ -900,7 +899,7 @@ def rendered() -> dict[Path, str]:
 def markers(block: str) -> tuple[str, str]:
     """The two comments between which the README holds a generated ``block``."""
     return (
-        f"<!-- results:{block} begin (scripts/results.py writes this table) -->",
+        f"<!-- results:{block} begin (studies/results.py writes this table) -->",
         f"<!-- results:{block} end -->",
     )
 

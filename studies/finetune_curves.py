@@ -4,7 +4,7 @@ Each argument after the output path is a run name's prefix: the runs are the
 directories ``PREFIX-s<seed>`` (each holding the ``config.json`` and ``metrics.jsonl``
 of ``scripts/finetune.py``)::
 
-    python scripts/finetune_curves.py results/finetune/hinton2006-curves.png \\
+    python -m studies.finetune_curves results/finetune/hinton2006-curves.png \\
         results/finetune/hinton2006-cg-e40 results/finetune/hinton2006-cg-he-relu
 
 A line per prefix, named by its initialisation, activation and run name; the curves end
@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from studies.cli import ArgumentParser
+from dbn.cli.args import ArgumentParser
 from studies.finetune_summary import runs_of
 from studies.plots import plot_comparison
 

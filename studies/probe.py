@@ -1,6 +1,6 @@
 """Quality of a pretrained DBN: per-layer test reconstruction error and a linear probe.
 
-    python scripts/probe.py pretrained/mnist-784-500-500-2000.safetensors
+    python -m studies.probe pretrained/mnist-784-500-500-2000.safetensors
 
 The probe is scikit-learn's LogisticRegression trained on the top-layer features of
 the training split and scored on the test split; the DBN itself is not changed.
@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from sklearn.linear_model import LogisticRegression
-from studies.cli import ArgumentParser, run_cli
 
 import dbn
+from dbn.cli.args import ArgumentParser, run_cli
 from dbn.datasets import DATASETS, load_dataset
 from dbn.io import sha256_file
 from dbn.training.monitors import layer_reconstruction_errors

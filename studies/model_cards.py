@@ -1,13 +1,13 @@
 """Write each shipped model's card into its own safetensors metadata, and its checksum.
 
-    python scripts/model_cards.py            # rewrite the cards and pretrained/SHA256SUMS
+    python -m studies.model_cards            # rewrite the cards and pretrained/SHA256SUMS
 
 A card says what made the file (the command or recipe), the data it saw, and its
 measured figures: the classifiers' MNIST test error and the DBN's test reconstruction
 errors are measured here, on the file's own weights; an RBM's log-likelihood is read
 from its committed ``scripts/loglik.py`` result under ``results/loglik/``, since AIS
 takes minutes. The tensors are not touched; only the metadata (key ``dbn``, entry
-``extra.card``) and thus the file's bytes change. ``scripts/results.py`` renders the
+``extra.card``) and thus the file's bytes change. ``studies/results.py`` renders the
 shipped-models table from these cards, and ``tests/test_pretrained.py`` checks every
 file against ``pretrained/SHA256SUMS`` and re-measures the classifiers.
 """
@@ -20,9 +20,9 @@ import json
 from pathlib import Path
 
 import torch
-from studies.cli import ArgumentParser, run_cli
 
 import dbn
+from dbn.cli.args import ArgumentParser, run_cli
 from dbn.io import safe_load, sha256_file
 from dbn.models import save_classifier
 from dbn.training.monitors import layer_reconstruction_errors
