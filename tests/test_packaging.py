@@ -1,5 +1,6 @@
 """The distribution: a wheel named dbn-torch that works outside the repository."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -8,6 +9,8 @@ import textwrap
 import venv
 import zipfile
 from pathlib import Path
+
+from dbn.cli.commands import PROGRAMS, command_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +29,9 @@ USE = textwrap.dedent(
     stack = dbn.DBN([6, 4, 3], generator=torch.Generator().manual_seed(0))
     model = dbn.to_mlp(stack, num_classes=2)
     assert model(torch.rand(5, 6)).shape == (5, 2)
+    # a shipped model by name, from the clone's pretrained/ named by $DBN_WEIGHTS
+    rbm = dbn.load("mnist-rbm-500-cd1to25")
+    assert rbm.weight.shape == (500, 784) and rbm.card
     print("ok")
     """
 )
@@ -66,8 +72,24 @@ def test_the_wheel_installs_into_a_fresh_venv_and_works_outside_the_repository(t
         text=True,
     ).stdout.strip()
     Path(site, "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    environment = dict(os.environ, DBN_WEIGHTS=str(ROOT / "pretrained"))
     outcome = subprocess.run(
-        [python, "-c", USE], cwd=tmp_path, capture_output=True, text=True, check=False
+        [python, "-c", USE], cwd=tmp_path, env=environment, capture_output=True, text=True
     )
     assert outcome.returncode == 0, outcome.stderr
     assert outcome.stdout.strip() == "ok"
+
+    # every program is a console command of the installed wheel, run from outside the clone
+    for program in PROGRAMS:
+        command = fresh / "bin" / command_name(program)
+        shown = subprocess.run([command, "--help"], cwd=tmp_path, capture_output=True, text=True)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.startswith(f"usage: {command_name(program)} ")
+    refused = subprocess.run(
+        [fresh / "bin" / "dbn-evaluate", str(tmp_path / "missing.pt")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert refused.stderr.startswith("dbn-evaluate: error: ")
