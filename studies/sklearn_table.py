@@ -8,19 +8,17 @@ scored by 3-fold stratified cross-validation (shuffled, ``random_state=0``). The
 contenders, called as a user calls them: ``DBNClassifier(random_state=0)`` (it scales
 its inputs itself) and ``make_pipeline(StandardScaler(), MLPClassifier(random_state=0))``
 (scikit-learn's advice for its MLP). Each fold's fit-and-predict time is measured
-(``time.perf_counter``), the contenders interleaved fold by fold. Writes
-``results.csv`` (one row per dataset, contender and fold) as it goes; ``--resume``
-skips the rows written, and ``studies/results.py`` renders the table.
+(``time.perf_counter``), the contenders interleaved fold by fold. A run directory of
+:class:`dbn.cli.RunDirectory`'s contract: ``config.json``, ``machine.json`` and
+``results.csv`` (one row per dataset, contender and fold), written as it goes;
+``--resume`` skips the rows written, and ``studies/results.py`` renders the table.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,10 +29,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dbn.cli.args import ArgumentParser, run_cli
+from dbn.cli import ArgumentParser, RunDirectory, run_cli
 from dbn.cli.device import machine
-from dbn.io import atomic_write
 from dbn.sklearn import DBNClassifier
+
+SCRIPT = "sklearn_table"
 
 FIELDS = ("dataset", "contender", "fold", "accuracy", "seconds")
 DATASETS = {
@@ -60,23 +59,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as file:
-        return list(csv.DictReader(file))
-
-
 def main(args: argparse.Namespace) -> list[dict]:
-    out = Path(args.out)
-    results = out / "results.csv"
-    rows = read_rows(results) if args.resume else []
-    if results.exists() and not args.resume:
-        raise ValueError(f"{str(results)!r} exists: --resume continues it, or choose --out")
-    done = {(row["dataset"], row["contender"], int(row["fold"])) for row in rows}
-    out.mkdir(parents=True, exist_ok=True)
-    description = json.dumps(machine(torch.device("cpu")), indent=2) + "\n"
-    atomic_write(out / "machine.json", lambda temp: temp.write_text(description))
+    run = RunDirectory(args.out, command=args)
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    if run.saved_config(SCRIPT) is None:
+        run.write_config(SCRIPT, {"datasets": list(DATASETS), "contenders": list(CONTENDERS)})
+    rows = run.read_csv("results.csv")
+    done = {(row["dataset"], row["contender"], row["fold"]) for row in rows}
+    run.write_json("machine.json", machine(torch.device("cpu")))
     for dataset, load in DATASETS.items():
         x, y = load()
         folds = StratifiedKFold(3, shuffle=True, random_state=0).split(x, y)
@@ -93,15 +83,8 @@ def main(args: argparse.Namespace) -> list[dict]:
                 row = dict(zip(FIELDS, (dataset, contender, fold, accuracy, seconds), strict=True))
                 rows.append(row)
                 print(f"{dataset:20s} {contender:34s} fold {fold}: {accuracy:.4f}, {seconds:.1f} s")
-                atomic_write(results, lambda temp: _write(temp, rows))
+                run.write_csv("results.csv", rows, FIELDS)
     return rows
-
-
-def _write(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as file:
-        writer = csv.DictWriter(file, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 if __name__ == "__main__":
