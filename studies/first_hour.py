@@ -1,6 +1,6 @@
 """The library's defaults on a user's own data: what a first hour gets without tuning.
 
-    python -m studies.first_hour --out results/first-hour/results.csv
+    python -m studies.first_hour --out results/first-hour/seeds0-2
 
 scikit-learn's 8x8 digits as a NumPy array (pixels / 16, float64, as a user has them),
 split 70/30 stratified by class for each seed; every contender trained with the
@@ -12,22 +12,23 @@ library's defaults and nothing else:
   ``dbn.models.build_mlp`` with that initialisation, then the same ``dbn.finetune``;
 - ``DBNClassifier()``: the scikit-learn estimator with its defaults.
 
-Writes one row per contender and seed (test error), as it goes.
+Writes ``results.csv`` into a run directory of :class:`dbn.cli.RunDirectory`'s contract
+(``config.json`` first, a lock, ``--resume`` compared with the recorded command): one
+row per contender and seed (test error), as it goes; ``--resume`` skips the seeds done.
 
 ``--select`` is how ``DBNClassifier``'s defaults were chosen, without the test images:
 for each split seed (give seeds other than the reported ones), every candidate in
 ``CANDIDATES`` is scored by 3-fold stratified cross-validation on the split's training
-part alone; one row per candidate, seed and fold (validation error), resumable.
+part alone; one row per candidate, seed and fold (validation error) in
+``selection.csv``, resumable.
 
     python -m studies.first_hour --select --seeds 100 101 102 \
-        --out results/first-hour/selection.csv
+        --out results/first-hour/selection
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,11 +36,11 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 import dbn
-from dbn.cli.args import ArgumentParser, run_cli, seed_value
-from dbn.io import atomic_write
+from dbn.cli import ArgumentParser, RunDirectory, run_cli, seed_value
 from dbn.models import build_mlp
 from dbn.sklearn import DBNClassifier
 
+SCRIPT = "first_hour"
 SIZES = [64, 100, 50]
 FOLDS = 3
 
@@ -87,36 +88,14 @@ def contenders(x_train, y_train, seed: int) -> dict:
 
 
 SELECTION_FIELDS = ["candidate", "seed", "fold", "valid_error"]
+TEST_FIELDS = ["contender", "seed", "test_error"]
 
 
-def write_rows(out: Path, fields: list[str], rows: list[list]) -> None:
-    """The whole CSV, written atomically: a kill or a full disk leaves the last file."""
-
-    def write(temp: Path) -> None:
-        with temp.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(fields)
-            writer.writerows(rows)
-
-    atomic_write(out, write)
-
-
-def read_rows(out: Path, fields: list[str]) -> list[list]:
-    """The rows of a CSV that :func:`write_rows` wrote; a cut or edited one is refused."""
-    if not out.exists():
-        return []
-    with out.open(newline="") as handle:
-        table = list(csv.reader(handle))
-    if not table or table[0] != fields or any(len(row) != len(fields) for row in table[1:]):
-        raise ValueError(f"{str(out)!r} is not a results file of this program (cut or edited)")
-    return table[1:]
-
-
-def select(x, y, seeds: list[int], out: Path) -> None:
-    """Cross-validate every candidate on the training part of each split; rows already
-    in ``out`` are kept and skipped."""
-    rows = read_rows(out, SELECTION_FIELDS)
-    done = {(name, int(seed), int(fold)) for name, seed, fold, _ in rows}
+def select(x, y, seeds: list[int], run: RunDirectory) -> None:
+    """Cross-validate every candidate on the training part of each split into the run's
+    ``selection.csv``; rows already in it are kept and skipped."""
+    rows = run.read_csv("selection.csv")
+    done = {(row["candidate"], row["seed"], row["fold"]) for row in rows}
     for seed in seeds:
         x_train, _, y_train, _ = train_test_split(
             x, y, test_size=0.3, stratify=y, random_state=seed
@@ -129,42 +108,22 @@ def select(x, y, seeds: list[int], out: Path) -> None:
                 classifier = DBNClassifier(random_state=seed, **options)
                 classifier.fit(x_train[fit], y_train[fit])
                 error = float(np.mean(classifier.predict(x_train[held]) != y_train[held]))
-                rows.append([name, seed, fold, error])
-                write_rows(out, SELECTION_FIELDS, rows)
+                rows.append(dict(zip(SELECTION_FIELDS, (name, seed, fold, error), strict=True)))
+                run.write_csv("selection.csv", rows, SELECTION_FIELDS)
                 print(
                     f"seed {seed} fold {fold} {name:16s} valid error {100 * error:.2f} %",
                     flush=True,
                 )
 
 
-def get_args_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--seeds", type=seed_value, nargs="+", default=[0, 1, 2], help="one split per seed (0 1 2)"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs/first-hour/results.csv"),
-        help="the results file, written as it goes (runs/first-hour/results.csv)",
-    )
-    parser.add_argument(
-        "--select",
-        action="store_true",
-        help="cross-validate CANDIDATES on the training parts instead (no test images)",
-    )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    return parser
-
-
-def main(args: argparse.Namespace) -> None:
-    x, y = load_digits(return_X_y=True)
-    x = x / 16.0  # float64, as a user's NumPy data would be
-    if args.select:
-        select(x, y, args.seeds, args.out)
-        return
-    rows: list[list] = []
-    for seed in args.seeds:
+def score_on_test(x, y, seeds: list[int], run: RunDirectory) -> None:
+    """Every contender's test error for each split seed into the run's ``results.csv``;
+    the seeds already in it are kept and skipped."""
+    rows = run.read_csv("results.csv")
+    done = {row["seed"] for row in rows}
+    for seed in seeds:
+        if seed in done:
+            continue
         x_train, x_test, y_train, y_test = train_test_split(
             x, y, test_size=0.3, stratify=y, random_state=seed
         )
@@ -174,9 +133,36 @@ def main(args: argparse.Namespace) -> None:
             if predicted.ndim == 2:
                 predicted = predicted.argmax(1)
             error = float(np.mean(predicted != y_test))
-            rows.append([name, seed, error])
-            write_rows(args.out, ["contender", "seed", "test_error"], rows)
+            rows.append(dict(zip(TEST_FIELDS, (name, seed, error), strict=True)))
             print(f"seed {seed} {name:16s} test error {100 * error:.2f} %", flush=True)
+        run.write_csv("results.csv", rows, TEST_FIELDS)  # a seed's rows together
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seeds", type=seed_value, nargs="+", default=[0, 1, 2], help="one split per seed (0 1 2)"
+    )
+    parser.add_argument("--out", default="runs/first-hour", help="run directory (runs/first-hour)")
+    parser.add_argument(
+        "--select",
+        action="store_true",
+        help="cross-validate CANDIDATES on the training parts instead (no test images)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    run = RunDirectory(args.out, command=args)
+    run.claim(SCRIPT, args.resume)  # the first write to the run directory
+    if run.saved_config(SCRIPT) is None:
+        candidates = CANDIDATES if args.select else {}
+        run.write_config(SCRIPT, {"sizes": SIZES, "folds": FOLDS, "candidates": candidates})
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0  # float64, as a user's NumPy data would be
+    (select if args.select else score_on_test)(x, y, args.seeds, run)
 
 
 if __name__ == "__main__":

@@ -873,11 +873,11 @@ def rendered() -> dict[Path, str]:
     for name, runs in LOGLIK_BRACKETS.items():
         pages[RESULTS / "loglik" / name] = loglik_bracket_table(runs)
     pages[RESULTS / "pretrained" / "table.md"] = shipped_table()
-    for seeds in ("", "-seeds3-7"):  # the target's seeds, then five more
-        runs = RESULTS / "first-hour" / f"results{seeds}.csv"
-        pages[runs.with_name(f"table{seeds}.md")] = first_hour_table(runs)
-    selection = RESULTS / "first-hour" / "selection.csv"
-    pages[selection.with_suffix(".md")] = first_hour_selection_table(selection)
+    for seeds in ("seeds0-2", "seeds3-7"):  # the target's seeds, then five more
+        run = RESULTS / "first-hour" / seeds
+        pages[run / "table.md"] = first_hour_table(run / "results.csv")
+    selection = RESULTS / "first-hour" / "selection"
+    pages[selection / "table.md"] = first_hour_selection_table(selection / "selection.csv")
     pages[RESULTS / "sklearn" / "table.md"] = sklearn_table(RESULTS / "sklearn" / "results.csv")
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
