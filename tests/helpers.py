@@ -105,3 +105,10 @@ def assert_refused(name, argv, message, roots, monkeypatch, capsys):
     assert "Traceback" not in err
     assert re.search(message, lines[0]), lines[0]
     assert [snapshot(root) for root in roots] == before
+
+
+def demo_argv() -> list[str]:
+    """The options that ``make demo`` passes to ``python -m studies.compare``."""
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    command = re.search(r"^demo:.*\n\t(.+)$", makefile, re.MULTILINE).group(1)
+    return command.split("-m studies.compare", 1)[1].split()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import load_script, wait_for_checkpoints
+from helpers import demo_argv, load_script, wait_for_checkpoints
 
 import dbn
 from dbn.cli.args import run_cli
@@ -243,11 +243,8 @@ def test_sigint_exits_cleanly_and_the_run_resumes(tmp_path):
 
 
 def test_make_demo_pretrains_with_the_recipe_its_preset_names():
-    makefile = (ROOT / "Makefile").read_text()
-    demo = re.search(r"^demo:.*\n\t(.+)$", makefile, re.MULTILINE).group(1)
-    argv = demo.split("-m studies.compare", 1)[1].split()
     compare = load_script("compare")
-    config = compare.build_config(compare.get_args_parser().parse_args(argv))
+    config = compare.build_config(compare.get_args_parser().parse_args(demo_argv()))
     recipe = PRETRAIN_RECIPES[config.pretrain_recipe]
     assert config.preset == "demo" and config.pretrain_recipe == "quick"
     resolved = config.to_dict()

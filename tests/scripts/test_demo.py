@@ -4,11 +4,10 @@ count: a product's summation order follows them), and close elsewhere."""
 
 import csv
 import json
-import re
 from pathlib import Path
 
 import pytest
-from helpers import load_script
+from helpers import demo_argv, load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "results" / "demo"
@@ -21,12 +20,6 @@ OTHER_MACHINE_POINTS = 3.0
 def errors_by_run(path):
     with path.open(newline="") as file:
         return {tuple(r[k] for k in RUN_KEYS): float(r["test_error"]) for r in csv.DictReader(file)}
-
-
-def demo_argv():
-    makefile = (ROOT / "Makefile").read_text()
-    command = re.search(r"^demo:.*\n\t(.+)$", makefile, re.MULTILINE).group(1)
-    return command.split("-m studies.compare", 1)[1].split()
 
 
 def test_the_committed_demo_is_the_make_demo_preset():
