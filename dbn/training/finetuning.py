@@ -406,7 +406,6 @@ class FinetuneTrainer(Trainer):
         self.dropout_seed = derive_seed(generator) if generator is not None else None
         self.result = FinetuneResult(history=self.history)
         self.best_state = copy.deepcopy(model.state_dict())
-        self.x, self.y = torch.empty(0), torch.empty(0, dtype=torch.long)
 
     def build_optimizer(self) -> torch.optim.Optimizer:
         """The config's optimiser; the line-search ones take their weight cost in the
@@ -475,23 +474,23 @@ class FinetuneTrainer(Trainer):
 
     # --- the step -----------------------------------------------------------------------
 
-    def _objective(self, index: Tensor, head_only: bool) -> tuple[Tensor, Tensor]:
-        """(cross-entropy, cross-entropy plus the L1 cost) of one batch."""
+    def _objective(self, x: Tensor, y: Tensor, head_only: bool) -> tuple[Tensor, Tensor]:
+        """(cross-entropy, cross-entropy plus the L1 cost) of one batch ``(x, y)``."""
         config = self.config
         dtype = AUTOCAST_DTYPES[config.autocast]
         with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
             if head_only:
                 with torch.no_grad():
-                    features = self.model[:-1](self.x[index])  # type: ignore[index]
+                    features = self.model[:-1](x)  # type: ignore[index]
                 logits = self.model[-1](features)  # type: ignore[index]
             else:
-                logits = self.network(self.x[index])
+                logits = self.network(x)
             if config.optimizer == "cg":
                 # float32 rounds a confident example's loss (below about 6e-8) to zero
                 # while its gradient stays, so late in training the searches saw a
                 # flat function and failed; float64, as minimize.m has, resolves it
                 logits = logits.double()
-            loss = F.cross_entropy(logits, self.y[index])
+            loss = F.cross_entropy(logits, y)
         objective = loss
         if config.l1 > 0:
             objective = objective + config.l1 * sum(w.abs().sum() for w in self.weights)
@@ -502,13 +501,13 @@ class FinetuneTrainer(Trainer):
         if config.optimizer == "cg":
             # minimize.m's first step, lr / (1 + |g|^2), assumes the summed error of
             # backpropclassify.m; its Wolfe conditions do not depend on the scale
-            objective = objective * len(index)
+            objective = objective * len(y)
         return loss, objective
 
     def train_epoch(self, x: Tensor, labels: Tensor | None = None) -> dict[str, Any]:
         """One pass: the mean ``train_loss``, the epoch's ``lr`` (and ``momentum``), and
         ``grad_norm`` (the mean global gradient norm, before clipping)."""
-        self.x, self.y = x, labels  # type: ignore[assignment]
+        assert labels is not None  # prepare() gave every example its label
         lr = self.optimizer.param_groups[0]["lr"]
         scope = (
             scoped_global_seed(self.dropout_seed + self.epoch, self.device)
@@ -516,7 +515,7 @@ class FinetuneTrainer(Trainer):
             else contextlib.nullcontext()
         )
         with scope:
-            train_loss, grad_norm = self._passes()
+            train_loss, grad_norm = self._passes(x, labels)
         if self.scheduler is not None:
             self.scheduler.step()
         metrics: dict[str, Any] = {"train_loss": train_loss, "lr": lr}
@@ -525,8 +524,9 @@ class FinetuneTrainer(Trainer):
         metrics["grad_norm"] = grad_norm
         return metrics
 
-    def _passes(self) -> tuple[float, float]:
-        """The epoch's batches; the mean training loss and the mean gradient norm."""
+    def _passes(self, x: Tensor, y: Tensor) -> tuple[float, float]:
+        """The epoch's batches of ``(x, y)``; the mean training loss and the mean
+        gradient norm."""
         config, model, optimizer = self.config, self.model, self.optimizer
         if config.optimizer == "sgd":
             momentum = ramped_momentum(
@@ -541,12 +541,12 @@ class FinetuneTrainer(Trainer):
         total_grad = torch.zeros((), device=self.device)
         n_batches = 0
         max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
-        order = torch.randperm(len(self.x), generator=self.generator, device=self.device)
+        order = torch.randperm(len(x), generator=self.generator, device=self.device)
         for index in rank_batches(order, config.batch_size):
 
             def closure(index: Tensor = index) -> Tensor:
                 optimizer.zero_grad(set_to_none=True)
-                loss, objective = self._objective(index, head_only)
+                loss, objective = self._objective(x[index], y[index], head_only)
                 objective.backward()
                 closure.loss = loss.detach()  # type: ignore[attr-defined]
                 return objective
