@@ -81,7 +81,7 @@ PRETRAIN_RECIPES: dict[str, dict] = {
 }
 
 # Fine-tuning protocols of the papers: ``FinetuneConfig`` fields plus the classifier's
-# ``dropout`` and ``input_dropout``. Flags of scripts/finetune.py override any of them.
+# ``dropout`` and ``input_dropout``. Flags of dbn-finetune override any of them.
 FINETUNE_RECIPES: dict[str, dict] = {
     # Hinton & Salakhutdinov (2006), backpropclassify.m: 5 epochs of the new softmax
     # layer alone on frozen features, then all layers; conjugate gradient (minimize.m)
@@ -126,7 +126,7 @@ FINETUNE_RECIPES: dict[str, dict] = {
     # code zeroes the wrong variable there, so its 500 -> 1000 weights train too: here
     # the output layer alone trains, as meant), 100 epochs, no validation. Its
     # classifier's mean field runs up to 50 updates and its output layer starts at
-    # 0.1 randn, weights and biases: scripts/dbm_finetune.py --mean-field-steps 50
+    # 0.1 randn, weights and biases: dbn-dbm-finetune --mean-field-steps 50
     # --output-std 0.1.
     "salakhutdinov-hinton2009-code": dict(
         optimizer="cg",
@@ -225,7 +225,7 @@ GENERATIVE_RECIPES: dict[str, dict] = {
             balanced_batches=True,
         ),
     ),
-    # `scripts/updown.py --quick`: the same protocol on the 8x8 digits, in seconds.
+    # `dbn-updown --quick`: the same protocol on the 8x8 digits, in seconds.
     "hinton-osindero-teh2006-quick": dict(
         dataset="digits",
         sizes=[64, 100, 100, 200],
@@ -355,7 +355,7 @@ DBM_RECIPES: dict[str, dict] = {
         ],
         joint=dict(_CODE_JOINT, epochs=500, binarize=True, negative_statistics="probabilities"),
     ),
-    # `scripts/dbm.py --quick`: the same protocol on the 8x8 digits, in seconds.
+    # `dbn-dbm --quick`: the same protocol on the 8x8 digits, in seconds.
     "salakhutdinov-hinton2009-quick": dict(
         dataset="digits",
         sizes=[64, 100, 200],

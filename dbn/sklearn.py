@@ -20,7 +20,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.preprocessing import LabelEncoder, MinMaxScaler
+from sklearn.preprocessing import LabelEncoder, MinMaxScaler, StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -31,7 +31,7 @@ from dbn.io import CheckpointError, atomic_save, safe_load
 from dbn.models.dbn import DBN
 from dbn.models.export import make_classifier
 from dbn.models.rbm import RBM
-from dbn.training._budget import FINETUNE_BUDGET, PRETRAIN_BUDGET, budget_epochs
+from dbn.training._budget import budget_epochs
 from dbn.training.finetuning import FinetuneConfig, finetune
 from dbn.training.monitors import pseudo_likelihood
 from dbn.training.rbm_trainer import RBMTrainer, TrainConfig
@@ -393,25 +393,53 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return tags
 
 
+# Each kind of visible unit: its input scaling and the fitted attributes saved of it.
+SCALERS = {
+    "bernoulli": (
+        lambda: MinMaxScaler(clip=True),
+        ("min_", "scale_", "data_min_", "data_max_", "data_range_"),
+    ),
+    "gaussian": (StandardScaler, ("mean_", "var_", "scale_")),
+}
+# (min_updates, min_epochs) of DBNClassifier's pretraining (per layer) and fine-tuning:
+# small tabular data sets, where a few hundred updates do (studies/sklearn_table.py
+# --select); the library's own defaults, for MNIST-sized data, are larger.
+ESTIMATOR_PRETRAIN_BUDGET = (300, 10)
+ESTIMATOR_FINETUNE_BUDGET = (600, 30)
+# The first RBM's default learning rate by visible unit.
+PRETRAIN_LR = {"bernoulli": 0.1, "gaussian": 0.01}
+
+
 class DBNClassifier(ClassifierMixin, BaseEstimator):
     """Greedy DBN pretraining, then supervised fine-tuning of the MLP it initialises.
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(500,)
-        Chosen with ``validation_fraction`` among 15 candidates (depths, widths,
-        rates, optimisers, the held-out share) by cross-validation on the training
-        parts of digits splits that the reported figures do not use
-        (``studies/first_hour.py --select``; docs: the first hour).
+    hidden_layer_sizes : tuple of int, default=(100,)
+        MLPClassifier's default. With the budgets below and ``visible_units``, chosen
+        by cross-validation on three scikit-learn data sets with splits (and a
+        ``make_classification`` draw) that the reported figures do not use
+        (``python -m studies.sklearn_table --select``; docs: scikit-learn).
+    visible_units : {"auto", "bernoulli", "gaussian"}, default="auto"
+        The first RBM's visible units. ``"bernoulli"`` min-max scales each feature to
+        [0, 1] with the training data's range (clipped to it at prediction time), for
+        pixels, binary and bounded features; ``"gaussian"`` standardises each feature
+        (zero mean, unit variance: the unit-variance Gaussian units of Hinton's guide,
+        section 13.2), for real-valued features. ``"auto"`` takes ``"bernoulli"`` when
+        every training value already lies in [0, 1] and ``"gaussian"`` otherwise; the
+        choice is in ``visible_units_``.
     pretrain_method : {"cd", "pcd", "recon"}, default="cd"
     pretrain_epochs : int or None, default=None
-        Per layer; None gives each layer at least 5,000 updates and 10 epochs whatever
+        Per layer; None gives each layer at least 300 updates and 10 epochs whatever
         the data's size; 0 skips pretraining (a randomly initialised net, for comparison).
-    pretrain_lr : float, default=0.1
+    pretrain_lr : float or None, default=None
+        None gives 0.1 with Bernoulli visible units and 0.01 with Gaussian ones, whose
+        unbounded visible values need a rate about ten times smaller (the guide's
+        advice).
     k : int, default=1
     batch_size : int, default=100
     epochs : int or None, default=None
-        Fine-tuning epochs; None gives at least 3,000 updates and 30 epochs.
+        Fine-tuning epochs; None gives at least 600 updates and 30 epochs.
     learning_rate : float, default=0.1
     optimizer : {"sgd", "adam"}, default="sgd"
     dropout : float, default=0.0
@@ -426,9 +454,6 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    The first layer has Bernoulli units, so inputs are min-max scaled per feature to
-    [0, 1] with the training data's range (and clipped to it at prediction time).
-
     Like every scikit-learn estimator it pickles, and unpickling runs code: load
     pickled estimators only from sources you trust. :meth:`save` and :meth:`load` keep
     it without pickle, in the project's checked checkpoint format.
@@ -437,7 +462,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
     model_ : torch.nn.Sequential
-    scaler_ : sklearn.preprocessing.MinMaxScaler
+    visible_units_ : {"bernoulli", "gaussian"}
+    scaler_ : sklearn.preprocessing.MinMaxScaler or StandardScaler
     n_features_in_ : int
 
     Examples
@@ -452,11 +478,12 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(500,),
+        hidden_layer_sizes=(100,),
         *,
+        visible_units="auto",
         pretrain_method="cd",
         pretrain_epochs=None,
-        pretrain_lr=0.1,
+        pretrain_lr=None,
         k=1,
         batch_size=100,
         epochs=None,
@@ -469,6 +496,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         verbose=0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.visible_units = visible_units
         self.pretrain_method = pretrain_method
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_lr = pretrain_lr
@@ -492,22 +520,26 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self._encoder.classes_
         targets = torch.as_tensor(self._encoder.transform(y), dtype=torch.long)
         X = _dense(X)  # once: the scaler is fitted on it and then applied to it
-        self.scaler_ = MinMaxScaler(clip=True).fit(X)
+        visible = self.visible_units
+        if visible == "auto":
+            visible = "bernoulli" if X.min() >= 0 and X.max() <= 1 else "gaussian"
+        self.visible_units_ = visible
+        self.scaler_ = SCALERS[visible][0]().fit(X)
         inputs = self._scaled(X, "cpu")
         seed = _seed(self.random_state)
         sizes = [X.shape[1], *self.hidden_layer_sizes]
         self.sizes_ = sizes
-        stack = DBN(sizes, generator=new_generator(seed))
+        stack = DBN(sizes, visible=visible, generator=new_generator(seed))
         pretrained = self.pretrain_epochs is None or self.pretrain_epochs > 0
         if pretrained:
             stack.pretrain(
                 inputs,
                 epochs=self.pretrain_epochs
                 if self.pretrain_epochs is not None
-                else budget_epochs(len(inputs), self.batch_size, PRETRAIN_BUDGET),
+                else budget_epochs(len(inputs), self.batch_size, ESTIMATOR_PRETRAIN_BUDGET),
                 method=self.pretrain_method,
                 k=self.k,
-                lr=self.pretrain_lr,
+                lr=self.pretrain_lr if self.pretrain_lr is not None else PRETRAIN_LR[visible],
                 batch_size=self.batch_size,
                 device=self.device,
                 seed=seed,
@@ -537,7 +569,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
             lr=self.learning_rate,
             epochs=self.epochs
             if self.epochs is not None
-            else budget_epochs(len(train_idx), self.batch_size, FINETUNE_BUDGET),
+            else budget_epochs(len(train_idx), self.batch_size, ESTIMATOR_FINETUNE_BUDGET),
             batch_size=self.batch_size,
         )
         finetune(
@@ -570,7 +602,13 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
             check_int("epochs", self.epochs)
         check_int("k", self.k)
         check_int("batch_size", self.batch_size)
-        check_positive("pretrain_lr", self.pretrain_lr)
+        if self.visible_units not in ("auto", *SCALERS):
+            raise ValueError(
+                f"visible_units must be one of ['auto', 'bernoulli', 'gaussian'], got "
+                f"{self.visible_units!r}"
+            )
+        if self.pretrain_lr is not None:
+            check_positive("pretrain_lr", self.pretrain_lr)
         check_positive("learning_rate", self.learning_rate)
         check_fraction("dropout", self.dropout)
         check_fraction("validation_fraction", self.validation_fraction)
@@ -584,9 +622,10 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
             "classes_": self.classes_.tolist(),
             "sizes": list(self.sizes_),
             "model": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
+            "visible_units": self.visible_units_,
             "scaler": {
                 name: torch.from_numpy(np.asarray(getattr(scaler, name), dtype=np.float64))
-                for name in ("min_", "scale_", "data_min_", "data_max_", "data_range_")
+                for name in SCALERS[self.visible_units_][1]
             },
             "feature_names_in_": _feature_names(self),
         }
@@ -605,7 +644,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         estimator.sizes_ = list(fitted["sizes"])
         estimator.n_features_in_ = estimator.sizes_[0]
         _restore_feature_names(estimator, fitted["feature_names_in_"])
-        scaler = MinMaxScaler(clip=True)
+        estimator.visible_units_ = fitted["visible_units"]
+        scaler = SCALERS[estimator.visible_units_][0]()
         for name, values in fitted["scaler"].items():
             setattr(scaler, name, values.numpy())
         scaler.n_features_in_, scaler.n_samples_seen_ = estimator.n_features_in_, 1

@@ -36,7 +36,8 @@ from dbn.models.export import make_classifier
 from dbn.optim import OPTIMIZERS
 from dbn.recipes import PRETRAIN_RECIPES, recipe_train_config, split_finetune_recipe
 from dbn.tensorboard import TensorBoard
-from dbn.training import TrainingDivergedError, _budget
+from dbn.training import PRETRAIN_BUDGET, TrainingDivergedError
+from dbn.training import budget_epochs as epochs_for_updates
 from dbn.training.finetuning import FinetuneConfig
 from dbn.utils import SUBSET_SEED_STRIDE, check_fraction, check_int, check_positive, new_generator
 from studies.init_stats import initial_statistics
@@ -320,9 +321,7 @@ def pretrained(config: CompareConfig, method: str, splits, device, run, progress
         options = {"method": method}
         if config.pretrain_budget:
             batch_size = PRETRAIN_RECIPES[config.pretrain_recipe]["batch_size"]
-            options["epochs"] = _budget.budget_epochs(
-                len(images), batch_size, _budget.PRETRAIN_BUDGET
-            )
+            options["epochs"] = epochs_for_updates(len(images), batch_size, PRETRAIN_BUDGET)
         train = recipe_train_config(config.pretrain_recipe, **options)
         model = DBN(
             config.sizes,

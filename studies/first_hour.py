@@ -36,7 +36,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 import dbn
-from dbn.cli import ArgumentParser, RunDirectory, run_cli, seed_value
+from dbn.cli import ArgumentParser, RunDirectory, run_cli
+from dbn.cli.args import seed_value
 from dbn.models import build_mlp
 from dbn.sklearn import DBNClassifier
 

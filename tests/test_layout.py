@@ -25,6 +25,7 @@ PUBLIC_MODULES = [
     "dbn.recipes",
     "dbn.visual",
     "dbn.tensorboard",
+    "dbn.cli",
 ]
 
 
@@ -62,7 +63,8 @@ def test_the_package_has_at_most_12_top_level_modules():
 
 
 def test_nothing_installed_refers_to_a_path_of_the_repository():
-    pattern = re.compile(r"""["'](?:pretrained|results|scripts|docs|runs)/""")
+    # (the programs' default run directories, runs/NAME, are in the working directory)
+    pattern = re.compile(r"""["'](?:pretrained|results|scripts|docs)/""")
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"
         for path in (ROOT / "dbn").rglob("*.py")
@@ -78,6 +80,26 @@ def test_internal_helpers_are_private():
         assert all(not name.startswith("_") for name in exported)
     assert (ROOT / "dbn" / "_utils").is_dir()
     assert (ROOT / "dbn" / "training" / "_fused.py").is_file()
+
+
+def test_the_programs_and_the_studies_import_no_private_name():
+    """scripts/, studies/ and dbn/cli/ are built on the public API only."""
+    private = []
+    for folder in ("scripts", "studies", "dbn/cli"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                modules = []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                elif isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                private += [
+                    f"{path.relative_to(ROOT)}: {module}"
+                    for module in modules
+                    if module.startswith("dbn")
+                    and any(p.startswith("_") for p in module.split("."))
+                ]
+    assert private == []
 
 
 def module_level_imports(path):

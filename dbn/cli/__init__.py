@@ -8,53 +8,29 @@ console command once the package is installed (:mod:`dbn.cli.commands`):
 
 The layer under them, for programs of your own that should behave the same way:
 
-- :class:`ArgumentParser` and :func:`run_cli` (:mod:`~dbn.cli.args`): one-line errors
-  with exit status 2 instead of tracebacks, and the options the user typed;
+- :class:`ArgumentParser` and :func:`run_cli` (:mod:`~dbn.cli.args`, with the options
+  the programs share): one-line errors with exit status 2 instead of tracebacks, and
+  the options the user typed;
 - :class:`RunDirectory` (:mod:`~dbn.cli.runs`): parse, validate every option and input,
   then lock and only then write, atomically; ``--resume`` compares every recorded
   option and input checksum;
-- :func:`resolve_device` and :func:`check_fits_in_memory` (:mod:`~dbn.cli.device`);
+- :func:`resolve_device` (:mod:`~dbn.cli.device`, with the memory checks);
 - :func:`run_experiment` (:mod:`~dbn.cli.experiment`): build a classifier, fine-tune
   it, test it once, as ``dbn-finetune`` does.
 """
 
-from dbn.cli.args import (
-    ArgumentParser,
-    add_autocast_argument,
-    add_common_arguments,
-    add_rng_argument,
-    add_tensorboard_argument,
-    check_input_size,
-    check_resume_options,
-    given_options,
-    positive_int,
-    run_cli,
-    seed_value,
-)
-from dbn.cli.device import check_fits_in_memory, mlp_parameter_count, resolve_device
+from dbn.cli.args import ArgumentParser, run_cli
+from dbn.cli.device import resolve_device
 from dbn.cli.experiment import Classifier, ExperimentResult, Refit, run_experiment
-from dbn.cli.runs import GREEDY_NAME, RunDirectory, start_entries
+from dbn.cli.runs import RunDirectory
 
 __all__ = [
-    "GREEDY_NAME",
     "ArgumentParser",
     "Classifier",
     "ExperimentResult",
     "Refit",
     "RunDirectory",
-    "add_autocast_argument",
-    "add_common_arguments",
-    "add_rng_argument",
-    "add_tensorboard_argument",
-    "check_fits_in_memory",
-    "check_input_size",
-    "check_resume_options",
-    "given_options",
-    "mlp_parameter_count",
-    "positive_int",
     "resolve_device",
     "run_cli",
     "run_experiment",
-    "seed_value",
-    "start_entries",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
@@ -48,7 +48,18 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser whose errors are one line on stderr (``prog: error: ...``,
     exit status 2), like every other expected failure of the scripts, and whose
     namespace says which options the user typed (``typed``, their names): a resumed
-    run compares those with the run's own (:class:`dbn.cli.runs.RunDirectory`)."""
+    run compares those with the run's own (:class:`dbn.cli.runs.RunDirectory`).
+
+    Examples
+    --------
+    >>> from dbn.cli import ArgumentParser
+    >>> parser = ArgumentParser(prog="my-program")
+    >>> _ = parser.add_argument("--epochs", type=int, default=10)
+    >>> _ = parser.add_argument("--lr", type=float, default=0.1)
+    >>> args = parser.parse_args(["--epochs", "5"])
+    >>> args.epochs, args.lr, args.typed
+    (5, 0.1, ('epochs',))
+    """
 
     def error(self, message: str):  # noqa: D401  (argparse's hook)
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -165,9 +176,37 @@ def check_resume_options(saved: dict, typed: dict, out: str) -> None:
         )
 
 
-def run_cli(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser) -> None:
-    """Parse arguments and run ``main``; expected failures print one line and exit 2."""
-    args = parser.parse_args()
+def run_cli(
+    main: Callable[[argparse.Namespace], object],
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """Parse ``argv`` (the command line's by default) and run ``main`` on it.
+
+    An expected failure (``ValueError``, a bad checkpoint, missing data, a diverged
+    run, an ``OSError``, running out of memory) prints one line, ``prog: error: ...``,
+    on stderr and exits with status 2; ``--debug`` (which ``parser`` must define)
+    shows the traceback instead. Ctrl-C exits with status 130 and says whether the run
+    can be resumed.
+
+    Examples
+    --------
+    >>> from dbn.cli import ArgumentParser, run_cli
+    >>> parser = ArgumentParser(prog="square")
+    >>> _ = parser.add_argument("n", type=int)
+    >>> _ = parser.add_argument("--debug", action="store_true")
+    >>> def main(args):
+    ...     if args.n < 0:
+    ...         raise ValueError(f"n must be at least 0, got {args.n}")
+    ...     print(args.n**2)
+    >>> run_cli(main, parser, ["3"])
+    9
+    >>> run_cli(main, parser, ["-1"])  # stderr: square: error: n must be at least 0, got -1
+    Traceback (most recent call last):
+        ...
+    SystemExit: 2
+    """
+    args = parser.parse_args(argv)
     finished = False
     try:
         main(args)

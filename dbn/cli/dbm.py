@@ -1,9 +1,9 @@
 """The Deep Boltzmann Machine of Salakhutdinov & Hinton (2009): greedy pretraining
 corrected for double counting, then joint training by mean-field and persistent chains.
 
-    python scripts/dbm.py --out runs/dbm                 # the paper's recipe, MNIST
-    python scripts/dbm.py --quick --out runs/dbm-quick   # the 8x8 digits, seconds
-    python scripts/dbm.py --recipe salakhutdinov-hinton2009-labels --out runs/dbm-labels
+    dbn-dbm --out runs/dbm                 # the paper's recipe, MNIST
+    dbn-dbm --quick --out runs/dbm-quick   # the 8x8 digits, seconds
+    dbn-dbm --recipe salakhutdinov-hinton2009-labels --out runs/dbm-labels
 
 Writes into ``--out``: ``config.json``; ``greedy-state.pt`` after every epoch of greedy
 pretraining and ``greedy.safetensors`` once it ends (a resumed run continues from the
@@ -13,8 +13,8 @@ weights); ``metrics.jsonl`` (a row an epoch, the validation images' mean-field
 reconstruction error every ``--eval-every`` epochs, and for a recipe with label units
 the validation images' error of ``argmax q(y | v)``); and at the end ``model.safetensors``
 (``dbn.load`` returns the DBM) and ``samples.png`` (the persistent chains' pixels).
-Score it with ``scripts/dbm_report.py``; fine-tune its classifier with
-``scripts/dbm_finetune.py``.
+Score it with ``dbn-dbm-report``; fine-tune its classifier with
+``dbn-dbm-finetune``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 image and the DBM's top-layer mean-field marginals in, hidden layers started at the
 DBM's weights, a softmax on top; one run per seed.
 
-    python scripts/dbm_finetune.py runs/dbm/model.safetensors --out runs/dbm-finetune
+    dbn-dbm-finetune runs/dbm/model.safetensors --out runs/dbm-finetune
 
 The mean-field features are computed once from the DBM and held fixed, as in the paper;
 only the MLP trains, by a fine-tuning recipe (``hinton2006`` by default: conjugate
@@ -39,7 +39,7 @@ DATASET_OF_PIXELS = {784: "mnist", 64: "digits"}
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", type=Path, help="a DBM (scripts/dbm.py's model.safetensors)")
+    parser.add_argument("model", type=Path, help="a DBM (dbn-dbm's model.safetensors)")
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument(
         "--recipe",

@@ -1,10 +1,10 @@
 """What a DBM has learnt, in nats: AIS log Z with its ±3σ interval, the variational
 lower bound on the test and training images' log-probability, and samples.
 
-    python scripts/dbm_report.py runs/dbm/model.safetensors --out results/dbm/<name>
-    python scripts/dbm_report.py runs/dbm/dbm-state.pt --out ...   # mid-run
+    dbn-dbm-report runs/dbm/model.safetensors --out results/dbm/<name>
+    dbn-dbm-report runs/dbm/dbm-state.pt --out ...   # mid-run
 
-The images are stochastically binarised once with the seeds of ``scripts/loglik.py``
+The images are stochastically binarised once with the seeds of ``dbn-loglik``
 (the RBM rows' data), whatever the DBM was trained on. Writes ``report.json`` and
 ``samples.png`` (pixel probabilities of the persistent chains for a training
 checkpoint, else of 100 fresh chains after 1,000 sweeps). A DBM with label units also
@@ -34,7 +34,7 @@ SCRIPT = "dbm_report"
 
 
 def read_model(path: Path) -> tuple[DBM, list[torch.Tensor] | None, dict]:
-    """The DBM in ``path`` (a saved model, or the one in a ``scripts/dbm.py`` training
+    """The DBM in ``path`` (a saved model, or the one in a ``dbn-dbm`` training
     checkpoint, with its persistent chains and epoch)."""
     model = dbn.load(path, expect=DBM)  # a training checkpoint holds its model too
     if path.suffix == ".pt":
@@ -84,7 +84,7 @@ def main(args: argparse.Namespace) -> dict:
         ais_betas=args.betas,
         ais_runs=args.runs,
         mean_field_steps=args.mean_field_steps,
-        binarized="stochastic, seeds of scripts/loglik.py",
+        binarized="stochastic, seeds of dbn-loglik",
         seconds=time.perf_counter() - started,
         torch=torch.__version__,
     )

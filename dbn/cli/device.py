@@ -31,6 +31,16 @@ def resolve_device(name: str) -> torch.device:
     ------
     ValueError
         For a malformed name, CUDA on a machine without it, or a GPU index it lacks.
+
+    Examples
+    --------
+    >>> from dbn.cli import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("gpu")
+    Traceback (most recent call last):
+        ...
+    ValueError: device must be 'auto', 'cpu' or 'cuda[:N]', got 'gpu'
     """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,6 +1,6 @@
 """The MNIST test error of a saved classifier, in seconds.
 
-    python scripts/evaluate.py pretrained/mnist-dbn-hinton2006-classifier.pt
+    dbn-evaluate pretrained/mnist-dbn-hinton2006-classifier.pt
 
 Loads the file with ``dbn.load`` (its content checksum verified, no code in it run),
 prints the file's sha256 and scores the 10,000 MNIST test images.
@@ -26,8 +26,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(description="Test error of a saved classifier.")
     parser.add_argument(
         "classifier",
-        help="a classifier written by scripts/finetune.py (model.pt) or "
-        "scripts/dbm_finetune.py, or a shipped one by its file or its name (e.g. "
+        help="a classifier written by dbn-finetune (model.pt) or "
+        "dbn-dbm-finetune, or a shipped one by its file or its name (e.g. "
         "mnist-dbn-hinton2006-classifier; dbn.weights.WEIGHTS lists them)",
     )
     parser.add_argument(
@@ -40,9 +40,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 # Models that classify, but not by a forward pass: where each one is scored instead.
 SCORED_ELSEWHERE = {
-    GenerativeDBN: "scripts/updown_report.py (it classifies by free energy)",
-    DBM: "scripts/dbm_report.py (its own label error), or fine-tune its classifier with "
-    "scripts/dbm_finetune.py",
+    GenerativeDBN: "dbn-updown-report (it classifies by free energy)",
+    DBM: "dbn-dbm-report (its own label error), or fine-tune its classifier with dbn-dbm-finetune",
 }
 
 

@@ -26,6 +26,17 @@ class ExperimentResult:
 
     With select-then-refit, ``selection`` is the run on train/valid that chose the
     number of epochs, and ``finetune`` the refit on train ∪ valid.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.cli import Classifier, run_experiment
+    >>> result = run_experiment(
+    ...     dbn.load_digits(), Classifier([64, 32], "he_normal", activation="relu"),
+    ...     dbn.FinetuneConfig(epochs=2), progress=False,
+    ... )
+    >>> len(result.finetune.history), result.selection is None, result.seconds > 0
+    (2, True, True)
     """
 
     model: nn.Module
@@ -48,6 +59,16 @@ class Classifier:
 
     ``init`` is ``"dbn"`` (with ``checkpoint``: a DBN, RBMs or their file) or a
     :mod:`dbn.init` scheme; the other fields are :func:`dbn.models.make_classifier`'s.
+
+    Examples
+    --------
+    >>> from dbn.cli import Classifier
+    >>> Classifier([64, 32], "xavier_uniform").build(num_classes=10, seed=0)
+    Sequential(
+      (0): Linear(in_features=64, out_features=32, bias=True)
+      (1): Sigmoid()
+      (2): Linear(in_features=32, out_features=10, bias=True)
+    )
     """
 
     sizes: Sequence[int]
@@ -93,6 +114,17 @@ class Refit:
         Called with the selection's :class:`FinetuneResult` once it has ended, before
         the refit starts (again on resuming a run past its selection), so that other
         seeds may refit for its epochs while this run's refit trains.
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.cli import Classifier, Refit, run_experiment
+    >>> result = run_experiment(
+    ...     dbn.load_digits(), Classifier([64, 32], "xavier_uniform"),
+    ...     dbn.FinetuneConfig(epochs=4), progress=False, refit=Refit(),
+    ... )
+    >>> len(result.finetune.history) == max(result.selection.best_epoch, 1)
+    True
     """
 
     epochs: int | None = None
@@ -134,6 +166,20 @@ def run_experiment(
     Returns
     -------
     ExperimentResult
+
+    Examples
+    --------
+    >>> import dbn
+    >>> from dbn.cli import Classifier, run_experiment
+    >>> digits = dbn.load_digits()
+    >>> stack = dbn.DBN([64, 32])
+    >>> _ = stack.pretrain(digits["train"].x, epochs=2, progress=False)
+    >>> result = run_experiment(
+    ...     digits, Classifier([64, 32], "dbn", checkpoint=stack),
+    ...     dbn.FinetuneConfig(epochs=2), progress=False,
+    ... )
+    >>> 0.0 <= result.test_error <= 1.0
+    True
     """
     device = torch.device(device)
     num_classes = int(splits["train"].y.max().item()) + 1

@@ -1,8 +1,8 @@
 """Fine-tune an MLP classifier from a pretrained DBN or from a named initialisation.
 
-python scripts/finetune.py --init dbn --checkpoint pretrained/mnist-784-500-500-2000.safetensors
-python scripts/finetune.py --init xavier_uniform --sizes 784 500 500 2000
-python scripts/finetune.py --init he_normal --activation relu --optimizer adam --lr 1e-3
+dbn-finetune --init dbn --checkpoint pretrained/mnist-784-500-500-2000.safetensors
+dbn-finetune --init xavier_uniform --sizes 784 500 500 2000
+dbn-finetune --init he_normal --activation relu --optimizer adam --lr 1e-3
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ below on average, so an optimistic likelihood) gives the estimate; RAISE (Burda 
 2015; conservative) gives the other side of the bracket on ``--raise-examples`` test
 images.
 
-    python scripts/loglik.py --method pcd --epochs 100 --lr 0.01 --lr-decay linear
-    python scripts/loglik.py --method pt --epochs 20 --eval-every 2    # with a curve
-    python scripts/loglik.py --score pretrained/mnist-rbm-500-cd1to25.safetensors
+    dbn-loglik --method pcd --epochs 100 --lr 0.01 --lr-decay linear
+    dbn-loglik --method pt --epochs 20 --eval-every 2    # with a curve
+    dbn-loglik --score pretrained/mnist-rbm-500-cd1to25.safetensors
 
 ``--eval-every N`` holds out the last 10,000 training images, trains on the other
 50,000 and scores the model on the held-out ones every N epochs (AIS with

@@ -1,8 +1,8 @@
 """Greedy layer-wise pretraining of a DBN; writes a run directory with checkpoint and plots.
 
-python scripts/pretrain.py --recipe hinton2006 --out runs/hinton2006
-python scripts/pretrain.py --dataset digits --sizes 64 32 16 --epochs 5 --out runs/tiny
-python scripts/pretrain.py --resume --out runs/hinton2006      # after a kill or Ctrl-C
+dbn-pretrain --recipe hinton2006 --out runs/hinton2006
+dbn-pretrain --dataset digits --sizes 64 32 16 --epochs 5 --out runs/tiny
+dbn-pretrain --resume --out runs/hinton2006      # after a kill or Ctrl-C
 """
 
 from __future__ import annotations

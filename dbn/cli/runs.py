@@ -118,6 +118,27 @@ class RunDirectory:
         input file among them in ``config.json``; a resumed run (``command.resume``)
         is refused if an option it types differs from the recorded one (but those in
         ``HOW_IT_RUNS``) or an input file changed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from dbn.cli import RunDirectory
+    >>> out = Path(tempfile.mkdtemp()) / "run"
+    >>> run = RunDirectory(out)
+    >>> run.claim("my-program", resume=False)  # creates and locks the folder
+    >>> _ = run.write_config("my-program", {"epochs": 5})
+    >>> run.log_metrics({"epoch": 1, "loss": 0.5})
+    >>> sorted(path.name for path in out.iterdir())
+    ['config.json', 'metrics.jsonl']
+    >>> del run  # the lock goes with the object (or with the process)
+    >>> try:
+    ...     RunDirectory(out).claim("my-program", resume=False)
+    ... except ValueError as error:
+    ...     print(str(error).split("; ")[-1])
+    continue it with --resume, or choose another --out
+    >>> RunDirectory(out).saved_config("my-program")["epochs"]
+    5
     """
 
     def __init__(

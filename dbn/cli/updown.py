@@ -1,9 +1,9 @@
 """The generative DBN of Hinton, Osindero & Teh (2006): greedy pretraining with labels,
 then up-down fine-tuning; it classifies by free energy and draws digits of a class.
 
-    python scripts/updown.py --out runs/updown                   # the paper's recipe, MNIST
-    python scripts/updown.py --recipe hinton-osindero-teh2006-paper --out runs/updown-paper
-    python scripts/updown.py --quick --out runs/updown-quick     # the 8x8 digits, seconds
+    dbn-updown --out runs/updown                   # the paper's recipe, MNIST
+    dbn-updown --recipe hinton-osindero-teh2006-paper --out runs/updown-paper
+    dbn-updown --quick --out runs/updown-quick     # the 8x8 digits, seconds
 
 Writes into ``--out``: ``config.json``; ``greedy-state.pt`` after every epoch of greedy
 pretraining and ``greedy.safetensors`` once it ends (a resumed run continues from the
@@ -172,7 +172,7 @@ def pretrained_model(
 def main(args: argparse.Namespace) -> dict:
     device = resolve_device(args.device)
     if device.type != "cpu":
-        raise ValueError(f"scripts/updown.py runs on the CPU for now, got --device {device}")
+        raise ValueError(f"dbn-updown runs on the CPU for now, got --device {device}")
     run = RunDirectory(args.out, command=args)
     config = build_config(args, run)
     data = load_dataset(config.dataset, data_dir=args.data_dir, seed=config.seed)

@@ -1,8 +1,8 @@
 """What a generative DBN has learnt: its test error, class-conditional digits, and the
 top-level chain settling into a digit ("what the associative memory has in mind").
 
-    python scripts/updown_report.py runs/updown/model.safetensors --out results/updown
-    python scripts/updown_report.py runs/updown/updown-state.pt --out ...   # mid-run
+    dbn-updown-report runs/updown/model.safetensors --out results/updown
+    dbn-updown-report runs/updown/updown-state.pt --out ...   # mid-run
 
 Writes ``report.json`` (test error by free energy, and the error on Hinton's 50,000
 training and 10,000 validation images, which the paper's rule for how long to train on
@@ -37,7 +37,7 @@ CHAIN_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 
 def read_model(path: Path) -> tuple[GenerativeDBN, dict]:
     """The model in ``path``: a saved GenerativeDBN, or the one inside an up-down
-    training checkpoint of ``scripts/updown.py`` (with its epoch)."""
+    training checkpoint of ``dbn-updown`` (with its epoch)."""
     model = dbn.load(path, expect=GenerativeDBN)  # a training checkpoint holds its model too
     if path.suffix == ".pt":
         state = UpDownTrainer.read_checkpoint(path)

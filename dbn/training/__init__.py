@@ -23,6 +23,7 @@ behind ``TrainConfig(step=...)`` are private implementations of :class:`RBMObjec
 gradient.
 """
 
+from dbn.training._budget import FINETUNE_BUDGET, PRETRAIN_BUDGET, budget_epochs
 from dbn.training.dbm_pretraining import layer_rbms, pretrain_dbm
 from dbn.training.dbm_trainer import (
     DBMConfig,
@@ -51,6 +52,9 @@ from dbn.training.trainer import Trainer, TrainingDivergedError
 from dbn.training.updown import UpDownConfig, UpDownTrainer, pretrain_generative, updown_loss
 
 __all__ = [
+    "FINETUNE_BUDGET",
+    "PRETRAIN_BUDGET",
+    "budget_epochs",
     "DBMConfig",
     "DBMTrainer",
     "FinetuneConfig",

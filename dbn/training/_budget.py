@@ -24,7 +24,22 @@ FINETUNE_BUDGET = (3000, 30)
 
 def budget_epochs(n_samples: int, batch_size: int, budget: tuple[int, int]) -> int:
     """The epochs that give ``n_samples`` examples in batches of ``batch_size`` at least
-    the budget's updates, and at least its epochs."""
+    the budget's updates, and at least its epochs.
+
+    Parameters
+    ----------
+    n_samples, batch_size : int
+    budget : (int, int)
+        ``(min_updates, min_epochs)``, e.g. :data:`PRETRAIN_BUDGET`.
+
+    Examples
+    --------
+    >>> from dbn.training import PRETRAIN_BUDGET, budget_epochs
+    >>> budget_epochs(50_000, 100, PRETRAIN_BUDGET)  # MNIST: the epoch floor
+    10
+    >>> budget_epochs(1_000, 100, PRETRAIN_BUDGET)  # 10 batches an epoch: 5,000 updates
+    500
+    """
     min_updates, min_epochs = budget
     per_epoch = math.ceil(n_samples / batch_size)
     return max(min_epochs, math.ceil(min_updates / max(per_epoch, 1)))
