@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test test-gpu lint docs results bench clean
+.PHONY: venv demo test test-gpu lint docs screenshots results bench clean
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,17 @@ test: venv
 docs: venv
 	rm -rf docs/_build docs/gallery docs/api/generated
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# The site as a newcomer sees it (after `make docs`; needs Chromium): the home page, an
+# API page, a gallery page and a results page, 1400 px wide, in docs/_static/screenshots.
+SCREENSHOTS := index api/generated/dbn.RBM gallery/plot_rbm_filters results/labels
+screenshots:
+	mkdir -p docs/_static/screenshots
+	for page in $(SCREENSHOTS); do \
+		chromium --headless --no-sandbox --hide-scrollbars --window-size=1400,1100 \
+			--screenshot=docs/_static/screenshots/$$(echo $$page | tr / -).png \
+			file://$(CURDIR)/docs/_build/html/$$page.html; \
+	done
 
 # Every results table and the README's headline, regenerated from results/.
 results: venv

@@ -61,10 +61,29 @@ class ArgumentParser(argparse.ArgumentParser):
     (5, 0.1, ('epochs',))
     """
 
-    def error(self, message: str):  # noqa: D401  (argparse's hook)
+    def error(self, message: str):
+        """Exit with status 2 and one line, ``prog: error: message (see --help)``.
+
+        Parameters
+        ----------
+        message : str
+        """
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """argparse's parse, with ``typed`` on the namespace: the options given.
+
+        Parameters
+        ----------
+        args : list of str, optional
+            The command line (``sys.argv[1:]`` by default).
+        namespace : argparse.Namespace, optional
+
+        Returns
+        -------
+        (argparse.Namespace, list of str)
+            The options, and the arguments left unparsed.
+        """
         parsed, extras = super().parse_known_args(args, namespace)
         if namespace is None:
             # parsed again with every default suppressed, the namespace holds only the

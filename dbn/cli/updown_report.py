@@ -30,8 +30,8 @@ from dbn.utils import new_generator
 from dbn.visual import save_image_grid
 
 SCRIPT = "updown_report"
-ROOT = Path(__file__).resolve().parents[1]
-CLASSIFIER = ROOT / "pretrained" / "mnist-dbn-hinton2006-classifier.safetensors"
+# the shipped classifier that judges the samples, by its name (dbn.weights)
+CLASSIFIER = "mnist-dbn-hinton2006-classifier"
 CHAIN_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 
 
@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> dict:
     with torch.no_grad():
         recognised = (classifier(samples).argmax(dim=1) == labels).double().mean().item()
     report["samples_recognised"] = recognised
-    report["samples_recognised_by"] = CLASSIFIER.name
+    report["samples_recognised_by"] = f"{CLASSIFIER}.safetensors"
     frames = model.top_chain(
         torch.arange(model.n_labels), CHAIN_STEPS, generator=new_generator(args.seed + 1)
     )
