@@ -769,9 +769,33 @@ def sklearn_table(path: Path) -> str:
         gap = 100 * (statistics.mean(a for a, _ in theirs) - statistics.mean(a for a, _ in ours))
         seconds = [statistics.mean(t for _, t in folds) for folds in (ours, theirs)]
         lines.append(
-            f"| {dataset} | {cells[0]} | {cells[1]} | {gap:.2f} | {seconds[0]:.1f} | "
-            f"{seconds[1]:.1f} | {seconds[0] / seconds[1]:.0f}× |"
+            f"| {dataset} | {cells[0]} | {cells[1]} | {gap:.2f} | {seconds[0]:.2f} | "
+            f"{seconds[1]:.2f} | {seconds[0] / seconds[1]:.1f}× |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def sklearn_selection_table(path: Path) -> str:
+    """How DBNClassifier's defaults were chosen (studies/sklearn_table.py --select): each
+    candidate's accuracy on the selection's folds, per dataset, and its seconds a fold."""
+    by: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            by[row["contender"]][row["dataset"]].append(
+                (float(row["accuracy"]), float(row["seconds"]))
+            )
+    datasets = list(next(iter(by.values())))
+    lines = [
+        "| candidate | " + " | ".join(f"{d} accuracy | {d} s a fold" for d in datasets) + " |",
+        "|---|" + "---|---|" * len(datasets),
+    ]
+    for candidate, results in by.items():
+        cells = [
+            f"{statistics.mean(a for a, _ in results[d]):.4f} | "
+            f"{statistics.mean(t for _, t in results[d]):.2f}"
+            for d in datasets
+        ]
+        lines.append(f"| {candidate} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -878,7 +902,10 @@ def rendered() -> dict[Path, str]:
         pages[run / "table.md"] = first_hour_table(run / "results.csv")
     selection = RESULTS / "first-hour" / "selection"
     pages[selection / "table.md"] = first_hour_selection_table(selection / "selection.csv")
-    pages[RESULTS / "sklearn" / "table.md"] = sklearn_table(RESULTS / "sklearn" / "results.csv")
+    sklearn = RESULTS / "sklearn"
+    pages[sklearn / "defaults" / "table.md"] = sklearn_table(sklearn / "defaults" / "results.csv")
+    selection = sklearn / "selection"
+    pages[selection / "table.md"] = sklearn_selection_table(selection / "selection.csv")
     pages[RESULTS / "speed" / "table.md"] = speed_table()
     pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
     pages[RESULTS / "speed" / "targets.md"] = speed_targets_table()

@@ -224,6 +224,29 @@ def test_estimators_save_and_load_without_pickle(digits, tmp_path, monkeypatch):
         RBMTransformer(random_state=np.random.RandomState(0)).fit(X_train).save(tmp_path / "x")
 
 
+@pytest.mark.parametrize("scale, chosen", [(1.0, "bernoulli"), (16.0, "gaussian")])
+def test_auto_visible_units_follow_the_data_and_equal_the_explicit_choice(
+    digits, tmp_path, scale, chosen
+):
+    X_train, X_test, y_train, _ = digits  # pixels in [0, 1]; times 16 the raw digits
+    options = {"hidden_layer_sizes": (16,), "pretrain_epochs": 2, "epochs": 3, "random_state": 0}
+    auto = DBNClassifier(**options).fit(X_train * scale, y_train)
+    explicit = DBNClassifier(visible_units=chosen, **options).fit(X_train * scale, y_train)
+    assert auto.visible_units_ == explicit.visible_units_ == chosen
+    probabilities = auto.predict_proba(X_test * scale)
+    np.testing.assert_array_equal(probabilities, explicit.predict_proba(X_test * scale))
+    scaled = auto.scaler_.transform(X_train * scale)
+    if chosen == "gaussian":  # standardised features: zero mean, unit variance or constant
+        np.testing.assert_allclose(scaled.mean(0), 0, atol=1e-9)
+        assert np.all(np.isclose(scaled.std(0), 1) | np.isclose(scaled.std(0), 0))
+    else:  # min-max scaled into [0, 1]
+        assert scaled.min() >= 0 and scaled.max() <= 1
+    auto.save(tmp_path / "clf.pt")
+    again = DBNClassifier.load(tmp_path / "clf.pt")
+    assert again.visible_units_ == chosen
+    np.testing.assert_array_equal(again.predict_proba(X_test * scale), probabilities)
+
+
 def _edited(source, target, edit):
     """Save ``source``'s content, changed by ``edit``, as a well-signed file."""
     from dbn.io import atomic_save, safe_load
@@ -284,6 +307,7 @@ def test_edited_files_are_refused_as_files(digits, tmp_path, edit):
         ({"pretrain_lr": -1.0}, r"pretrain_lr must be a positive finite"),
         ({"dropout": 1.0}, r"dropout must lie in \[0, 1\)"),
         ({"validation_fraction": 1.5}, r"validation_fraction must lie in \[0, 1\)"),
+        ({"visible_units": "binary"}, r"visible_units must be one of .* got 'binary'"),
     ],
 )
 def test_a_bad_classifier_parameter_is_named_before_anything_trains(digits, params, message):

@@ -12,12 +12,12 @@ from dbn.sklearn import DBNClassifier
 
 def test_each_fold_of_each_contender_is_scored_once_and_resume_adds_nothing(tmp_path, monkeypatch):
     table = load_script("sklearn_table")
-    small = lambda: tuple(part[:150] for part in load_digits(return_X_y=True))  # noqa: E731
+    small = lambda seed: tuple(part[:150] for part in load_digits(return_X_y=True))  # noqa: E731
     monkeypatch.setattr(table, "DATASETS", {"digits": small})
     monkeypatch.setitem(
         table.CONTENDERS,
         "DBNClassifier()",
-        lambda: DBNClassifier((8,), pretrain_epochs=1, epochs=2, random_state=0),
+        lambda n: DBNClassifier((8,), pretrain_epochs=1, epochs=2, random_state=0),
     )
     parser = table.get_args_parser()
     rows = table.main(parser.parse_args(["--out", str(tmp_path)]))
