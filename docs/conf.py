@@ -35,7 +35,8 @@ myst_heading_anchors = 3
 # furo: a wide column, so code blocks and tables fit, a sidebar to enter from
 html_theme = "furo"
 html_title = "dbn"
-html_static_path: list[str] = []
+html_static_path = ["_static"]  # custom.css (and the site's screenshots)
+html_css_files = ["custom.css"]
 templates_path = ["_templates"]
 
 autosummary_generate = True
