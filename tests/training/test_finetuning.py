@@ -217,8 +217,12 @@ def test_schedules_set_the_documented_learning_rate(schedule, expected):
     assert [row["lr"] for row in result.history] == pytest.approx(expected, rel=1e-12)
 
 
-def test_comparison_on_digits_writes_every_output(tmp_path):
+def test_comparison_on_digits_writes_every_output(tmp_path, monkeypatch):
     compare = load_script("compare")
+    # the recipe's 10 pretraining epochs, not the preset's budget of 5,000 updates a
+    # layer (over 400 epochs of the digits: minutes; the budget has tests of its own)
+    preset = {**compare.COMPARE_PRESETS["digits"], "pretrain_budget": False}
+    monkeypatch.setitem(compare.COMPARE_PRESETS, "digits", preset)
     args = compare.get_args_parser().parse_args(
         [
             "--preset",
@@ -260,6 +264,20 @@ def test_comparison_on_digits_writes_every_output(tmp_path):
         assert f"| {init} |" in text
     assert {row["lr_choice"] for row in table} == {"shared", "tuned"}
     assert all(row["seeds"] == 2 for row in table)
+
+
+def test_the_digits_preset_pretrains_each_layer_for_the_update_budget(tmp_path, monkeypatch):
+    compare = load_script("compare")
+    args = compare.get_args_parser().parse_args(["--preset", "digits", "--out", str(tmp_path)])
+    config = compare.build_config(args)
+    splits = dbn.load_digits()
+    trained = []
+    monkeypatch.setattr(DBN, "pretrain", lambda self, x, config, **_: trained.append(config))
+    compare.pretrained(config, "cd", splits, "cpu", tmp_path, progress=False)
+    (train,) = trained
+    budget = dbn.training.PRETRAIN_BUDGET
+    epochs = dbn.training.budget_epochs(len(splits["train"].x), train.batch_size, budget)
+    assert train.epochs == epochs > dbn.recipes.PRETRAIN_RECIPES["digits"]["epochs"]
 
 
 def test_comparison_default_digits_preset_covers_every_init():
