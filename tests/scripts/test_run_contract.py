@@ -359,8 +359,8 @@ CASES = [
     ("updown_report", ["{root}/dbm/model.safetensors"], "new", "holds a DBM, not a generative"),
     ("updown_report", ["{root}/dbm/dbm-state.pt"], "new", "holds a DBM, not a generative DBN"),
     # a model that classifies otherwise is sent where it is scored
-    ("evaluate", ["{root}/updown/model.safetensors"], "none", "score it with .*updown_report"),
-    ("evaluate", ["{root}/dbm/model.safetensors"], "none", "score it with .*dbm_report"),
+    ("evaluate", ["{root}/updown/model.safetensors"], "none", "score it with dbn-updown-report"),
+    ("evaluate", ["{root}/dbm/model.safetensors"], "none", "score it with dbn-dbm-report"),
     ("evaluate", ["{root}/pretrain/dbn.pt"], "none", "holds a DBN, not a classifier"),
 ]
 
