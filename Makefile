@@ -26,7 +26,7 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 # The documentation site, warnings as errors, the gallery executed: docs/_build/html.
 docs: venv
