@@ -745,16 +745,21 @@ def first_hour_table(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sklearn_folds(path: Path, outer: str, inner: str) -> dict:
+    """studies/sklearn_table.py's rows grouped by two of their columns: ``{outer value:
+    {inner value: [(accuracy, seconds) of each fold]}}``."""
+    by: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            by[row[outer]][row[inner]].append((float(row["accuracy"]), float(row["seconds"])))
+    return by
+
+
 def sklearn_table(path: Path) -> str:
     """``DBNClassifier()`` beside ``MLPClassifier()`` (studies/sklearn_table.py): per
     dataset, each one's accuracy over the folds and seconds a fold, the accuracy gap in
     points and the time ratio (the issue's bars: within 2 points, at most 2×)."""
-    by: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
-    with path.open(newline="") as file:
-        for row in csv.DictReader(file):
-            by[row["dataset"]][row["contender"]].append(
-                (float(row["accuracy"]), float(row["seconds"]))
-            )
+    by = _sklearn_folds(path, "dataset", "contender")
     lines = [
         "| dataset | DBNClassifier() accuracy | MLPClassifier() accuracy | gap (points) | "
         "DBNClassifier() s a fold | MLPClassifier() s a fold | time ratio |",
@@ -778,12 +783,7 @@ def sklearn_table(path: Path) -> str:
 def sklearn_selection_table(path: Path) -> str:
     """How DBNClassifier's defaults were chosen (studies/sklearn_table.py --select): each
     candidate's accuracy on the selection's folds, per dataset, and its seconds a fold."""
-    by: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
-    with path.open(newline="") as file:
-        for row in csv.DictReader(file):
-            by[row["contender"]][row["dataset"]].append(
-                (float(row["accuracy"]), float(row["seconds"]))
-            )
+    by = _sklearn_folds(path, "contender", "dataset")
     datasets = list(next(iter(by.values())))
     lines = [
         "| candidate | " + " | ".join(f"{d} accuracy | {d} s a fold" for d in datasets) + " |",
