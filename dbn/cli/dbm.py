@@ -40,7 +40,7 @@ from dbn.cli.runs import RunDirectory, start_entries
 from dbn.datasets import load_dataset
 from dbn.models import DBM
 from dbn.recipes import DBM_RECIPES
-from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain_dbm
+from dbn.training import DBMConfig, DBMTrainer, TrainConfig, pretrain
 from dbn.training.dbm_trainer import dbm_reconstruction_error, label_error
 from dbn.utils import JSONConfig
 from dbn.visual import save_image_grid
@@ -187,8 +187,15 @@ def pretrained_model(
     """A DBM pretrained greedily by the run's config, checkpointed in ``state_path``
     after every epoch (and continued from it with ``resume``)."""
     model = DBM(config.sizes, n_labels=config.n_labels)
-    pretrain_dbm(
-        model, x, config.pretrain, config.seed, progress, state_path, resume, labels=labels
+    pretrain(
+        model,
+        x,
+        config=config.pretrain,
+        labels=labels,
+        seed=config.seed,
+        progress=progress,
+        checkpoint_path=state_path,
+        resume=resume,
     )
     return model
 

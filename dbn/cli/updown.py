@@ -38,7 +38,7 @@ from dbn.cli.runs import RunDirectory, start_entries
 from dbn.datasets import load_dataset
 from dbn.models import GenerativeDBN
 from dbn.recipes import GENERATIVE_RECIPES
-from dbn.training import TrainConfig, UpDownConfig, UpDownTrainer, pretrain_generative
+from dbn.training import TrainConfig, UpDownConfig, UpDownTrainer, pretrain
 from dbn.utils import JSONConfig, new_generator
 from dbn.visual import save_image_grid
 
@@ -156,13 +156,13 @@ def pretrained_model(
     model = GenerativeDBN(
         config.sizes, weight_std=config.weight_std, generator=new_generator(config.seed)
     )
-    pretrain_generative(
+    pretrain(
         model,
         train.x,
-        train.y,
-        config.greedy,
-        config.seed,
-        progress,
+        config=config.greedy,
+        labels=train.y,
+        seed=config.seed,
+        progress=progress,
         checkpoint_path=state_path,
         resume=resume,
     )

@@ -268,11 +268,11 @@ class DBM(nn.Module):
         reads it back ready to call."""
         return save_model("dbm", self, path, **extra)
 
-    def images(self, x: Tensor | np.ndarray) -> Tensor:
+    def images(self, x: Tensor | np.ndarray, name: str = "x") -> Tensor:
         """``x`` checked (shape, finite, in [0, 1], not empty) and cast to the model's
-        dtype and device: (n, sizes[0])."""
+        dtype and device: (n, sizes[0]); errors call it ``name``."""
         weight = self.weights[0]
-        return check_visible_data(x, self.sizes[0], "bernoulli", "x", dtype=weight.dtype).to(
+        return check_visible_data(x, self.sizes[0], "bernoulli", name, dtype=weight.dtype).to(
             weight.device
         )
 

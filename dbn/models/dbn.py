@@ -233,9 +233,9 @@ class DBN(nn.Module):
         """
         # models hold parameters and math; the training package builds on them, so
         # the convenience imports it when called, not when dbn.models loads
-        from dbn.training.pretraining import pretrain_dbn
+        from dbn.training.pretraining import pretrain
 
-        return pretrain_dbn(
+        return pretrain(
             self,
             data,
             valid,

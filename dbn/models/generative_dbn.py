@@ -128,13 +128,30 @@ class GenerativeDBN(nn.Module):
 
     # --- inference ----------------------------------------------------------------------
 
-    def images(self, x: Tensor | np.ndarray) -> Tensor:
+    def images(self, x: Tensor | np.ndarray, name: str = "x") -> Tensor:
         """``x`` checked (shape, finite, in [0, 1], not empty) and cast to the model's
-        dtype and device: (n, sizes[0])."""
+        dtype and device: (n, sizes[0]); errors call it ``name``."""
         weight = self.recognition[0].weight
-        return check_visible_data(x, self.sizes[0], "bernoulli", "x", dtype=weight.dtype).to(
+        return check_visible_data(x, self.sizes[0], "bernoulli", name, dtype=weight.dtype).to(
             weight.device
         )
+
+    def training_labels(self, labels: Tensor | np.ndarray | None, n: int) -> Tensor:
+        """The classes of ``n`` training images, checked: (n,) int64 on the model's
+        device, each below ``n_labels``.
+
+        Raises
+        ------
+        ValueError
+            No labels (the model learns images with their classes), or labels of another
+            length or outside ``range(n_labels)``.
+        """
+        if labels is None:
+            raise ValueError("a generative DBN trains on labelled images (pass labels)")
+        indices = as_labels("labels", labels, n, self.recognition[0].weight.device)
+        if int(indices.max()) >= self.n_labels:
+            raise ValueError(f"labels must be below n_labels={self.n_labels}")
+        return indices
 
     def up(self, x: Tensor | np.ndarray) -> Tensor:
         """The penultimate layer's probabilities by a deterministic recognition pass.

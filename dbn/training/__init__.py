@@ -10,21 +10,19 @@
 :class:`FinetuneConfig`   every option of that fine-tuning, validated, JSON-able
 :class:`FinetuneTrainer`  the same fine-tuning an epoch at a time, checkpointable
 :func:`evaluate`          a classifier's loss and error on a labelled set
-:func:`pretrain_dbn`      greedy pretraining of a DBN (what :meth:`dbn.DBN.pretrain` runs)
-:func:`pretrain_generative`  greedy pretraining with labels in the top RBM
+:func:`pretrain`          greedy pretraining of a DBN, a DBM or a generative DBN
+:func:`layer_rbms`        a DBM's RBMs, corrected for double counting
 :class:`UpDownTrainer`    the up-down fine-tuning of a generative DBN (:func:`updown_loss`)
-:func:`pretrain_dbm`      greedy DBM pretraining, corrected for double counting
 :class:`DBMTrainer`       joint DBM training: mean-field and persistent chains (:func:`dbm_loss`)
 :class:`Trainer`          the epoch skeleton, state and checks every trainer above shares
 ========================  =====================================================
 
-The three greedy pretrainings share one stack; the closed-form and CUDA-graph steps
+The three models' greedy pretraining is one stack; the closed-form and CUDA-graph steps
 behind ``TrainConfig(step=...)`` are private implementations of :class:`RBMObjective`'s
 gradient.
 """
 
 from dbn.training._budget import FINETUNE_BUDGET, PRETRAIN_BUDGET, budget_epochs
-from dbn.training.dbm_pretraining import layer_rbms, pretrain_dbm
 from dbn.training.dbm_trainer import (
     DBMConfig,
     DBMTrainer,
@@ -40,7 +38,7 @@ from dbn.training.finetuning import (
     finetune,
 )
 from dbn.training.objectives import RBMObjective
-from dbn.training.pretraining import pretrain_dbn
+from dbn.training.pretraining import layer_rbms, pretrain
 from dbn.training.rbm_trainer import (
     RBMTrainer,
     TrainConfig,
@@ -49,7 +47,7 @@ from dbn.training.rbm_trainer import (
 )
 from dbn.training.tempering import ParallelTempering
 from dbn.training.trainer import Trainer, TrainingDivergedError
-from dbn.training.updown import UpDownConfig, UpDownTrainer, pretrain_generative, updown_loss
+from dbn.training.updown import UpDownConfig, UpDownTrainer, updown_loss
 
 __all__ = [
     "FINETUNE_BUDGET",
@@ -73,9 +71,7 @@ __all__ = [
     "evaluate",
     "finetune",
     "layer_rbms",
-    "pretrain_dbm",
-    "pretrain_dbn",
-    "pretrain_generative",
+    "pretrain",
     "label_error",
     "resolve_step",
     "train_rbm",

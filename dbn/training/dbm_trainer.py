@@ -245,7 +245,7 @@ class DBMTrainer(Trainer):
     Parameters
     ----------
     dbm : DBM
-        Pretrained (:func:`~dbn.training.pretrain_dbm`) or not.
+        Pretrained (:func:`~dbn.training.pretrain`) or not.
     config : DBMConfig
     seed : int
         Seeds the shuffling, the chains' start and every sampled state.

@@ -1,4 +1,4 @@
-"""Greedy pretraining with labels, and the up-down fine-tuning of a generative DBN.
+"""The up-down fine-tuning of a generative DBN (its greedy start: :func:`~dbn.training.pretrain`).
 
 The up-down algorithm is the contrastive wake-sleep of Hinton, Osindero & Teh (2006),
 appendix B, one mini-batch at a time:
@@ -19,17 +19,13 @@ the one below. Every sampled state is a constant of the loss.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dbn._utils.arrays import as_labels
 from dbn._utils.checks import (
     check_fraction,
     check_int,
@@ -39,17 +35,9 @@ from dbn._utils.checks import (
 from dbn._utils.config import JSONConfig
 from dbn.models.generative_dbn import GenerativeDBN
 from dbn.models.rbm import bernoulli_sample
-from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
-from dbn.training.pretraining import (
-    GreedyStack,
-    PretrainCheckpoint,
-    layer_configs,
-    pretrain_layers,
-)
-from dbn.training.rbm_trainer import TrainConfig
 from dbn.training.trainer import Trainer
 
-__all__ = ["UpDownConfig", "UpDownTrainer", "balanced_order", "pretrain_generative", "updown_loss"]
+__all__ = ["UpDownConfig", "UpDownTrainer", "balanced_order", "updown_loss"]
 
 
 @dataclass
@@ -219,105 +207,6 @@ def _cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(target)
 
 
-def pretrain_generative(
-    model: GenerativeDBN,
-    x: Tensor | np.ndarray,
-    labels: Tensor | np.ndarray,
-    config: TrainConfig | Sequence[TrainConfig] | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    *,
-    valid: tuple[Tensor | np.ndarray, Tensor | np.ndarray] | None = None,
-    checkpoint_path: str | os.PathLike | None = None,
-    resume: bool = False,
-    **options: Any,
-) -> list[list[dict[str, Any]]]:
-    """Greedy layer-wise pretraining with the labels joined to the top RBM.
-
-    Each directed layer is an RBM trained on the layer below's hidden probabilities;
-    the top RBM is trained on the penultimate probabilities and the one-hot labels.
-    The directed layers' recognition and generative weights are then tied to their
-    RBM's. The same greedy stack as :meth:`dbn.DBN.pretrain` and
-    :func:`~dbn.training.pretrain_dbm` (:func:`~dbn.training.pretraining.pretrain_layers`):
-    checkpointed after every epoch, resumed bit for bit, validated on held-out images.
-
-    Parameters
-    ----------
-    model : GenerativeDBN
-    x : Tensor or ndarray of shape (n, sizes[0])
-    labels : Tensor or ndarray of shape (n,)
-    config : TrainConfig or list of TrainConfig, optional
-        One for every layer or one per layer (the top RBM last).
-    seed : int
-        Layer ``i`` trains with seed ``seed + i``.
-    progress : bool
-    valid : (X, y), optional
-        Held-out images and their classes: each layer's rows get their monitors.
-    checkpoint_path : path, optional
-        Written atomically after every epoch.
-    resume : bool
-        Continue from ``checkpoint_path`` if it exists.
-    **options
-        :class:`TrainConfig` fields, a value for every layer or a list of one per layer.
-
-    Returns
-    -------
-    list of list of dict
-        Per layer, the per-epoch metrics.
-
-    Examples
-    --------
-    >>> import dbn
-    >>> from dbn.models import GenerativeDBN
-    >>> from dbn.training import pretrain_generative
-    >>> digits = dbn.load_digits()["train"]
-    >>> model = GenerativeDBN([64, 32, 32, 48], n_labels=10)
-    >>> history = pretrain_generative(model, digits.x, digits.y, epochs=2, progress=False)
-    >>> [len(layer) for layer in history]
-    [2, 2, 2]
-    """
-    h = model.images(x)
-    labels = _checked_labels(model, labels, len(h), h.device)
-    valid_x = valid_y = None
-    if valid is not None:
-        valid_x = model.images(valid[0])
-        valid_y = _checked_labels(model, valid[1], len(valid_x), h.device)
-    if config is None:
-        options = with_budget_epochs(options, len(h), TrainConfig.batch_size, PRETRAIN_BUDGET)
-    rbms = [model.as_rbm(index) for index in range(len(model.recognition))] + [model.top]
-    configs = layer_configs(config, len(rbms), **options)
-    checkpoint = None
-    if checkpoint_path is not None:
-        checkpoint = PretrainCheckpoint(
-            checkpoint_path, GreedyStack(rbms), configs, kind="generative-dbn-pretraining"
-        )
-    histories = pretrain_layers(
-        rbms,
-        configs,
-        h,
-        valid_x,
-        h.device,
-        seed,
-        progress,
-        checkpoint,
-        resume,
-        (),
-        top_labels=labels,
-        top_valid_labels=valid_y,
-    )
-    for index, rbm in enumerate(rbms[:-1]):
-        model.tie(index, rbm)
-    return histories
-
-
-def _checked_labels(model: GenerativeDBN, labels: Any, n: int, device: torch.device) -> Tensor:
-    """Class labels of ``n`` images, each below the model's ``n_labels``."""
-    labels = as_labels("labels", labels, n, device)
-    if int(labels.max()) >= model.n_labels:
-        raise ValueError(f"labels must be below n_labels={model.n_labels}")
-    return labels
-
-
 class UpDownTrainer(Trainer):
     """Up-down fine-tuning epoch by epoch, its whole state saved and restored exactly.
 
@@ -349,7 +238,7 @@ class UpDownTrainer(Trainer):
         """The images and their classes, checked once (for balanced batches: that the
         classes divide a batch and each fills one)."""
         x = self.model.images(x)
-        labels = _checked_labels(self.model, labels, len(x), x.device)
+        labels = self.model.training_labels(labels, len(x))
         if self.config.balanced_batches:
             n_classes, size = self.model.n_labels, self.config.batch_size
             if size % n_classes:

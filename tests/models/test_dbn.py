@@ -51,7 +51,7 @@ def test_pretraining_history_and_per_layer_options(pretrained_digits):
     assert [len(history) for history in histories] == [6, 5, 4]
     for history in histories:
         assert history[-1]["recon_error"] < history[0]["recon_error"]
-    with pytest.raises(ValueError, match="epochs has 2 values but the DBN has 3 layers"):
+    with pytest.raises(ValueError, match="epochs has 2 values for 3 RBMs to train"):
         model.pretrain(binary_digits()[0], epochs=[1, 2], progress=False)
 
 
@@ -254,7 +254,7 @@ def test_pretrain_takes_one_config_per_layer_and_keywords_override(monkeypatch):
         ("recon", 2, 0.1, 1),
     ]
     assert [len(history) for history in histories] == [1, 2]
-    with pytest.raises(ValueError, match="config must be a TrainConfig or a list of 2"):
+    with pytest.raises(ValueError, match="a list of 2, one per RBM"):
         DBN([64, 12, 6]).pretrain(train, config=configs[:1], progress=False)
 
 

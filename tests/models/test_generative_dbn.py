@@ -7,7 +7,7 @@ import torch
 import dbn
 from dbn.models import GenerativeDBN
 from dbn.models.rbm import bernoulli_sample
-from dbn.training import UpDownConfig, UpDownTrainer, pretrain_generative, updown_loss
+from dbn.training import UpDownConfig, UpDownTrainer, pretrain, updown_loss
 from dbn.training.updown import balanced_order
 
 
@@ -101,7 +101,7 @@ def test_pretraining_ties_both_directions_to_the_rbms_and_learns_the_labels():
     train, test = digits["train"], digits["test"]
     torch.manual_seed(0)
     net = GenerativeDBN([64, 100, 100, 200])
-    pretrain_generative(net, train.x.numpy(), train.y.numpy(), epochs=100, lr=0.05, progress=False)
+    pretrain(net, train.x.numpy(), labels=train.y.numpy(), epochs=100, lr=0.05, progress=False)
     for up, down in zip(net.recognition, net.generative, strict=True):
         assert torch.equal(up.weight, down.weight.t())
     assert net.error_rate(test.x, test.y) < 0.3  # chance is 0.9
@@ -152,7 +152,7 @@ def test_bad_shapes_and_labels_are_refused():
     with pytest.raises(ValueError, match="x has 63 features, the model expects 64"):
         net.predict(torch.rand(3, 63))
     with pytest.raises(ValueError, match="labels must be below n_labels=10"):
-        pretrain_generative(net, torch.rand(4, 64), torch.tensor([0, 1, 2, 11]), epochs=1)
+        pretrain(net, torch.rand(4, 64), labels=torch.tensor([0, 1, 2, 11]), epochs=1)
     with pytest.raises(ValueError, match="sizes must name"):
         GenerativeDBN([64, 32])
 
@@ -164,14 +164,14 @@ def test_greedy_pretraining_is_checkpointed_validated_and_resumes_bit_for_bit(
 
     digits = dbn.load_digits()
     train, valid = digits["train"], digits["valid"]
-    options = dict(epochs=3, lr=0.05, progress=False, valid=(valid.x, valid.y))
+    options = dict(epochs=3, lr=0.05, progress=False, valid=valid.x, valid_labels=valid.y)
 
     def fresh():
         torch.manual_seed(0)
         return GenerativeDBN([64, 32, 32, 48], n_labels=10)
 
     straight = fresh()
-    histories = pretrain_generative(straight, train.x, train.y, **options)
+    histories = pretrain(straight, train.x, labels=train.y, **options)
     assert all("free_energy_gap" in row for layer in histories for row in layer)  # valid used
 
     original, calls = RBMTrainer.train_epoch, []
@@ -185,10 +185,10 @@ def test_greedy_pretraining_is_checkpointed_validated_and_resumes_bit_for_bit(
     monkeypatch.setattr(RBMTrainer, "train_epoch", killed_in_the_fifth_epoch)
     path = tmp_path / "greedy-state.pt"
     with pytest.raises(KeyboardInterrupt):
-        pretrain_generative(fresh(), train.x, train.y, checkpoint_path=path, **options)
+        pretrain(fresh(), train.x, labels=train.y, checkpoint_path=path, **options)
     monkeypatch.setattr(RBMTrainer, "train_epoch", original)
     resumed = fresh()
-    pretrain_generative(resumed, train.x, train.y, checkpoint_path=path, resume=True, **options)
+    pretrain(resumed, train.x, labels=train.y, checkpoint_path=path, resume=True, **options)
     for name, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[name]), name
     with pytest.raises(dbn.io.CheckpointError, match="not a dbn checkpoint"):

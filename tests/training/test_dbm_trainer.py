@@ -15,7 +15,7 @@ from dbn.training import (
     dbm_loss,
     dbm_trainer,
     label_error,
-    pretrain_dbm,
+    pretrain,
 )
 
 
@@ -55,7 +55,7 @@ def test_joint_training_raises_the_exact_likelihood_and_bounds_stay_below_it():
     x = patterns()
     dbm = DBM([8, 6, 4], generator=torch.Generator().manual_seed(0))
     start = dbn.ais.dbm_exact_log_likelihood(dbm, x).mean().item()
-    pretrain_dbm(dbm, x, epochs=30, lr=0.1, progress=False)
+    pretrain(dbm, x, epochs=30, lr=0.1, progress=False)
     pretrained = dbn.ais.dbm_exact_log_likelihood(dbm, x).mean().item()
     # 200 epochs of 4 updates, the learning rate falling to 0: the chains settle
     DBMTrainer(dbm, DBMConfig(epochs=200, lr=0.02, n_chains=50), seed=0).fit(x, progress=False)
@@ -74,7 +74,7 @@ def test_joint_training_raises_the_exact_likelihood_and_bounds_stay_below_it():
 def test_ais_agrees_with_enumeration_on_a_trained_dbm_and_with_itself():
     x = patterns()
     dbm = DBM([8, 6, 4], generator=torch.Generator().manual_seed(0))
-    pretrain_dbm(dbm, x, epochs=30, lr=0.1, progress=False)
+    pretrain(dbm, x, epochs=30, lr=0.1, progress=False)
     DBMTrainer(dbm, DBMConfig(epochs=10, lr=0.05, n_chains=50), seed=0).fit(x, progress=False)
     exact = dbn.ais.exact_log_partition(dbm)
     runs = [
@@ -173,8 +173,8 @@ def test_too_many_chains_and_wrong_config_counts_are_refused():
     x = dbn.load_digits()["train"].x[:50]
     with pytest.raises(ValueError, match="n_chains=100 exceeds the 50"):
         DBMTrainer(DBM([64, 8, 4]), DBMConfig(epochs=1)).fit(x, progress=False)
-    with pytest.raises(ValueError, match="one TrainConfig per RBM"):
-        pretrain_dbm(DBM([64, 8, 4]), x, [dbn.TrainConfig()], progress=False)
+    with pytest.raises(ValueError, match="a list of 2, one per RBM; got 1"):
+        pretrain(DBM([64, 8, 4]), x, config=[dbn.TrainConfig()], progress=False)
 
 
 @pytest.mark.parametrize("crash_after", [2, 4])  # in the first RBM, in the second
@@ -186,7 +186,7 @@ def test_greedy_pretraining_interrupted_then_resumed_equals_the_uninterrupted_ru
     x = patterns(200)
     options = dict(epochs=3, lr=0.1, batch_size=20, progress=False, seed=4)
     whole = DBM([8, 6, 4])
-    whole_history = pretrain_dbm(whole, x, **options)
+    whole_history = pretrain(whole, x, **options)
 
     path, saves, save = tmp_path / "greedy-state.pt", [], PretrainCheckpoint.save
 
@@ -198,9 +198,9 @@ def test_greedy_pretraining_interrupted_then_resumed_equals_the_uninterrupted_ru
 
     monkeypatch.setattr(PretrainCheckpoint, "save", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        pretrain_dbm(DBM([8, 6, 4]), x, checkpoint_path=path, **options)
+        pretrain(DBM([8, 6, 4]), x, checkpoint_path=path, **options)
     resumed = DBM([8, 6, 4])
-    history = pretrain_dbm(resumed, x, checkpoint_path=path, resume=True, **options)
+    history = pretrain(resumed, x, checkpoint_path=path, resume=True, **options)
     # 3 epochs of 2 RBMs and the closing save: the resumed run did only what was left
     assert len(saves) == 3 + 3 + 1
     for name, value in whole.state_dict().items():
@@ -210,7 +210,7 @@ def test_greedy_pretraining_interrupted_then_resumed_equals_the_uninterrupted_ru
     ]
     other = dict(options, lr=0.05)
     with pytest.raises(dbn.io.CheckpointError, match="other training options"):
-        pretrain_dbm(DBM([8, 6, 4]), x, checkpoint_path=path, resume=True, **other)
+        pretrain(DBM([8, 6, 4]), x, checkpoint_path=path, resume=True, **other)
 
 
 def labelled_patterns(n=400, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,7 +242,7 @@ def test_labels_are_clamped_in_the_data_phase_and_sampled_in_the_chains():
 def test_a_labelled_dbm_learns_to_classify_and_its_bound_stays_below_log_p():
     x, labels = labelled_patterns()
     dbm = DBM([8, 6, 4], generator=torch.Generator().manual_seed(0), n_labels=2)
-    pretrain_dbm(dbm, x, epochs=30, lr=0.1, progress=False, labels=labels)
+    pretrain(dbm, x, epochs=30, lr=0.1, progress=False, labels=labels)
     config = DBMConfig(epochs=50, lr=0.02, n_chains=50, sparsity_target=[0.2, 0.1])
     DBMTrainer(dbm, config, seed=0).fit(x, labels=labels, progress=False)
     test_x, test_labels = labelled_patterns(200, seed=1)
