@@ -497,10 +497,23 @@ def gemm_table() -> str:
 
 
 # The generative DBN's runs: the greedy model they start from, then each up-down run.
-UPDOWN_RUNS = ("greedy", "lr0.01", "lr0.001", "lr0.003", "all60k", "lr0.003-all60k")
+UPDOWN_RUNS = (
+    "greedy",
+    "lr0.01",
+    "lr0.001",
+    "lr0.003",
+    "all60k",
+    "lr0.003-all60k",
+    "paper-300",
+    "paper-300-all",
+)
 # A run that went on training another's model (the paper's last 59 epochs on all 60,000
 # images): its epochs count on from that run's.
-UPDOWN_CONTINUES = {"all60k": "lr0.001", "lr0.003-all60k": "lr0.003"}
+UPDOWN_CONTINUES = {
+    "all60k": "lr0.001",
+    "lr0.003-all60k": "lr0.003",
+    "paper-300-all": "paper-300",
+}
 
 
 def updown_grid_table() -> str:
@@ -538,20 +551,26 @@ def updown_table() -> str:
         "training images' error % (50,000 / 10,000 validation) | samples recognised % |",
         "|---|---|---|---|---|---|",
     ]
-    curves, reports = {}, {}
+    curves, trained = {}, {"greedy": 0}
     for name in UPDOWN_RUNS:
-        report = reports[name] = json.loads((folder / name / "report.json").read_text())
-        lr = "—"
-        epochs = f"{report.get('updown_epochs', 0)}"
+        report = json.loads((folder / name / "report.json").read_text())
+        lr, epochs = "—", "0"
         if name != "greedy":
             config = json.loads((folder / name / "config.json").read_text())
             lr = config["updown"]["lr"]
-            rows = (folder / name / "metrics.jsonl").read_text().splitlines()
-            curve = {row["epoch"]: row for row in map(json.loads, rows) if "valid_error" in row}
+            rows = [
+                json.loads(row)
+                for row in (folder / name / "metrics.jsonl").read_text().splitlines()
+            ]
+            # the epochs the run trained, by its own record (a report of a model file
+            # cannot know them)
+            trained[name] = rows[-1]["epoch"]
+            epochs = f"{trained[name]}"
+            curve = {row["epoch"]: row for row in rows if "valid_error" in row}
             if curve:  # runs on all 60,000 images have no validation split
                 curves[name] = curve
             if name in UPDOWN_CONTINUES:
-                before = reports[UPDOWN_CONTINUES[name]]["updown_epochs"]
+                before = trained[UPDOWN_CONTINUES[name]]
                 images = "all 60,000 images" if config["use_valid"] else "the same images"
                 steps = "/".join(map(str, config["updown"]["cd_steps"]))
                 epochs = f"{before} + {epochs} ({images}, k {steps})"
