@@ -56,7 +56,7 @@ lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: venv
-	$(BIN)/python -m studies.bench --autocast bfloat16 --full --out results/speed
+	$(BIN)/python -m studies.bench --autocast bfloat16 --full --out runs/bench
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache docs/_build docs/gallery docs/api/generated

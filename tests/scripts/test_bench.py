@@ -1,5 +1,7 @@
 """The benchmark's fairness, checked cheaply: not its timings."""
 
+import gc
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import load_script
+from helpers import assert_refused, load_script
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -61,7 +63,7 @@ def test_the_public_api_row_pays_for_monitoring(monkeypatch):
     assert len(calls) == 3
 
 
-def test_numpy_contenders_never_run_on_forced_blas_kernels():
+def test_numpy_contenders_never_run_on_forced_blas_kernels(tmp_path):
     bench = load_script("bench")
     environ = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "1", "PATH": "/bin"}
     assert bench.clean_environment(environ) == {"PATH": "/bin"}
@@ -71,11 +73,14 @@ def test_numpy_contenders_never_run_on_forced_blas_kernels():
             sys.executable,
             "-m",
             "studies.bench",
-            "--gemm",
+            "--parts",
+            "gemm",
             "--batch-sizes",
             "8",
             "--hidden",
             "16",
+            "--out",
+            str(tmp_path / "bench"),
         ],  # fmt: skip
         env=forced,
         cwd=ROOT,
@@ -133,3 +138,23 @@ def test_the_floor_does_the_steps_products_and_draws_its_noise(method):
     step = bench.bare_step_contender(x, 4, 10, method, "fused", "reference")
     floor = bench.floor_contender(x, 4, 10, method, "reference")
     assert _work_per_epoch(floor) == _work_per_epoch(step)
+
+
+def test_a_bench_run_is_a_run_directory_and_never_writes_over_another(
+    tmp_path, monkeypatch, capsys
+):
+    bench = load_script("bench")
+    for name in bench.FORCING_BLAS:  # else main() restarts the process
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "bench"
+    tiny = ["--batch-sizes", "8", "--hidden", "16", "--out", str(out)]
+    bench.main(bench.get_args_parser().parse_args(["--parts", "gemm", "noise", *tiny]))
+    gc.collect()  # release the run directory's lock
+    assert sorted(path.name for path in out.iterdir()) == ["config.json", "gemm.json", "noise.json"]
+    assert json.loads((out / "config.json").read_text())["parts"] == ["gemm", "noise"]
+    again = ["--parts", "gemm", *tiny]
+    assert_refused("bench", again, "already holds a run", [tmp_path], monkeypatch, capsys)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("a user's file")
+    mine = [*again[:-1], str(tmp_path / "mine")]
+    assert_refused("bench", mine, "not empty and holds no run", [tmp_path], monkeypatch, capsys)
