@@ -8,6 +8,7 @@ dbn-pretrain --resume --out runs/hinton2006      # after a kill or Ctrl-C
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -205,12 +206,34 @@ def save_pictures(dbn: DBN, run: RunDirectory, test: torch.Tensor, histories, se
     save_image_grid(
         dbn.generate(50, gibbs_steps=1000, generator=generator).cpu(), run / "samples.png"
     )
+    plot_pretraining_curves(histories, run / "curves.png")
+
+
+def plot_pretraining_curves(histories: list[list[dict]], path: str | os.PathLike) -> None:
+    """A run's ``curves.png``: each layer's training-set reconstruction error by epoch.
+
+    Parameters
+    ----------
+    histories : list of list of dict
+        Per layer, its epoch rows (``metrics.jsonl``'s rows of that layer); epochs
+        without ``recon_error`` are left out of the line.
+    path : path
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from dbn.cli.pretrain import plot_pretraining_curves
+    >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+    >>> plot_pretraining_curves([[{"recon_error": 9.0}, {"recon_error": 7.5}]], path)
+    >>> os.path.getsize(path) > 0
+    True
+    """
     plot_curves(
         {
             f"layer {i + 1}": [m.get("recon_error", float("nan")) for m in history]
             for i, history in enumerate(histories)
         },
-        run / "curves.png",
+        path,
         ylabel="reconstruction error (sum over units)",
         title="Pretraining: training-set reconstruction error per layer",
         log_y=True,

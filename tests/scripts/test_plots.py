@@ -85,3 +85,24 @@ def test_curves_script_names_a_run_without_metrics(tmp_path):
     done = run_curves(tmp_path / "out.png", tmp_path / "dbn")
     assert done.returncode != 0 and "dbn-s0 is not a readable fine-tuning run" in done.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+def test_redraw_draws_each_layer_of_a_pretraining_run_from_its_rows(tmp_path, monkeypatch):
+    from studies import redraw
+
+    run = tmp_path / "pretrain"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"script": "pretrain", "sizes": [64, 16, 8]}))
+    rows = [
+        {"layer": layer, "epoch": e, "recon_error": 10.0 / e} for layer in (1, 2) for e in (1, 2, 3)
+    ]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    drawn = []
+    monkeypatch.setattr(redraw, "plot_pretraining_curves", lambda h, path: drawn.append((h, path)))
+    redraw.main(redraw.get_args_parser().parse_args([str(run)]))
+    [(histories, path)] = drawn
+    assert path == run / "curves.png"
+    assert [[row["epoch"] for row in layer] for layer in histories] == [[1, 2, 3], [1, 2, 3]]
+    (run / "config.json").write_text(json.dumps({"script": "finetune", "sizes": [64, 16]}))
+    with pytest.raises(ValueError, match="not a pretraining run"):
+        redraw.main(redraw.get_args_parser().parse_args([str(run)]))
