@@ -126,9 +126,12 @@ def plot_comparison(histories: dict[str, list[list[dict]]], path: str | os.PathL
 
 
 def plot_init_stats(stats: dict[str, list[dict]], path: str | os.PathLike) -> None:
-    """Per-layer activation spread and gradient norm at initialisation, per contender."""
+    """Per-layer mean activation, spread across units and gradient norm at initialisation,
+    per contender: three panels that say three things (where the units sit, whether
+    they differ, whether the error reaches them). The activations' overall std is not
+    drawn: at initialisation it nearly repeats the spread across units."""
     keys = [
-        ("activation_std", "activation std across batch and units"),
+        ("activation_mean", "mean activation (a sigmoid at rest: 0.5)"),
         ("unit_spread", "spread across units (0 = all identical)"),
         ("grad_norm", "weight-gradient norm"),
     ]

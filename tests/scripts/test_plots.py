@@ -106,3 +106,19 @@ def test_redraw_draws_each_layer_of_a_pretraining_run_from_its_rows(tmp_path, mo
     (run / "config.json").write_text(json.dumps({"script": "finetune", "sizes": [64, 16]}))
     with pytest.raises(ValueError, match="not a pretraining run"):
         redraw.main(redraw.get_args_parser().parse_args([str(run)]))
+
+
+def test_init_stats_panels_each_draw_a_different_statistic(monkeypatch, tmp_path):
+    titles = []
+
+    def record(figure, axes, path, title=None):
+        titles.extend(axis.get_title() for axis in axes)
+        # each panel's line: the values of its own statistic
+        titles.extend(tuple(axis.get_lines()[0].get_ydata()) for axis in axes)
+
+    monkeypatch.setattr(plots, "_finish", record)
+    rows = [{"activation_mean": 0.5, "activation_std": 0.2, "unit_spread": 0.19, "grad_norm": 1.0}]
+    plots.plot_init_stats({"he_normal:relu": rows}, tmp_path / "init_stats.png")
+    names, values = titles[:3], titles[3:]
+    assert len(set(names)) == 3 and len(set(values)) == 3, titles
+    assert not any("std across" in name for name in names)  # nearly the spread's twin
