@@ -524,7 +524,8 @@ def main(args: argparse.Namespace) -> dict:
     # every option checked by the parser; the folder claimed before the first measurement
     run = RunDirectory(args.out, command=args)
     run.claim(SCRIPT, resume=False)
-    run.write_config(SCRIPT, {"parts": args.parts, "machine": machine(kernels)})
+    measured_on = machine(kernels)
+    run.write_config(SCRIPT, {"parts": args.parts, "machine": measured_on})
     reports: dict[str, dict] = {}
     if "gemm" in args.parts:
         reports["gemm"] = {
@@ -545,7 +546,7 @@ def main(args: argparse.Namespace) -> dict:
         }
         run.write_json("noise.json", reports["noise"])
     if "throughput" in args.parts:
-        report = {"machine": machine(kernels), "settings": vars(args), "rows": benchmark(args)}
+        report = {"machine": measured_on, "settings": vars(args), "rows": benchmark(args)}
         report["peak_rss_mib"] = peak_rss_mib()
         if args.full:
             report["full"] = time_full()
