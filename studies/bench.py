@@ -15,8 +15,10 @@ plain SGD, lr 0.1, no momentum, no weight cost: what ``BernoulliRBM`` does; CD-1
 against learnergy's CD-1), called the way its users call it:
 ``BernoulliRBM(...).fit(X)`` and ``DBN([784, 500]).pretrain(X, ...)``, per-epoch
 monitoring included. The bare fused step (no monitoring, no validation) is its own row,
-and so is its floor: the step's matrix products and uniform noise alone, the ceiling of
-any exact step on torch's generator and ``torch.mm``.
+and so is its floor: the step's matrix products (by the routes the step's chooser takes,
+:mod:`dbn.training._products`) and uniform noise alone, the ceiling of any exact step
+on that stream and those routes. ``DBN.pretrain`` runs again with ``matmul="mm"``
+(every product through ``torch.mm``, as before the choice), its own labelled row.
 Set-up is cancelled out: each contender is timed for 1 and for 3 epochs, the rate comes
 from the difference, and each time is the best of ``--repeats`` runs, the contenders
 interleaved within every repeat. Mixed-precision rows are compared with dbn's own
@@ -47,6 +49,7 @@ from dbn.cli import RunDirectory
 from dbn.cli.args import ArgumentParser, add_autocast_argument, positive_int, run_cli
 from dbn.cli.device import cpu_model
 from dbn.datasets import DataUnavailableError, load_mnist
+from dbn.training._products import Products, chosen_routes
 from dbn.training.rbm_trainer import RBMTrainer
 from dbn.utils import PCG64Stream, new_generator, sampling_stream, uniform_
 
@@ -173,9 +176,11 @@ def public_api_contender(
     autocast: str | None,
     reference: str,
     rng: str = "auto",
+    matmul: str = "auto",
 ) -> Contender:
     """``DBN([784, hidden]).pretrain(x, ...)``: validation, set-up, monitoring included;
-    ``rng="torch"`` for the row of the sampling stream of the runs before ``rng``."""
+    ``rng="torch"`` for the row of the sampling stream of the runs before ``rng``,
+    ``matmul="mm"`` for the row of their product route."""
 
     def run(epochs: int) -> None:
         stack = DBN([x.shape[1], hidden], generator=new_generator(0))
@@ -188,6 +193,7 @@ def public_api_contender(
             device=x.device,
             progress=False,
             rng=rng,
+            matmul=matmul,
             **SGD_LIKE_SKLEARN,
             **CHAINS_LIKE_SKLEARN[method],
         )
@@ -195,7 +201,8 @@ def public_api_contender(
 
     label = f" ({autocast} mixed precision)" if autocast else ""
     stream = ", torch stream," if rng == "torch" else ""
-    name = f"dbn DBN.pretrain{stream} {method.upper()}-1{label}"
+    route = ", torch.mm route," if matmul == "mm" else ""
+    name = f"dbn DBN.pretrain{stream}{route} {method.upper()}-1{label}"
     return Contender(name, method, str(x.device), x, run, reference)
 
 
@@ -227,13 +234,15 @@ def floor_contender(
 ) -> Contender:
     """What no exact step can skip, and nothing else: the matrix products of a fused
     CD-1 or PCD-1 (hidden chains) step at its shapes, and one uniform number per sampled
-    unit from the stream the step draws from (``rng="auto"``: PCG64 on the CPU). Its
-    rate bounds every implementation that draws from that stream and multiplies with
-    ``torch.mm``: its ratio to scikit-learn is the ceiling of dbn's."""
+    unit from the stream the step draws from (``rng="auto"``: PCG64 on the CPU), each
+    product by the route the step's chooser takes for it. Its rate bounds every
+    implementation that draws from that stream and multiplies by those routes: its
+    ratio to scikit-learn is the ceiling of dbn's."""
 
     def run(epochs: int) -> None:
         g = new_generator(0, x.device)
         noise = sampling_stream("auto", 0, x.device)
+        product = Products("auto").linear
         weight = torch.randn(hidden, x.shape[1], generator=g, device=x.device) * 0.01
         buffers: dict[int, tuple[torch.Tensor, ...]] = {}
         for _ in range(epochs):
@@ -249,18 +258,19 @@ def floor_contender(
                     )
                 visible, hidden_rows, gradient = buffers[n]
                 visible[:n] = data
+                # the products by the fused step's names and layouts (FastCD)
                 if method == "cd":
-                    torch.mm(data, weight.T, out=hidden_rows[:n])
+                    product("hidden", data, weight, None, hidden_rows[:n])
                     uniform_(hidden_rows[n:], noise)  # the hidden sample's noise
-                    torch.mm(hidden_rows[n:], weight, out=visible[n:])
+                    product("visible", hidden_rows[n:], weight.T, None, visible[n:])
                     uniform_(visible[n:], noise)  # the visible sample's noise
-                    torch.mm(visible[n:], weight.T, out=hidden_rows[n:])
+                    product("hidden", visible[n:], weight, None, hidden_rows[n:])
                 else:  # down from the kept hidden states, both row sets up in one product
                     uniform_(hidden_rows[n:], noise)  # the kept hidden sample's noise
-                    torch.mm(hidden_rows[n:], weight, out=visible[n:])
+                    product("visible", hidden_rows[n:], weight.T, None, visible[n:])
                     uniform_(visible[n:], noise)  # the visible sample's noise
-                    torch.mm(visible, weight.T, out=hidden_rows)
-                torch.mm(hidden_rows.T, visible, out=gradient)
+                    product("hidden", visible, weight, None, hidden_rows)
+                product("gradient", hidden_rows.T, visible.T, None, gradient)
         _synchronise(x.device)
 
     name = f"floor: the step's products and noise alone {method.upper()}-1"
@@ -328,9 +338,12 @@ def contenders(
             if peer is not None and method == "cd" and device.type == "cpu":
                 public.peer = bare.peer = floor.peer = peer.name
             rows += [public, bare, floor]
-            if device.type == "cpu":  # the stream of the runs before rng was a choice
+            if device.type == "cpu":  # the stream and route of the runs before the choices
                 rows.append(
                     public_api_contender(xd, hidden, batch, method, None, public.name, "torch")
+                )
+                rows.append(
+                    public_api_contender(xd, hidden, batch, method, None, public.name, matmul="mm")
                 )
             if device.type == "cuda":
                 rows.append(
@@ -547,6 +560,7 @@ def main(args: argparse.Namespace) -> dict:
         run.write_json("noise.json", reports["noise"])
     if "throughput" in args.parts:
         report = {"machine": measured_on, "settings": vars(args), "rows": benchmark(args)}
+        report["matmul_routes"] = chosen_routes()
         report["peak_rss_mib"] = peak_rss_mib()
         if args.full:
             report["full"] = time_full()

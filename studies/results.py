@@ -364,6 +364,14 @@ def speed_table(folder: Path = SPEED) -> str:
             f"(pretraining {full['pretrain_seconds'] / 60:.1f}, fine-tuning 30 epochs "
             f"{full['finetune_seconds'] / 60:.1f}).",
         ]
+    routes = report.get("matmul_routes")
+    if routes:  # what matmul="auto" chose by timing, in the run's own process
+        chosen = "; ".join(
+            f"{r['product']} ({'×'.join(map(str, r['input']))} by "
+            f"{'×'.join(map(str, r['weight']))}ᵀ, {r['dtype']}) {r['route']}"
+            for r in routes
+        )
+        lines[1:1] = ["", f'Product routes `matmul="auto"` chose: {chosen}.']
     for row in report["rows"]:
         ratio = f"{row['ratio']:.2f}× {row['ratio_to']}" if row["ratio"] is not None else "—"
         if row.get("peer_ratio") is not None:
@@ -385,7 +393,10 @@ def floor_table(folder: Path = SPEED) -> str:
     ]
     for row in report["rows"]:
         name, batch = row["contender"], row["batch"]
-        if not name.startswith("dbn") or "mixed precision" in name or "torch stream" in name:
+        # the rows of another precision, stream or route are compared with dbn's own
+        if not name.startswith("dbn") or any(
+            mark in name for mark in ("mixed precision", "stream,", "route,")
+        ):
             continue
         method = name.rsplit(" ", 1)[1]
         floor = rates[(batch, f"floor: the step's products and noise alone {method}")]
@@ -626,6 +637,22 @@ def _seeds_row(label: str, seeds: list, errors: list, epochs: list, valid: list)
     )
 
 
+def _finetune_runs(run: Path) -> list[tuple[dict, list[dict]]]:
+    """A DBM run's classifiers (its ``finetune*`` folders), one entry per configuration:
+    folders whose configs differ only in their seeds (one run per seed, or seeds run
+    apart) join, their seeds' rows in seed order."""
+    joined: dict[str, tuple[dict, list[dict]]] = {}
+    for folder in sorted(run.glob("finetune*")):
+        config = json.loads((folder / "config.json").read_text())
+        # the seeds and the hash of a config that holds them are what may differ
+        same = {k: v for k, v in config.items() if k not in ("seeds", "config_sha256")}
+        same["command"] = {k: v for k, v in config.get("command", {}).items() if k != "seeds"}
+        key = json.dumps(same, sort_keys=True)
+        rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+        joined.setdefault(key, (config, []))[1].extend(rows)
+    return [(config, sorted(rows, key=lambda row: row["seed"])) for config, rows in joined.values()]
+
+
 def dbm_baseline_rows(path: Path) -> list[str]:
     """``compare.py --preset dbm2009``'s contenders (the DBM classifier's 784-500-1000
     shape, fine-tuned as the DBM classifier is) as rows of the DBM's classifier table."""
@@ -712,14 +739,10 @@ def dbm_table() -> str:
                     f"| the DBM itself, the label of highest q(y given v) ({label}) | | "
                     f"{100 * report['test_label_error']:.2f} | | | |"
                 )
-        for finetuned in sorted(run.glob("finetune*")):
-            config = json.loads((finetuned / "config.json").read_text())
+        for config, seeds in _finetune_runs(run):
             how = f"{config['finetune']['epochs']} fine-tuning epochs"
             if config.get("use_valid"):
                 how += " on all 60,000 images"
-            seeds = [
-                json.loads(line) for line in (finetuned / "results.jsonl").read_text().splitlines()
-            ]
             lines.append(
                 _seeds_row(
                     f"DBM classifier ({label}, {how})",

@@ -13,15 +13,17 @@ import torch
 from dbn.datasets import DataUnavailableError
 from dbn.io import CheckpointError
 from dbn.training import TrainingDivergedError
+from dbn.training._products import MATMUL_CHOICES
 from dbn.training.distributed import teardown
 from dbn.training.rbm_trainer import AUTOCAST_DTYPES
 from dbn.utils import RNG_STREAMS
 
 __all__ = [
+    "EXECUTION_OPTIONS",
     "ArgumentParser",
     "add_autocast_argument",
     "add_common_arguments",
-    "add_rng_argument",
+    "add_execution_arguments",
     "add_tensorboard_argument",
     "check_input_size",
     "check_resume_options",
@@ -146,9 +148,15 @@ def add_autocast_argument(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--autocast", choices=names, help=help)
 
 
-def add_rng_argument(parser: argparse.ArgumentParser, stage: str = "") -> None:
-    """``--rng``: the sampling stream of ``TrainConfig.rng`` (``torch`` reproduces the runs
-    made before the choice existed)."""
+# TrainConfig's options of how a step runs on the machine at hand, each a flag of
+# every script that trains RBMs (add_execution_arguments)
+EXECUTION_OPTIONS = ("rng", "matmul")
+
+
+def add_execution_arguments(parser: argparse.ArgumentParser, stage: str = "") -> None:
+    """``--rng`` and ``--matmul``: the sampling stream and the products' route of
+    ``TrainConfig`` (``--rng torch --matmul mm`` reproduce the runs made before the
+    choices existed)."""
     where = f" of {stage}" if stage else ""
     parser.add_argument(
         "--rng",
@@ -156,6 +164,13 @@ def add_rng_argument(parser: argparse.ArgumentParser, stage: str = "") -> None:
         help=f"the sampling stream{where}: pcg64 (numpy's, faster on the CPU), torch (the "
         "stream of the shipped models and every run before the choice) or auto (pcg64 on "
         "the CPU, torch elsewhere; the default)",
+    )
+    parser.add_argument(
+        "--matmul",
+        choices=MATMUL_CHOICES,
+        help=f"the route of the matrix products{where} on the CPU: mm (MKL, every run "
+        "before the choice), onednn, or auto (each product timed once, oneDNN taken where "
+        "it is clearly faster; the default). The routes that ran are in metrics.jsonl",
     )
 
 

@@ -27,11 +27,13 @@ from pathlib import Path
 import torch
 
 from dbn.cli.args import (
+    EXECUTION_OPTIONS,
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
-    add_rng_argument,
+    add_execution_arguments,
     check_input_size,
+    given_options,
     positive_int,
     run_cli,
 )
@@ -107,7 +109,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="train every stage in this mixed precision (validation, scores and saved "
         "models in float32)",
     )
-    add_rng_argument(parser, "the greedy stage")
+    add_execution_arguments(parser, "the greedy stage")
     parser.add_argument(
         "--start-from",
         metavar="MODEL",
@@ -161,8 +163,8 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> DBMRunConfig:
     if args.autocast is not None:
         layers = [dict(layer, autocast=args.autocast) for layer in layers]
         joint["autocast"] = args.autocast
-    if args.rng is not None:
-        layers = [dict(layer, rng=args.rng) for layer in layers]
+    execution = given_options(args, EXECUTION_OPTIONS)
+    layers = [dict(layer, **execution) for layer in layers]
     start = start_entries(args.start_from, DBM, recipe["sizes"])
     return DBMRunConfig(
         **typed,

@@ -28,10 +28,11 @@ import torch
 
 from dbn import RBM, ais, load
 from dbn.cli.args import (
+    EXECUTION_OPTIONS,
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
-    add_rng_argument,
+    add_execution_arguments,
     add_tensorboard_argument,
     given_options,
     run_cli,
@@ -56,7 +57,7 @@ TRAIN_FLAGS = (
     "batch_size",
     "weight_decay",
     "autocast",
-    "rng",
+    *EXECUTION_OPTIONS,
 )
 # This script's training defaults, where they differ from TrainConfig's.
 TRAIN_DEFAULTS = dict(
@@ -134,7 +135,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, help="default 100")
     parser.add_argument("--weight-decay", type=float, help="default 2e-4")
     add_autocast_argument(parser, help="train in this mixed precision (AIS runs in float32)")
-    add_rng_argument(parser)
+    add_execution_arguments(parser)
     parser.add_argument(
         "--binarize",
         choices=["stochastic", "threshold"],

@@ -16,10 +16,11 @@ import torch
 
 from dbn import DBN
 from dbn.cli.args import (
+    EXECUTION_OPTIONS,
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
-    add_rng_argument,
+    add_execution_arguments,
     add_tensorboard_argument,
     check_input_size,
     given_options,
@@ -60,7 +61,7 @@ TRAIN_FLAGS = (
     "corruption",
     "init_visible_bias",
     "autocast",
-    "rng",
+    *EXECUTION_OPTIONS,
     "step",
     "monitor_every",
 )
@@ -150,7 +151,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--step", choices=STEPS, help="how a step is computed (default auto)")
     parser.add_argument("--monitor-every", type=int, help="epochs between metrics (default 1)")
     add_autocast_argument(parser, help="train in this mixed precision")
-    add_rng_argument(parser)
+    add_execution_arguments(parser)
     parser.add_argument("--dataset", choices=DATASETS, help="default mnist, or the recipe's")
     parser.add_argument(
         "--use-valid",

@@ -26,10 +26,12 @@ from pathlib import Path
 import torch
 
 from dbn.cli.args import (
+    EXECUTION_OPTIONS,
     ArgumentParser,
     add_common_arguments,
-    add_rng_argument,
+    add_execution_arguments,
     check_input_size,
+    given_options,
     positive_int,
     run_cli,
 )
@@ -90,7 +92,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="Gibbs steps in the top RBM, an equal part of the epochs each (default: the "
         "recipe's 3 6 10)",
     )
-    add_rng_argument(parser, "the greedy stage")
+    add_execution_arguments(parser, "the greedy stage")
     parser.add_argument(
         "--start-from",
         metavar="MODEL",
@@ -126,8 +128,7 @@ def build_config(args: argparse.Namespace, run: RunDirectory) -> UpDownRunConfig
     recipe = GENERATIVE_RECIPES[name]
     greedy = dict(recipe["greedy"])
     weight_std = greedy.pop("weight_std")
-    if args.rng is not None:
-        greedy["rng"] = args.rng
+    greedy.update(given_options(args, EXECUTION_OPTIONS))
     overrides = {
         "epochs": args.epochs,
         "lr": args.lr,

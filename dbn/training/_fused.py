@@ -24,6 +24,10 @@ adds ``l1 · sign(W)`` to the weight gradient, and the sparsity target ``p`` wit
 ``c`` adds ``c (q - p)`` per data row to the hidden side (``q = p(h|v_data)``), which
 folds into the same product as the data rows' scale ``(c - 1) q - c p``.
 
+The three products (the hidden and visible sides' and the weight gradient's) run by the
+routes of :class:`dbn.training._products.Products`: MKL's or oneDNN's, whichever this
+CPU runs faster (``matmul``).
+
 With a ``compute_dtype`` below the parameters' own (mixed precision), the chain and the
 products run in that dtype on cast copies of the parameters, while the parameters,
 their gradients and the optimiser stay in full precision.
@@ -36,6 +40,7 @@ from torch import Tensor
 
 from dbn._utils.rng import Stream, normal_, uniform_
 from dbn.models.rbm import RBM, noise_dtype
+from dbn.training._products import Products
 
 __all__ = ["FastCD"]
 
@@ -70,6 +75,11 @@ class FastCD:
         The layer whose states PCD chains keep between steps (see
         :class:`dbn.training.TrainConfig`'s ``persist``): ``step``'s ``start`` and return
         value are visible or hidden states.
+    matmul : {"auto", "mm", "onednn"}
+        The products' route (:class:`dbn.training._products.Products`).
+    routes : dict of str to str, optional
+        Routes already chosen (a resumed run's), by product: ``"hidden"``,
+        ``"visible"``, ``"gradient"``.
     """
 
     def __init__(
@@ -80,8 +90,11 @@ class FastCD:
         sparsity_target: float | None = None,
         sparsity_cost: float = 0.0,
         persist: str = "visible",
+        matmul: str = "auto",
+        routes: dict[str, str] | None = None,
     ) -> None:
         self.rbm = rbm
+        self.products = Products(matmul, routes)
         self.persist = persist
         self.compute_dtype = compute_dtype or rbm.weight.dtype
         self.l1 = l1
@@ -138,8 +151,7 @@ class FastCD:
 
     def _hidden_probs(self, v: Tensor, weight: Tensor, bias: Tensor, out: Tensor) -> Tensor:
         """p(h=1 | v) into ``out``: (batch, n_hidden)."""
-        torch.addmm(bias, v, weight.T, out=out)
-        return out.sigmoid_()
+        return self.products.linear("hidden", v, weight, bias, out).sigmoid_()
 
     def _sample_visible(
         self,
@@ -150,7 +162,7 @@ class FastCD:
         out: Tensor | None = None,
     ) -> Tensor:
         mean = self._buffer("visible_mean", (h.shape[0], self.rbm.n_visible), h)
-        torch.addmm(bias, h, weight, out=mean)
+        self.products.linear("visible", h, weight.T, bias, mean)
         bernoulli = self.rbm.visible == "bernoulli"
         if bernoulli:
             mean.sigmoid_()
@@ -292,10 +304,12 @@ class FastCD:
         torch.sum(stacked_hidden, 0, dtype=full, out=rbm.hidden_bias.grad)
         scales = self._row_scales(n_data, n_model, stacked_visible)
         torch.mv(stacked_visible.T.to(full), scales, out=rbm.visible_bias.grad)
+        hidden_side, visible_side = stacked_hidden.T, stacked_visible.T
         if self.compute_dtype == full:
-            torch.mm(stacked_hidden.T, stacked_visible, out=rbm.weight.grad)
+            self.products.linear("gradient", hidden_side, visible_side, None, rbm.weight.grad)
         else:
             product = self._buffer("weight_grad", tuple(rbm.weight.shape), data)
-            rbm.weight.grad.copy_(torch.mm(stacked_hidden.T, stacked_visible, out=product))
+            self.products.linear("gradient", hidden_side, visible_side, None, product)
+            rbm.weight.grad.copy_(product)
         if self.l1 > 0:
             rbm.weight.grad.add_(rbm.weight.sign(), alpha=self.l1)

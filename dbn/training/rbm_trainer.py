@@ -49,6 +49,7 @@ from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
 from dbn.training._cudagraph import GraphedCD
 from dbn.training._fused import FastCD
+from dbn.training._products import MATMUL_CHOICES, check_matmul_device, check_routes
 from dbn.training.distributed import all_reduce_mean, rank_batches, world
 from dbn.training.monitors import epoch_metrics
 from dbn.training.objectives import RBMObjective, mask_corrupt
@@ -171,6 +172,16 @@ class TrainConfig(JSONConfig):
         float32 grid at about 1.5 times the rate, CPU only. ``"auto"`` takes
         ``"pcg64"`` on the CPU and ``"torch"`` elsewhere; the stream that ran is in the
         trainer's ``rng`` and in every history row.
+    matmul : {"auto", "mm", "onednn"}
+        The route of the fused step's matrix products on the CPU. ``"mm"``: MKL's GEMM
+        through ``torch.mm``, the route of every run before this option existed (a config
+        saved then loads as ``"mm"``). ``"onednn"``: oneDNN's linear (CPU only), about
+        twice MKL's rate on some CPUs (AMD EPYC Zen 5) and slower on others. ``"auto"``
+        times both at each product's first shape and takes oneDNN only where it is
+        clearly faster (:mod:`dbn.training._products`); the routes that ran are in every
+        history row (``matmul``, by product) and in checkpoints, and a resumed run keeps
+        them. The two routes round differently: pin the route a run recorded to
+        reproduce it bit for bit.
 
     Examples
     --------
@@ -213,9 +224,11 @@ class TrainConfig(JSONConfig):
     allow_tf32: bool = False
     autocast: Literal["bfloat16", "float16"] | None = None
     rng: Literal["auto", "torch", "pcg64"] = "auto"
+    matmul: Literal["auto", "mm", "onednn"] = "auto"
 
-    # configs saved before ``rng`` existed drew every sample from torch's generator
-    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"rng": "torch"}
+    # configs saved before ``rng`` and ``matmul`` existed drew every sample from torch's
+    # generator and ran every product through torch.mm
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"rng": "torch", "matmul": "mm"}
 
     def __post_init__(self) -> None:
         check_choice("method", self.method, METHODS)
@@ -225,6 +238,7 @@ class TrainConfig(JSONConfig):
         check_choice("autocast", self.autocast, AUTOCAST_DTYPES)
         check_choice("persist", self.persist, PERSISTED_LAYERS)
         check_choice("rng", self.rng, RNG_STREAMS)
+        check_choice("matmul", self.matmul, MATMUL_CHOICES)
         if self.persist == "hidden" and self.method != "pcd":
             raise ValueError(f"persist 'hidden' applies to method 'pcd', not {self.method!r}")
         for name in ("k", "batch_size", "monitor_size", "monitor_every"):
@@ -428,6 +442,7 @@ class RBMTrainer(Trainer):
         # the step decides the optimiser (capturable for a CUDA graph): chosen first
         self.step = resolve_step(config, target, world()[1], rbm)
         check_autocast_device(config.autocast, target)
+        check_matmul_device(config.matmul, target)
         super().__init__(rbm, config, seed, device=target, name=name)
         self.check_range = check_range
         self.layer = 0
@@ -447,7 +462,11 @@ class RBMTrainer(Trainer):
         self.fast_cd: FastCD | None = None
         if self.step != "loss":
             self.fast_cd = FastCD(
-                self.model, config.compute_dtype, persist=config.persist, **penalties
+                self.model,
+                config.compute_dtype,
+                persist=config.persist,
+                matmul=config.matmul,
+                **penalties,
             )
         self.graphed: GraphedCD | None = None
         if self.step == "cuda_graph" and self.fast_cd is not None:
@@ -486,10 +505,16 @@ class RBMTrainer(Trainer):
         """TF32 matrix products on CUDA where the config allows them."""
         return _tf32(self.config.allow_tf32 and self.device.type == "cuda")
 
+    def matmul_routes(self) -> dict[str, str] | None:
+        """The fused step's product routes so far, by product (None for the loss step,
+        whose products are autograd's: ``torch.mm``)."""
+        return None if self.fast_cd is None else dict(self.fast_cd.products.routes)
+
     # --- state for checkpoints ----------------------------------------------------------
 
     def sampling_state(self) -> dict[str, Any]:
-        """The shuffling generator and each rank's chains and sampling generator.
+        """The shuffling generator, the fused step's product routes, and each rank's
+        chains and sampling generator.
 
         In a distributed run this is a collective call (every rank must make it): the
         per-rank sampling generators and PCD chains are gathered, so that each rank
@@ -504,11 +529,17 @@ class RBMTrainer(Trainer):
         if self.world_size > 1:
             ranks = [None] * self.world_size
             dist.all_gather_object(ranks, per_rank)
-        return {"shuffle_generator": self.shuffle_generator.get_state(), "ranks": ranks}
+        return {
+            "shuffle_generator": self.shuffle_generator.get_state(),
+            "matmul": self.matmul_routes(),
+            "ranks": ranks,
+        }
 
     def check_state(self, state: dict[str, Any]) -> None:
-        """The base's checks, and as many processes as wrote the state."""
+        """The base's checks, known product routes, and as many processes as wrote the
+        state."""
         super().check_state(state)
+        check_routes(state.get("matmul"))
         if len(state["ranks"]) != self.world_size:
             raise ValueError(
                 f"the checkpoint was written by {len(state['ranks'])} process(es); resume it "
@@ -518,6 +549,9 @@ class RBMTrainer(Trainer):
     def load_sampling_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`sampling_state` stored, this rank's part."""
         self.shuffle_generator.set_state(state["shuffle_generator"])
+        if self.fast_cd is not None:
+            # the routes that ran keep running: a route chosen anew could round otherwise
+            self.fast_cd.products.routes.update(state.get("matmul") or {})
         mine = state["ranks"][self.rank]
         self.chains = None if mine["chains"] is None else mine["chains"].to(self.device)
         if mine.get("tempering") is not None:
@@ -677,7 +711,11 @@ class RBMTrainer(Trainer):
             if loss is not None:
                 total += loss
             n_batches += 1
-        metrics: dict[str, Any] = {"step": self.step, "rng": self.rng}
+        metrics: dict[str, Any] = {
+            "step": self.step,
+            "rng": self.rng,
+            "matmul": self.matmul_routes(),
+        }
         group = self.optimizer.param_groups[0]
         metrics["lr"] = group["lr"]
         if "momentum" in group:

@@ -36,9 +36,9 @@ def test_every_contender_gets_float32_data_unless_its_name_says_otherwise():
             assert dtype in (np.float32, torch.float32), row.name
         if row.reference is not None:
             reference = next(r for r in rows if r.name == row.reference)
-            # a mixed-precision row and the old stream's row are compared with dbn's own
-            # float32 row only
-            if "mixed precision" in row.name or "torch stream" in row.name:
+            # a mixed-precision row and the old stream's and route's rows are compared
+            # with dbn's own float32 row only
+            if any(mark in row.name for mark in ("mixed precision", "torch stream", "mm route")):
                 assert reference.name.startswith("dbn") and "mixed" not in reference.name
             else:
                 assert reference.data.dtype == np.float32 and reference.method == "pcd"

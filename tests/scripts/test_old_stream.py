@@ -1,6 +1,6 @@
-"""The shipped models' commands still reproduce them with the old sampling stream: the
-quick runs of the commit before ``TrainConfig.rng`` existed, rerun with ``--rng torch``,
-against their fingerprints (``tests/fingerprints.py``)."""
+"""The shipped models' commands still reproduce them with the old sampling stream and
+product route: the quick runs of the commit before ``TrainConfig.rng`` existed, rerun
+with ``--rng torch --matmul mm``, against their fingerprints (``tests/fingerprints.py``)."""
 
 import json
 from pathlib import Path
@@ -34,7 +34,8 @@ def test_the_torch_stream_reproduces_the_runs_made_before_the_choice(name, tmp_p
         pytest.skip(f"the fingerprints were taken on {FINGERPRINTS['machine']}")
     program, argv, model = RUNS[name]
     module = script(program)
-    command = [*argv, "--rng", "torch", "--out", str(tmp_path), "--no-progress"]
+    command = [*argv, "--rng", "torch", "--matmul", "mm", "--out", str(tmp_path)]
+    command.append("--no-progress")
     module.main(module.get_args_parser().parse_args(command))
     now, then = fingerprint(tmp_path / model), FINGERPRINTS["runs"][name]
     assert {k: v["sha256"] for k, v in now.items()} == {k: v["sha256"] for k, v in then.items()}

@@ -233,6 +233,7 @@ def test_rbm_l2_schedule_grows_k_every_n_epochs_and_divides_the_lr_by_it():
         (lambda: RBMTrainer(RBM(64, 8), TrainConfig(epochs=1, lr=0.2)), r"options: lr \(0.1"),
         (lambda: RBMTrainer(RBM(64, 9), TrainConfig(epochs=1)), r"of a model .*'n_hidden': 8"),
         (lambda: RBMTrainer(RBM(64, 8), TrainConfig(epochs=1, rng="torch")), r"rng \('auto'"),
+        (lambda: RBMTrainer(RBM(64, 8), TrainConfig(epochs=1, matmul="mm")), r"matmul \('auto'"),
     ],
 )
 def test_a_state_of_another_config_or_shape_is_refused_before_anything_changes(other, expected):

@@ -23,12 +23,14 @@ def test_a_saved_config_missing_any_field_is_refused(cls, field):
         cls().check_saved(values, "old.pt")
 
 
-def test_a_config_saved_before_the_stream_was_a_choice_loads_as_the_torch_stream():
+@pytest.mark.parametrize("field, then", [("rng", "torch"), ("matmul", "mm")])
+def test_a_config_saved_before_a_choice_existed_loads_as_what_ran_then(field, then):
+    # the sampling stream and the products' route: what every run before them used
     values = TrainConfig().to_dict()
-    del values["rng"]
-    assert TrainConfig.from_dict(values, complete=True).rng == "torch"
-    TrainConfig(rng="torch").check_saved(values, "old.pt")
-    with pytest.raises(ValueError, match=r"rng \('torch' there, 'auto' here\)"):
+    del values[field]
+    assert getattr(TrainConfig.from_dict(values, complete=True), field) == then
+    TrainConfig(**{field: then}).check_saved(values, "old.pt")
+    with pytest.raises(ValueError, match=rf"{field} \('{then}' there, 'auto' here\)"):
         TrainConfig().check_saved(values, "old.pt")
 
 

@@ -1,0 +1,167 @@
+"""The fused step's product routes: both compute the same products, ``"auto"`` takes
+oneDNN only where it measured clearly faster, and a run keeps the routes it recorded."""
+
+import pytest
+import torch
+from helpers import binary_digits, without_timings
+
+from dbn import RBM, TrainConfig
+from dbn.training import _products
+from dbn.training._fused import FastCD
+from dbn.training._products import Products, check_matmul_device, onednn_available
+from dbn.training.rbm_trainer import RBMTrainer
+
+needs_onednn = pytest.mark.skipif(not onednn_available(), reason="this torch has no oneDNN")
+# the step's three layouts at MNIST's shapes: (input, weight) as FastCD passes them,
+# the weight's transposed view and the gradient's two transposed views read in place
+LAYOUTS = {
+    "hidden": lambda v, w, h: (v, w),
+    "visible": lambda v, w, h: (h, w.T),
+    "gradient": lambda v, w, h: (h.T, v.T),
+}
+
+
+def operands(dtype=torch.float32):
+    generator = torch.Generator().manual_seed(0)
+    v = torch.rand(120, 784, generator=generator).to(dtype)
+    w = (torch.randn(500, 784, generator=generator) * 0.05).to(dtype)
+    h = torch.rand(120, 500, generator=generator).to(dtype)
+    return v, w, h
+
+
+@needs_onednn
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("name", LAYOUTS)
+@pytest.mark.parametrize("bias", [False, True])
+def test_every_route_computes_the_product(name, bias, dtype):
+    x, weight = LAYOUTS[name](*operands(dtype))
+    b = torch.linspace(-1, 1, weight.shape[0]).to(dtype) if bias else None
+    exact = x.double() @ weight.double().T + (0 if b is None else b.double())
+    scale = exact.abs().max().item()
+    tolerance = {torch.float32: 1e-5, torch.bfloat16: 2e-2}[dtype]
+    for route in ("mm", "onednn"):
+        out = torch.full((x.shape[0], weight.shape[0]), float("nan"), dtype=dtype)
+        got = Products(route).linear(name, x, weight, b, out)
+        assert got is out
+        assert (out.double() - exact).abs().max().item() <= tolerance * scale, route
+
+
+def test_products_too_small_to_time_keep_mm_without_timing(monkeypatch):
+    monkeypatch.setattr(_products, "_timed_choice", pytest.fail)
+    x, weight = torch.rand(10, 64), torch.rand(16, 64)
+    products = Products("auto")
+    products.linear("hidden", x, weight, None, torch.empty(10, 16))
+    assert products.routes == {"hidden": "mm"}
+
+
+def test_without_onednn_auto_keeps_mm(monkeypatch):
+    monkeypatch.setattr(_products, "onednn_available", lambda: False)
+    monkeypatch.setattr(_products, "_timed_choice", pytest.fail)
+    v, w, _ = operands()
+    products = Products("auto")
+    products.linear("hidden", v, w, None, torch.empty(120, 500))
+    assert products.routes == {"hidden": "mm"}
+
+
+@needs_onednn
+@pytest.mark.parametrize(
+    "mm_seconds, onednn_seconds, chosen",
+    [(2.0, 1.0, "onednn"), (1.1, 1.0, "mm"), (1.0, 2.0, "mm")],
+)
+def test_auto_takes_onednn_only_where_it_is_clearly_faster(
+    monkeypatch, mm_seconds, onednn_seconds, chosen
+):
+    # the clock is the test's: each route's calls report the seconds given here
+    seconds = {"mm": mm_seconds, "onednn": onednn_seconds}
+    monkeypatch.setattr(_products, "_seconds", lambda route, args, repeats=3: seconds[route])
+    monkeypatch.setattr(_products, "_CHOSEN", {})
+    v, w, _ = operands()
+    products = Products("auto")
+    products.linear("hidden", v, w, None, torch.empty(120, 500))
+    assert products.routes == {"hidden": chosen}
+    # cached for the process: another step of the same shapes does not time again
+    monkeypatch.setattr(_products, "_seconds", pytest.fail)
+    again = Products("auto")
+    again.linear("hidden", v, w, None, torch.empty(120, 500))
+    assert again.routes == {"hidden": chosen}
+
+
+@needs_onednn
+def test_a_route_that_fails_on_this_build_falls_back_to_mm(monkeypatch):
+    def refuse(x, weight, bias, out):
+        raise RuntimeError("unsupported")
+
+    monkeypatch.setitem(_products._PRODUCT, "onednn", refuse)
+    monkeypatch.setattr(_products, "_CHOSEN", {})
+    v, w, _ = operands()
+    products = Products("auto")
+    out = products.linear("hidden", v, w, None, torch.empty(120, 500))
+    assert products.routes == {"hidden": "mm"}
+    torch.testing.assert_close(out, v @ w.T)
+
+
+def test_a_pinned_onednn_is_refused_where_it_cannot_run(monkeypatch):
+    with pytest.raises(ValueError, match="matmul 'onednn' runs on the CPU, not on 'meta'"):
+        check_matmul_device("onednn", torch.device("meta"))
+    monkeypatch.setattr(_products, "onednn_available", lambda: False)
+    with pytest.raises(ValueError, match="needs oneDNN, which this torch build lacks"):
+        RBMTrainer(RBM(64, 8), TrainConfig(matmul="onednn"))
+
+
+@needs_onednn
+def test_the_fused_gradient_agrees_across_routes():
+    rbm = RBM(784, 500, generator=torch.Generator().manual_seed(0))
+    data = (torch.rand(100, 784, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    chains = (torch.rand(100, 784, generator=torch.Generator().manual_seed(2)) < 0.3).float()
+    gradients = {}
+    for route in ("mm", "onednn"):
+        fast = FastCD(rbm, matmul=route)
+        negatives = fast.step(data, chains, 1, torch.Generator().manual_seed(3))
+        assert fast.products.routes == dict.fromkeys(LAYOUTS, route)
+        gradients[route] = [p.grad.clone() for p in rbm.parameters()] + [negatives]
+    # one float32 rounding apart; a sample may flip where u and p meet within it
+    for by_mm, by_onednn in zip(gradients["mm"][:3], gradients["onednn"][:3], strict=True):
+        torch.testing.assert_close(by_onednn, by_mm, rtol=1e-4, atol=1e-5)
+    assert (gradients["mm"][3] != gradients["onednn"][3]).float().mean() < 1e-3
+
+
+def fit_digits(config, epochs, state=None):
+    train, valid, _ = binary_digits()
+    trainer = RBMTrainer(RBM(64, 16, generator=torch.Generator().manual_seed(0)), config, seed=3)
+    if state is not None:
+        trainer.load_state_dict(state)
+    trainer.train_epochs(train, epochs - trainer.epoch, valid, progress=False)
+    return trainer
+
+
+@needs_onednn
+def test_a_run_records_its_routes_and_a_resumed_run_keeps_them(monkeypatch):
+    config = TrainConfig(method="pcd", epochs=4, lr=0.05, matmul="auto")
+    # the chooser as it would decide on a CPU where oneDNN is faster; digits' products
+    # are below the timing threshold, so it is lowered for the test
+    monkeypatch.setattr(_products, "MIN_TIMED_FLOPS", 0)
+    monkeypatch.setattr(_products, "_CHOSEN", {})
+    monkeypatch.setattr(_products, "_timed_choice", lambda *args: "onednn")
+    straight = fit_digits(config, 4)
+    routes = dict.fromkeys(LAYOUTS, "onednn")
+    assert all(row["matmul"] == routes for row in straight.history)
+
+    first = fit_digits(config, 2)
+    assert first.state_dict()["matmul"] == routes
+    # a new process on this machine would now choose mm: the resumed run keeps oneDNN
+    monkeypatch.setattr(_products, "_CHOSEN", {})
+    monkeypatch.setattr(_products, "_timed_choice", lambda *args: "mm")
+    resumed = fit_digits(config, 4, first.state_dict())
+    assert without_timings(resumed.history) == without_timings(straight.history)
+    assert torch.equal(resumed.rbm.weight, straight.rbm.weight)
+
+
+def test_edited_routes_in_a_state_are_refused_before_anything_changes():
+    config = TrainConfig(method="pcd", epochs=2, lr=0.05)
+    state = fit_digits(config, 1).state_dict()
+    state["matmul"] = {"hidden": "blas"}
+    receiver = RBMTrainer(RBM(64, 16), config)
+    before = receiver.rbm.weight.clone()
+    with pytest.raises(ValueError, match=r"routes must map names to \['mm', 'onednn'\]"):
+        receiver.load_state_dict(state)
+    assert receiver.epoch == 0 and torch.equal(receiver.rbm.weight, before)
