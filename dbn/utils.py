@@ -8,6 +8,10 @@ configs and the argument checks behind every error message.
 :func:`sampling_stream`        a new stream of one of them, seeded
 :func:`uniform_`               fill a tensor with uniform numbers from either kind
 :func:`scoped_global_seed`     seed torch's global generators for a block, then restore
+:data:`MATMUL_CHOICES`         the product routes ``TrainConfig.matmul`` names
+:class:`Products`              named products, each by its route (the fused step's)
+:class:`LinearRoutes`          every ``nn.Linear`` by its layer's route (fine-tuning's)
+:func:`chosen_routes`          the routes ``"auto"`` chose by timing in this process
 :data:`SUBSET_SEED_STRIDE`     the seed stride that draws a label budget's subset
 :class:`JSONConfig`            ``to_dict``/``from_dict``/``check_saved`` for a dataclass
 :func:`check_int`              and the other ``check_*``: ``ValueError`` naming the value
@@ -27,6 +31,7 @@ from dbn._utils.checks import (
 )
 from dbn._utils.config import JSONConfig
 from dbn._utils.pcg64 import PCG64Stream
+from dbn._utils.products import MATMUL_CHOICES, LinearRoutes, Products, chosen_routes
 from dbn._utils.rng import (
     RNG_STREAMS,
     SUBSET_SEED_STRIDE,
@@ -38,7 +43,10 @@ from dbn._utils.rng import (
 
 __all__ = [
     "JSONConfig",
+    "LinearRoutes",
+    "MATMUL_CHOICES",
     "PCG64Stream",
+    "Products",
     "RNG_STREAMS",
     "SUBSET_SEED_STRIDE",
     "check_choice",
@@ -47,6 +55,7 @@ __all__ = [
     "check_int",
     "check_nonnegative",
     "check_positive",
+    "chosen_routes",
     "new_generator",
     "sampling_stream",
     "scoped_global_seed",

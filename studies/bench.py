@@ -16,7 +16,7 @@ against learnergy's CD-1), called the way its users call it:
 ``BernoulliRBM(...).fit(X)`` and ``DBN([784, 500]).pretrain(X, ...)``, per-epoch
 monitoring included. The bare fused step (no monitoring, no validation) is its own row,
 and so is its floor: the step's matrix products (by the routes the step's chooser takes,
-:mod:`dbn.training._products`) and uniform noise alone, the ceiling of any exact step
+:class:`dbn.utils.Products`) and uniform noise alone, the ceiling of any exact step
 on that stream and those routes. ``DBN.pretrain`` runs again with ``matmul="mm"``
 (every product through ``torch.mm``, as before the choice), its own labelled row.
 Set-up is cancelled out: each contender is timed for 1 and for 3 epochs, the rate comes
@@ -49,9 +49,8 @@ from dbn.cli import RunDirectory
 from dbn.cli.args import ArgumentParser, add_autocast_argument, positive_int, run_cli
 from dbn.cli.device import cpu_model
 from dbn.datasets import DataUnavailableError, load_mnist
-from dbn.training._products import Products, chosen_routes
 from dbn.training.rbm_trainer import RBMTrainer
-from dbn.utils import PCG64Stream, new_generator, sampling_stream, uniform_
+from dbn.utils import PCG64Stream, Products, chosen_routes, new_generator, sampling_stream, uniform_
 
 ROOT = Path(__file__).resolve().parent.parent
 # Variables that force OpenBLAS (numpy's, so scikit-learn's) onto other kernels than the

@@ -13,10 +13,9 @@ import torch
 from dbn.datasets import DataUnavailableError
 from dbn.io import CheckpointError
 from dbn.training import TrainingDivergedError
-from dbn.training._products import MATMUL_CHOICES
 from dbn.training.distributed import teardown
 from dbn.training.rbm_trainer import AUTOCAST_DTYPES
-from dbn.utils import RNG_STREAMS
+from dbn.utils import MATMUL_CHOICES, RNG_STREAMS
 
 __all__ = [
     "EXECUTION_OPTIONS",
@@ -24,6 +23,7 @@ __all__ = [
     "add_autocast_argument",
     "add_common_arguments",
     "add_execution_arguments",
+    "add_matmul_argument",
     "add_tensorboard_argument",
     "check_input_size",
     "check_resume_options",
@@ -165,6 +165,12 @@ def add_execution_arguments(parser: argparse.ArgumentParser, stage: str = "") ->
         "stream of the shipped models and every run before the choice) or auto (pcg64 on "
         "the CPU, torch elsewhere; the default)",
     )
+    add_matmul_argument(parser, stage)
+
+
+def add_matmul_argument(parser: argparse.ArgumentParser, stage: str = "") -> None:
+    """``--matmul``: the products' route of ``TrainConfig`` or ``FinetuneConfig``."""
+    where = f" of {stage}" if stage else ""
     parser.add_argument(
         "--matmul",
         choices=MATMUL_CHOICES,

@@ -23,7 +23,14 @@ from pathlib import Path
 import torch
 
 import dbn
-from dbn.cli.args import ArgumentParser, positive_int, run_cli, seed_value
+from dbn.cli.args import (
+    ArgumentParser,
+    add_matmul_argument,
+    given_options,
+    positive_int,
+    run_cli,
+    seed_value,
+)
 from dbn.cli.runs import RunDirectory
 from dbn.datasets import load_dataset
 from dbn.io import sha256_file
@@ -68,6 +75,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train on the training and validation images for --epochs, no selection",
     )
+    add_matmul_argument(parser, "the fine-tuning")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--data-dir", default=None, help="MNIST in torchvision's layout")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -82,9 +90,7 @@ def main(args: argparse.Namespace) -> dict:
             f"{str(args.model)!r} models {dbm.sizes[0]} pixels: neither MNIST nor digits"
         )
     _, values = split_finetune_recipe(args.recipe)
-    if args.epochs is not None:
-        values["epochs"] = args.epochs
-    config = FinetuneConfig(**values)
+    config = FinetuneConfig(**{**values, **given_options(args, ("epochs", "matmul"))})
     output = {}
     if args.output_std is not None:
         std = check_positive("output_std", args.output_std)

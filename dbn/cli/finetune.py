@@ -20,6 +20,7 @@ from dbn.cli.args import (
     ArgumentParser,
     add_autocast_argument,
     add_common_arguments,
+    add_matmul_argument,
     add_tensorboard_argument,
     check_input_size,
     given_options,
@@ -76,6 +77,7 @@ FINETUNE_FLAGS = (
     "clip_grad_norm",
     "patience",
     "autocast",
+    "matmul",
     "final_momentum",
     "momentum_epochs",
     "dampened_momentum",
@@ -192,6 +194,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     add_autocast_argument(parser, help="train in this mixed precision (validation in float32)")
+    add_matmul_argument(parser)
     parser.add_argument("--dataset", choices=DATASETS, help="default mnist")
     parser.add_argument("--train-size", type=int, help="use only the first N training examples")
     parser.add_argument("--out", default="runs/finetune", help="run directory (runs/finetune)")

@@ -25,7 +25,7 @@ adds ``l1 · sign(W)`` to the weight gradient, and the sparsity target ``p`` wit
 folds into the same product as the data rows' scale ``(c - 1) q - c p``.
 
 The three products (the hidden and visible sides' and the weight gradient's) run by the
-routes of :class:`dbn.training._products.Products`: MKL's or oneDNN's, whichever this
+routes of :class:`dbn._utils.products.Products`: MKL's or oneDNN's, whichever this
 CPU runs faster (``matmul``).
 
 With a ``compute_dtype`` below the parameters' own (mixed precision), the chain and the
@@ -38,9 +38,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dbn._utils.products import Products
 from dbn._utils.rng import Stream, normal_, uniform_
 from dbn.models.rbm import RBM, noise_dtype
-from dbn.training._products import Products
 
 __all__ = ["FastCD"]
 
@@ -76,7 +76,7 @@ class FastCD:
         :class:`dbn.training.TrainConfig`'s ``persist``): ``step``'s ``start`` and return
         value are visible or hidden states.
     matmul : {"auto", "mm", "onednn"}
-        The products' route (:class:`dbn.training._products.Products`).
+        The products' route (:class:`dbn._utils.products.Products`).
     routes : dict of str to str, optional
         Routes already chosen (a resumed run's), by product: ``"hidden"``,
         ``"visible"``, ``"gradient"``.

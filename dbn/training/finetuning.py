@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -31,6 +31,12 @@ from dbn._utils.checks import (
     check_positive,
 )
 from dbn._utils.config import JSONConfig
+from dbn._utils.products import (
+    MATMUL_CHOICES,
+    LinearRoutes,
+    check_matmul_device,
+    check_routes,
+)
 from dbn._utils.rng import derive_seed, scoped_global_seed
 from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
 from dbn.optim.conjugate_gradient import ConjugateGradient
@@ -128,6 +134,11 @@ class FinetuneConfig(JSONConfig):
         Mixed precision for the training passes (``torch.autocast``): the matrix
         products run in this dtype, the parameters, gradients and optimiser stay in
         float32, and validation runs in full precision.
+    matmul : {"auto", "mm", "onednn"}
+        The route of the ``Linear`` layers' products on a float32 CPU batch, forward and
+        backward (:class:`dbn._utils.products.LinearRoutes`): as
+        :class:`dbn.TrainConfig`'s ``matmul``, chosen per layer shape; recorded in every
+        history row and checkpoint, kept on resume. Not used under ``autocast``.
 
     Examples
     --------
@@ -158,9 +169,14 @@ class FinetuneConfig(JSONConfig):
     lbfgs_iterations: int = 3
     cg_line_searches: int = 3
     autocast: Literal["bfloat16", "float16"] | None = None
+    matmul: Literal["auto", "mm", "onednn"] = "auto"
+
+    # configs saved before ``matmul`` existed multiplied through torch's own route
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"matmul": "mm"}
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, FINETUNE_OPTIMIZERS)
+        check_choice("matmul", self.matmul, MATMUL_CHOICES)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_positive("lr_gamma", self.lr_gamma)
         if self.final_momentum is not None:
@@ -364,7 +380,7 @@ class FinetuneTrainer(Trainer):
     >>> trainer = FinetuneTrainer(model, dbn.FinetuneConfig(epochs=2))
     >>> history = trainer.fit(train.x, labels=train.y, progress=False)
     >>> trainer.epoch, len(history), sorted(history[0])
-    (2, 2, ['epoch', 'grad_norm', 'lr', 'momentum', 'seconds', 'train_loss'])
+    (2, 2, ['epoch', 'grad_norm', 'lr', 'matmul', 'momentum', 'seconds', 'train_loss'])
     """
 
     name = "fine-tune"
@@ -389,6 +405,9 @@ class FinetuneTrainer(Trainer):
                 f"optimizer {config.optimizer!r} needs a deterministic loss: use no dropout"
             )
         super().__init__(model, config, device=device, name=name)
+        check_matmul_device(config.matmul, self.device)
+        # autocast picks its own products; otherwise each layer shape takes its route
+        self.linear_routes = LinearRoutes(config.matmul) if config.autocast is None else None
         # the caller's generator itself, so that its stream stays the one the shipped
         # classifiers were trained with
         self.generator = generator  # type: ignore[assignment]
@@ -434,6 +453,14 @@ class FinetuneTrainer(Trainer):
             momentum=config.momentum,
             weight_decay=config.weight_decay,
         )
+
+    def running(self) -> contextlib.AbstractContextManager[Any]:
+        """The ``Linear`` layers by their routes (none under autocast)."""
+        return self.linear_routes or contextlib.nullcontext()
+
+    def matmul_routes(self) -> dict[str, str] | None:
+        """The ``Linear`` layers' routes so far, by layer shape (None under autocast)."""
+        return None if self.linear_routes is None else dict(self.linear_routes.routes)
 
     def divergence_advice(self) -> str:
         """Lower the rate, or clip the gradients."""
@@ -522,6 +549,7 @@ class FinetuneTrainer(Trainer):
         if "momentum" in self.optimizer.param_groups[0]:
             metrics["momentum"] = self.optimizer.param_groups[0]["momentum"]
         metrics["grad_norm"] = grad_norm
+        metrics["matmul"] = self.matmul_routes()
         return metrics
 
     def _passes(self, x: Tensor, y: Tensor) -> tuple[float, float]:
@@ -599,15 +627,28 @@ class FinetuneTrainer(Trainer):
     # --- state --------------------------------------------------------------------------
 
     def sampling_state(self) -> dict[str, Any]:
-        """The shuffling generator (None: the global one) and the dropout seed."""
+        """The shuffling generator (None: the global one), the dropout seed and the
+        layers' product routes."""
         generator = None if self.generator is None else self.generator.get_state()
-        return {"generator": generator, "dropout_seed": self.dropout_seed}
+        return {
+            "generator": generator,
+            "dropout_seed": self.dropout_seed,
+            "matmul": self.matmul_routes(),
+        }
+
+    def check_state(self, state: dict[str, Any]) -> None:
+        """The base's checks, and known product routes."""
+        super().check_state(state)
+        check_routes(state.get("matmul"))
 
     def load_sampling_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`sampling_state` stored."""
         if self.generator is not None and state["generator"] is not None:
             self.generator.set_state(state["generator"])
         self.dropout_seed = state["dropout_seed"]
+        if self.linear_routes is not None:
+            # the routes that ran keep running: a route chosen anew could round otherwise
+            self.linear_routes.routes.update(state.get("matmul") or {})
 
     def state_dict(self) -> dict[str, Any]:
         """The base's state, the scheduler's, the best epoch's weights and the result."""

@@ -34,6 +34,7 @@ from dbn._utils.checks import (
     check_positive,
 )
 from dbn._utils.config import JSONConfig
+from dbn._utils.products import MATMUL_CHOICES, check_matmul_device, check_routes
 from dbn._utils.rng import (
     MONITOR_SEED_STRIDE,
     RNG_STREAMS,
@@ -49,7 +50,6 @@ from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
 from dbn.training._budget import PRETRAIN_BUDGET, with_budget_epochs
 from dbn.training._cudagraph import GraphedCD
 from dbn.training._fused import FastCD
-from dbn.training._products import MATMUL_CHOICES, check_matmul_device, check_routes
 from dbn.training.distributed import all_reduce_mean, rank_batches, world
 from dbn.training.monitors import epoch_metrics
 from dbn.training.objectives import RBMObjective, mask_corrupt
@@ -178,7 +178,7 @@ class TrainConfig(JSONConfig):
         saved then loads as ``"mm"``). ``"onednn"``: oneDNN's linear (CPU only), about
         twice MKL's rate on some CPUs (AMD EPYC Zen 5) and slower on others. ``"auto"``
         times both at each product's first shape and takes oneDNN only where it is
-        clearly faster (:mod:`dbn.training._products`); the routes that ran are in every
+        clearly faster (:mod:`dbn._utils.products`); the routes that ran are in every
         history row (``matmul``, by product) and in checkpoints, and a resumed run keeps
         them. The two routes round differently: pin the route a run recorded to
         reproduce it bit for bit.
@@ -419,7 +419,7 @@ class RBMTrainer(Trainer):
     >>> trainer.epoch, trainer.step
     (2, 'fused')
     >>> sorted(history[-1])[:4]
-    ['epoch', 'k', 'lr', 'momentum']
+    ['epoch', 'k', 'lr', 'matmul']
     """
 
     name = "RBM"

@@ -230,6 +230,7 @@ RESUMED_OPTIONS = [
             ["--l1", "0.001"],
             ["--clip-grad-norm", "1"],
             ["--patience", "2"],
+            ["--matmul", "mm"],
             ["--autocast", "bfloat16"],
             ["--dataset", "mnist"],
             ["--train-size", "100"],
@@ -278,6 +279,7 @@ RESUMED_OPTIONS = [
             ["--use-valid"],
             ["--mean-field-steps", "50"],
             ["--output-std", "0.1"],
+            ["--matmul", "mm"],
         ]
     ),
 ]

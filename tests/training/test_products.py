@@ -1,14 +1,22 @@
-"""The fused step's product routes: both compute the same products, ``"auto"`` takes
-oneDNN only where it measured clearly faster, and a run keeps the routes it recorded."""
+"""The product routes of the fused step and of fine-tuning's ``Linear`` layers: both
+compute the same products, ``"auto"`` takes oneDNN only where it measured clearly
+faster, and a run keeps the routes it recorded."""
 
 import pytest
 import torch
 from helpers import binary_digits, without_timings
 
-from dbn import RBM, TrainConfig
-from dbn.training import _products
+from dbn import RBM, FinetuneConfig, TrainConfig, load_digits
+from dbn._utils import products as _products
+from dbn._utils.products import (
+    LinearRoutes,
+    Products,
+    check_matmul_device,
+    onednn_available,
+)
+from dbn.models import build_mlp
+from dbn.training import FinetuneTrainer
 from dbn.training._fused import FastCD
-from dbn.training._products import Products, check_matmul_device, onednn_available
 from dbn.training.rbm_trainer import RBMTrainer
 
 needs_onednn = pytest.mark.skipif(not onednn_available(), reason="this torch has no oneDNN")
@@ -165,3 +173,74 @@ def test_edited_routes_in_a_state_are_refused_before_anything_changes():
     with pytest.raises(ValueError, match=r"routes must map names to \['mm', 'onednn'\]"):
         receiver.load_state_dict(state)
     assert receiver.epoch == 0 and torch.equal(receiver.rbm.weight, before)
+
+
+LAYERS = ("linear 64x48", "linear 48x32", "linear 32x10")
+
+
+def small_mlp(seed=0):
+    return build_mlp([64, 48, 32], num_classes=10, generator=torch.Generator().manual_seed(seed))
+
+
+@needs_onednn
+def test_a_linear_route_gives_torchs_forward_and_gradients():
+    digits = load_digits()["train"]
+    x, y = digits.x[:100], digits.y[:100]
+    gradients = {}
+    for route in ("mm", "onednn"):
+        model = small_mlp()
+        with LinearRoutes(route) as routes:
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+        assert routes.routes == {
+            "linear 64x48": route,
+            "linear 48x32": route,
+            "linear 32x10": route,
+        }
+        gradients[route] = [p.grad for p in model.parameters()]
+    for by_mm, by_onednn in zip(gradients["mm"], gradients["onednn"], strict=True):
+        torch.testing.assert_close(by_onednn, by_mm, rtol=1e-4, atol=1e-6)
+
+
+def test_a_linear_route_leaves_other_dtypes_and_autocast_to_torch():
+    x = torch.rand(8, 64)
+    with LinearRoutes("onednn") as routes:
+        small_mlp().double()(x.double())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            small_mlp()(x)
+    assert routes.routes == {}
+
+
+def finetune_digits(config, epochs, state=None):
+    digits = load_digits()
+    train, valid = digits["train"], digits["valid"]
+    trainer = FinetuneTrainer(small_mlp(), config, generator=torch.Generator().manual_seed(1))
+    if state is not None:
+        trainer.load_state_dict(state)
+    trainer.train_epochs(
+        train.x, epochs - trainer.epoch, (valid.x, valid.y), labels=train.y, progress=False
+    )
+    return trainer
+
+
+@needs_onednn
+def test_fine_tuning_records_its_layer_routes_and_a_resumed_run_keeps_them(monkeypatch):
+    config = FinetuneConfig(epochs=4, lr=0.1)
+    monkeypatch.setattr(_products, "MIN_TIMED_FLOPS", 0)
+    monkeypatch.setattr(_products, "_CHOSEN", {})
+    monkeypatch.setattr(_products, "_timed_choice", lambda *args: "onednn")
+    straight = finetune_digits(config, 4)
+    routes = dict.fromkeys(LAYERS, "onednn")
+    assert all(row["matmul"] == routes for row in straight.history)
+
+    first = finetune_digits(config, 2)
+    monkeypatch.setattr(_products, "_CHOSEN", {})
+    monkeypatch.setattr(_products, "_timed_choice", lambda *args: "mm")
+    resumed = finetune_digits(config, 4, first.state_dict())
+    assert without_timings(resumed.history) == without_timings(straight.history)
+    for a, b in zip(resumed.model.parameters(), straight.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_fine_tuning_under_autocast_records_no_routes():
+    trainer = finetune_digits(FinetuneConfig(epochs=1, autocast="bfloat16"), 1)
+    assert trainer.history[0]["matmul"] is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dbn import TrainConfig
+from dbn import FinetuneConfig, TrainConfig
 from dbn.training import DBMConfig
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
@@ -23,15 +23,22 @@ def test_a_saved_config_missing_any_field_is_refused(cls, field):
         cls().check_saved(values, "old.pt")
 
 
-@pytest.mark.parametrize("field, then", [("rng", "torch"), ("matmul", "mm")])
-def test_a_config_saved_before_a_choice_existed_loads_as_what_ran_then(field, then):
+@pytest.mark.parametrize(
+    "cls, field, then",
+    [
+        (TrainConfig, "rng", "torch"),
+        (TrainConfig, "matmul", "mm"),
+        (FinetuneConfig, "matmul", "mm"),
+    ],
+)
+def test_a_config_saved_before_a_choice_existed_loads_as_what_ran_then(cls, field, then):
     # the sampling stream and the products' route: what every run before them used
-    values = TrainConfig().to_dict()
+    values = cls().to_dict()
     del values[field]
-    assert getattr(TrainConfig.from_dict(values, complete=True), field) == then
-    TrainConfig(**{field: then}).check_saved(values, "old.pt")
+    assert getattr(cls.from_dict(values, complete=True), field) == then
+    cls(**{field: then}).check_saved(values, "old.pt")
     with pytest.raises(ValueError, match=rf"{field} \('{then}' there, 'auto' here\)"):
-        TrainConfig().check_saved(values, "old.pt")
+        cls().check_saved(values, "old.pt")
 
 
 def nested_configs(value):

@@ -9,6 +9,9 @@ its AMD EPYC Zen 5 VM oneDNN ran the step's three products about twice as fast
 ``torch.backends.cudnn.benchmark`` chooses a convolution algorithm: timed at its first
 shape, the choice cached for the process.
 
+The fine-tuning trainer routes every ``nn.Linear`` the same way (:class:`LinearRoutes`,
+one route per layer shape, the backward products by the forward's route).
+
 A choice by timing could flip between processes where the routes are close, and the
 two routes round differently; so ``"auto"`` keeps ``"mm"`` unless oneDNN is clearly
 faster (:data:`ONEDNN_MARGIN`), never times a product too small to time
@@ -20,11 +23,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+from torch.overrides import TorchFunctionMode
 
 __all__ = [
+    "LinearRoutes",
     "MATMUL_CHOICES",
     "MIN_TIMED_FLOPS",
     "ONEDNN_MARGIN",
@@ -81,9 +88,13 @@ def _by_mm(x: Tensor, weight: Tensor, bias: Tensor | None, out: Tensor) -> Tenso
     return torch.addmm(bias, x, weight.T, out=out)
 
 
+def _onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``x @ weight.T + bias`` by oneDNN, a new tensor; transposed views read in place."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
 def _by_onednn(x: Tensor, weight: Tensor, bias: Tensor | None, out: Tensor) -> Tensor:
-    # oneDNN reads transposed views in place; it has no out= variant, hence the copy
-    return out.copy_(torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], ""))
+    return out.copy_(_onednn_linear(x, weight, bias))  # oneDNN has no out= variant
 
 
 _PRODUCT: dict[str, Callable[[Tensor, Tensor, Tensor | None, Tensor], Tensor]] = {
@@ -151,7 +162,7 @@ class Products:
     Examples
     --------
     >>> import torch
-    >>> from dbn.training._products import Products
+    >>> from dbn.utils import Products
     >>> products = Products("mm")
     >>> x, weight, out = torch.ones(2, 3), torch.ones(4, 3), torch.empty(2, 4)
     >>> products.linear("hidden", x, weight, torch.zeros(4), out)[0].tolist()
@@ -186,19 +197,108 @@ class Products:
         """
         route = self.routes.get(name)
         if route is None:
-            route = self.routes[name] = self._choose(name, x, weight, bias, out)
+            route = self.routes[name] = _route_for(self.matmul, name, x, weight, bias, out)
         return _PRODUCT[route](x, weight, bias, out)
 
-    def _choose(
-        self, name: str, x: Tensor, weight: Tensor, bias: Tensor | None, out: Tensor
-    ) -> str:
-        if self.matmul != "auto":
-            return self.matmul
-        flops = 2 * x.shape[0] * x.shape[1] * weight.shape[0]
-        if x.device.type != "cpu" or not onednn_available() or flops < MIN_TIMED_FLOPS:
-            return "mm"
-        layout = (tuple(x.shape), x.stride(), tuple(weight.shape), weight.stride())
-        key = (name, layout, bias is None, x.dtype)
-        if key not in _CHOSEN:
-            _CHOSEN[key] = _timed_choice(x, weight, bias, out)
-        return _CHOSEN[key]
+
+def _route_for(
+    matmul: str, name: str, x: Tensor, weight: Tensor, bias: Tensor | None, out: Tensor
+) -> str:
+    """The route of product ``name`` at these operands: ``matmul`` where pinned, else
+    ``"mm"`` off the CPU, without oneDNN or below :data:`MIN_TIMED_FLOPS`, else the timed
+    choice, cached for the process by shapes, strides and dtype."""
+    if matmul != "auto":
+        return matmul
+    flops = 2 * x.shape[0] * x.shape[1] * weight.shape[0]
+    if x.device.type != "cpu" or not onednn_available() or flops < MIN_TIMED_FLOPS:
+        return "mm"
+    layout = (tuple(x.shape), x.stride(), tuple(weight.shape), weight.stride())
+    key = (name, layout, bias is None, x.dtype)
+    if key not in _CHOSEN:
+        _CHOSEN[key] = _timed_choice(x, weight, bias, out)
+    return _CHOSEN[key]
+
+
+class _OneDNNLinear(torch.autograd.Function):
+    """``F.linear`` by oneDNN, and its backward's two products by oneDNN too."""
+
+    @staticmethod
+    def forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
+        return _onednn_linear(x, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: Tensor) -> None:  # type: ignore[override]
+        x, weight, bias = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        wants_x, wants_weight, wants_bias = ctx.needs_input_grad
+        return (
+            _onednn_linear(grad, weight.T, None) if wants_x else None,
+            _onednn_linear(grad.T, x.T, None) if wants_weight else None,
+            grad.sum(0) if ctx.has_bias and wants_bias else None,
+        )
+
+
+class LinearRoutes(TorchFunctionMode):
+    """While active, every ``F.linear`` (so every ``nn.Linear``) of a float32 CPU batch
+    runs by its layer's route: torch's own, or oneDNN forward and backward.
+
+    Parameters
+    ----------
+    matmul : {"auto", "mm", "onednn"}
+        As :class:`Products`: each layer shape's route chosen at its first call.
+    routes : dict of str to str, optional
+        Routes already chosen (a resumed run's), by layer: ``"linear 784x500"`` for
+        784 inputs and 500 outputs.
+
+    Attributes
+    ----------
+    routes : dict of str to str
+        The route of every layer shape called so far (those a route applies to).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from dbn.utils import LinearRoutes
+    >>> layer = torch.nn.Linear(3, 2)
+    >>> with LinearRoutes("mm") as routes:
+    ...     _ = layer(torch.ones(4, 3))
+    >>> routes.routes
+    {'linear 3x2': 'mm'}
+    """
+
+    def __init__(self, matmul: str = "auto", routes: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.matmul = matmul
+        self.routes: dict[str, str] = dict(routes or {})
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        if func is F.linear and self._route(*args, **kwargs) == "onednn":
+            return _OneDNNLinear.apply(*args, **kwargs)
+        return func(*args, **kwargs)
+
+    def _route(self, x: Tensor, weight: Tensor, bias: Tensor | None = None) -> str | None:
+        """The layer's route, chosen at its first call; None where no route applies (a
+        batch that is not a float32 CPU matrix, or autocast on)."""
+        if (
+            x.dim() != 2
+            or x.device.type != "cpu"
+            or x.dtype != torch.float32
+            or weight.dtype != torch.float32
+            or torch.is_autocast_enabled("cpu")
+        ):
+            return None
+        name = f"linear {weight.shape[1]}x{weight.shape[0]}"
+        if name not in self.routes:
+            with torch.no_grad():  # timed on detached operands, into a scratch output
+                out = torch.empty(x.shape[0], weight.shape[0])
+                probe = (x.detach(), weight.detach(), None if bias is None else bias.detach())
+                self.routes[name] = _route_for(self.matmul, name, *probe, out)
+        return self.routes[name]
