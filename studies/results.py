@@ -643,19 +643,27 @@ def _seeds_row(label: str, seeds: list, errors: list, epochs: list, valid: list)
 
 
 def _finetune_runs(run: Path) -> list[tuple[dict, list[dict]]]:
-    """A DBM run's classifiers (its ``finetune*`` folders), one entry per configuration:
+    """A DBM run's classifiers (its ``finetune*`` folders), one entry per protocol:
     folders whose configs differ only in their seeds (one run per seed, or seeds run
-    apart) join, their seeds' rows in seed order."""
+    apart) join, and so do refits on all images (``use_valid``) that differ only in the
+    epochs each seed's own selection chose; each seed's row carries its ``epochs``."""
     joined: dict[str, tuple[dict, list[dict]]] = {}
     for folder in sorted(run.glob("finetune*")):
         config = json.loads((folder / "config.json").read_text())
-        # the seeds and the hash of a config that holds them are what may differ
-        same = {k: v for k, v in config.items() if k not in ("seeds", "config_sha256")}
-        same["command"] = {k: v for k, v in config.get("command", {}).items() if k != "seeds"}
+        # what may differ within a protocol: the seeds, the hash of a config that holds
+        # them, and for a refit the epochs its seed's selection chose
+        apart = {"seeds", "config_sha256"} | ({"epochs"} if config.get("use_valid") else set())
+        same = {k: v for k, v in config.items() if k not in apart}
+        same["command"] = {k: v for k, v in config.get("command", {}).items() if k not in apart}
+        same["finetune"] = {k: v for k, v in config["finetune"].items() if k not in apart}
         key = json.dumps(same, sort_keys=True)
-        rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+        rows = [
+            {**json.loads(line), "epochs": config["finetune"]["epochs"]}
+            for line in (folder / "results.jsonl").read_text().splitlines()
+        ]
         joined.setdefault(key, (config, []))[1].extend(rows)
-    return [(config, sorted(rows, key=lambda row: row["seed"])) for config, rows in joined.values()]
+    protocols = sorted(joined.values(), key=lambda entry: bool(entry[0].get("use_valid")))
+    return [(config, sorted(rows, key=lambda row: row["seed"])) for config, rows in protocols]
 
 
 def dbm_baseline_rows(path: Path) -> list[str]:
@@ -745,7 +753,8 @@ def dbm_table() -> str:
                     f"{100 * report['test_label_error']:.2f} | | | |"
                 )
         for config, seeds in _finetune_runs(run):
-            how = f"{config['finetune']['epochs']} fine-tuning epochs"
+            epochs = ", ".join(dict.fromkeys(str(row["epochs"]) for row in seeds))
+            how = f"{epochs} fine-tuning epochs"
             if config.get("use_valid"):
                 how += " on all 60,000 images"
             lines.append(

@@ -10,6 +10,8 @@ import venv
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from dbn.cli.commands import PROGRAMS, command_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +39,8 @@ USE = textwrap.dedent(
 )
 
 
+# slow: a fresh venv and a wheel build (about a minute idle)
+@pytest.mark.slow
 def test_the_wheel_installs_into_a_fresh_venv_and_works_outside_the_repository(tmp_path):
     # Build from a copy holding only what the clone ships, so no build files land here.
     source = tmp_path / "source"

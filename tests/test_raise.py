@@ -136,6 +136,9 @@ def loglik_command(out, *extra):
     ]
 
 
+# slow: in process, test_restored_trainer_continues_bit_for_bit (tests/training/
+# test_rbm_trainer.py); the kill path is the shared run layer's (tests/models/test_dbn.py)
+@pytest.mark.slow
 def test_loglik_killed_and_resumed_gives_the_uninterrupted_rbm_and_curve(mnist, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(loglik_command(tmp_path / "straight"), check=True, env=env, capture_output=True)

@@ -205,8 +205,12 @@ def uninterrupted_run(tmp_path_factory):
     return dbn.load(straight / "dbn.pt")
 
 
-# kill points, in epochs logged: early in layer 1, at the layer boundary, inside layer 2
-@pytest.mark.parametrize("kill_after", [2, 12, 17])
+# kill points, in epochs logged: early in layer 1, at the layer boundary (the default
+# suite's), inside layer 2
+@pytest.mark.parametrize(
+    "kill_after",
+    [pytest.param(2, marks=pytest.mark.slow), 12, pytest.param(17, marks=pytest.mark.slow)],
+)
 def test_kill_and_resume_gives_the_uninterrupted_weights(uninterrupted_run, tmp_path, kill_after):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     killed = tmp_path / "killed"

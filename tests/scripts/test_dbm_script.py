@@ -46,6 +46,9 @@ def test_the_quick_recipe_pretrains_trains_and_draws(quick_run):
     assert rows[-1]["valid_reconstruction"] < before
 
 
+# slow: in process, test_a_checkpointed_trainer_continues_bit_for_bit
+# (tests/training/test_dbm_trainer.py); the kill path is the shared run layer's
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_uninterrupted_weights(quick_run, tmp_path):
     killed = tmp_path / "killed"
     process = subprocess.Popen(
@@ -173,6 +176,9 @@ def test_a_run_can_start_from_another_runs_greedy_model(quick_run, tmp_path):
     assert refused.returncode == 2 and not (tmp_path / "third").exists()
 
 
+# slow: the whole labelled recipe; bfloat16 DBM training is
+# test_mixed_precision_training_keeps_the_held_out_likelihood (tests/training/test_dbm_trainer.py)
+@pytest.mark.slow
 def test_the_quick_labelled_recipe_binarised_in_bfloat16_trains_classifies_and_fine_tunes(
     tmp_path,
 ):

@@ -34,6 +34,11 @@ def test_the_quick_recipe_trains_classifies_and_draws_digits(tmp_path):
     assert [row["k"] for row in rows] == [3] * 4 + [6] * 4 + [10] * 4
 
 
+# slow: the same resume in process is
+# test_up_down_resumed_from_its_state_equals_the_uninterrupted_run
+# (tests/models/test_generative_dbn.py); the script's kill and resume path is the shared
+# run layer's (tests/models/test_dbn.py, tests/scripts/test_cli.py)
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run([*COMMAND, "--out", str(straight)], env=ENV, check=True, capture_output=True)
@@ -55,6 +60,8 @@ def test_a_killed_run_resumes_to_the_uninterrupted_weights(tmp_path):
         assert torch.equal(value, second[name]), name
 
 
+# slow: a whole quick run first; the refusal is the run layer's (tests/scripts/test_run_contract.py)
+@pytest.mark.slow
 def test_a_second_run_in_the_same_folder_is_refused(tmp_path):
     out = tmp_path / "run"
     subprocess.run([*COMMAND, "--out", str(out)], env=ENV, check=True, capture_output=True)
@@ -79,6 +86,9 @@ def test_the_report_scores_a_model_and_draws_its_digits(tmp_path, mnist):
         assert (tmp_path / "r" / name).stat().st_size > 0
 
 
+# slow: --start-from is one mechanism for dbm.py and updown.py (start_entries); dbm.py's
+# twin stays in the default suite (tests/scripts/test_dbm_script.py)
+@pytest.mark.slow
 def test_a_run_can_start_from_another_runs_greedy_model(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     subprocess.run([*COMMAND, "--out", str(first)], env=ENV, check=True, capture_output=True)
@@ -102,6 +112,8 @@ def test_a_run_can_start_from_another_runs_greedy_model(tmp_path):
     assert refused.returncode == 2 and not (tmp_path / "third").exists()
 
 
+# slow: two quick runs in sequence
+@pytest.mark.slow
 def test_a_trained_model_goes_on_training_on_all_images_at_a_fixed_k(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     subprocess.run([*COMMAND, "--out", str(first)], env=ENV, check=True, capture_output=True)

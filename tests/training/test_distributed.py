@@ -111,6 +111,9 @@ def pretrain(out, *extra):
     )
 
 
+# slow: three torchrun launches; one-writer rank logic stays in the default suite through
+# test_finetune_runs_under_torchrun_and_rank_zero_alone_writes
+@pytest.mark.slow
 def test_distributed_run_killed_and_resumed_finishes_with_one_writer(tmp_path):
     command, env = pretrain(tmp_path / "straight")
     run_to_completion(command, env)

@@ -330,7 +330,11 @@ def uninterrupted_finetune(tmp_path_factory):
     return safe_load(out / "model.pt", kind="classifier")["state"]
 
 
-@pytest.mark.parametrize("kill_after", [1, 3, 5])
+# the default suite kills mid-run; the first and a late epoch run with -m slow
+@pytest.mark.parametrize(
+    "kill_after",
+    [pytest.param(1, marks=pytest.mark.slow), 3, pytest.param(5, marks=pytest.mark.slow)],
+)
 def test_finetune_killed_and_resumed_gives_the_uninterrupted_weights(
     uninterrupted_finetune, tmp_path, kill_after
 ):
