@@ -142,28 +142,6 @@ def fit_digits(config, epochs, state=None):
     return trainer
 
 
-@needs_onednn
-def test_a_run_records_its_routes_and_a_resumed_run_keeps_them(monkeypatch):
-    config = TrainConfig(method="pcd", epochs=4, lr=0.05, matmul="auto")
-    # the chooser as it would decide on a CPU where oneDNN is faster; digits' products
-    # are below the timing threshold, so it is lowered for the test
-    monkeypatch.setattr(_products, "MIN_TIMED_FLOPS", 0)
-    monkeypatch.setattr(_products, "_CHOSEN", {})
-    monkeypatch.setattr(_products, "_timed_choice", lambda *args: "onednn")
-    straight = fit_digits(config, 4)
-    routes = dict.fromkeys(LAYOUTS, "onednn")
-    assert all(row["matmul"] == routes for row in straight.history)
-
-    first = fit_digits(config, 2)
-    assert first.state_dict()["matmul"] == routes
-    # a new process on this machine would now choose mm: the resumed run keeps oneDNN
-    monkeypatch.setattr(_products, "_CHOSEN", {})
-    monkeypatch.setattr(_products, "_timed_choice", lambda *args: "mm")
-    resumed = fit_digits(config, 4, first.state_dict())
-    assert without_timings(resumed.history) == without_timings(straight.history)
-    assert torch.equal(resumed.rbm.weight, straight.rbm.weight)
-
-
 def test_edited_routes_in_a_state_are_refused_before_anything_changes():
     config = TrainConfig(method="pcd", epochs=2, lr=0.05)
     state = fit_digits(config, 1).state_dict()
@@ -222,25 +200,40 @@ def finetune_digits(config, epochs, state=None):
     return trainer
 
 
-@needs_onednn
-def test_fine_tuning_records_its_layer_routes_and_a_resumed_run_keeps_them(monkeypatch):
-    config = FinetuneConfig(epochs=4, lr=0.1)
-    monkeypatch.setattr(_products, "MIN_TIMED_FLOPS", 0)
-    monkeypatch.setattr(_products, "_CHOSEN", {})
-    monkeypatch.setattr(_products, "_timed_choice", lambda *args: "onednn")
-    straight = finetune_digits(config, 4)
-    routes = dict.fromkeys(LAYERS, "onednn")
-    assert all(row["matmul"] == routes for row in straight.history)
-
-    first = finetune_digits(config, 2)
-    monkeypatch.setattr(_products, "_CHOSEN", {})
-    monkeypatch.setattr(_products, "_timed_choice", lambda *args: "mm")
-    resumed = finetune_digits(config, 4, first.state_dict())
-    assert without_timings(resumed.history) == without_timings(straight.history)
-    for a, b in zip(resumed.model.parameters(), straight.model.parameters(), strict=True):
-        assert torch.equal(a, b)
-
-
 def test_fine_tuning_under_autocast_records_no_routes():
     trainer = finetune_digits(FinetuneConfig(epochs=1, autocast="bfloat16"), 1)
     assert trainer.history[0]["matmul"] is None
+
+
+def chooser_says(monkeypatch, route):
+    """``"auto"`` as it would decide where ``route`` is the faster: a fresh process's
+    cache, and digits' products (below the timing threshold) timed too."""
+    monkeypatch.setattr(_products, "MIN_TIMED_FLOPS", 0)
+    monkeypatch.setattr(_products, "_CHOSEN", {})
+    monkeypatch.setattr(_products, "_timed_choice", lambda *args: route)
+
+
+# the two trainers that choose routes: a config, a fit to N epochs from an optional
+# state, and the names their routes are recorded by
+RESUMABLE = {
+    "rbm": (TrainConfig(method="pcd", epochs=4, lr=0.05), fit_digits, LAYOUTS),
+    "fine-tuning": (FinetuneConfig(epochs=4, lr=0.1), finetune_digits, LAYERS),
+}
+
+
+@needs_onednn
+@pytest.mark.parametrize("trainer", RESUMABLE)
+def test_a_run_records_its_routes_and_a_resumed_run_keeps_them(monkeypatch, trainer):
+    config, fit, names = RESUMABLE[trainer]
+    chooser_says(monkeypatch, "onednn")
+    straight = fit(config, 4)
+    routes = dict.fromkeys(names, "onednn")
+    assert all(row["matmul"] == routes for row in straight.history)
+
+    first = fit(config, 2)
+    assert first.state_dict()["matmul"] == routes
+    chooser_says(monkeypatch, "mm")  # a new process here would now choose mm
+    resumed = fit(config, 4, first.state_dict())
+    assert without_timings(resumed.history) == without_timings(straight.history)
+    for a, b in zip(resumed.model.parameters(), straight.model.parameters(), strict=True):
+        assert torch.equal(a, b)
