@@ -11,6 +11,7 @@ configs and the argument checks behind every error message.
 :data:`MATMUL_CHOICES`         the product routes ``TrainConfig.matmul`` names
 :class:`Products`              named products, each by its route (the fused step's)
 :class:`LinearRoutes`          every ``nn.Linear`` by its layer's route (fine-tuning's)
+:func:`linear_routes_for`      the :class:`LinearRoutes` a fine-tuning runs in, if any
 :func:`chosen_routes`          the routes ``"auto"`` chose by timing in this process
 :data:`SUBSET_SEED_STRIDE`     the seed stride that draws a label budget's subset
 :class:`JSONConfig`            ``to_dict``/``from_dict``/``check_saved`` for a dataclass
@@ -31,7 +32,13 @@ from dbn._utils.checks import (
 )
 from dbn._utils.config import JSONConfig
 from dbn._utils.pcg64 import PCG64Stream
-from dbn._utils.products import MATMUL_CHOICES, LinearRoutes, Products, chosen_routes
+from dbn._utils.products import (
+    MATMUL_CHOICES,
+    LinearRoutes,
+    Products,
+    chosen_routes,
+    linear_routes_for,
+)
 from dbn._utils.rng import (
     RNG_STREAMS,
     SUBSET_SEED_STRIDE,
@@ -56,6 +63,7 @@ __all__ = [
     "check_nonnegative",
     "check_positive",
     "chosen_routes",
+    "linear_routes_for",
     "new_generator",
     "sampling_stream",
     "scoped_global_seed",

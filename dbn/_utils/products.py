@@ -38,6 +38,7 @@ __all__ = [
     "Products",
     "check_matmul_device",
     "check_routes",
+    "linear_routes_for",
     "chosen_routes",
     "onednn_available",
 ]
@@ -302,3 +303,22 @@ class LinearRoutes(TorchFunctionMode):
                 probe = (x.detach(), weight.detach(), None if bias is None else bias.detach())
                 self.routes[name] = _route_for(self.matmul, name, *probe, out)
         return self.routes[name]
+
+
+def linear_routes_for(
+    model: torch.nn.Module, matmul: str, batch_size: int, device: torch.device
+) -> LinearRoutes | None:
+    """The :class:`LinearRoutes` a fine-tuning of ``model`` runs in, or None where no
+    ``Linear`` layer could leave torch's own route: ``"mm"``, off the CPU, without
+    oneDNN, or ``"auto"`` with every layer's product at ``batch_size`` below
+    :data:`MIN_TIMED_FLOPS`. The mode costs a Python call per torch call (about two
+    thirds more time a step on a 30-64-2 net), so it runs only where it can pay."""
+    if matmul == "mm" or device.type != "cpu" or not onednn_available():
+        return None
+    if matmul == "auto" and all(
+        2 * batch_size * layer.in_features * layer.out_features < MIN_TIMED_FLOPS
+        for layer in model.modules()
+        if isinstance(layer, torch.nn.Linear)
+    ):
+        return None
+    return LinearRoutes(matmul)

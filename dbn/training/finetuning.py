@@ -33,9 +33,9 @@ from dbn._utils.checks import (
 from dbn._utils.config import JSONConfig
 from dbn._utils.products import (
     MATMUL_CHOICES,
-    LinearRoutes,
     check_matmul_device,
     check_routes,
+    linear_routes_for,
 )
 from dbn._utils.rng import derive_seed, scoped_global_seed
 from dbn.optim._factory import OPTIMIZERS, make_optimizer, split_weights
@@ -138,7 +138,8 @@ class FinetuneConfig(JSONConfig):
         The route of the ``Linear`` layers' products on a float32 CPU batch, forward and
         backward (:class:`dbn._utils.products.LinearRoutes`): as
         :class:`dbn.TrainConfig`'s ``matmul``, chosen per layer shape; recorded in every
-        history row and checkpoint, kept on resume. Not used under ``autocast``.
+        history row and checkpoint, kept on resume. Not used under ``autocast``, nor where
+        no layer could leave torch's route (:func:`dbn.utils.linear_routes_for`).
 
     Examples
     --------
@@ -406,8 +407,13 @@ class FinetuneTrainer(Trainer):
             )
         super().__init__(model, config, device=device, name=name)
         check_matmul_device(config.matmul, self.device)
-        # autocast picks its own products; otherwise each layer shape takes its route
-        self.linear_routes = LinearRoutes(config.matmul) if config.autocast is None else None
+        # autocast picks its own products; otherwise each layer shape takes its route,
+        # where one could leave torch's own
+        self.linear_routes = (
+            linear_routes_for(model, config.matmul, config.batch_size, self.device)
+            if config.autocast is None
+            else None
+        )
         # the caller's generator itself, so that its stream stays the one the shipped
         # classifiers were trained with
         self.generator = generator  # type: ignore[assignment]
@@ -459,7 +465,9 @@ class FinetuneTrainer(Trainer):
         return self.linear_routes or contextlib.nullcontext()
 
     def matmul_routes(self) -> dict[str, str] | None:
-        """The ``Linear`` layers' routes so far, by layer shape (None under autocast)."""
+        """The ``Linear`` layers' routes so far, by layer shape; None where every layer
+        keeps torch's own route unrouted (autocast, ``"mm"``, or layers too small to
+        time: :func:`dbn.utils.linear_routes_for`)."""
         return None if self.linear_routes is None else dict(self.linear_routes.routes)
 
     def divergence_advice(self) -> str:

@@ -12,6 +12,7 @@ from dbn._utils.products import (
     LinearRoutes,
     Products,
     check_matmul_device,
+    linear_routes_for,
     onednn_available,
 )
 from dbn.models import build_mlp
@@ -198,6 +199,19 @@ def finetune_digits(config, epochs, state=None):
         train.x, epochs - trainer.epoch, (valid.x, valid.y), labels=train.y, progress=False
     )
     return trainer
+
+
+@needs_onednn
+def test_fine_tuning_routes_only_where_a_layer_could_leave_torchs_route():
+    cpu = torch.device("cpu")
+    wide = build_mlp([784, 500], num_classes=10)
+    assert isinstance(linear_routes_for(wide, "auto", 100, cpu), LinearRoutes)
+    assert isinstance(linear_routes_for(small_mlp(), "onednn", 100, cpu), LinearRoutes)
+    # digits' layers are too small to time, and "mm" has nothing to choose: no mode, whose
+    # per-call cost would fall on every step
+    assert linear_routes_for(small_mlp(), "auto", 100, cpu) is None
+    assert linear_routes_for(wide, "mm", 100, cpu) is None
+    assert finetune_digits(FinetuneConfig(epochs=1), 1).history[0]["matmul"] is None
 
 
 def test_fine_tuning_under_autocast_records_no_routes():
