@@ -6,7 +6,7 @@
 One run directory (:class:`dbn.cli.RunDirectory`'s contract: a new folder, locked,
 ``config.json`` first) holds what the run measured: ``bench.json`` (the contenders),
 ``gemm.json`` (the step's products by route) and ``noise.json`` (the sampling streams),
-or the ``--parts`` asked for.
+or the ``--parts`` asked for (``finetune.json``: the hinton2006 fine-tuning by route).
 
 Like with like: every contender trains on the same binarised MNIST images, in float32
 (scikit-learn's ``BernoulliRBM`` keeps float32 input in float32; its float64 run is a
@@ -78,7 +78,8 @@ def blas_kernels() -> list[str]:
 
 SCRIPT = "bench"
 # What a run measures, each into its own report in the run directory
-PARTS = ("throughput", "gemm", "noise")
+PARTS = ("throughput", "gemm", "noise", "finetune")
+DEFAULT_PARTS = PARTS[:3]  # "finetune" takes minutes a run: asked for by name
 # What BernoulliRBM does: plain SGD on the mean gradient.
 SGD_LIKE_SKLEARN = dict(lr=0.1, momentum=0.0, final_momentum=0.0, weight_decay=0.0)
 # BernoulliRBM's PCD keeps its chains' hidden states between updates; dbn's PCD rows too
@@ -109,10 +110,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--parts",
         nargs="+",
         choices=PARTS,
-        default=list(PARTS),
+        default=list(DEFAULT_PARTS),
         help="what to measure: the contenders' throughput (bench.json), the step's "
         "matrix products in GFLOP/s by route (gemm.json), the sampling streams' uniform "
-        "numbers/s at the step's shapes (noise.json); all three by default",
+        "numbers/s at the step's shapes (noise.json), the first three by default; "
+        "finetune: the hinton2006 fine-tuning of the shipped DBN by product route "
+        "(finetune.json, --repeats runs of each, minutes each)",
     )
     add_autocast_argument(parser, help="also time dbn in this mixed precision")
     parser.add_argument(
@@ -442,6 +445,34 @@ def time_full() -> dict:
     return timings
 
 
+def finetune_routes(repeats: int) -> dict:
+    """Wall time of the ``hinton2006`` fine-tuning of the shipped DBN (``finetune.py
+    --init dbn``, 30 epochs, float32) with ``--matmul auto`` and with ``--matmul mm``,
+    interleaved, the best of ``repeats`` each; the routes ``auto`` took, from its run's
+    history; run directories thrown away."""
+    checkpoint = ROOT / "pretrained" / "mnist-784-500-500-2000.safetensors"
+    seconds = {"auto": float("inf"), "mm": float("inf")}
+    routes = None
+    with tempfile.TemporaryDirectory() as scratch:
+        for repeat in range(repeats):
+            for route in seconds:
+                out = Path(scratch) / f"{route}-{repeat}"
+                command = [
+                    sys.executable,
+                    str(ROOT / "scripts/finetune.py"),
+                    *("--init", "dbn", "--checkpoint", str(checkpoint), "--epochs", "30"),
+                    *("--matmul", route, "--out", str(out), "--no-progress"),
+                ]
+                started = time.perf_counter()
+                subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+                seconds[route] = min(seconds[route], time.perf_counter() - started)
+                if route == "auto":
+                    last = (out / "metrics.jsonl").read_text().splitlines()[-1]
+                    routes = json.loads(last)["matmul"]
+                print(f"fine-tuning, matmul {route}: {seconds[route]:.1f} s", flush=True)
+    return {"epochs": 30, "repeats": repeats, "seconds": seconds, "auto_routes": routes}
+
+
 def profile_epoch(args: argparse.Namespace) -> str:
     """torch.profiler's table of one ``DBN.pretrain`` CD-1 epoch (after a warm-up one)."""
     x = load_data(args.samples)
@@ -557,6 +588,9 @@ def main(args: argparse.Namespace) -> dict:
             "noise": [row for batch in args.batch_sizes for row in noise_rates(batch, args.hidden)],
         }
         run.write_json("noise.json", reports["noise"])
+    if "finetune" in args.parts:
+        reports["finetune"] = {"machine": measured_on, **finetune_routes(args.repeats)}
+        run.write_json("finetune.json", reports["finetune"])
     if "throughput" in args.parts:
         report = {"machine": measured_on, "settings": vars(args), "rows": benchmark(args)}
         report["matmul_routes"] = chosen_routes()

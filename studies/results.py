@@ -339,6 +339,8 @@ SPEED = SPEED_MACHINES[0]
 # throughput-only runs repeated on a machine minutes after its main run: how far one
 # run's ratios move there
 SPEED_REPEATS = (RESULTS / "speed" / "amd-epyc-zen5-repeat",)
+# ``--parts finetune`` runs: the fine-tuning by product route
+SPEED_FINETUNING = (RESULTS / "speed" / "amd-epyc-zen5-finetune",)
 
 
 def bench(folder: Path = SPEED) -> dict:
@@ -480,6 +482,29 @@ def speed_targets_table(folder: Path = SPEED) -> str:
         minutes = (full["pretrain_seconds"] + full["finetune_seconds"]) / 60
         add("`hinton2006` end to end ≤ 5 minutes (float32)", "—", minutes, 5.0, " min")
     return "\n".join(lines) + "\n"
+
+
+def finetune_speed_table(folder: Path) -> str:
+    """``studies/bench.py --parts finetune``: the hinton2006 fine-tuning's wall time by
+    product route, and the routes ``"auto"`` took."""
+    report = json.loads((folder / "finetune.json").read_text())
+    seconds = report["seconds"]
+    chosen = ", ".join(f"{layer} {route}" for layer, route in report["auto_routes"].items())
+    return (
+        "\n".join(
+            [
+                f"`hinton2006` fine-tuning of the shipped DBN, {report['epochs']} epochs, float32 "
+                f"(best of {report['repeats']} interleaved runs each):",
+                "",
+                "| `--matmul` | minutes | ratio |",
+                "|---|---|---|",
+                f"| mm | {seconds['mm'] / 60:.2f} | — |",
+                f"| auto ({chosen}) | {seconds['auto'] / 60:.2f} | "
+                f"{seconds['mm'] / seconds['auto']:.2f}× mm |",
+            ]
+        )
+        + "\n"
+    )
 
 
 def noise_table(folder: Path = SPEED) -> str:
@@ -980,6 +1005,8 @@ def rendered() -> dict[Path, str]:
         pages[folder / "noise.md"] = noise_table(folder)
         pages[folder / "efficiency.md"] = step_efficiency_table(folder)
         pages[folder / "floor.md"] = floor_table(folder)
+    for folder in SPEED_FINETUNING:
+        pages[folder / "finetune.md"] = finetune_speed_table(folder)
     for folder in SPEED_REPEATS:
         pages[folder / "table.md"] = speed_table(folder)
         pages[folder / "targets.md"] = speed_targets_table(folder)
