@@ -1,4 +1,5 @@
-"""The fused step's matrix products, each by the route measured fastest on this machine.
+"""Matrix products by the route measured fastest on this machine: the fused RBM step's
+and fine-tuning's.
 
 A CPU's float32 product can run through two libraries inside torch: MKL's GEMM, which
 ``torch.mm``/``torch.addmm`` call, and oneDNN's inner product, which
